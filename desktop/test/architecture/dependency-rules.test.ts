@@ -1,0 +1,41 @@
+// Proves the lint rules that enforce ARCHITECTURE.md's dependency direction actually fire: each
+// case lints a small source text as if it lived at the given path in the repository.
+import { join } from 'node:path';
+import { ESLint } from 'eslint';
+import { describe, expect, it } from 'vitest';
+
+const repoRoot = join(import.meta.dirname, '../../..');
+const eslint = new ESLint({ cwd: repoRoot });
+
+async function lintAs(relativePath: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath: join(repoRoot, relativePath) });
+  return (result?.messages ?? []).map((m) => `${m.ruleId}: ${m.message}`);
+}
+
+describe('dependency direction (lint)', () => {
+  it.each([
+    ['core imports electron', 'desktop/src/core/upload/upload-service.ts', "import { app } from 'electron';\nexport const x = app;\n", /never imports electron/],
+    ['core imports main', 'desktop/src/core/catalog/catalog.ts', "import { x } from '../../main/window.js';\nexport const y = x;\n", /Nothing imports the Electron main process code/],
+    ['common imports a Node built-in', 'desktop/src/common/models.ts', "import { readFile } from 'node:fs';\nexport const r = readFile;\n", /common is runtime-free/],
+    ['common imports core', 'desktop/src/common/ipc-contract.ts', "import { x } from '../core/create-core.js';\nexport const y = x;\n", /Only cli and main may import core/],
+    ['renderer imports core', 'desktop/src/renderer/features/queue/queue-view.tsx', "import { x } from '../../../core/upload/queue.js';\nexport const y = x;\n", /Only cli and main may import core/],
+    ['renderer imports electron', 'desktop/src/renderer/app/app.tsx', "import { ipcRenderer } from 'electron';\nexport const y = ipcRenderer;\n", /reaches main only through lib\/api-client.ts/],
+    ['renderer reads window.api outside the api client', 'desktop/src/renderer/stores/queue-store.ts', 'export const jobs = window.api.listJobs();\n', /Only desktop\/src\/renderer\/lib\/api-client.ts reads window.api/],
+    ['renderer imports a value from common', 'desktop/src/renderer/stores/queue-store.ts', "import { channels } from '../../common/ipc-contract.js';\nexport const c = channels;\n", /imports only types from common/],
+    ['upload imports a concrete storage', 'server/src/upload/chunk-handler.ts', "import { LocalDiskStorage } from '../storage/local-disk-storage.js';\nexport const s = LocalDiskStorage;\n", /only through the interface/],
+    ['upload imports a concrete destination', 'server/src/upload/complete-handler.ts', "import { StowRsDestination } from '../forward/stow-rs-destination.js';\nexport const d = StowRsDestination;\n", /never imports a concrete destination/],
+  ])('rejects: %s', async (_name, path, code, message) => {
+    const messages = await lintAs(path, code);
+    expect(messages.some((m) => message.test(m)), messages.join('\n')).toBe(true);
+  });
+
+  it.each([
+    ['core imports common', 'desktop/src/core/upload/upload-service.ts', "import type { Study } from '../../common/models.js';\nexport type S = Study;\n"],
+    ['main imports core and electron', 'desktop/src/main/ipc-handlers.ts', "import { app } from 'electron';\nimport { createCore } from '../core/create-core.js';\nexport const x = [app, createCore];\n"],
+    ['renderer imports types from common', 'desktop/src/renderer/stores/queue-store.ts', "import type { Study } from '../../common/models.js';\nexport type S = Study;\n"],
+    ['the api client reads window.api', 'desktop/src/renderer/lib/api-client.ts', 'export const api = window.api;\n'],
+    ['upload uses the storage and destination interfaces', 'server/src/upload/chunk-handler.ts', "import type { TemporaryStorage } from '../storage/storage.js';\nimport type { Destination } from '../forward/destination.js';\nexport type X = [TemporaryStorage, Destination];\n"],
+  ])('allows: %s', async (_name, path, code) => {
+    expect(await lintAs(path, code)).toEqual([]);
+  });
+});

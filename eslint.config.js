@@ -1,0 +1,109 @@
+// @ts-check
+// ESLint flat config. Besides the usual TypeScript rules it enforces the dependency direction of
+// ../shared/ARCHITECTURE.md: common imports nothing; core never imports electron or the layers above
+// it; the renderer reaches the main process only through lib/api-client.ts; server/src/upload never
+// imports a concrete storage or destination. desktop/test/architecture proves each rule fires.
+import js from '@eslint/js';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'child_process', 'net', 'http', 'https', 'crypto', 'stream', 'worker_threads'];
+
+/** @param {string} name @param {string} why */
+const forbid = (name, why) => ({ group: [name], message: why });
+
+const desktopLayers = {
+  core: forbid('**/core/**', 'Only cli and main may import core.'),
+  cli: forbid('**/cli/**', 'Nothing imports the cli.'),
+  main: forbid('**/main/**', 'Nothing imports the Electron main process code.'),
+  preload: forbid('**/preload/**', 'Nothing imports the preload script.'),
+  renderer: forbid('**/renderer/**', 'Nothing outside the renderer imports it.'),
+};
+const electron = { name: 'electron', message: 'Only desktop/src/main and desktop/src/preload may import electron.' };
+
+export default tseslint.config(
+  {
+    ignores: ['**/node_modules/**', '**/dist/**', '**/out/**', '.tools/**', 'coverage/**'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': 'off',
+    },
+  },
+  {
+    files: ['desktop/src/common/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [electron],
+        patterns: [
+          { group: nodeBuiltins, message: 'common is runtime-free: no Node built-ins.' },
+          ...Object.values(desktopLayers),
+        ],
+      }],
+    },
+  },
+  {
+    files: ['desktop/src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'electron', message: 'core is plain Node and never imports electron: it must run headless and under vitest.' }],
+        patterns: [desktopLayers.cli, desktopLayers.main, desktopLayers.preload, desktopLayers.renderer],
+      }],
+    },
+  },
+  {
+    files: ['desktop/src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'electron', message: 'The relaypacs command runs without Electron.' }],
+        patterns: [desktopLayers.main, desktopLayers.preload, desktopLayers.renderer],
+      }],
+    },
+  },
+  {
+    files: ['desktop/src/main/**/*.ts', 'desktop/src/preload/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [desktopLayers.cli, desktopLayers.renderer] }],
+    },
+  },
+  {
+    files: ['desktop/src/renderer/**/*.ts', 'desktop/src/renderer/**/*.tsx'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        paths: [{ name: 'electron', message: 'The renderer is sandboxed: it reaches main only through lib/api-client.ts.' }],
+        patterns: [
+          { group: nodeBuiltins, message: 'The renderer runs in a sandboxed Chromium page: no Node built-ins.' },
+          desktopLayers.core, desktopLayers.cli, desktopLayers.main, desktopLayers.preload,
+          { group: ['**/common/**'], allowTypeImports: true, message: 'The renderer imports only types from common (use `import type`).' },
+        ],
+      }],
+      'no-restricted-globals': ['error', { name: 'api', message: 'Only lib/api-client.ts reads window.api.' }],
+      'no-restricted-syntax': ['error', {
+        selector: "MemberExpression[object.name=/^(window|globalThis|self)$/][property.name='api']",
+        message: 'Only desktop/src/renderer/lib/api-client.ts reads window.api.',
+      }],
+    },
+  },
+  {
+    files: ['desktop/src/renderer/lib/api-client.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
+  },
+  {
+    files: ['server/src/upload/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/storage/*-storage', '**/storage/*-storage.js', '**/storage/*-storage.ts'], message: 'upload talks to storage only through the interface in storage/storage.ts.' },
+          { group: ['**/forward/*-destination', '**/forward/*-destination.js', '**/forward/*-destination.ts'], message: 'upload never imports a concrete destination; use forward/destination.ts.' },
+        ],
+      }],
+    },
+  },
+);
