@@ -6,3 +6,4 @@ export { OrthancServer, DICOMWEB_PLUGIN_PATH, type OrthancOptions, type OrthancI
 export { ManagedProcess, waitUntilReady, type ExitStatus, type ManagedProcessOptions } from './managed-process.js';
 export { freeLoopbackPort, freeLoopbackPorts } from './free-port.js';
 export { dcmdump, dumpedValue } from './dcmtk.js';
+export { RELAY_BIN, relayUserCommand, spawnRelay } from './relay-process.js';

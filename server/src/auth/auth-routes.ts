@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify';
+import { LoginRequest, RefreshRequest, TokenResponse } from '../protocol/auth-protocol.js';
+import type { RelayServices } from '../relay-services.js';
+import { AuditLog } from './audit-log.js';
+import { AuthService } from './auth-service.js';
+import { LoginRateLimiter } from './login-rate-limiter.js';
+import { RefreshTokenStore } from './refresh-token-store.js';
+
+/** Builds the sign-in machinery from the relay's services. The rate limiter lives as long as the app. */
+export function createAuthService(services: RelayServices): AuthService {
+  const { config, db, users, sessions, tokens, metrics, now } = services;
+  return new AuthService({
+    config: config.auth,
+    users,
+    sessions,
+    tokens,
+    metrics,
+    now,
+    refreshTokens: new RefreshTokenStore(db, sessions, now),
+    audit: new AuditLog(db, now),
+    limiter: new LoginRateLimiter({
+      maxFailuresPerUser: config.auth.maxFailuresPerUser,
+      maxAttemptsPerAddress: config.auth.maxAttemptsPerAddress,
+      windowSeconds: config.auth.rateLimitWindowSeconds,
+      now,
+    }),
+  });
+}
+
+/**
+ * POST /auth/login, /auth/refresh, /auth/logout. Tokens travel in JSON bodies, never in URLs, and
+ * every answer carries Cache-Control: no-store (security headers; RFC 6749 §5.1).
+ */
+export function registerAuthRoutes(app: FastifyInstance, services: RelayServices): void {
+  const auth = createAuthService(services);
+
+  app.post<{ Body: LoginRequest }>('/auth/login', {
+    schema: { body: LoginRequest, response: { 200: TokenResponse } },
+  }, async (request) => auth.login(request.body, request.ip));
+
+  app.post<{ Body: RefreshRequest }>('/auth/refresh', {
+    schema: { body: RefreshRequest, response: { 200: TokenResponse } },
+  }, async (request) => auth.refresh(request.body.refreshToken, request.ip));
+
+  app.post<{ Body: RefreshRequest }>('/auth/logout', {
+    schema: { body: RefreshRequest },
+  }, async (request, reply) => {
+    auth.logout(request.body.refreshToken, request.ip);
+    return reply.status(204).send();
+  });
+}

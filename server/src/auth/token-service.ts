@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { RelayError } from '../http/relay-error.js';
+import { isRole, type Role } from './roles.js';
+import { JWT_ALGORITHM, type SigningKeys } from './signing-keys.js';
+
+/**
+ * Access and upload tokens are JWTs told apart by `typ` and `aud` (RFC 8725 §3.11-3.12), so one can
+ * never stand in for the other. Refresh tokens are not JWTs at all: opaque, stored hashed, rotated.
+ */
+export const ACCESS_TOKEN_TYPE = 'at+jwt'; // RFC 9068
+export const UPLOAD_TOKEN_TYPE = 'relaypacs-upload+jwt';
+export const ACCESS_AUDIENCE = 'relaypacs-api';
+export const UPLOAD_AUDIENCE = 'relaypacs-upload';
+
+export interface AccessPrincipal {
+  userId: number;
+  username: string;
+  role: Role;
+  sessionId: string;
+}
+
+export interface UploadPrincipal {
+  userId: number;
+  uploadId: string;
+}
+
+export interface TokenServiceOptions {
+  keys: SigningKeys;
+  issuer: string;
+  accessTokenSeconds: number;
+  now?: () => Date;
+}
+
+export class TokenService {
+  private readonly now: () => Date;
+
+  constructor(private readonly options: TokenServiceOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async issueAccessToken(principal: AccessPrincipal): Promise<{ token: string; expiresAt: Date }> {
+    const issuedAt = Math.floor(this.now().getTime() / 1000);
+    const expiresAt = issuedAt + this.options.accessTokenSeconds;
+    const token = await this.sign({ role: principal.role, sid: principal.sessionId, name: principal.username }, {
+      typ: ACCESS_TOKEN_TYPE, audience: ACCESS_AUDIENCE, subject: String(principal.userId), issuedAt, expiresAt,
+    });
+    return { token, expiresAt: new Date(expiresAt * 1000) };
+  }
+
+  async issueUploadToken(principal: UploadPrincipal, expiresAt: Date): Promise<string> {
+    return this.sign({ upl: principal.uploadId }, {
+      typ: UPLOAD_TOKEN_TYPE, audience: UPLOAD_AUDIENCE, subject: String(principal.userId),
+      issuedAt: Math.floor(this.now().getTime() / 1000), expiresAt: Math.floor(expiresAt.getTime() / 1000),
+    });
+  }
+
+  async verifyAccessToken(token: string): Promise<AccessPrincipal> {
+    const payload = await this.verify(token, ACCESS_TOKEN_TYPE, ACCESS_AUDIENCE);
+    const userId = Number(payload.sub);
+    if (!Number.isInteger(userId) || !isRole(payload.role) || typeof payload.sid !== 'string' || typeof payload.name !== 'string') {
+      throw invalidToken();
+    }
+    return { userId, role: payload.role, sessionId: payload.sid, username: payload.name };
+  }
+
+  /** Accepts the token only for the upload it was issued for. */
+  async verifyUploadToken(token: string, uploadId: string): Promise<UploadPrincipal> {
+    const payload = await this.verify(token, UPLOAD_TOKEN_TYPE, UPLOAD_AUDIENCE);
+    const userId = Number(payload.sub);
+    if (!Number.isInteger(userId) || payload.upl !== uploadId) throw invalidToken('this upload token belongs to another upload');
+    return { userId, uploadId };
+  }
+
+  private async sign(claims: JWTPayload, o: { typ: string; audience: string; subject: string; issuedAt: number; expiresAt: number }): Promise<string> {
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: JWT_ALGORITHM, typ: o.typ, kid: this.options.keys.kid })
+      .setIssuer(this.options.issuer)
+      .setAudience(o.audience)
+      .setSubject(o.subject)
+      .setIssuedAt(o.issuedAt)
+      .setExpirationTime(o.expiresAt)
+      .setJti(randomUUID())
+      .sign(this.options.keys.privateKey);
+  }
+
+  private async verify(token: string, typ: string, audience: string): Promise<JWTPayload> {
+    try {
+      const { payload } = await jwtVerify(token, this.options.keys.publicKey, {
+        algorithms: [JWT_ALGORITHM],
+        issuer: this.options.issuer,
+        audience,
+        typ,
+        requiredClaims: ['exp', 'iat', 'sub', 'jti'],
+        currentDate: this.now(),
+        clockTolerance: 5,
+      });
+      return payload;
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError) throw invalidToken(error.code === 'ERR_JWT_EXPIRED' ? 'the token has expired' : undefined);
+      throw error;
+    }
+  }
+}
+
+function invalidToken(message?: string): RelayError {
+  return new RelayError(401, 'AUTH_TOKEN_INVALID', message, {}, { 'www-authenticate': 'Bearer error="invalid_token"' });
+}

@@ -1,0 +1,91 @@
+// relaypacs-relay: runs the relay, or manages its users (`relaypacs-relay user ...`).
+import { parseArgs } from 'node:util';
+import { runUserCommand } from './auth/user-cli.js';
+import { ConfigError, loadRelayConfig } from './config/relay-config.js';
+import { openDatabase } from './db/database.js';
+import { startRelayServer } from './server.js';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const USAGE = `Usage:
+  relaypacs-relay [--port N] [--host ADDR] [--data DIR] [--config FILE]
+      Runs the relay. Environment: RELAYPACS_PORT, RELAYPACS_HOST, RELAYPACS_DATA, RELAYPACS_CONFIG,
+      RELAYPACS_LOG_LEVEL. Defaults: 127.0.0.1:8780, data under ~/.local/share/relaypacs/relay.
+  relaypacs-relay user add NAME --role ROLE [--password-stdin]
+  relaypacs-relay user passwd NAME [--password-stdin]
+  relaypacs-relay user disable|enable NAME
+  relaypacs-relay user totp NAME [--remove]
+  relaypacs-relay user list
+      Manage relay accounts (same --data / --config as the server).
+      Roles: admin, radiographer, clinician, radiologist, device.`;
+
+/** Splits the server's own flags from a subcommand's arguments. */
+function splitArgs(argv: string[]): { flags: { port?: number; host?: string; dataDir?: string; configFile?: string; help?: boolean }; rest: string[] } {
+  const { values, tokens } = parseArgs({
+    args: argv,
+    strict: false,
+    tokens: true,
+    options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const own = new Set(['port', 'host', 'data', 'config', 'help']);
+  const rest: string[] = [];
+  for (const token of tokens) {
+    if (token.kind === 'option' && own.has(token.name)) continue;
+    if (token.kind === 'option') rest.push(token.rawName, ...(token.value === undefined ? [] : [token.value]));
+    else if (token.kind === 'positional') rest.push(token.value);
+    else rest.push('--');
+  }
+  const port = typeof values.port === 'string' ? Number(values.port) : undefined;
+  if (port !== undefined && !Number.isInteger(port)) throw new ConfigError(`--port must be a number, got "${String(values.port)}"`);
+  return {
+    flags: {
+      ...(port === undefined ? {} : { port }),
+      ...(typeof values.host === 'string' ? { host: values.host } : {}),
+      ...(typeof values.data === 'string' ? { dataDir: values.data } : {}),
+      ...(typeof values.config === 'string' ? { configFile: values.config } : {}),
+      ...(values.help === true ? { help: true } : {}),
+    },
+    rest,
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { flags, rest } = splitArgs(argv);
+  if (flags.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const config = loadRelayConfig({ flags });
+  const [command, ...commandArgs] = rest;
+  if (command === 'user') {
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    const db = openDatabase(join(config.dataDir, 'relay.db'));
+    try {
+      return await runUserCommand(commandArgs, { db, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+    } finally {
+      db.close();
+    }
+  }
+  if (command !== undefined && command !== 'serve') {
+    process.stderr.write(`relaypacs-relay: unknown command "${command}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  const relay = await startRelayServer(config);
+  process.stderr.write(`relaypacs-relay: listening on ${relay.url}, data in ${config.dataDir}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.stderr.write(`relaypacs-relay: ${signal}, finishing requests in flight\n`);
+      relay.close().then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+}, (error: unknown) => {
+  process.stderr.write(`relaypacs-relay: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = error instanceof ConfigError ? 2 : 1;
+});

@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+import { DEFAULT_ALLOWED_SOP_CLASSES } from '../dicom/sop-classes.js';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+/**
+ * The relay's whole configuration. Every field has an embedded default, so the relay starts with
+ * no file at all: SQLite and temporary storage under one data directory, loopback only.
+ */
+export const RelayConfigSchema = Type.Object({
+  host: Type.String({ default: '127.0.0.1' }),
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8780 }),
+  dataDir: Type.String({ minLength: 1, default: join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'relaypacs', 'relay') }),
+  logLevel: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info' }),
+  /** HTTPS when both are given (PEM files). */
+  tls: Type.Optional(Type.Object({ keyFile: Type.String(), certFile: Type.String() }, { additionalProperties: false })),
+  /** CORS is off unless origins are listed. */
+  corsOrigins: Type.Array(Type.String(), { default: [] }),
+  auth: Type.Object({
+    issuer: Type.String({ default: 'relaypacs-relay' }),
+    accessTokenSeconds: Type.Integer({ minimum: 30, maximum: 3600, default: 600 }),
+    refreshTokenSeconds: Type.Integer({ minimum: 300, default: 30 * 24 * 3600 }),
+    uploadTokenSeconds: Type.Integer({ minimum: 60, default: 24 * 3600 }),
+    /** Failed logins per user name within the window before it is locked for the window. */
+    maxFailuresPerUser: Type.Integer({ minimum: 1, default: 5 }),
+    /** Login attempts per client address within the window. */
+    maxAttemptsPerAddress: Type.Integer({ minimum: 1, default: 30 }),
+    rateLimitWindowSeconds: Type.Integer({ minimum: 1, default: 900 }),
+  }, { default: {}, additionalProperties: false }),
+  upload: Type.Object({
+    minChunkBytes: Type.Integer({ minimum: 1, default: 64 * 1024 }),
+    maxChunkBytes: Type.Integer({ minimum: 1, default: 64 * MiB }),
+    preferredChunkBytes: Type.Integer({ minimum: 1, default: 8 * MiB }),
+    maxInstanceBytes: Type.Integer({ minimum: 1, default: 16 * GiB }),
+    maxStudyBytes: Type.Integer({ minimum: 1, default: 256 * GiB }),
+    maxInstancesPerUpload: Type.Integer({ minimum: 1, default: 100_000 }),
+    maxActiveUploadsPerUser: Type.Integer({ minimum: 1, default: 50 }),
+    /** Uploads not completed within this time are abandoned and deleted. */
+    expireAfterSeconds: Type.Integer({ minimum: 60, default: 24 * 3600 }),
+    cleanupIntervalSeconds: Type.Integer({ minimum: 1, default: 300 }),
+    /** New uploads are refused with 507 below this much free space in the data directory. */
+    minFreeDiskBytes: Type.Integer({ minimum: 0, default: 2 * GiB }),
+    /** A chunk request that sends nothing for this long is abandoned. */
+    chunkIdleTimeoutSeconds: Type.Integer({ minimum: 1, default: 60 }),
+    allowedSopClasses: Type.Array(Type.String({ pattern: '^[0-9.]+$' }), { default: [...DEFAULT_ALLOWED_SOP_CLASSES] }),
+  }, { default: {}, additionalProperties: false }),
+}, { additionalProperties: false });
+
+export type RelayConfig = Static<typeof RelayConfigSchema>;
+
+export class ConfigError extends Error {}
+
+export interface ConfigSources {
+  /** Parsed command-line flags (already named like config fields). */
+  flags?: { port?: number; host?: string; dataDir?: string; configFile?: string };
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Configuration precedence: command-line flags, then RELAYPACS_* environment variables, then the
+ * config file, then embedded defaults. The result is validated against the schema; an invalid
+ * value stops the relay with the field and the reason.
+ */
+export function loadRelayConfig(sources: ConfigSources = {}): RelayConfig {
+  const env = sources.env ?? process.env;
+  const configFile = sources.flags?.configFile ?? env.RELAYPACS_CONFIG;
+  let fromFile: Record<string, unknown> = {};
+  if (configFile) {
+    let text: string;
+    try {
+      text = readFileSync(configFile, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`cannot read config file ${configFile}: ${(error as Error).message}`);
+    }
+    try {
+      fromFile = JSON.parse(text) as Record<string, unknown>;
+    } catch (error) {
+      throw new ConfigError(`config file ${configFile} is not valid JSON: ${(error as Error).message}`);
+    }
+    if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) throw new ConfigError(`config file ${configFile} must hold a JSON object`);
+  }
+  const merged: Record<string, unknown> = { ...fromFile };
+  const envPort = env.RELAYPACS_PORT;
+  if (envPort !== undefined) merged.port = Number(envPort);
+  if (env.RELAYPACS_HOST) merged.host = env.RELAYPACS_HOST;
+  if (env.RELAYPACS_DATA) merged.dataDir = env.RELAYPACS_DATA;
+  if (env.RELAYPACS_LOG_LEVEL) merged.logLevel = env.RELAYPACS_LOG_LEVEL;
+  const flags = sources.flags ?? {};
+  if (flags.port !== undefined) merged.port = flags.port;
+  if (flags.host !== undefined) merged.host = flags.host;
+  if (flags.dataDir !== undefined) merged.dataDir = flags.dataDir;
+  return parseRelayConfig(merged, configFile ?? 'configuration');
+}
+
+export function parseRelayConfig(input: Record<string, unknown>, source = 'configuration'): RelayConfig {
+  const withDefaults = Value.Default(RelayConfigSchema, structuredClone(input));
+  if (!Value.Check(RelayConfigSchema, withDefaults)) {
+    const problems = Value.Errors(RelayConfigSchema, withDefaults)
+      .slice(0, 5)
+      .map((e) => `${e.instancePath || '/'} ${e.message}`);
+    throw new ConfigError(`invalid ${source}: ${problems.join('; ')}`);
+  }
+  const config = withDefaults;
+  config.dataDir = resolve(config.dataDir);
+  const u = config.upload;
+  if (!(u.minChunkBytes <= u.preferredChunkBytes && u.preferredChunkBytes <= u.maxChunkBytes)) {
+    throw new ConfigError(`invalid ${source}: /upload needs minChunkBytes <= preferredChunkBytes <= maxChunkBytes`);
+  }
+  return config;
+}

@@ -1,0 +1,32 @@
+import Database from 'better-sqlite3';
+import { MIGRATIONS } from './migrations.js';
+
+export type RelayDatabase = Database.Database;
+
+/**
+ * Opens the relay's SQLite file: WAL so readers never block the writer, synchronous=FULL so a
+ * transaction that returned is on disk (the relay acknowledges chunks only after that), foreign
+ * keys on, and a busy timeout so the CLI and a running server can share the file.
+ */
+export function openDatabase(path: string): RelayDatabase {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+/** Applies the migrations newer than the file's user_version, each in its own transaction. */
+export function migrate(db: RelayDatabase): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (const [index, sql] of MIGRATIONS.entries()) {
+    const version = index + 1;
+    if (version <= current) continue;
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${version}`);
+    })();
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Schema migrations, applied in order; a migration never changes once released; add a new one.
+ * Times are ISO-8601 UTC text; sizes and offsets are 64-bit integers (instances may exceed 4 GB).
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: users, refresh-token families (sessions), audit
+  `
+  CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    totp_secret TEXT,
+    totp_last_step INTEGER,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    revoked_at TEXT,
+    revoked_reason TEXT
+  );
+  CREATE TABLE refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    issued_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+  );
+  CREATE INDEX refresh_tokens_by_session ON refresh_tokens(session_id);
+  CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor_user_id INTEGER,
+    action TEXT NOT NULL,
+    target TEXT,
+    address TEXT,
+    outcome TEXT NOT NULL
+  );
+  `,
+  // 2: uploads, their instances and the chunks received
+  `
+  CREATE TABLE uploads (
+    id TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    study_instance_uid TEXT NOT NULL,
+    modality TEXT,
+    service_level TEXT NOT NULL,
+    clinical_history TEXT,
+    source_workstation TEXT,
+    manifest_hash TEXT NOT NULL,
+    state TEXT NOT NULL,
+    chunk_bytes INTEGER NOT NULL,
+    total_bytes INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    completed_at TEXT
+  );
+  CREATE INDEX uploads_by_user_state ON uploads(user_id, state);
+  CREATE INDEX uploads_by_resume_key ON uploads(user_id, study_instance_uid, manifest_hash, state);
+  CREATE TABLE upload_instances (
+    upload_id TEXT NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    sop_instance_uid TEXT NOT NULL,
+    sop_class_uid TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    received_bytes INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL,
+    transfer_syntax_uid TEXT,
+    rejection_code TEXT,
+    rejection_reason TEXT,
+    delivery_state TEXT NOT NULL DEFAULT 'pending',
+    PRIMARY KEY (upload_id, idx),
+    UNIQUE (upload_id, sop_instance_uid)
+  );
+  CREATE TABLE upload_chunks (
+    upload_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (upload_id, idx, offset),
+    FOREIGN KEY (upload_id, idx) REFERENCES upload_instances(upload_id, idx) ON DELETE CASCADE
+  );
+  -- Instances a PACS confirmed earlier: a new upload need not send them again.
+  CREATE TABLE delivered_instances (
+    sop_instance_uid TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    delivered_at TEXT NOT NULL,
+    PRIMARY KEY (sop_instance_uid, sha256)
+  );
+  `,
+];

@@ -1,0 +1,22 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of one relay (its own registry, so several relays in one test process don't mix). */
+export class RelayMetrics {
+  readonly registry = new Registry();
+  readonly uploadsStarted = new Counter({ name: 'relaypacs_uploads_started_total', help: 'Uploads initiated (new, not resumed)', registers: [this.registry] });
+  readonly uploadsCompleted = new Counter({ name: 'relaypacs_uploads_completed_total', help: 'Uploads completed and handed to forwarding', registers: [this.registry] });
+  readonly uploadsExpired = new Counter({ name: 'relaypacs_uploads_expired_total', help: 'Abandoned uploads deleted by cleanup', registers: [this.registry] });
+  readonly activeUploads = new Gauge({ name: 'relaypacs_uploads_active', help: 'Uploads receiving data', registers: [this.registry] });
+  readonly bytesReceived = new Counter({ name: 'relaypacs_upload_bytes_received_total', help: 'Chunk bytes acknowledged', registers: [this.registry] });
+  readonly chunkSeconds = new Histogram({
+    name: 'relaypacs_chunk_duration_seconds', help: 'Time to receive, hash and fsync one chunk',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
+  });
+  readonly chunkRejections = new Counter({ name: 'relaypacs_chunk_rejections_total', help: 'Chunks refused, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly instanceRejections = new Counter({ name: 'relaypacs_instance_rejections_total', help: 'Instances rejected by validation, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly logins = new Counter({ name: 'relaypacs_logins_total', help: 'Login attempts by outcome', labelNames: ['outcome'], registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'relaypacs_' });
+  }
+}

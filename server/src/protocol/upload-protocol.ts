@@ -1,0 +1,112 @@
+import { Type, type Static } from 'typebox';
+
+/**
+ * The upload protocol's wire contract (the desktop imports these types). Sizes and offsets are
+ * integers that may exceed 2^32 (instances over 4 GB); they stay below 2^53.
+ */
+const Uid = Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9]+(\\.[0-9]+)*$' });
+const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
+
+export const ServiceLevel = Type.Union([Type.Literal('STAT'), Type.Literal('ROUTINE')]);
+export type ServiceLevel = Static<typeof ServiceLevel>;
+
+export const ManifestInstance = Type.Object({
+  sopInstanceUid: Uid,
+  sopClassUid: Uid,
+  size: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+  sha256: Sha256Hex,
+}, { additionalProperties: false });
+export type ManifestInstance = Static<typeof ManifestInstance>;
+
+/** POST /upload/init */
+export const InitUploadRequest = Type.Object({
+  study: Type.Object({
+    studyInstanceUid: Uid,
+    modality: Type.Optional(Type.String({ maxLength: 16 })),
+    serviceLevel: ServiceLevel,
+    clinicalHistory: Type.Optional(Type.String({ maxLength: 10_000 })),
+    sourceWorkstation: Type.Optional(Type.String({ maxLength: 128 })),
+  }, { additionalProperties: false }),
+  instances: Type.Array(ManifestInstance, { minItems: 1 }),
+}, { additionalProperties: false });
+export type InitUploadRequest = Static<typeof InitUploadRequest>;
+
+export const ByteRangeWire = Type.Tuple([Type.Integer(), Type.Integer()]);
+
+export const InstanceState = Type.Union([
+  Type.Literal('receiving'), // bytes still missing
+  Type.Literal('received'), // every byte held, being verified
+  Type.Literal('verified'), // SHA-256 and DICOM validation passed
+  Type.Literal('rejected'), // failed verification: see rejection
+  Type.Literal('already-delivered'), // a PACS already holds these exact bytes; nothing to send
+]);
+export type InstanceState = Static<typeof InstanceState>;
+
+export const InstanceStatus = Type.Object({
+  index: Type.Integer(),
+  sopInstanceUid: Type.String(),
+  size: Type.Integer(),
+  receivedBytes: Type.Integer(),
+  /** Bytes held from offset 0 without a gap: the resume offset for in-order senders. */
+  contiguousBytes: Type.Integer(),
+  missing: Type.Array(ByteRangeWire),
+  state: InstanceState,
+  transferSyntaxUid: Type.Optional(Type.String()),
+  rejection: Type.Optional(Type.Object({ code: Type.String(), reason: Type.String() })),
+  deliveryState: Type.String(),
+});
+export type InstanceStatus = Static<typeof InstanceStatus>;
+
+export const UploadState = Type.Union([
+  Type.Literal('receiving'), Type.Literal('accepted'), Type.Literal('cancelled'), Type.Literal('expired'),
+]);
+export type UploadState = Static<typeof UploadState>;
+
+export const UploadStatus = Type.Object({
+  uploadId: Type.String(),
+  state: UploadState,
+  serviceLevel: ServiceLevel,
+  expiresAt: Type.String(),
+  totalBytes: Type.Integer(),
+  receivedBytes: Type.Integer(),
+  instances: Type.Array(InstanceStatus),
+});
+export type UploadStatus = Static<typeof UploadStatus>;
+
+export const InitUploadResponse = Type.Object({
+  uploadId: Type.String(),
+  /** Bearer token for this upload's chunk, status, complete and cancel requests, and no other. */
+  uploadToken: Type.String(),
+  uploadTokenExpiresAt: Type.String(),
+  /** True when an unfinished upload of the same study and manifest was found and continues. */
+  resumed: Type.Boolean(),
+  chunk: Type.Object({ minBytes: Type.Integer(), maxBytes: Type.Integer(), preferredBytes: Type.Integer() }),
+  /** SOP Instance UIDs a PACS already holds with the same SHA-256: do not send them. */
+  alreadyDelivered: Type.Array(Type.String()),
+  status: UploadStatus,
+});
+export type InitUploadResponse = Static<typeof InitUploadResponse>;
+
+/** PUT /upload/{id}/chunk?instance=INDEX&offset=N; body: the bytes; header Content-Digest: sha-256=:BASE64: (RFC 9530). */
+export const ChunkQuery = Type.Object({
+  instance: Type.Integer({ minimum: 0 }),
+  offset: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+}, { additionalProperties: false });
+export type ChunkQuery = Static<typeof ChunkQuery>;
+
+export const ChunkResponse = Type.Object({
+  instance: Type.Integer(),
+  offset: Type.Integer(),
+  length: Type.Integer(),
+  /** True when these exact bytes were already held (a retry): nothing was written. */
+  duplicate: Type.Boolean(),
+  receivedBytes: Type.Integer(),
+  contiguousBytes: Type.Integer(),
+  instanceComplete: Type.Boolean(),
+});
+export type ChunkResponse = Static<typeof ChunkResponse>;
+
+export const CompleteUploadResponse = UploadStatus;
+export type CompleteUploadResponse = UploadStatus;
+
+export const UploadIdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });

@@ -1,0 +1,56 @@
+import { chmod, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createRequestGuards, type RequestGuards } from './auth/request-guards.js';
+import { SessionStore } from './auth/session-store.js';
+import { loadOrCreateSigningKeys } from './auth/signing-keys.js';
+import { TokenService } from './auth/token-service.js';
+import { UsersRepository } from './auth/users-repository.js';
+import type { RelayConfig } from './config/relay-config.js';
+import { openDatabase, type RelayDatabase } from './db/database.js';
+import { RelayMetrics } from './ops/relay-metrics.js';
+import { LocalDiskStorage } from './storage/local-disk-storage.js';
+import type { TemporaryStorage } from './storage/storage.js';
+import { UploadService } from './upload/upload-service.js';
+
+/** Everything the relay's routes and jobs use, built once from the configuration. */
+export interface RelayServices {
+  config: RelayConfig;
+  db: RelayDatabase;
+  storage: TemporaryStorage;
+  tokens: TokenService;
+  users: UsersRepository;
+  sessions: SessionStore;
+  guards: RequestGuards;
+  uploads: UploadService;
+  metrics: RelayMetrics;
+  now: () => Date;
+  close(): Promise<void>;
+}
+
+export interface ServiceOverrides {
+  now?: () => Date;
+  storage?: TemporaryStorage;
+}
+
+/** Opens (or creates) the data directory, database and signing keys: DATA/relay.db, DATA/keys, DATA/uploads. */
+export async function createRelayServices(config: RelayConfig, overrides: ServiceOverrides = {}): Promise<RelayServices> {
+  const now = overrides.now ?? (() => new Date());
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await chmod(config.dataDir, 0o700);
+  const db = openDatabase(join(config.dataDir, 'relay.db'));
+  const keys = await loadOrCreateSigningKeys(config.dataDir);
+  const tokens = new TokenService({ keys, issuer: config.auth.issuer, accessTokenSeconds: config.auth.accessTokenSeconds, now });
+  const users = new UsersRepository(db, now);
+  const sessions = new SessionStore(db, now);
+  const storage = overrides.storage ?? new LocalDiskStorage(join(config.dataDir, 'uploads'));
+  const metrics = new RelayMetrics();
+  const uploads = new UploadService({ db, storage, tokens, metrics, limits: config.upload, uploadTokenSeconds: config.auth.uploadTokenSeconds, now });
+  return {
+    config, db, storage, tokens, users, sessions, metrics, uploads, now,
+    guards: createRequestGuards(tokens, (sessionId, userId) => sessions.isActive(sessionId, userId)),
+    async close() {
+      await uploads.close();
+      db.close();
+    },
+  };
+}

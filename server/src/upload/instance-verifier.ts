@@ -1,0 +1,47 @@
+import { validatePart10 } from '../dicom/part10-validator.js';
+import type { InstanceRejectionCode } from '../protocol/error-codes.js';
+import type { TemporaryStorage } from '../storage/storage.js';
+
+export type VerificationOutcome =
+  | { ok: true; transferSyntaxUid: string }
+  | { ok: false; code: InstanceRejectionCode; reason: string };
+
+export interface InstanceToVerify {
+  uploadId: string;
+  index: number;
+  size: number;
+  sha256: string;
+  studyInstanceUid: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+}
+
+/**
+ * Checks a fully received instance: the SHA-256 of every byte against the manifest, then the DICOM
+ * header against what the upload declared. Reads the data as a stream, so a 4 GB instance costs
+ * the same memory as a small one.
+ */
+export class InstanceVerifier {
+  constructor(private readonly storage: TemporaryStorage, private readonly allowedSopClasses: ReadonlySet<string>) {}
+
+  async verify(instance: InstanceToVerify): Promise<VerificationOutcome> {
+    if (await this.storage.sha256(instance.uploadId, instance.index, instance.size) !== instance.sha256) {
+      return { ok: false, code: 'CHECKSUM_MISMATCH', reason: 'the received bytes do not match the SHA-256 in the manifest' };
+    }
+    const result = await validatePart10((start, end) => this.readBytes(instance, start, end), instance.size, {
+      studyInstanceUid: instance.studyInstanceUid,
+      sopInstanceUid: instance.sopInstanceUid,
+      sopClassUid: instance.sopClassUid,
+      allowedSopClasses: this.allowedSopClasses,
+    });
+    return result.ok ? { ok: true, transferSyntaxUid: result.transferSyntaxUid } : { ok: false, code: result.code, reason: result.reason };
+  }
+
+  private async readBytes(instance: InstanceToVerify, start: number, end: number): Promise<Buffer> {
+    const clampedEnd = Math.min(end, instance.size);
+    if (clampedEnd <= start) return Buffer.alloc(0);
+    const parts: Buffer[] = [];
+    for await (const chunk of this.storage.readRange(instance.uploadId, instance.index, start, clampedEnd) as AsyncIterable<Buffer>) parts.push(chunk);
+    return Buffer.concat(parts);
+  }
+}

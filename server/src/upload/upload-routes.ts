@@ -1,0 +1,74 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { UPLOADER_ROLES } from '../auth/roles.js';
+import { RelayError } from '../http/relay-error.js';
+import { ChunkQuery, InitUploadRequest, UploadIdParams } from '../protocol/upload-protocol.js';
+import type { RelayServices } from '../relay-services.js';
+
+/**
+ * The upload protocol, one route per operation. init needs a user with an uploader role; every
+ * other operation needs the upload token issued for that very upload.
+ */
+export function registerUploadRoutes(app: FastifyInstance, services: RelayServices): void {
+  const { uploads, guards } = services;
+  const uploadToken = guards.requireUploadToken();
+
+  app.post('/upload/init', { schema: { body: InitUploadRequest }, preHandler: guards.requireUser(UPLOADER_ROLES) }, async (request, reply) => {
+    const answer = await uploads.init(request.principal!, request.body as InitUploadRequest);
+    return reply.status(answer.resumed ? 200 : 201).send(answer);
+  });
+
+  app.get('/upload/:id/status', { schema: { params: UploadIdParams }, preHandler: uploadToken, exposeHeadRoute: false }, async (request) => {
+    return uploads.status(uploadIdOf(request));
+  });
+
+  // HEAD .../status?instance=N answers one instance's offsets in headers, tus style.
+  app.head('/upload/:id/status', { schema: { params: UploadIdParams }, preHandler: uploadToken }, async (request, reply) => {
+    const query = request.query as { instance?: string };
+    const status = uploads.status(uploadIdOf(request));
+    void reply.header('upload-received', String(status.receivedBytes)).header('upload-length', String(status.totalBytes));
+    if (query.instance !== undefined) {
+      const index = Number(query.instance);
+      if (!Number.isInteger(index) || index < 0) throw new RelayError(400, 'BAD_REQUEST', 'instance must be an index');
+      const offsets = uploads.instanceOffsets(uploadIdOf(request), index);
+      void reply.header('upload-offset', String(offsets.contiguousBytes)).header('upload-length', String(offsets.size));
+    }
+    return reply.status(200).send();
+  });
+
+  // Chunk bodies are not parsed: the handler streams request.raw to storage. Fastify's bodyLimit
+  // does not apply to such a stream, so the service enforces Content-Length and counts the bytes.
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('application/octet-stream', (_request, _payload, done) => done(null));
+    scope.addContentTypeParser('*', (_request, _payload, done) => done(new RelayError(415, 'UNSUPPORTED_MEDIA_TYPE')));
+    const chunkRoute = {
+      schema: { params: UploadIdParams, querystring: ChunkQuery },
+      preHandler: uploadToken,
+    };
+    const handler = async (request: FastifyRequest) => {
+      const idleMs = services.config.upload.chunkIdleTimeoutSeconds * 1000;
+      // A connection that stops sending is dropped rather than held for minutes.
+      request.raw.setTimeout(idleMs, () => request.raw.destroy(new Error('chunk upload idle timeout')));
+      const lengthHeader = request.headers['content-length'];
+      return uploads.receiveChunk(uploadIdOf(request), request.query as ChunkQuery, {
+        contentLength: lengthHeader === undefined ? undefined : Number(lengthHeader),
+        contentDigest: request.headers['content-digest'],
+      }, request.raw);
+    };
+    scope.put('/upload/:id/chunk', chunkRoute, handler);
+    scope.post('/upload/:id/chunk', chunkRoute, handler);
+  });
+
+  app.post('/upload/:id/complete', { schema: { params: UploadIdParams }, preHandler: uploadToken }, async (request) => {
+    return uploads.complete(uploadIdOf(request));
+  });
+
+  app.delete('/upload/:id', { schema: { params: UploadIdParams }, preHandler: uploadToken }, async (request, reply) => {
+    await uploads.cancel(uploadIdOf(request));
+    return reply.status(204).send();
+  });
+}
+
+function uploadIdOf(request: FastifyRequest): string {
+  return (request.params as { id: string }).id;
+}

@@ -1,0 +1,384 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { AccessPrincipal, TokenService } from '../auth/token-service.js';
+import type { RelayConfig } from '../config/relay-config.js';
+import type { RelayDatabase } from '../db/database.js';
+import { RelayError } from '../http/relay-error.js';
+import type { RelayMetrics } from '../ops/relay-metrics.js';
+import type { ChunkQuery, ChunkResponse, InitUploadRequest, InitUploadResponse, InstanceStatus, UploadStatus } from '../protocol/upload-protocol.js';
+import { OverlongWriteError, ShortWriteError, type TemporaryStorage } from '../storage/storage.js';
+import { ByteRangeSet, type ByteRange } from './byte-ranges.js';
+import { sha256FromContentDigest } from './content-digest.js';
+import { InstanceVerifier } from './instance-verifier.js';
+import { Semaphore } from './semaphore.js';
+import { UploadsRepository, type InstanceRecord, type UploadRecord } from './uploads-repository.js';
+
+export interface UploadServiceOptions {
+  db: RelayDatabase;
+  storage: TemporaryStorage;
+  tokens: TokenService;
+  metrics: RelayMetrics;
+  limits: RelayConfig['upload'];
+  uploadTokenSeconds: number;
+  now: () => Date;
+  /** Called once per upload when it is complete and verified: forwarding takes over from here. */
+  onStudyAccepted?: (uploadId: string) => void;
+  log?: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+export interface ChunkHeaders {
+  contentLength: number | undefined;
+  contentDigest: string | string[] | undefined;
+}
+
+/**
+ * The upload protocol's rules: manifests, resumable chunk bookkeeping, verification, completion,
+ * cancellation and expiry. Storage is reached only through TemporaryStorage. Every chunk is
+ * durable (storage fsync, then a SQLite transaction with synchronous=FULL) before it is
+ * acknowledged, so a relay killed at any moment loses nothing it confirmed.
+ */
+export class UploadService {
+  private readonly repo: UploadsRepository;
+  private readonly verifier: InstanceVerifier;
+  /** Byte ranges being written right now, per `${uploadId}/${index}`: concurrent overlapping chunks are refused. */
+  private readonly inFlight = new Map<string, ByteRange[]>();
+  private readonly verifications = new Map<string, Promise<void>>();
+  /** Verification reads whole instances: two at a time keeps the disk for incoming chunks. */
+  private readonly verifySlots = new Semaphore(2);
+  private cleanupTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: UploadServiceOptions) {
+    this.repo = new UploadsRepository(options.db);
+    this.verifier = new InstanceVerifier(options.storage, new Set(options.limits.allowedSopClasses));
+  }
+
+  /** The server's logger, once the app exists (logs carry upload ids and instance indexes, never PHI). */
+  setLogger(log: NonNullable<UploadServiceOptions['log']>): void {
+    this.options.log = log;
+  }
+
+  get repository(): UploadsRepository {
+    return this.repo;
+  }
+
+  async init(principal: AccessPrincipal, request: InitUploadRequest): Promise<InitUploadResponse> {
+    const limits = this.options.limits;
+    const { instances, study } = request;
+    if (instances.length > limits.maxInstancesPerUpload) {
+      throw new RelayError(413, 'UPLOAD_TOO_LARGE', `an upload holds at most ${limits.maxInstancesPerUpload} instances`, { limit: 'maxInstancesPerUpload', maxInstancesPerUpload: limits.maxInstancesPerUpload });
+    }
+    const seen = new Set<string>();
+    let totalBytes = 0;
+    for (const [index, instance] of instances.entries()) {
+      if (seen.has(instance.sopInstanceUid)) throw new RelayError(400, 'BAD_REQUEST', `instance ${index} repeats a SOP Instance UID already in the manifest`);
+      seen.add(instance.sopInstanceUid);
+      if (instance.size > limits.maxInstanceBytes) {
+        throw new RelayError(413, 'UPLOAD_TOO_LARGE', `instance ${index} is larger than the ${limits.maxInstanceBytes}-byte limit`, { limit: 'maxInstanceBytes', maxInstanceBytes: limits.maxInstanceBytes, index });
+      }
+      totalBytes += instance.size;
+    }
+    if (totalBytes > limits.maxStudyBytes) {
+      throw new RelayError(413, 'UPLOAD_TOO_LARGE', `the study is larger than the ${limits.maxStudyBytes}-byte limit`, { limit: 'maxStudyBytes', maxStudyBytes: limits.maxStudyBytes });
+    }
+    const manifestHash = createHash('sha256')
+      .update(JSON.stringify(instances.map((i) => [i.sopInstanceUid, i.sopClassUid, i.size, i.sha256])))
+      .digest('hex');
+
+    let upload = this.repo.findResumable(principal.userId, study.studyInstanceUid, manifestHash);
+    const resumed = upload !== undefined;
+    if (!upload) {
+      if (this.repo.countActive(principal.userId) >= limits.maxActiveUploadsPerUser) {
+        throw new RelayError(429, 'UPLOAD_LIMIT_REACHED', `at most ${limits.maxActiveUploadsPerUser} uploads may be in progress per account`, { maxActiveUploadsPerUser: limits.maxActiveUploadsPerUser });
+      }
+      await this.requireFreeSpace(totalBytes);
+      const delivered = this.repo.alreadyDelivered(instances);
+      const id = randomBytes(16).toString('base64url');
+      const now = this.options.now();
+      this.repo.insert({
+        id, userId: principal.userId, studyInstanceUid: study.studyInstanceUid, modality: study.modality, serviceLevel: study.serviceLevel,
+        clinicalHistory: study.clinicalHistory, sourceWorkstation: study.sourceWorkstation, manifestHash,
+        chunkBytes: limits.preferredChunkBytes, totalBytes, expiresAt: this.expiryFrom(now),
+        instances: instances.map((i) => ({ ...i, state: delivered.has(i.sopInstanceUid) ? 'already-delivered' : 'receiving' })),
+      }, now.toISOString());
+      upload = this.repo.find(id)!;
+      this.options.metrics.uploadsStarted.inc();
+      this.options.metrics.activeUploads.inc();
+      this.options.log?.info({ uploadId: id, instances: instances.length, totalBytes, serviceLevel: study.serviceLevel }, 'upload started');
+    } else {
+      this.options.log?.info({ uploadId: upload.id }, 'upload resumed');
+    }
+    const tokenExpiresAt = new Date(this.options.now().getTime() + this.options.uploadTokenSeconds * 1000);
+    const status = this.statusOf(upload);
+    return {
+      uploadId: upload.id,
+      uploadToken: await this.options.tokens.issueUploadToken({ userId: principal.userId, uploadId: upload.id }, tokenExpiresAt),
+      uploadTokenExpiresAt: tokenExpiresAt.toISOString(),
+      resumed,
+      chunk: { minBytes: limits.minChunkBytes, maxBytes: limits.maxChunkBytes, preferredBytes: limits.preferredChunkBytes },
+      alreadyDelivered: status.instances.filter((i) => i.state === 'already-delivered').map((i) => i.sopInstanceUid),
+      status,
+    };
+  }
+
+  /**
+   * Receives one chunk. Idempotent for identical retries; refuses ranges that clash with bytes held
+   * or being written; keeps nothing unless the digest matches and every byte is on disk.
+   */
+  async receiveChunk(uploadId: string, query: ChunkQuery, headers: ChunkHeaders, body: Readable): Promise<ChunkResponse> {
+    const started = process.hrtime.bigint();
+    const upload = this.requireUpload(uploadId);
+    if (upload.state !== 'receiving') throw new RelayError(409, 'UPLOAD_NOT_ACTIVE', `this upload is ${upload.state} and takes no more data`);
+    const instance = this.repo.instance(uploadId, query.instance);
+    if (!instance) throw new RelayError(404, 'UPLOAD_UNKNOWN_INSTANCE', `instance ${query.instance} is not in this upload's manifest`);
+    const length = headers.contentLength;
+    if (length === undefined) throw new RelayError(411, 'BAD_REQUEST', 'a chunk needs a Content-Length header');
+    if (length > this.options.limits.maxChunkBytes) {
+      this.reject('too_large');
+      throw new RelayError(413, 'UPLOAD_TOO_LARGE', `chunks are at most ${this.options.limits.maxChunkBytes} bytes`, { limit: 'maxChunkBytes', maxChunkBytes: this.options.limits.maxChunkBytes });
+    }
+    if (length === 0) throw new RelayError(400, 'BAD_REQUEST', 'an empty chunk carries nothing');
+    const digest = sha256FromContentDigest(headers.contentDigest);
+    if (!digest) throw new RelayError(400, 'BAD_REQUEST', 'a chunk needs a Content-Digest header with its sha-256 (RFC 9530)');
+    const offset = query.offset;
+    const end = offset + length;
+    const response = (duplicate: boolean, receivedBytes: number, held: ByteRangeSet): ChunkResponse => ({
+      instance: instance.index, offset, length, duplicate, receivedBytes, contiguousBytes: held.contiguousEnd, instanceComplete: receivedBytes >= instance.size,
+    });
+
+    if (instance.state === 'already-delivered') return response(true, instance.size, new ByteRangeSet([[0, instance.size]]));
+    if (end > instance.size) {
+      this.reject('offset');
+      throw this.offsetMismatch(instance, `the chunk ends at byte ${end}, past the instance's ${instance.size} bytes`);
+    }
+    const chunks = this.repo.chunks(uploadId, instance.index);
+    const held = new ByteRangeSet(chunks.map((c) => [c.offset, c.offset + c.length] as const));
+    const same = chunks.find((c) => c.offset === offset && c.length === length);
+    if (same) {
+      if (same.sha256 === digest) return response(true, instance.receivedBytes, held);
+      this.reject('conflict');
+      throw this.offsetMismatch(instance, 'different bytes are already held for this range');
+    }
+    if (held.overlaps(offset, end)) {
+      this.reject('offset');
+      throw this.offsetMismatch(instance, `bytes ${offset}-${end} overlap bytes the relay already holds`);
+    }
+    const key = `${uploadId}/${instance.index}`;
+    const writing = this.inFlight.get(key) ?? [];
+    if (writing.some(([s, e]) => offset < e && s < end)) {
+      this.reject('in_progress');
+      throw new RelayError(409, 'UPLOAD_CHUNK_IN_PROGRESS', undefined, {}, { 'retry-after': '1' });
+    }
+    const reservation: ByteRange = [offset, end];
+    writing.push(reservation);
+    this.inFlight.set(key, writing);
+    try {
+      if (instance.receivedBytes === 0) await this.options.storage.prepareInstance(uploadId, instance.index, instance.size);
+      let written;
+      try {
+        written = await this.options.storage.writeRange(uploadId, instance.index, offset, length, body);
+      } catch (error) {
+        if (error instanceof ShortWriteError || error instanceof OverlongWriteError) {
+          this.reject('length');
+          throw new RelayError(400, 'UPLOAD_LENGTH_MISMATCH', error.message);
+        }
+        throw error;
+      }
+      if (written.sha256 !== digest) {
+        this.reject('digest');
+        throw new RelayError(400, 'UPLOAD_DIGEST_MISMATCH');
+      }
+      const now = this.options.now();
+      const recorded = this.repo.recordChunk(uploadId, instance.index, { offset, length, sha256: digest }, now.toISOString(), this.expiryFrom(now));
+      if (!recorded.recorded) throw new RelayError(409, 'UPLOAD_NOT_ACTIVE', 'the upload stopped taking data while this chunk arrived');
+      this.options.metrics.bytesReceived.inc(length);
+      this.options.metrics.chunkSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      held.add(offset, end);
+      if (recorded.receivedBytes >= instance.size) void this.verifyInstance(uploadId, instance.index);
+      return response(false, recorded.receivedBytes, held);
+    } finally {
+      const remaining = (this.inFlight.get(key) ?? []).filter((r) => r !== reservation);
+      if (remaining.length > 0) this.inFlight.set(key, remaining);
+      else this.inFlight.delete(key);
+    }
+  }
+
+  status(uploadId: string): UploadStatus {
+    return this.statusOf(this.requireUpload(uploadId));
+  }
+
+  /** Offsets of one instance, for HEAD requests. */
+  instanceOffsets(uploadId: string, index: number): { size: number; receivedBytes: number; contiguousBytes: number } {
+    this.requireUpload(uploadId);
+    const instance = this.repo.instance(uploadId, index);
+    if (!instance) throw new RelayError(404, 'UPLOAD_UNKNOWN_INSTANCE');
+    const held = new ByteRangeSet(this.repo.chunks(uploadId, index).map((c) => [c.offset, c.offset + c.length] as const));
+    return { size: instance.size, receivedBytes: instance.receivedBytes, contiguousBytes: instance.state === 'already-delivered' ? instance.size : held.contiguousEnd };
+  }
+
+  /**
+   * Verifies every instance and hands the study to forwarding. Idempotent: completing an accepted
+   * upload again answers its status.
+   */
+  async complete(uploadId: string): Promise<UploadStatus> {
+    const upload = this.requireUpload(uploadId);
+    if (upload.state === 'accepted') return this.statusOf(upload);
+    if (upload.state !== 'receiving') throw new RelayError(409, 'UPLOAD_NOT_ACTIVE', `this upload is ${upload.state}`);
+    const status = this.statusOf(upload);
+    const incomplete = status.instances.filter((i) => i.state === 'receiving');
+    if (incomplete.length > 0) {
+      throw new RelayError(409, 'UPLOAD_INCOMPLETE', `${incomplete.length} instance(s) are not fully received`, {
+        incomplete: incomplete.slice(0, 100).map((i) => ({ index: i.index, missing: i.missing })),
+      });
+    }
+    await Promise.all(status.instances.filter((i) => i.state === 'received').map((i) => this.verifyInstance(uploadId, i.index)));
+    if (this.repo.setUploadState(uploadId, 'accepted', this.options.now().toISOString(), ['receiving'])) {
+      this.options.metrics.uploadsCompleted.inc();
+      this.options.metrics.activeUploads.dec();
+      this.options.log?.info({ uploadId }, 'upload complete, handed to forwarding');
+      this.options.onStudyAccepted?.(uploadId);
+    }
+    return this.status(uploadId);
+  }
+
+  /** Cancels an upload still receiving and frees its space. Accepted studies belong to forwarding. */
+  async cancel(uploadId: string): Promise<void> {
+    const upload = this.requireUpload(uploadId);
+    if (upload.state === 'accepted') throw new RelayError(409, 'UPLOAD_NOT_ACTIVE', 'this study was already accepted for delivery');
+    if (this.repo.setUploadState(uploadId, 'cancelled', this.options.now().toISOString(), ['receiving'])) {
+      this.options.metrics.activeUploads.dec();
+      this.options.log?.info({ uploadId }, 'upload cancelled');
+    }
+    await this.options.storage.deleteUpload(uploadId);
+  }
+
+  /** Expires abandoned uploads and deletes temporary data no upload needs (e.g. after a crash). */
+  async cleanup(): Promise<{ expired: number; orphans: number }> {
+    const now = this.options.now().toISOString();
+    let expired = 0;
+    for (const id of this.repo.expiredUploadIds(now)) {
+      if (this.repo.setUploadState(id, 'expired', now, ['receiving'])) {
+        expired++;
+        this.options.metrics.uploadsExpired.inc();
+        this.options.metrics.activeUploads.dec();
+        this.options.log?.info({ uploadId: id }, 'upload expired');
+      }
+      await this.options.storage.deleteUpload(id);
+    }
+    let orphans = 0;
+    for (const id of await this.options.storage.listUploads()) {
+      if (this.repo.isDisposable(id)) {
+        await this.options.storage.deleteUpload(id);
+        orphans++;
+      }
+    }
+    return { expired, orphans };
+  }
+
+  /** After a restart: re-verify instances whose verification was cut off, and start the cleanup timer. */
+  start(): void {
+    this.options.metrics.activeUploads.set(this.activeCount());
+    for (const { uploadId, index } of this.repo.unverifiedInstances()) void this.verifyInstance(uploadId, index);
+    this.cleanupTimer = setInterval(() => {
+      this.cleanup().catch((error: unknown) => this.options.log?.error({ err: error }, 'upload cleanup failed'));
+    }, this.options.limits.cleanupIntervalSeconds * 1000);
+    this.cleanupTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.cleanupTimer);
+    await Promise.allSettled([...this.verifications.values()]);
+  }
+
+  private activeCount(): number {
+    return (this.options.db.prepare(`SELECT COUNT(*) AS n FROM uploads WHERE state = 'receiving'`).get() as { n: number }).n;
+  }
+
+  private verifyInstance(uploadId: string, index: number): Promise<void> {
+    const key = `${uploadId}/${index}`;
+    const running = this.verifications.get(key);
+    if (running) return running;
+    const job = this.verifySlots.run(async () => {
+      const upload = this.repo.find(uploadId);
+      const instance = this.repo.instance(uploadId, index);
+      if (!upload || !instance || instance.state !== 'received') return;
+      const outcome = await this.verifier.verify({
+        uploadId, index, size: instance.size, sha256: instance.sha256, studyInstanceUid: upload.studyInstanceUid,
+        sopInstanceUid: instance.sopInstanceUid, sopClassUid: instance.sopClassUid,
+      });
+      if (outcome.ok) {
+        this.repo.setInstanceState(uploadId, index, 'verified', { transferSyntaxUid: outcome.transferSyntaxUid });
+      } else {
+        this.repo.setInstanceState(uploadId, index, 'rejected', { rejectionCode: outcome.code, rejectionReason: outcome.reason });
+        this.options.metrics.instanceRejections.inc({ reason: outcome.code });
+        this.options.log?.info({ uploadId, instance: index, reason: outcome.code }, 'instance rejected');
+      }
+    }).catch((error: unknown) => {
+      // An I/O failure leaves the instance 'received': complete() or a restart verifies it again.
+      this.options.log?.error({ err: error, uploadId, instance: index }, 'instance verification failed');
+    }).finally(() => this.verifications.delete(key));
+    this.verifications.set(key, job);
+    return job;
+  }
+
+  private statusOf(upload: UploadRecord): UploadStatus {
+    const ranges = this.repo.chunkRangesByInstance(upload.id);
+    const instances = this.repo.instances(upload.id).map((instance) => this.instanceStatus(instance, ranges.get(instance.index) ?? []));
+    return {
+      uploadId: upload.id,
+      state: upload.state,
+      serviceLevel: upload.serviceLevel,
+      expiresAt: upload.expiresAt,
+      totalBytes: upload.totalBytes,
+      receivedBytes: instances.reduce((sum, i) => sum + i.receivedBytes, 0),
+      instances,
+    };
+  }
+
+  private instanceStatus(instance: InstanceRecord, ranges: ByteRange[]): InstanceStatus {
+    const delivered = instance.state === 'already-delivered';
+    const held = new ByteRangeSet(delivered ? [[0, instance.size]] : ranges);
+    return {
+      index: instance.index,
+      sopInstanceUid: instance.sopInstanceUid,
+      size: instance.size,
+      receivedBytes: delivered ? instance.size : instance.receivedBytes,
+      contiguousBytes: held.contiguousEnd,
+      missing: held.missing(instance.size).map(([s, e]) => [s, e] as [number, number]),
+      state: instance.state,
+      ...(instance.transferSyntaxUid ? { transferSyntaxUid: instance.transferSyntaxUid } : {}),
+      ...(instance.rejectionCode ? { rejection: { code: instance.rejectionCode, reason: instance.rejectionReason ?? '' } } : {}),
+      deliveryState: instance.deliveryState,
+    };
+  }
+
+  private offsetMismatch(instance: InstanceRecord, message: string): RelayError {
+    const held = new ByteRangeSet(this.repo.chunks(instance.uploadId, instance.index).map((c) => [c.offset, c.offset + c.length] as const));
+    return new RelayError(409, 'UPLOAD_OFFSET_MISMATCH', message, {
+      instance: instance.index,
+      receivedBytes: held.total,
+      contiguousBytes: held.contiguousEnd,
+      missing: held.missing(instance.size),
+    }, { 'upload-offset': String(held.contiguousEnd) });
+  }
+
+  private requireUpload(uploadId: string): UploadRecord {
+    const upload = this.repo.find(uploadId);
+    if (!upload) throw new RelayError(404, 'UPLOAD_NOT_FOUND');
+    return upload;
+  }
+
+  private async requireFreeSpace(needed: number): Promise<void> {
+    const free = await this.options.storage.freeBytes();
+    if (free - needed < this.options.limits.minFreeDiskBytes) {
+      throw new RelayError(507, 'STORAGE_FULL', undefined, { retryAfterSeconds: 300 }, { 'retry-after': '300' });
+    }
+  }
+
+  private expiryFrom(now: Date): string {
+    return new Date(now.getTime() + this.options.limits.expireAfterSeconds * 1000).toISOString();
+  }
+
+  private reject(reason: string): void {
+    this.options.metrics.chunkRejections.inc({ reason });
+  }
+}

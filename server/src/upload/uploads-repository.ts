@@ -1,0 +1,202 @@
+import type { RelayDatabase } from '../db/database.js';
+import type { InstanceState, ManifestInstance, ServiceLevel, UploadState } from '../protocol/upload-protocol.js';
+import type { ByteRange } from './byte-ranges.js';
+
+export interface UploadRecord {
+  id: string;
+  userId: number;
+  studyInstanceUid: string;
+  modality: string | null;
+  serviceLevel: ServiceLevel;
+  clinicalHistory: string | null;
+  sourceWorkstation: string | null;
+  manifestHash: string;
+  state: UploadState;
+  chunkBytes: number;
+  totalBytes: number;
+  createdAt: string;
+  updatedAt: string;
+  expiresAt: string;
+  completedAt: string | null;
+}
+
+export interface InstanceRecord {
+  uploadId: string;
+  index: number;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  size: number;
+  sha256: string;
+  receivedBytes: number;
+  state: InstanceState;
+  transferSyntaxUid: string | null;
+  rejectionCode: string | null;
+  rejectionReason: string | null;
+  deliveryState: string;
+}
+
+export interface ChunkRecord {
+  offset: number;
+  length: number;
+  sha256: string;
+}
+
+interface UploadRow {
+  id: string; user_id: number; study_instance_uid: string; modality: string | null; service_level: ServiceLevel;
+  clinical_history: string | null; source_workstation: string | null; manifest_hash: string; state: UploadState;
+  chunk_bytes: number; total_bytes: number; created_at: string; updated_at: string; expires_at: string; completed_at: string | null;
+}
+interface InstanceRow {
+  upload_id: string; idx: number; sop_instance_uid: string; sop_class_uid: string; size: number; sha256: string;
+  received_bytes: number; state: InstanceState; transfer_syntax_uid: string | null; rejection_code: string | null;
+  rejection_reason: string | null; delivery_state: string;
+}
+
+const toUpload = (r: UploadRow): UploadRecord => ({
+  id: r.id, userId: r.user_id, studyInstanceUid: r.study_instance_uid, modality: r.modality, serviceLevel: r.service_level,
+  clinicalHistory: r.clinical_history, sourceWorkstation: r.source_workstation, manifestHash: r.manifest_hash, state: r.state,
+  chunkBytes: r.chunk_bytes, totalBytes: r.total_bytes, createdAt: r.created_at, updatedAt: r.updated_at,
+  expiresAt: r.expires_at, completedAt: r.completed_at,
+});
+const toInstance = (r: InstanceRow): InstanceRecord => ({
+  uploadId: r.upload_id, index: r.idx, sopInstanceUid: r.sop_instance_uid, sopClassUid: r.sop_class_uid, size: r.size,
+  sha256: r.sha256, receivedBytes: r.received_bytes, state: r.state, transferSyntaxUid: r.transfer_syntax_uid,
+  rejectionCode: r.rejection_code, rejectionReason: r.rejection_reason, deliveryState: r.delivery_state,
+});
+
+export interface NewUpload {
+  id: string;
+  userId: number;
+  studyInstanceUid: string;
+  modality?: string | undefined;
+  serviceLevel: ServiceLevel;
+  clinicalHistory?: string | undefined;
+  sourceWorkstation?: string | undefined;
+  manifestHash: string;
+  chunkBytes: number;
+  totalBytes: number;
+  expiresAt: string;
+  instances: (ManifestInstance & { state: InstanceState })[];
+}
+
+/** SQL for uploads, their instances and chunks. Every write that acknowledges data is one transaction. */
+export class UploadsRepository {
+  constructor(private readonly db: RelayDatabase) {}
+
+  insert(upload: NewUpload, now: string): void {
+    this.db.transaction(() => {
+      this.db.prepare(`INSERT INTO uploads (id, user_id, study_instance_uid, modality, service_level, clinical_history, source_workstation,
+        manifest_hash, state, chunk_bytes, total_bytes, created_at, updated_at, expires_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'receiving', ?, ?, ?, ?, ?)`).run(
+        upload.id, upload.userId, upload.studyInstanceUid, upload.modality ?? null, upload.serviceLevel, upload.clinicalHistory ?? null,
+        upload.sourceWorkstation ?? null, upload.manifestHash, upload.chunkBytes, upload.totalBytes, now, now, upload.expiresAt);
+      const insertInstance = this.db.prepare(`INSERT INTO upload_instances (upload_id, idx, sop_instance_uid, sop_class_uid, size, sha256, state)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`);
+      upload.instances.forEach((instance, index) => {
+        insertInstance.run(upload.id, index, instance.sopInstanceUid, instance.sopClassUid, instance.size, instance.sha256, instance.state);
+      });
+    })();
+  }
+
+  find(id: string): UploadRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM uploads WHERE id = ?').get(id) as UploadRow | undefined;
+    return row && toUpload(row);
+  }
+
+  findResumable(userId: number, studyInstanceUid: string, manifestHash: string): UploadRecord | undefined {
+    const row = this.db.prepare(`SELECT * FROM uploads WHERE user_id = ? AND study_instance_uid = ? AND manifest_hash = ? AND state = 'receiving'
+      ORDER BY created_at DESC LIMIT 1`).get(userId, studyInstanceUid, manifestHash) as UploadRow | undefined;
+    return row && toUpload(row);
+  }
+
+  countActive(userId: number): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM uploads WHERE user_id = ? AND state = 'receiving'`).get(userId) as { n: number }).n;
+  }
+
+  instances(uploadId: string): InstanceRecord[] {
+    return (this.db.prepare('SELECT * FROM upload_instances WHERE upload_id = ? ORDER BY idx').all(uploadId) as InstanceRow[]).map(toInstance);
+  }
+
+  instance(uploadId: string, index: number): InstanceRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM upload_instances WHERE upload_id = ? AND idx = ?').get(uploadId, index) as InstanceRow | undefined;
+    return row && toInstance(row);
+  }
+
+  chunks(uploadId: string, index: number): ChunkRecord[] {
+    return this.db.prepare('SELECT offset, length, sha256 FROM upload_chunks WHERE upload_id = ? AND idx = ? ORDER BY offset').all(uploadId, index) as ChunkRecord[];
+  }
+
+  /** Ranges per instance for a whole upload, in one query. */
+  chunkRangesByInstance(uploadId: string): Map<number, ByteRange[]> {
+    const rows = this.db.prepare('SELECT idx, offset, length FROM upload_chunks WHERE upload_id = ?').all(uploadId) as { idx: number; offset: number; length: number }[];
+    const byInstance = new Map<number, ByteRange[]>();
+    for (const row of rows) {
+      const list = byInstance.get(row.idx) ?? [];
+      list.push([row.offset, row.offset + row.length]);
+      byInstance.set(row.idx, list);
+    }
+    return byInstance;
+  }
+
+  /**
+   * Records an acknowledged chunk. Fails (returns false) if the upload stopped receiving meanwhile
+   * (cancelled, expired) or the range was recorded by a concurrent request.
+   */
+  recordChunk(uploadId: string, index: number, chunk: ChunkRecord, now: string, expiresAt: string): { recorded: boolean; receivedBytes: number } {
+    return this.db.transaction(() => {
+      const upload = this.db.prepare(`SELECT state FROM uploads WHERE id = ?`).get(uploadId) as { state: string } | undefined;
+      if (upload?.state !== 'receiving') return { recorded: false, receivedBytes: 0 };
+      const clash = this.db.prepare(`SELECT 1 FROM upload_chunks WHERE upload_id = ? AND idx = ? AND offset < ? AND offset + length > ?`)
+        .get(uploadId, index, chunk.offset + chunk.length, chunk.offset);
+      if (clash) return { recorded: false, receivedBytes: 0 };
+      this.db.prepare('INSERT INTO upload_chunks (upload_id, idx, offset, length, sha256, received_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(uploadId, index, chunk.offset, chunk.length, chunk.sha256, now);
+      this.db.prepare('UPDATE upload_instances SET received_bytes = received_bytes + ? WHERE upload_id = ? AND idx = ?').run(chunk.length, uploadId, index);
+      this.db.prepare('UPDATE uploads SET updated_at = ?, expires_at = ? WHERE id = ?').run(now, expiresAt, uploadId);
+      // The last byte in: the instance moves to 'received' in the same transaction, so a crash
+      // right after cannot leave a complete instance looking incomplete.
+      this.db.prepare(`UPDATE upload_instances SET state = 'received' WHERE upload_id = ? AND idx = ? AND received_bytes >= size AND state = 'receiving'`).run(uploadId, index);
+      const { received_bytes: receivedBytes } = this.db.prepare('SELECT received_bytes FROM upload_instances WHERE upload_id = ? AND idx = ?')
+        .get(uploadId, index) as { received_bytes: number };
+      return { recorded: true, receivedBytes };
+    })();
+  }
+
+  setInstanceState(uploadId: string, index: number, state: InstanceState, extra: { transferSyntaxUid?: string; rejectionCode?: string; rejectionReason?: string } = {}): void {
+    this.db.prepare(`UPDATE upload_instances SET state = ?, transfer_syntax_uid = COALESCE(?, transfer_syntax_uid), rejection_code = ?, rejection_reason = ?
+      WHERE upload_id = ? AND idx = ?`).run(state, extra.transferSyntaxUid ?? null, extra.rejectionCode ?? null, extra.rejectionReason ?? null, uploadId, index);
+  }
+
+  setUploadState(uploadId: string, state: UploadState, now: string, fromStates: UploadState[]): boolean {
+    const placeholders = fromStates.map(() => '?').join(', ');
+    const info = this.db.prepare(`UPDATE uploads SET state = ?, updated_at = ?, completed_at = CASE WHEN ? = 'accepted' THEN ? ELSE completed_at END
+      WHERE id = ? AND state IN (${placeholders})`).run(state, now, state, now, uploadId, ...fromStates);
+    return info.changes === 1;
+  }
+
+  /** Instances whose bytes are all held but whose verification did not finish (e.g. a crash). */
+  unverifiedInstances(): { uploadId: string; index: number }[] {
+    return (this.db.prepare(`SELECT i.upload_id, i.idx FROM upload_instances i JOIN uploads u ON u.id = i.upload_id
+      WHERE i.state = 'received' AND u.state IN ('receiving', 'accepted')`).all() as { upload_id: string; idx: number }[])
+      .map((r) => ({ uploadId: r.upload_id, index: r.idx }));
+  }
+
+  expiredUploadIds(now: string): string[] {
+    return (this.db.prepare(`SELECT id FROM uploads WHERE state = 'receiving' AND expires_at < ?`).all(now) as { id: string }[]).map((r) => r.id);
+  }
+
+  /** Uploads whose temporary data may go: cancelled or expired. */
+  isDisposable(uploadId: string): boolean {
+    const row = this.db.prepare('SELECT state FROM uploads WHERE id = ?').get(uploadId) as { state: string } | undefined;
+    return row === undefined || row.state === 'cancelled' || row.state === 'expired';
+  }
+
+  alreadyDelivered(instances: readonly ManifestInstance[]): Set<string> {
+    const lookup = this.db.prepare('SELECT 1 FROM delivered_instances WHERE sop_instance_uid = ? AND sha256 = ?');
+    return new Set(instances.filter((i) => lookup.get(i.sopInstanceUid, i.sha256) !== undefined).map((i) => i.sopInstanceUid));
+  }
+
+  markDelivered(sopInstanceUid: string, sha256: string, now: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO delivered_instances (sop_instance_uid, sha256, delivered_at) VALUES (?, ?, ?)').run(sopInstanceUid, sha256, now);
+  }
+}

@@ -1,0 +1,90 @@
+// A real relay for HTTP tests: its own data directory, a controllable clock, the app listening on a
+// free loopback port, and helpers that speak to it with fetch.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { hashPassword } from '../../src/auth/passwords.js';
+import type { Role } from '../../src/auth/roles.js';
+import { parseRelayConfig } from '../../src/config/relay-config.js';
+import type { TokenResponse } from '../../src/protocol/auth-protocol.js';
+import { createRelayServices, type RelayServices } from '../../src/relay-services.js';
+
+export const PASSWORD = 'correct horse battery';
+/** Ten seconds into a TOTP step, so a test's codes never straddle a step boundary by accident. */
+export const TEST_EPOCH = new Date('2030-01-01T08:00:10Z');
+
+export interface TestRelay {
+  url: string;
+  dataDir: string;
+  services: RelayServices;
+  app: FastifyInstance;
+  /** Moves the relay's clock (tokens, sessions, rate limits, TOTP, upload expiry) forward. */
+  advance(seconds: number): void;
+  now(): Date;
+  addUser(username: string, role: Role, options?: { password?: string; totpSecret?: string; disabled?: boolean }): Promise<number>;
+  /** An access token for a new user with `role`, issued directly rather than through /auth/login. */
+  tokenFor(role: Role, username?: string): Promise<string>;
+  post(path: string, body: unknown, token?: string): Promise<Response>;
+  get(path: string, token?: string): Promise<Response>;
+  login(username: string, password?: string, totp?: string): Promise<TokenResponse>;
+  close(): Promise<void>;
+}
+
+export async function startTestRelay(config: Record<string, unknown> = {}, options: { startAt?: Date } = {}): Promise<TestRelay> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'relaypacs-relay-test-'));
+  let ms = (options.startAt ?? TEST_EPOCH).getTime();
+  const now = () => new Date(ms);
+  const services = await createRelayServices(parseRelayConfig({ dataDir, port: 0, ...config }), { now });
+  const app = await buildApp(services);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('the relay is not listening on TCP');
+  const url = `http://127.0.0.1:${address.port}`;
+  let userCount = 0;
+
+  const request = (method: string, path: string, body: unknown, token?: string) => fetch(url + path, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+  const relay: TestRelay = {
+    url, dataDir, services, app, now,
+    advance(seconds) {
+      ms += seconds * 1000;
+    },
+    async addUser(username, role, userOptions = {}) {
+      const user = services.users.create(username, role, await hashPassword(userOptions.password ?? PASSWORD));
+      if (userOptions.totpSecret) services.users.setTotpSecret(user.id, userOptions.totpSecret);
+      if (userOptions.disabled) services.users.setDisabled(user.id, true);
+      return user.id;
+    },
+    async tokenFor(role, username) {
+      const name = username ?? `${role}-${++userCount}`;
+      const userId = await relay.addUser(name, role);
+      const sessionId = services.sessions.create(userId, new Date(ms + 3600_000));
+      return (await services.tokens.issueAccessToken({ userId, username: name, role, sessionId })).token;
+    },
+    post: (path, body, token) => request('POST', path, body, token),
+    get: (path, token) => request('GET', path, undefined, token),
+    async login(username, password = PASSWORD, totp) {
+      const response = await relay.post('/auth/login', { username, password, ...(totp ? { totp } : {}) });
+      if (response.status !== 200) throw new Error(`login of ${username} answered ${response.status}: ${await response.text()}`);
+      return (await response.json()) as TokenResponse;
+    },
+    async close() {
+      await app.close();
+      await services.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return relay;
+}
+
+/** The `error.code` of a relay error response. */
+export async function errorCode(response: Response): Promise<string | undefined> {
+  const body = (await response.json()) as { error?: { code?: string } };
+  return body.error?.code;
+}
