@@ -28,7 +28,7 @@ it('survives kill -9 mid-upload three times and completes byte-identical', async
   const dataDir = join(workDir, 'data');
   const added = await relayUserCommand(dataDir, ['add', 'ct-workstation', '--role', 'device', '--password-stdin'], 'device secret 123\n');
   expect(added.code, added.stderr).toBe(0);
-  const study = await generateStudy(join(workDir, 'study'), { instances: 12, rows: 256, columns: 256 });
+  const study = await generateStudy(join(workDir, 'study'), { instances: 12, rows: 256, columns: 256, patient: { name: 'CANARY^PHI^NEVERLOGGED', id: 'SYNCANARY77' } });
   const files = await Promise.all(study.instances.map((i) => readFile(i.path)));
   const manifest = await manifestFor(study.instances.map((i) => i.path), study.instances.map((i) => i.sopInstanceUid), '1.2.840.10008.5.1.4.1.1.2');
   const chunkBytes = 8 * 1024; // 12 × 128 KiB in 192 chunks: each life is cut long before the end
@@ -88,6 +88,13 @@ it('survives kill -9 mid-upload three times and completes byte-identical', async
         expect(sha256(await readFile(join(dataDir, 'uploads', uploadId!, `${index}.part`)))).toBe(sha256(bytes));
       }
       await relay.process.stop();
+      // No PHI in logs: the relay's logs of every life hold neither the patient's name nor ID.
+      for (let l = 0; l <= life; l++) {
+        const log = await readFile(join(workDir, `relay-${l}.log`), 'utf8');
+        expect(log.length).toBeGreaterThan(0);
+        expect(log).not.toContain('CANARY');
+        expect(log).not.toContain('SYNCANARY77');
+      }
     } else {
       await killNow(relay.process);
     }

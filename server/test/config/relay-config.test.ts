@@ -1,0 +1,48 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadRelayConfig } from '../../src/config/relay-config.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'relaypacs-config-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('relay configuration', () => {
+  it('starts from embedded defaults: loopback, SQLite and storage under one data directory', () => {
+    const config = loadRelayConfig({ env: {} });
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 8780, logLevel: 'info', corsOrigins: [] });
+    expect(config.dataDir).toMatch(/relaypacs\/relay$/);
+    expect(config.upload.allowedSopClasses).toContain('1.2.840.10008.5.1.4.1.1.2');
+    expect(config.auth.accessTokenSeconds).toBeLessThanOrEqual(900);
+  });
+
+  it('layers file, environment and flags, in that order of precedence', async () => {
+    const file = join(dir, 'relay.json');
+    await writeFile(file, JSON.stringify({ port: 9000, host: '127.0.0.2', dataDir: '/srv/file', upload: { maxChunkBytes: 1048576, preferredChunkBytes: 524288 } }));
+    const fromFile = loadRelayConfig({ env: { RELAYPACS_CONFIG: file } });
+    expect(fromFile).toMatchObject({ port: 9000, host: '127.0.0.2', dataDir: '/srv/file', upload: { maxChunkBytes: 1048576, minChunkBytes: 65536 } });
+    const fromEnv = loadRelayConfig({ env: { RELAYPACS_CONFIG: file, RELAYPACS_PORT: '9100', RELAYPACS_DATA: '/srv/env' } });
+    expect(fromEnv).toMatchObject({ port: 9100, host: '127.0.0.2', dataDir: '/srv/env' });
+    const fromFlags = loadRelayConfig({ env: { RELAYPACS_CONFIG: file, RELAYPACS_PORT: '9100' }, flags: { port: 9200, dataDir: '/srv/flag' } });
+    expect(fromFlags).toMatchObject({ port: 9200, dataDir: '/srv/flag' });
+  });
+
+  it('stops with the field and the reason on invalid values', async () => {
+    expect(() => loadRelayConfig({ env: { RELAYPACS_PORT: 'eighty' } })).toThrow(/invalid configuration: \/port/);
+    const bad = join(dir, 'bad.json');
+    await writeFile(bad, JSON.stringify({ upload: { maxChunkBytes: 'lots' } }));
+    expect(() => loadRelayConfig({ env: {}, flags: { configFile: bad } })).toThrow(/\/upload\/maxChunkBytes/);
+    await writeFile(bad, JSON.stringify({ uplaod: {} }));
+    expect(() => loadRelayConfig({ env: {}, flags: { configFile: bad } })).toThrow(ConfigError);
+    await writeFile(bad, '{ not json');
+    expect(() => loadRelayConfig({ env: {}, flags: { configFile: bad } })).toThrow(/is not valid JSON/);
+    expect(() => loadRelayConfig({ env: {}, flags: { configFile: join(dir, 'missing.json') } })).toThrow(/cannot read config file/);
+    await writeFile(bad, JSON.stringify({ upload: { minChunkBytes: 2048, preferredChunkBytes: 1024 } }));
+    expect(() => loadRelayConfig({ env: {}, flags: { configFile: bad } })).toThrow(/minChunkBytes <= preferredChunkBytes/);
+  });
+});
