@@ -1,78 +1,57 @@
 /**
- * Storage SOP classes accepted by default (PS3.4 Annex B.5): the image, document and structured
- * report classes a radiology department sends. Configuration can narrow or extend the list; an
- * instance whose class is not listed is rejected with that reason.
+ * Storage SOP classes the relay knows (PS3.4 Annex B.5), in one table:
+ * - `image`: the IOD includes the Image Pixel module with Pixel Data required (PS3.3 §A, §C.7.6.3),
+ *   so a data set that ends before Pixel Data was cut short. Classes not marked are checked only by
+ *   the presence of Rows (0028,0010).
+ * - `allowed`: accepted by default, the image, document and structured-report classes a radiology
+ *   department sends. Configuration (`upload.allowedSopClasses`) can narrow or extend the list; an
+ *   instance whose class is not allowed is rejected with that reason.
  */
-export const DEFAULT_ALLOWED_SOP_CLASSES = [
-  '1.2.840.10008.5.1.4.1.1.1', // Computed Radiography
-  '1.2.840.10008.5.1.4.1.1.1.1', // Digital X-Ray, for presentation
-  '1.2.840.10008.5.1.4.1.1.1.1.1', // Digital X-Ray, for processing
-  '1.2.840.10008.5.1.4.1.1.1.2', // Digital Mammography, for presentation
-  '1.2.840.10008.5.1.4.1.1.1.2.1', // Digital Mammography, for processing
-  '1.2.840.10008.5.1.4.1.1.1.3', // Digital Intra-Oral X-Ray, for presentation
-  '1.2.840.10008.5.1.4.1.1.2', // CT
-  '1.2.840.10008.5.1.4.1.1.2.1', // Enhanced CT
-  '1.2.840.10008.5.1.4.1.1.3.1', // Ultrasound Multi-frame
-  '1.2.840.10008.5.1.4.1.1.4', // MR
-  '1.2.840.10008.5.1.4.1.1.4.1', // Enhanced MR
-  '1.2.840.10008.5.1.4.1.1.6.1', // Ultrasound
-  '1.2.840.10008.5.1.4.1.1.7', // Secondary Capture
-  '1.2.840.10008.5.1.4.1.1.7.1', // Multi-frame Single Bit SC
-  '1.2.840.10008.5.1.4.1.1.7.2', // Multi-frame Grayscale Byte SC
-  '1.2.840.10008.5.1.4.1.1.7.3', // Multi-frame Grayscale Word SC
-  '1.2.840.10008.5.1.4.1.1.7.4', // Multi-frame True Color SC
-  '1.2.840.10008.5.1.4.1.1.12.1', // X-Ray Angiographic
-  '1.2.840.10008.5.1.4.1.1.12.2', // X-Ray Radiofluoroscopic
-  '1.2.840.10008.5.1.4.1.1.13.1.3', // Breast Tomosynthesis
-  '1.2.840.10008.5.1.4.1.1.20', // Nuclear Medicine
-  '1.2.840.10008.5.1.4.1.1.77.1.4', // VL Photographic
-  '1.2.840.10008.5.1.4.1.1.88.11', // Basic Text SR
-  '1.2.840.10008.5.1.4.1.1.88.22', // Enhanced SR
-  '1.2.840.10008.5.1.4.1.1.88.33', // Comprehensive SR
-  '1.2.840.10008.5.1.4.1.1.88.67', // X-Ray Radiation Dose SR
-  '1.2.840.10008.5.1.4.1.1.104.1', // Encapsulated PDF
-  '1.2.840.10008.5.1.4.1.1.128', // PET
-  '1.2.840.10008.5.1.4.1.1.130', // Enhanced PET
-  '1.2.840.10008.5.1.4.1.1.481.1', // RT Image
-  '1.2.840.10008.5.1.4.1.1.66.4', // Segmentation
-  '1.2.840.10008.5.1.4.1.1.11.1', // Grayscale Softcopy Presentation State
-] as const;
+const STORAGE_SOP_CLASSES: readonly { uid: string; name: string; image: boolean; allowed: boolean }[] = [
+  { uid: '1.2.840.10008.5.1.4.1.1.1', name: 'Computed Radiography', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.1.1', name: 'Digital X-Ray, for presentation', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.1.1.1', name: 'Digital X-Ray, for processing', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.1.2', name: 'Digital Mammography, for presentation', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.1.2.1', name: 'Digital Mammography, for processing', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.1.3', name: 'Digital Intra-Oral X-Ray, for presentation', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.1.3.1', name: 'Digital Intra-Oral X-Ray, for processing', image: true, allowed: false },
+  { uid: '1.2.840.10008.5.1.4.1.1.2', name: 'CT', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.2.1', name: 'Enhanced CT', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.3.1', name: 'Ultrasound Multi-frame', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.4', name: 'MR', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.4.1', name: 'Enhanced MR', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.6.1', name: 'Ultrasound', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.7', name: 'Secondary Capture', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.7.1', name: 'Multi-frame Single Bit SC', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.7.2', name: 'Multi-frame Grayscale Byte SC', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.7.3', name: 'Multi-frame Grayscale Word SC', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.7.4', name: 'Multi-frame True Color SC', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.12.1', name: 'X-Ray Angiographic', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.12.1.1', name: 'Enhanced XA', image: true, allowed: false },
+  { uid: '1.2.840.10008.5.1.4.1.1.12.2', name: 'X-Ray Radiofluoroscopic', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.12.2.1', name: 'Enhanced XRF', image: true, allowed: false },
+  { uid: '1.2.840.10008.5.1.4.1.1.13.1.3', name: 'Breast Tomosynthesis', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.20', name: 'Nuclear Medicine', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.77.1.1', name: 'VL Endoscopic', image: true, allowed: false },
+  { uid: '1.2.840.10008.5.1.4.1.1.77.1.2', name: 'VL Microscopic', image: true, allowed: false },
+  { uid: '1.2.840.10008.5.1.4.1.1.77.1.4', name: 'VL Photographic', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.88.11', name: 'Basic Text SR', image: false, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.88.22', name: 'Enhanced SR', image: false, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.88.33', name: 'Comprehensive SR', image: false, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.88.67', name: 'X-Ray Radiation Dose SR', image: false, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.104.1', name: 'Encapsulated PDF', image: false, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.128', name: 'PET', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.130', name: 'Enhanced PET', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.481.1', name: 'RT Image', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.66.4', name: 'Segmentation', image: true, allowed: true },
+  { uid: '1.2.840.10008.5.1.4.1.1.11.1', name: 'Grayscale Softcopy Presentation State', image: false, allowed: true },
+];
 
-/**
- * Storage SOP classes whose IOD includes the Image Pixel module with Pixel Data required (PS3.3
- * §A, §C.7.6.3): an instance of one of these must reach Pixel Data, so a data set that ends
- * before it was cut short. Classes not listed are checked only by the presence of Rows (0028,0010).
- */
-export const IMAGE_SOP_CLASSES: ReadonlySet<string> = new Set([
-  '1.2.840.10008.5.1.4.1.1.1', // Computed Radiography
-  '1.2.840.10008.5.1.4.1.1.1.1', // Digital X-Ray, for presentation
-  '1.2.840.10008.5.1.4.1.1.1.1.1', // Digital X-Ray, for processing
-  '1.2.840.10008.5.1.4.1.1.1.2', // Digital Mammography, for presentation
-  '1.2.840.10008.5.1.4.1.1.1.2.1', // Digital Mammography, for processing
-  '1.2.840.10008.5.1.4.1.1.1.3', // Digital Intra-Oral X-Ray, for presentation
-  '1.2.840.10008.5.1.4.1.1.1.3.1', // Digital Intra-Oral X-Ray, for processing
-  '1.2.840.10008.5.1.4.1.1.2', // CT
-  '1.2.840.10008.5.1.4.1.1.2.1', // Enhanced CT
-  '1.2.840.10008.5.1.4.1.1.3.1', // Ultrasound Multi-frame
-  '1.2.840.10008.5.1.4.1.1.4', // MR
-  '1.2.840.10008.5.1.4.1.1.4.1', // Enhanced MR
-  '1.2.840.10008.5.1.4.1.1.6.1', // Ultrasound
-  '1.2.840.10008.5.1.4.1.1.7', // Secondary Capture
-  '1.2.840.10008.5.1.4.1.1.7.1', // Multi-frame Single Bit SC
-  '1.2.840.10008.5.1.4.1.1.7.2', // Multi-frame Grayscale Byte SC
-  '1.2.840.10008.5.1.4.1.1.7.3', // Multi-frame Grayscale Word SC
-  '1.2.840.10008.5.1.4.1.1.7.4', // Multi-frame True Color SC
-  '1.2.840.10008.5.1.4.1.1.12.1', // X-Ray Angiographic
-  '1.2.840.10008.5.1.4.1.1.12.1.1', // Enhanced XA
-  '1.2.840.10008.5.1.4.1.1.12.2', // X-Ray Radiofluoroscopic
-  '1.2.840.10008.5.1.4.1.1.12.2.1', // Enhanced XRF
-  '1.2.840.10008.5.1.4.1.1.13.1.3', // Breast Tomosynthesis
-  '1.2.840.10008.5.1.4.1.1.20', // Nuclear Medicine
-  '1.2.840.10008.5.1.4.1.1.77.1.1', // VL Endoscopic
-  '1.2.840.10008.5.1.4.1.1.77.1.2', // VL Microscopic
-  '1.2.840.10008.5.1.4.1.1.77.1.4', // VL Photographic
-  '1.2.840.10008.5.1.4.1.1.128', // PET
-  '1.2.840.10008.5.1.4.1.1.130', // Enhanced PET
-  '1.2.840.10008.5.1.4.1.1.481.1', // RT Image
-  '1.2.840.10008.5.1.4.1.1.66.4', // Segmentation
-]);
+export const DEFAULT_ALLOWED_SOP_CLASSES: readonly string[] = STORAGE_SOP_CLASSES.filter((c) => c.allowed).map((c) => c.uid);
+
+export const IMAGE_SOP_CLASSES: ReadonlySet<string> = new Set(STORAGE_SOP_CLASSES.filter((c) => c.image).map((c) => c.uid));
+
+/** A readable name for a SOP class UID, for rejection reasons and logs. */
+export function sopClassName(uid: string): string | undefined {
+  return STORAGE_SOP_CLASSES.find((c) => c.uid === uid)?.name;
+}
