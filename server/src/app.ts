@@ -5,6 +5,8 @@ import { installErrorHandler } from './http/error-handler.js';
 import { installSecurityHeaders } from './http/security-headers.js';
 import { registerHealthRoutes } from './ops/health-routes.js';
 import { registerMetricsRoute } from './ops/metrics-route.js';
+import { registerEventsRoute } from './ops/events-route.js';
+import { registerAuditExportRoute } from './ops/audit-export-route.js';
 import { registerAuthRoutes } from './auth/auth-routes.js';
 import { registerUserAdminRoutes } from './auth/user-admin-routes.js';
 import { registerUploadRoutes } from './upload/upload-routes.js';
@@ -35,7 +37,9 @@ export async function buildApp(services: RelayServices, options: BuildAppOptions
     await app.register(cors, { origin: services.config.corsOrigins, credentials: false });
   }
   registerHealthRoutes(app, services);
-  registerMetricsRoute(app, services.metrics);
+  registerMetricsRoute(app, services.metrics, () => services.deliveries.updateQueueDepthMetric());
+  registerEventsRoute(app, services);
+  registerAuditExportRoute(app, services);
   registerAuthRoutes(app, services);
   registerUserAdminRoutes(app, services);
   registerUploadRoutes(app, services);

@@ -8,9 +8,10 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const USAGE = `Usage:
-  relaypacs-relay [--port N] [--host ADDR] [--data DIR] [--config FILE]
+  relaypacs-relay [--port N] [--host ADDR] [--data DIR] [--config FILE] [--stow-url URL]
       Runs the relay. Environment: RELAYPACS_PORT, RELAYPACS_HOST, RELAYPACS_DATA, RELAYPACS_CONFIG,
-      RELAYPACS_LOG_LEVEL. Defaults: 127.0.0.1:8780, data under ~/.local/share/relaypacs/relay.
+      RELAYPACS_STOW_URL, RELAYPACS_LOG_LEVEL. Defaults: 127.0.0.1:8780, data under
+      ~/.local/share/relaypacs/relay, studies delivered to DATA/delivered unless a destination is set.
   relaypacs-relay user add NAME --role ROLE [--password-stdin]
   relaypacs-relay user passwd NAME [--password-stdin]
   relaypacs-relay user disable|enable NAME
@@ -20,14 +21,14 @@ const USAGE = `Usage:
       Roles: admin, radiographer, clinician, radiologist, device.`;
 
 /** Splits the server's own flags from a subcommand's arguments. */
-function splitArgs(argv: string[]): { flags: { port?: number; host?: string; dataDir?: string; configFile?: string; help?: boolean }; rest: string[] } {
+function splitArgs(argv: string[]): { flags: { port?: number; host?: string; dataDir?: string; configFile?: string; stowUrl?: string; help?: boolean }; rest: string[] } {
   const { values, tokens } = parseArgs({
     args: argv,
     strict: false,
     tokens: true,
-    options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' }, 'stow-url': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
-  const own = new Set(['port', 'host', 'data', 'config', 'help']);
+  const own = new Set(['port', 'host', 'data', 'config', 'stow-url', 'help']);
   const rest: string[] = [];
   for (const token of tokens) {
     if (token.kind === 'option' && own.has(token.name)) continue;
@@ -43,6 +44,7 @@ function splitArgs(argv: string[]): { flags: { port?: number; host?: string; dat
       ...(typeof values.host === 'string' ? { host: values.host } : {}),
       ...(typeof values.data === 'string' ? { dataDir: values.data } : {}),
       ...(typeof values.config === 'string' ? { configFile: values.config } : {}),
+      ...(typeof values['stow-url'] === 'string' ? { stowUrl: values['stow-url'] } : {}),
       ...(values.help === true ? { help: true } : {}),
     },
     rest,

@@ -5,9 +5,14 @@ import { SessionStore } from './auth/session-store.js';
 import { loadOrCreateSigningKeys } from './auth/signing-keys.js';
 import { TokenService } from './auth/token-service.js';
 import { UsersRepository } from './auth/users-repository.js';
-import type { RelayConfig } from './config/relay-config.js';
+import { effectiveDestinations, type RelayConfig } from './config/relay-config.js';
 import { openDatabase, type RelayDatabase } from './db/database.js';
 import { RelayMetrics } from './ops/relay-metrics.js';
+import { RelayEvents } from './ops/relay-events.js';
+import { DeliveryQueue } from './forward/delivery-queue.js';
+import { createDestination } from './forward/destination-factory.js';
+import type { Destination } from './forward/destination.js';
+import { Router } from './forward/router.js';
 import { LocalDiskStorage } from './storage/local-disk-storage.js';
 import type { TemporaryStorage } from './storage/storage.js';
 import { UploadService } from './upload/upload-service.js';
@@ -22,6 +27,8 @@ export interface RelayServices {
   sessions: SessionStore;
   guards: RequestGuards;
   uploads: UploadService;
+  deliveries: DeliveryQueue;
+  events: RelayEvents;
   metrics: RelayMetrics;
   now: () => Date;
   close(): Promise<void>;
@@ -30,6 +37,8 @@ export interface RelayServices {
 export interface ServiceOverrides {
   now?: () => Date;
   storage?: TemporaryStorage;
+  /** Replaces the destinations built from the configuration (tests). */
+  destinations?: Destination[];
 }
 
 /** Opens (or creates) the data directory, database and signing keys: DATA/relay.db, DATA/keys, DATA/uploads. */
@@ -44,12 +53,27 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   const sessions = new SessionStore(db, now);
   const storage = overrides.storage ?? new LocalDiskStorage(join(config.dataDir, 'uploads'));
   const metrics = new RelayMetrics();
-  const uploads = new UploadService({ db, storage, tokens, metrics, limits: config.upload, uploadTokenSeconds: config.auth.uploadTokenSeconds, now });
+  const events = new RelayEvents(db);
+  const destinationConfigs = effectiveDestinations(config);
+  const destinationList = overrides.destinations ?? destinationConfigs.map(createDestination);
+  const deliveries = new DeliveryQueue({
+    db, storage, metrics, events, now, backoff: config.delivery,
+    destinations: new Map(destinationList.map((d) => [d.name, d])),
+    confirming: new Set(destinationConfigs.filter((d) => d.confirm).map((d) => d.name)),
+    router: new Router(config.routes, destinationList.map((d) => d.name)),
+  });
+  const uploads = new UploadService({
+    db, storage, tokens, metrics, events, limits: config.upload, uploadTokenSeconds: config.auth.uploadTokenSeconds, now,
+    onInstanceVerified: (uploadId, index) => deliveries.enqueueInstance(uploadId, index),
+    onStudyAccepted: (uploadId) => deliveries.track(deliveries.releaseIfDone(uploadId)),
+    deliveryItems: (uploadId) => deliveries.repo.itemsOf(uploadId),
+  });
   return {
-    config, db, storage, tokens, users, sessions, metrics, uploads, now,
+    config, db, storage, tokens, users, sessions, metrics, uploads, deliveries, events, now,
     guards: createRequestGuards(tokens, (sessionId, userId) => sessions.isActive(sessionId, userId)),
     async close() {
       await uploads.close();
+      await deliveries.stop();
       db.close();
     },
   };

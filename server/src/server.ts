@@ -28,8 +28,10 @@ export async function startRelayServer(config: RelayConfig): Promise<RunningRela
     ...(https ? { https } : {}),
   });
   services.uploads.setLogger(app.log);
+  services.deliveries.setLogger(app.log);
   await app.listen({ host: config.host, port: config.port });
   services.uploads.start();
+  services.deliveries.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;

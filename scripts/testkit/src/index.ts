@@ -7,3 +7,4 @@ export { ManagedProcess, waitUntilReady, type ExitStatus, type ManagedProcessOpt
 export { freeLoopbackPort, freeLoopbackPorts } from './free-port.js';
 export { dcmdump, dumpedValue } from './dcmtk.js';
 export { RELAY_BIN, relayUserCommand, spawnRelay } from './relay-process.js';
+export { StorescpServer, STORESCP_BINARY, type StorescpOptions, type StorescpAcceptance, type ReceivedFile } from './storescp-server.js';

@@ -43,8 +43,9 @@ export class OrthancServer {
     readonly dicomPort: number,
     readonly aet: string,
     readonly workDir: string,
-    private readonly process: ManagedProcess,
+    private process: ManagedProcess,
     private readonly authorization: string | undefined,
+    private readonly startTimeoutMs: number,
   ) {}
 
   static async start(options: OrthancOptions = {}): Promise<OrthancServer> {
@@ -92,7 +93,7 @@ export class OrthancServer {
     const authorization = options.credentials
       ? `Basic ${Buffer.from(`${options.credentials.username}:${options.credentials.password}`).toString('base64')}`
       : undefined;
-    const server = new OrthancServer(httpPort, dicomPort, aet, workDir, process, authorization);
+    const server = new OrthancServer(httpPort, dicomPort, aet, workDir, process, authorization, options.startTimeoutMs ?? 30_000);
     try {
       await waitUntilReady(process, async () => (await server.request('/system')).ok, options.startTimeoutMs ?? 30_000, 'Orthanc');
     } catch (error) {
@@ -188,6 +189,18 @@ export class OrthancServer {
 
   async logText(): Promise<string> {
     return this.process.logText();
+  }
+
+  /** Stops Orthanc and keeps its storage, as a PACS going down for maintenance would. */
+  async pause(): Promise<void> {
+    await this.process.stop();
+  }
+
+  /** Starts Orthanc again on the same ports and storage after pause(). */
+  async resume(): Promise<void> {
+    if (!this.process.hasExited) return;
+    this.process = new ManagedProcess({ ...this.process.options });
+    await waitUntilReady(this.process, async () => (await this.request('/system')).ok, this.startTimeoutMs, 'Orthanc');
   }
 
   /** Stops Orthanc (SIGTERM, SIGKILL if it hangs) and deletes its storage. */

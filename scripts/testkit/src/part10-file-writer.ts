@@ -98,7 +98,13 @@ export async function writePart10File(path: string, content: Part10Content): Pro
       content.transferSyntax === 'deflated-le' ? createDeflateRaw() : new PassThrough(),
       async function* prependFileHeader(source: AsyncIterable<Buffer>) {
         yield header;
-        yield* source;
+        let length = header.length;
+        for await (const chunk of source) {
+          length += chunk.length;
+          yield chunk;
+        }
+        // A deflated bit stream is padded with one NUL to an even length (PS3.5 §A.5).
+        if (content.transferSyntax === 'deflated-le' && length % 2 === 1) yield Buffer.alloc(1);
       },
       measure,
       createWriteStream(tempPath),

@@ -119,7 +119,8 @@ export async function generateStudy(outDir: string, spec: StudySpec, onProgress?
       const instanceNumber = i + 1;
       const sopInstanceUid = randomUid(random);
       const dataset: NaturalDataset = {
-        SpecificCharacterSet: 'ISO_IR 100',
+        // dcmjs writes strings as UTF-8: say so when a name needs more than ASCII.
+        SpecificCharacterSet: /^[\x20-\x7e]*$/.test(patient.name) ? 'ISO_IR 100' : 'ISO_IR 192',
         ImageType: ['ORIGINAL', 'PRIMARY', settings.modality === 'CT' ? 'AXIAL' : 'OTHER'],
         InstanceCreationDate: studyDate,
         StudyDate: studyDate,

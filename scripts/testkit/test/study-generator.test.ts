@@ -45,6 +45,8 @@ describe('generateStudy', () => {
       expect(pixelDataLength(dump)).toBe(32 * 48 * 2);
       const bytes = await readFile(instance.path);
       expect(bytes.length).toBe(instance.size);
+      // Part 10 files are even in length; a deflated one is padded (PS3.5 §A.5).
+      expect(bytes.length % 2).toBe(0);
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(instance.sha256);
     }
   });

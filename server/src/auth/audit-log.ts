@@ -1,8 +1,10 @@
 import type { RelayDatabase } from '../db/database.js';
 
 /**
- * Who signed in, refreshed, signed out or changed an account, from where, and how it went. Rows
- * name staff accounts and addresses only: never a password, a one-time code, a token or patient data.
+ * Who signed in, refreshed, signed out or changed an account, who uploaded which study from where,
+ * and where it was delivered, with the outcome. Rows name staff accounts, addresses, upload ids and
+ * Study Instance UIDs (the audit trail must say which study); never a password, a one-time code, a
+ * token, or patient demographics. Only admins can read it.
  */
 export type AuditAction =
   | 'login'
@@ -13,7 +15,12 @@ export type AuditAction =
   | 'user-disable'
   | 'user-enable'
   | 'user-totp-enrol'
-  | 'user-totp-remove';
+  | 'user-totp-remove'
+  | 'upload-start'
+  | 'upload-complete'
+  | 'upload-cancel'
+  | 'upload-retry'
+  | 'delivery';
 
 export interface AuditEntry {
   action: AuditAction;
@@ -44,6 +51,11 @@ export class AuditLog {
     this.db
       .prepare('INSERT INTO audit_log (at, actor_user_id, action, target, address, outcome) VALUES (?, ?, ?, ?, ?, ?)')
       .run(this.now().toISOString(), entry.actorUserId ?? null, entry.action, entry.target ?? null, entry.address ?? null, entry.outcome);
+  }
+
+  /** Rows in time order, optionally from a moment on, for the admin export. */
+  since(from: string | undefined, limit = 100_000): AuditRow[] {
+    return this.db.prepare('SELECT * FROM audit_log WHERE at >= ? ORDER BY id LIMIT ?').all(from ?? '', limit) as AuditRow[];
   }
 
   /** Newest first. */

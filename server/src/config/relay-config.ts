@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { DEFAULT_ALLOWED_SOP_CLASSES } from '../dicom/sop-classes.js';
+import { DeliveryConfig, DestinationConfig, RouteConfig } from '../forward/delivery-config.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -49,6 +50,16 @@ export const RelayConfigSchema = Type.Object({
     chunkIdleTimeoutSeconds: Type.Integer({ minimum: 1, default: 60 }),
     allowedSopClasses: Type.Array(Type.String({ pattern: '^[0-9.]+$' }), { default: [...DEFAULT_ALLOWED_SOP_CLASSES] }),
   }, { default: {}, additionalProperties: false }),
+  /**
+   * Where studies go. None configured: a local folder under the data directory (DATA/delivered),
+   * so the relay works out of the box. `stowUrl` (or --stow-url, RELAYPACS_STOW_URL) adds one
+   * STOW-RS destination named "pacs".
+   */
+  destinations: Type.Array(DestinationConfig, { default: [] }),
+  stowUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** No routes: every study goes to every destination. */
+  routes: Type.Array(RouteConfig, { default: [] }),
+  delivery: DeliveryConfig,
 }, { additionalProperties: false });
 
 export type RelayConfig = Static<typeof RelayConfigSchema>;
@@ -57,7 +68,7 @@ export class ConfigError extends Error {}
 
 export interface ConfigSources {
   /** Parsed command-line flags (already named like config fields). */
-  flags?: { port?: number; host?: string; dataDir?: string; configFile?: string };
+  flags?: { port?: number; host?: string; dataDir?: string; configFile?: string; stowUrl?: string };
   env?: NodeJS.ProcessEnv;
 }
 
@@ -90,10 +101,12 @@ export function loadRelayConfig(sources: ConfigSources = {}): RelayConfig {
   if (env.RELAYPACS_HOST) merged.host = env.RELAYPACS_HOST;
   if (env.RELAYPACS_DATA) merged.dataDir = env.RELAYPACS_DATA;
   if (env.RELAYPACS_LOG_LEVEL) merged.logLevel = env.RELAYPACS_LOG_LEVEL;
+  if (env.RELAYPACS_STOW_URL) merged.stowUrl = env.RELAYPACS_STOW_URL;
   const flags = sources.flags ?? {};
   if (flags.port !== undefined) merged.port = flags.port;
   if (flags.host !== undefined) merged.host = flags.host;
   if (flags.dataDir !== undefined) merged.dataDir = flags.dataDir;
+  if (flags.stowUrl !== undefined) merged.stowUrl = flags.stowUrl;
   return parseRelayConfig(merged, configFile ?? 'configuration');
 }
 
@@ -111,5 +124,29 @@ export function parseRelayConfig(input: Record<string, unknown>, source = 'confi
   if (!(u.minChunkBytes <= u.preferredChunkBytes && u.preferredChunkBytes <= u.maxChunkBytes)) {
     throw new ConfigError(`invalid ${source}: /upload needs minChunkBytes <= preferredChunkBytes <= maxChunkBytes`);
   }
+  const names = new Set<string>();
+  for (const destination of config.destinations) {
+    if (names.has(destination.name)) throw new ConfigError(`invalid ${source}: two destinations are named "${destination.name}"`);
+    names.add(destination.name);
+  }
+  if (config.stowUrl && names.has('pacs')) throw new ConfigError(`invalid ${source}: stowUrl adds a destination named "pacs", which already exists`);
+  if (config.stowUrl) names.add('pacs');
+  if (names.size === 0) names.add(DEFAULT_FOLDER_DESTINATION);
+  for (const route of config.routes) {
+    for (const name of route.destinations) {
+      if (!names.has(name)) throw new ConfigError(`invalid ${source}: route ${route.name ?? JSON.stringify(route.match)} names an unknown destination "${name}"`);
+    }
+  }
   return config;
+}
+
+/** The destination used when none is configured: DATA/delivered/<study>/<instance>.dcm. */
+export const DEFAULT_FOLDER_DESTINATION = 'local-folder';
+
+/** The configured destinations, with the quick-start STOW-RS URL and the embedded default applied. */
+export function effectiveDestinations(config: RelayConfig): DestinationConfig[] {
+  const destinations = [...config.destinations];
+  if (config.stowUrl) destinations.push({ name: 'pacs', kind: 'stow-rs', url: config.stowUrl });
+  if (destinations.length === 0) destinations.push({ name: DEFAULT_FOLDER_DESTINATION, kind: 'folder', directory: join(config.dataDir, 'delivered') });
+  return destinations;
 }

@@ -96,4 +96,31 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (sop_instance_uid, sha256)
   );
   `,
+  // 3: deliveries (one per upload and destination) and their items (one per instance)
+  `
+  CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY,
+    upload_id TEXT NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
+    destination TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (upload_id, destination)
+  );
+  CREATE TABLE delivery_items (
+    delivery_id INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    failure_code TEXT,
+    warning TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (delivery_id, idx)
+  );
+  CREATE INDEX delivery_items_due ON delivery_items(state, next_attempt_at);
+  `,
+  // 4: the facility a study comes from (routing may match on it)
+  `
+  ALTER TABLE uploads ADD COLUMN facility TEXT;
+  `,
 ];

@@ -14,6 +14,13 @@ export class RelayMetrics {
   });
   readonly chunkRejections = new Counter({ name: 'relaypacs_chunk_rejections_total', help: 'Chunks refused, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly instanceRejections = new Counter({ name: 'relaypacs_instance_rejections_total', help: 'Instances rejected by validation, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly deliveredInstances = new Counter({ name: 'relaypacs_delivered_instances_total', help: 'Instances stored by a destination', labelNames: ['destination'], registers: [this.registry] });
+  readonly deliveryFailures = new Counter({ name: 'relaypacs_delivery_failures_total', help: 'Instance deliveries that failed, by destination and reason (transient ones are retried)', labelNames: ['destination', 'reason'], registers: [this.registry] });
+  readonly deliverySeconds = new Histogram({
+    name: 'relaypacs_delivery_batch_duration_seconds', help: 'Time for a destination to answer one batch', labelNames: ['destination'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry],
+  });
+  readonly deliveryQueueDepth = new Gauge({ name: 'relaypacs_delivery_queue_depth', help: 'Instances queued or being sent, per destination', labelNames: ['destination'], registers: [this.registry] });
   readonly logins = new Counter({ name: 'relaypacs_logins_total', help: 'Login attempts by outcome', labelNames: ['outcome'], registers: [this.registry] });
 
   constructor() {

@@ -26,6 +26,8 @@ export const InitUploadRequest = Type.Object({
     serviceLevel: ServiceLevel,
     clinicalHistory: Type.Optional(Type.String({ maxLength: 10_000 })),
     sourceWorkstation: Type.Optional(Type.String({ maxLength: 128 })),
+    /** Site or department the study comes from, for routing (e.g. "east-wing"). */
+    facility: Type.Optional(Type.String({ maxLength: 128 })),
   }, { additionalProperties: false }),
   instances: Type.Array(ManifestInstance, { minItems: 1 }),
 }, { additionalProperties: false });
@@ -53,7 +55,18 @@ export const InstanceStatus = Type.Object({
   state: InstanceState,
   transferSyntaxUid: Type.Optional(Type.String()),
   rejection: Type.Optional(Type.Object({ code: Type.String(), reason: Type.String() })),
+  /** pending (not verified yet), unrouted, queued, sending, delivered, confirmed, failed, not-sent (rejected). */
   deliveryState: Type.String(),
+  destinations: Type.Array(Type.Object({
+    name: Type.String(),
+    /** queued, sending, delivered, confirmed, failed */
+    state: Type.String(),
+    attempts: Type.Integer(),
+    /** Why the last attempt failed, or why it failed for good. */
+    reason: Type.Optional(Type.String()),
+    /** A PACS warning on a stored instance (e.g. attributes coerced). */
+    warning: Type.Optional(Type.String()),
+  })),
 });
 export type InstanceStatus = Static<typeof InstanceStatus>;
 
@@ -69,6 +82,15 @@ export const UploadStatus = Type.Object({
   expiresAt: Type.String(),
   totalBytes: Type.Integer(),
   receivedBytes: Type.Integer(),
+  /** Per destination: forwarding, delivered, confirmed or failed, with counts of instances. */
+  deliveries: Type.Array(Type.Object({
+    destination: Type.String(),
+    state: Type.String(),
+    total: Type.Integer(),
+    delivered: Type.Integer(),
+    confirmed: Type.Integer(),
+    failed: Type.Integer(),
+  })),
   instances: Type.Array(InstanceStatus),
 });
 export type UploadStatus = Static<typeof UploadStatus>;

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { UPLOADER_ROLES } from '../auth/roles.js';
+import { ADMIN_ROLES, UPLOADER_ROLES } from '../auth/roles.js';
+import { AuditLog, type AuditAction } from '../auth/audit-log.js';
 import { RelayError } from '../http/relay-error.js';
 import { ChunkQuery, InitUploadRequest, UploadIdParams } from '../protocol/upload-protocol.js';
 import type { RelayServices } from '../relay-services.js';
@@ -11,9 +12,22 @@ import type { RelayServices } from '../relay-services.js';
 export function registerUploadRoutes(app: FastifyInstance, services: RelayServices): void {
   const { uploads, guards } = services;
   const uploadToken = guards.requireUploadToken();
+  const audit = new AuditLog(services.db, services.now);
+  const auditUpload = (request: FastifyRequest, action: AuditAction, uploadId: string, detail = '') => {
+    const upload = uploads.repository.find(uploadId);
+    audit.record({
+      action, outcome: 'success', address: request.ip,
+      actorUserId: request.principal?.userId ?? request.uploadPrincipal?.userId ?? null,
+      target: `upload ${uploadId} study ${upload?.studyInstanceUid ?? '?'}${detail}`,
+    });
+  };
 
   app.post('/upload/init', { schema: { body: InitUploadRequest }, preHandler: guards.requireUser(UPLOADER_ROLES) }, async (request, reply) => {
     const answer = await uploads.init(request.principal!, request.body as InitUploadRequest);
+    if (!answer.resumed) {
+      const { study, instances } = request.body as InitUploadRequest;
+      auditUpload(request, 'upload-start', answer.uploadId, ` ${study.serviceLevel}, ${instances.length} instances, from ${study.sourceWorkstation ?? 'unnamed workstation'}`);
+    }
     return reply.status(answer.resumed ? 200 : 201).send(answer);
   });
 
@@ -60,11 +74,28 @@ export function registerUploadRoutes(app: FastifyInstance, services: RelayServic
   });
 
   app.post('/upload/:id/complete', { schema: { params: UploadIdParams }, preHandler: uploadToken }, async (request) => {
-    return uploads.complete(uploadIdOf(request));
+    const wasAccepted = uploads.status(uploadIdOf(request)).state === 'accepted';
+    const status = await uploads.complete(uploadIdOf(request));
+    if (!wasAccepted) {
+      const rejected = status.instances.filter((i) => i.state === 'rejected').length;
+      auditUpload(request, 'upload-complete', status.uploadId, `: ${status.instances.length - rejected} accepted, ${rejected} rejected`);
+    }
+    return status;
   });
+
+  // Queues again the instances whose delivery failed for good (after the PACS was fixed, say).
+  const retry = async (request: FastifyRequest) => {
+    uploads.status(uploadIdOf(request));
+    const requeued = services.deliveries.retryFailed(uploadIdOf(request));
+    auditUpload(request, 'upload-retry', uploadIdOf(request), `: ${requeued} instance deliveries requeued`);
+    return { requeued };
+  };
+  app.post('/upload/:id/retry', { schema: { params: UploadIdParams }, preHandler: uploadToken }, retry);
+  app.post('/admin/uploads/:id/retry', { schema: { params: UploadIdParams }, preHandler: guards.requireUser(ADMIN_ROLES) }, retry);
 
   app.delete('/upload/:id', { schema: { params: UploadIdParams }, preHandler: uploadToken }, async (request, reply) => {
     await uploads.cancel(uploadIdOf(request));
+    auditUpload(request, 'upload-cancel', uploadIdOf(request));
     return reply.status(204).send();
   });
 }

@@ -5,6 +5,8 @@ import type { RelayConfig } from '../config/relay-config.js';
 import type { RelayDatabase } from '../db/database.js';
 import { RelayError } from '../http/relay-error.js';
 import type { RelayMetrics } from '../ops/relay-metrics.js';
+import type { RelayEvents } from '../ops/relay-events.js';
+import type { DeliveryItemStatus } from '../forward/deliveries-repository.js';
 import type { ChunkQuery, ChunkResponse, InitUploadRequest, InitUploadResponse, InstanceStatus, UploadStatus } from '../protocol/upload-protocol.js';
 import { OverlongWriteError, ShortWriteError, type TemporaryStorage } from '../storage/storage.js';
 import { ByteRangeSet, type ByteRange } from './byte-ranges.js';
@@ -21,8 +23,14 @@ export interface UploadServiceOptions {
   limits: RelayConfig['upload'];
   uploadTokenSeconds: number;
   now: () => Date;
-  /** Called once per upload when it is complete and verified: forwarding takes over from here. */
+  /** Lifecycle events for GET /events. */
+  events: RelayEvents;
+  /** Called for each instance as soon as it is verified: forwarding starts while the rest still arrives. */
+  onInstanceVerified?: (uploadId: string, index: number) => void;
+  /** Called once per upload when it is complete and verified: the relay owns its delivery from here. */
   onStudyAccepted?: (uploadId: string) => void;
+  /** Delivery state per destination and instance, for status. */
+  deliveryItems?: (uploadId: string) => readonly DeliveryItemStatus[];
   log?: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
@@ -96,7 +104,7 @@ export class UploadService {
       const now = this.options.now();
       this.repo.insert({
         id, userId: principal.userId, studyInstanceUid: study.studyInstanceUid, modality: study.modality, serviceLevel: study.serviceLevel,
-        clinicalHistory: study.clinicalHistory, sourceWorkstation: study.sourceWorkstation, manifestHash,
+        clinicalHistory: study.clinicalHistory, sourceWorkstation: study.sourceWorkstation, facility: study.facility, manifestHash,
         chunkBytes: limits.preferredChunkBytes, totalBytes, expiresAt: this.expiryFrom(now),
         instances: instances.map((i) => ({ ...i, state: delivered.has(i.sopInstanceUid) ? 'already-delivered' : 'receiving' })),
       }, now.toISOString());
@@ -193,7 +201,10 @@ export class UploadService {
       this.options.metrics.bytesReceived.inc(length);
       this.options.metrics.chunkSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       held.add(offset, end);
-      if (recorded.receivedBytes >= instance.size) void this.verifyInstance(uploadId, instance.index);
+      if (recorded.receivedBytes >= instance.size) {
+        this.options.events.emitForUpload(uploadId, { type: 'received', uploadId, instance: instance.index });
+        void this.verifyInstance(uploadId, instance.index);
+      }
       return response(false, recorded.receivedBytes, held);
     } finally {
       const remaining = (this.inFlight.get(key) ?? []).filter((r) => r !== reservation);
@@ -235,6 +246,7 @@ export class UploadService {
       this.options.metrics.uploadsCompleted.inc();
       this.options.metrics.activeUploads.dec();
       this.options.log?.info({ uploadId }, 'upload complete, handed to forwarding');
+      this.options.events.emitForUpload(uploadId, { type: 'accepted', uploadId });
       this.options.onStudyAccepted?.(uploadId);
     }
     return this.status(uploadId);
@@ -307,7 +319,10 @@ export class UploadService {
       });
       if (outcome.ok) {
         this.repo.setInstanceState(uploadId, index, 'verified', { transferSyntaxUid: outcome.transferSyntaxUid });
+        this.options.events.emitForUpload(uploadId, { type: 'validated', uploadId, instance: index, ok: true });
+        this.options.onInstanceVerified?.(uploadId, index);
       } else {
+        this.options.events.emitForUpload(uploadId, { type: 'validated', uploadId, instance: index, ok: false, reason: outcome.code });
         this.repo.setInstanceState(uploadId, index, 'rejected', { rejectionCode: outcome.code, rejectionReason: outcome.reason });
         this.options.metrics.instanceRejections.inc({ reason: outcome.code });
         this.options.log?.info({ uploadId, instance: index, reason: outcome.code }, 'instance rejected');
@@ -322,7 +337,10 @@ export class UploadService {
 
   private statusOf(upload: UploadRecord): UploadStatus {
     const ranges = this.repo.chunkRangesByInstance(upload.id);
-    const instances = this.repo.instances(upload.id).map((instance) => this.instanceStatus(instance, ranges.get(instance.index) ?? []));
+    const items = this.options.deliveryItems?.(upload.id) ?? [];
+    const byInstance = new Map<number, DeliveryItemStatus[]>();
+    for (const item of items) byInstance.set(item.index, [...(byInstance.get(item.index) ?? []), item]);
+    const instances = this.repo.instances(upload.id).map((instance) => this.instanceStatus(instance, ranges.get(instance.index) ?? [], byInstance.get(instance.index) ?? []));
     return {
       uploadId: upload.id,
       state: upload.state,
@@ -330,11 +348,12 @@ export class UploadService {
       expiresAt: upload.expiresAt,
       totalBytes: upload.totalBytes,
       receivedBytes: instances.reduce((sum, i) => sum + i.receivedBytes, 0),
+      deliveries: summarizeDeliveries(items),
       instances,
     };
   }
 
-  private instanceStatus(instance: InstanceRecord, ranges: ByteRange[]): InstanceStatus {
+  private instanceStatus(instance: InstanceRecord, ranges: ByteRange[], items: readonly DeliveryItemStatus[]): InstanceStatus {
     const delivered = instance.state === 'already-delivered';
     const held = new ByteRangeSet(delivered ? [[0, instance.size]] : ranges);
     return {
@@ -347,7 +366,12 @@ export class UploadService {
       state: instance.state,
       ...(instance.transferSyntaxUid ? { transferSyntaxUid: instance.transferSyntaxUid } : {}),
       ...(instance.rejectionCode ? { rejection: { code: instance.rejectionCode, reason: instance.rejectionReason ?? '' } } : {}),
-      deliveryState: instance.deliveryState,
+      deliveryState: deliveryStateOf(instance, items),
+      destinations: items.map((item) => ({
+        name: item.destination, state: item.state, attempts: item.attempts,
+        ...(item.state !== 'delivered' && item.state !== 'confirmed' && item.lastError ? { reason: item.lastError } : {}),
+        ...(item.warning ? { warning: item.warning } : {}),
+      })),
     };
   }
 
@@ -381,4 +405,31 @@ export class UploadService {
   private reject(reason: string): void {
     this.options.metrics.chunkRejections.inc({ reason });
   }
+}
+
+/** One word for an instance's delivery across its destinations, for lists and badges. */
+function deliveryStateOf(instance: InstanceRecord, items: readonly DeliveryItemStatus[]): string {
+  if (instance.state === 'already-delivered') return 'delivered';
+  if (instance.state === 'rejected') return 'not-sent';
+  if (items.length === 0) return instance.state === 'verified' ? 'unrouted' : 'pending';
+  if (items.some((i) => i.state === 'failed')) return 'failed';
+  if (items.every((i) => i.state === 'confirmed')) return 'confirmed';
+  if (items.every((i) => i.state === 'delivered' || i.state === 'confirmed')) return 'delivered';
+  return items.some((i) => i.state === 'sending') ? 'sending' : 'queued';
+}
+
+function summarizeDeliveries(items: readonly DeliveryItemStatus[]): UploadStatus['deliveries'] {
+  const byDestination = new Map<string, DeliveryItemStatus[]>();
+  for (const item of items) byDestination.set(item.destination, [...(byDestination.get(item.destination) ?? []), item]);
+  return [...byDestination.entries()].map(([destination, list]) => {
+    const count = (state: string) => list.filter((i) => i.state === state).length;
+    const delivered = count('delivered');
+    const confirmed = count('confirmed');
+    const failed = count('failed');
+    const state = failed > 0 && delivered + confirmed + failed === list.length ? 'failed'
+      : confirmed === list.length ? 'confirmed'
+        : delivered + confirmed === list.length ? 'delivered'
+          : 'forwarding';
+    return { destination, state, total: list.length, delivered, confirmed, failed };
+  });
 }

@@ -72,6 +72,7 @@ export interface NewUpload {
   serviceLevel: ServiceLevel;
   clinicalHistory?: string | undefined;
   sourceWorkstation?: string | undefined;
+  facility?: string | undefined;
   manifestHash: string;
   chunkBytes: number;
   totalBytes: number;
@@ -86,10 +87,10 @@ export class UploadsRepository {
   insert(upload: NewUpload, now: string): void {
     this.db.transaction(() => {
       this.db.prepare(`INSERT INTO uploads (id, user_id, study_instance_uid, modality, service_level, clinical_history, source_workstation,
-        manifest_hash, state, chunk_bytes, total_bytes, created_at, updated_at, expires_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'receiving', ?, ?, ?, ?, ?)`).run(
+        facility, manifest_hash, state, chunk_bytes, total_bytes, created_at, updated_at, expires_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'receiving', ?, ?, ?, ?, ?)`).run(
         upload.id, upload.userId, upload.studyInstanceUid, upload.modality ?? null, upload.serviceLevel, upload.clinicalHistory ?? null,
-        upload.sourceWorkstation ?? null, upload.manifestHash, upload.chunkBytes, upload.totalBytes, now, now, upload.expiresAt);
+        upload.sourceWorkstation ?? null, upload.facility ?? null, upload.manifestHash, upload.chunkBytes, upload.totalBytes, now, now, upload.expiresAt);
       const insertInstance = this.db.prepare(`INSERT INTO upload_instances (upload_id, idx, sop_instance_uid, sop_class_uid, size, sha256, state)
         VALUES (?, ?, ?, ?, ?, ?, ?)`);
       upload.instances.forEach((instance, index) => {

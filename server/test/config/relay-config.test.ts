@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadRelayConfig } from '../../src/config/relay-config.js';
+import { ConfigError, effectiveDestinations, loadRelayConfig } from '../../src/config/relay-config.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -44,5 +44,21 @@ describe('relay configuration', () => {
     expect(() => loadRelayConfig({ env: {}, flags: { configFile: join(dir, 'missing.json') } })).toThrow(/cannot read config file/);
     await writeFile(bad, JSON.stringify({ upload: { minChunkBytes: 2048, preferredChunkBytes: 1024 } }));
     expect(() => loadRelayConfig({ env: {}, flags: { configFile: bad } })).toThrow(/minChunkBytes <= preferredChunkBytes/);
+  });
+
+  it('delivers to a local folder by default, adds one STOW-RS PACS from --stow-url, and checks routes', async () => {
+    const defaults = loadRelayConfig({ env: { RELAYPACS_DATA: '/srv/relay' } });
+    expect(effectiveDestinations(defaults)).toEqual([{ name: 'local-folder', kind: 'folder', directory: '/srv/relay/delivered' }]);
+    const quick = loadRelayConfig({ env: { RELAYPACS_STOW_URL: 'http://pacs.test:8042/dicom-web' } });
+    expect(effectiveDestinations(quick)).toEqual([{ name: 'pacs', kind: 'stow-rs', url: 'http://pacs.test:8042/dicom-web' }]);
+    const flag = loadRelayConfig({ env: {}, flags: { stowUrl: 'https://pacs.test/dicom-web' } });
+    expect(effectiveDestinations(flag).map((d) => d.name)).toEqual(['pacs']);
+    const file = join(dir, 'routes.json');
+    await writeFile(file, JSON.stringify({ destinations: [{ name: 'archive', kind: 'folder', directory: '/a' }], routes: [{ match: { modality: ['CT'] }, destinations: ['nowhere'] }] }));
+    expect(() => loadRelayConfig({ env: {}, flags: { configFile: file } })).toThrow(/unknown destination "nowhere"/);
+    await writeFile(file, JSON.stringify({ destinations: [{ name: 'x', kind: 'folder', directory: '/a' }, { name: 'x', kind: 'folder', directory: '/b' }] }));
+    expect(() => loadRelayConfig({ env: {}, flags: { configFile: file } })).toThrow(/two destinations are named "x"/);
+    await writeFile(file, JSON.stringify({ destinations: [{ name: 'p', kind: 'stow-rs', url: 'ftp://nope' }] }));
+    expect(() => loadRelayConfig({ env: {}, flags: { configFile: file } })).toThrow(ConfigError);
   });
 });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
+import type { Destination } from '../../src/forward/destination.js';
 import { hashPassword } from '../../src/auth/passwords.js';
 import type { Role } from '../../src/auth/roles.js';
 import { parseRelayConfig } from '../../src/config/relay-config.js';
@@ -32,13 +33,26 @@ export interface TestRelay {
   close(): Promise<void>;
 }
 
-export async function startTestRelay(config: Record<string, unknown> = {}, options: { startAt?: Date } = {}): Promise<TestRelay> {
+export interface TestRelayOptions {
+  startAt?: Date;
+  /** Start the delivery queue (forwarding tests); off by default so upload tests see their data. */
+  deliver?: boolean;
+  /** Let the clock run in real time (on with `deliver`: retries wait for it); else it only moves by advance(). */
+  realTime?: boolean;
+  destinations?: Destination[];
+}
+
+export async function startTestRelay(config: Record<string, unknown> = {}, options: TestRelayOptions = {}): Promise<TestRelay> {
   const dataDir = await mkdtemp(join(tmpdir(), 'relaypacs-relay-test-'));
+  // The clock starts at startAt, runs in real time if asked, and advance() jumps it forward.
+  const realStart = Date.now();
+  const ticking = options.realTime ?? options.deliver ?? false;
   let ms = (options.startAt ?? TEST_EPOCH).getTime();
-  const now = () => new Date(ms);
-  const services = await createRelayServices(parseRelayConfig({ dataDir, port: 0, ...config }), { now });
+  const now = () => new Date(ms + (ticking ? Date.now() - realStart : 0));
+  const services = await createRelayServices(parseRelayConfig({ dataDir, port: 0, ...config }), { now, ...(options.destinations ? { destinations: options.destinations } : {}) });
   const app = await buildApp(services);
   await app.listen({ host: '127.0.0.1', port: 0 });
+  if (options.deliver) services.deliveries.start();
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('the relay is not listening on TCP');
   const url = `http://127.0.0.1:${address.port}`;
@@ -64,7 +78,7 @@ export async function startTestRelay(config: Record<string, unknown> = {}, optio
     async tokenFor(role, username) {
       const name = username ?? `${role}-${++userCount}`;
       const userId = await relay.addUser(name, role);
-      const sessionId = services.sessions.create(userId, new Date(ms + 3600_000));
+      const sessionId = services.sessions.create(userId, new Date(now().getTime() + 3600_000));
       return (await services.tokens.issueAccessToken({ userId, username: name, role, sessionId })).token;
     },
     post: (path, body, token) => request('POST', path, body, token),

@@ -1,0 +1,119 @@
+import type { RelayDatabase } from '../db/database.js';
+
+export type DeliveryItemState = 'queued' | 'sending' | 'delivered' | 'confirmed' | 'failed';
+
+export interface DueItem {
+  deliveryId: number;
+  destination: string;
+  uploadId: string;
+  index: number;
+  attempts: number;
+  serviceLevel: 'STAT' | 'ROUTINE';
+  studyInstanceUid: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  size: number;
+  sha256: string;
+}
+
+export interface DeliveryItemStatus {
+  destination: string;
+  index: number;
+  state: DeliveryItemState;
+  attempts: number;
+  lastError: string | null;
+  failureCode: string | null;
+  warning: string | null;
+}
+
+/**
+ * The relay's durable delivery queue in SQLite: one delivery per (upload, destination), one item
+ * per instance. Items move queued → sending → delivered (→ confirmed) or failed; a relay that dies
+ * while sending finds its items 'sending' at start and queues them again (PACS store by SOP
+ * Instance UID, so a resend after a crash does not store twice).
+ */
+export class DeliveriesRepository {
+  constructor(private readonly db: RelayDatabase) {}
+
+  enqueue(uploadId: string, index: number, destinations: readonly string[], now: string): void {
+    this.db.transaction(() => {
+      for (const destination of destinations) {
+        this.db.prepare('INSERT OR IGNORE INTO deliveries (upload_id, destination, created_at) VALUES (?, ?, ?)').run(uploadId, destination, now);
+        const { id } = this.db.prepare('SELECT id FROM deliveries WHERE upload_id = ? AND destination = ?').get(uploadId, destination) as { id: number };
+        this.db.prepare(`INSERT OR IGNORE INTO delivery_items (delivery_id, idx, state, next_attempt_at, updated_at) VALUES (?, ?, 'queued', ?, ?)`)
+          .run(id, index, now, now);
+      }
+    })();
+  }
+
+  /** Items of one destination due now: STAT before routine, then oldest upload first, in instance order. */
+  due(destination: string, now: string, limit: number): DueItem[] {
+    return this.db.prepare(`
+      SELECT d.id AS deliveryId, d.destination, d.upload_id AS uploadId, i.idx AS "index", i.attempts,
+             u.service_level AS serviceLevel, u.study_instance_uid AS studyInstanceUid,
+             ui.sop_instance_uid AS sopInstanceUid, ui.sop_class_uid AS sopClassUid,
+             ui.transfer_syntax_uid AS transferSyntaxUid, ui.size, ui.sha256
+      FROM delivery_items i
+      JOIN deliveries d ON d.id = i.delivery_id
+      JOIN uploads u ON u.id = d.upload_id
+      JOIN upload_instances ui ON ui.upload_id = d.upload_id AND ui.idx = i.idx
+      WHERE d.destination = ? AND i.state = 'queued' AND i.next_attempt_at <= ?
+      ORDER BY CASE u.service_level WHEN 'STAT' THEN 0 ELSE 1 END, u.created_at, d.upload_id, i.idx
+      LIMIT ?`).all(destination, now, limit) as DueItem[];
+  }
+
+  /** When the next queued item of a destination becomes due, if any. */
+  nextDueAt(destination: string): string | undefined {
+    const row = this.db.prepare(`SELECT MIN(i.next_attempt_at) AS at FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id
+      WHERE d.destination = ? AND i.state = 'queued'`).get(destination) as { at: string | null };
+    return row.at ?? undefined;
+  }
+
+  setState(deliveryId: number, index: number, state: DeliveryItemState, now: string, extra: { lastError?: string | null; failureCode?: string | null; warning?: string | null } = {}): void {
+    this.db.prepare(`UPDATE delivery_items SET state = ?, updated_at = ?,
+        last_error = COALESCE(?, last_error), failure_code = COALESCE(?, failure_code), warning = COALESCE(?, warning)
+      WHERE delivery_id = ? AND idx = ?`)
+      .run(state, now, extra.lastError ?? null, extra.failureCode ?? null, extra.warning ?? null, deliveryId, index);
+  }
+
+  retryLater(deliveryId: number, index: number, nextAttemptAt: string, error: string, now: string): void {
+    this.db.prepare(`UPDATE delivery_items SET state = 'queued', attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ?
+      WHERE delivery_id = ? AND idx = ?`).run(nextAttemptAt, error, now, deliveryId, index);
+  }
+
+  /** At start: items a dead relay left 'sending' go back to the queue. */
+  requeueInterrupted(now: string): number {
+    return this.db.prepare(`UPDATE delivery_items SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'`).run(now, now).changes;
+  }
+
+  /** Failed items of an upload go back to the queue (an uploader's or admin's retry). */
+  retryFailed(uploadId: string, now: string): number {
+    return this.db.prepare(`UPDATE delivery_items SET state = 'queued', attempts = 0, next_attempt_at = ?, failure_code = NULL, updated_at = ?
+      WHERE state = 'failed' AND delivery_id IN (SELECT id FROM deliveries WHERE upload_id = ?)`).run(now, now, uploadId).changes;
+  }
+
+  itemsOf(uploadId: string): DeliveryItemStatus[] {
+    return this.db.prepare(`SELECT d.destination, i.idx AS "index", i.state, i.attempts, i.last_error AS lastError, i.failure_code AS failureCode, i.warning
+      FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id WHERE d.upload_id = ? ORDER BY d.id, i.idx`).all(uploadId) as DeliveryItemStatus[];
+  }
+
+  queueDepth(destination: string): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id
+      WHERE d.destination = ? AND i.state IN ('queued', 'sending')`).get(destination) as { n: number }).n;
+  }
+
+  /** True when every item of the upload is final: delivered, confirmed or failed permanently. */
+  allFinal(uploadId: string): boolean {
+    const row = this.db.prepare(`SELECT COUNT(*) AS n FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id
+      WHERE d.upload_id = ? AND i.state IN ('queued', 'sending')`).get(uploadId) as { n: number };
+    return row.n === 0;
+  }
+
+  /** Instances delivered (or confirmed) to every destination they were routed to. */
+  deliveredEverywhere(uploadId: string, index: number): boolean {
+    const row = this.db.prepare(`SELECT COUNT(*) AS total, SUM(CASE WHEN i.state IN ('delivered', 'confirmed') THEN 1 ELSE 0 END) AS done
+      FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id WHERE d.upload_id = ? AND i.idx = ?`).get(uploadId, index) as { total: number; done: number | null };
+    return row.total > 0 && row.done === row.total;
+  }
+}

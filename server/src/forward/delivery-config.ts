@@ -1,0 +1,70 @@
+import { Type, type Static } from 'typebox';
+
+/** Credentials a destination presents. Secrets in the config file: keep it readable by the relay only. */
+const DestinationAuth = Type.Union([
+  Type.Object({ type: Type.Literal('none') }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('basic'), username: Type.String(), password: Type.String() }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('bearer'), token: Type.String() }, { additionalProperties: false }),
+]);
+
+const Name = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' });
+
+export const DestinationConfig = Type.Union([
+  Type.Object({
+    name: Name, kind: Type.Literal('stow-rs'),
+    /** DICOMweb root, e.g. http://pacs:8042/dicom-web */
+    url: Type.String({ pattern: '^https?://' }),
+    auth: Type.Optional(DestinationAuth),
+    caFile: Type.Optional(Type.String()),
+    maxInstancesPerRequest: Type.Optional(Type.Integer({ minimum: 1 })),
+    maxBytesPerRequest: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** After storing, check through QIDO-RS that every instance is there. */
+    confirm: Type.Optional(Type.Boolean()),
+  }, { additionalProperties: false }),
+  Type.Object({
+    name: Name, kind: Type.Literal('orthanc-rest'),
+    url: Type.String({ pattern: '^https?://' }),
+    auth: Type.Optional(DestinationAuth),
+    caFile: Type.Optional(Type.String()),
+    confirm: Type.Optional(Type.Boolean()),
+  }, { additionalProperties: false }),
+  Type.Object({
+    name: Name, kind: Type.Literal('c-store'),
+    host: Type.String(), port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    calledAet: Type.String({ minLength: 1, maxLength: 16 }),
+    callingAet: Type.Optional(Type.String({ minLength: 1, maxLength: 16 })),
+    confirm: Type.Optional(Type.Boolean()),
+  }, { additionalProperties: false }),
+  Type.Object({
+    name: Name, kind: Type.Literal('folder'),
+    directory: Type.String({ minLength: 1 }),
+    confirm: Type.Optional(Type.Boolean()),
+  }, { additionalProperties: false }),
+]);
+export type DestinationConfig = Static<typeof DestinationConfig>;
+
+/**
+ * A routing rule: a study (or, with sopClass, an instance) matching every listed criterion goes to
+ * the rule's destinations. Criteria left out match anything. Rules add up: a study matching two
+ * rules goes to the destinations of both.
+ */
+export const RouteConfig = Type.Object({
+  name: Type.Optional(Type.String()),
+  match: Type.Object({
+    modality: Type.Optional(Type.Array(Type.String())),
+    serviceLevel: Type.Optional(Type.Array(Type.Union([Type.Literal('STAT'), Type.Literal('ROUTINE')]))),
+    sourceWorkstation: Type.Optional(Type.Array(Type.String())),
+    facility: Type.Optional(Type.Array(Type.String())),
+    user: Type.Optional(Type.Array(Type.String())),
+    sopClass: Type.Optional(Type.Array(Type.String())),
+  }, { additionalProperties: false, default: {} }),
+  destinations: Type.Array(Name, { minItems: 1 }),
+}, { additionalProperties: false });
+export type RouteConfig = Static<typeof RouteConfig>;
+
+export const DeliveryConfig = Type.Object({
+  /** First retry after a transient failure; doubles per attempt, with jitter, up to the maximum. */
+  initialBackoffSeconds: Type.Number({ minimum: 0.01, default: 2 }),
+  maxBackoffSeconds: Type.Number({ minimum: 0.01, default: 300 }),
+}, { additionalProperties: false, default: {} });
+export type DeliveryConfig = Static<typeof DeliveryConfig>;

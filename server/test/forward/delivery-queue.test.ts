@@ -1,0 +1,225 @@
+// The delivery queue's rules, driven through the real relay (HTTP upload, SQLite, storage) with a
+// scripted destination standing in for a PACS whose answers the test chooses. Real PACS are in
+// delivery-orthanc.test.ts.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateStudy, type GeneratedStudy } from '@relaypacs/testkit';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend, type StudyContext } from '../../src/forward/destination.js';
+import { startTestRelay, type TestRelay } from '../support/test-relay.js';
+import { allDelivered, sendStudy, waitForStatus } from '../support/upload-flow.js';
+import { sha256 } from '../support/upload-client.js';
+
+/** A destination that records what it receives and answers as its script says. */
+class ScriptedDestination implements Destination {
+  readonly kind = 'folder' as const;
+  readonly received: { sopInstanceUid: string; serviceLevel: string; sha256: string }[] = [];
+  calls = 0;
+  answer: (instance: InstanceToSend, call: number) => InstanceOutcome | 'throw' = () => ({ status: 'stored' });
+  delayMs = 0;
+
+  constructor(readonly name: string, readonly batchLimits = { maxInstances: 50, maxBytes: 64 * 1024 * 1024 }) {}
+
+  async store(study: StudyContext, instances: readonly InstanceToSend[]): Promise<Map<string, InstanceOutcome>> {
+    const call = ++this.calls;
+    if (this.delayMs) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    const outcomes = new Map<string, InstanceOutcome>();
+    for (const instance of instances) {
+      const answer = this.answer(instance, call);
+      if (answer === 'throw') throw new TransientDestinationError('connection refused (scripted)');
+      const chunks: Buffer[] = [];
+      for await (const chunk of instance.open() as AsyncIterable<Buffer>) chunks.push(chunk);
+      if (answer.status === 'stored') this.received.push({ sopInstanceUid: instance.sopInstanceUid, serviceLevel: study.serviceLevel, sha256: sha256(Buffer.concat(chunks)) });
+      outcomes.set(instance.sopInstanceUid, answer);
+    }
+    return outcomes;
+  }
+
+  async close(): Promise<void> {}
+}
+
+let workDir: string;
+let relay: TestRelay | undefined;
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'relaypacs-queue-'));
+});
+afterEach(async () => {
+  await relay?.close();
+  relay = undefined;
+});
+afterAll(async () => {
+  await rm(workDir, { recursive: true, force: true });
+});
+
+const fast = { delivery: { initialBackoffSeconds: 0.05, maxBackoffSeconds: 0.2 }, upload: { minFreeDiskBytes: 0 } };
+const study = (n: number, fields: Partial<Parameters<typeof generateStudy>[1]> = {}): Promise<GeneratedStudy> =>
+  generateStudy(join(workDir, Math.random().toString(36).slice(2)), { instances: n, rows: 32, columns: 32, ...fields });
+
+describe('delivery queue', () => {
+  it('delivers every instance byte-identical, then deletes the temporary data', async () => {
+    const pacs = new ScriptedDestination('pacs');
+    relay = await startTestRelay(fast, { deliver: true, destinations: [pacs] });
+    const s = await study(4);
+    const sent = await sendStudy(relay, s);
+    const status = await waitForStatus(relay, sent, allDelivered);
+    expect(status.deliveries).toEqual([{ destination: 'pacs', state: 'delivered', total: 4, delivered: 4, confirmed: 0, failed: 0 }]);
+    expect(status.instances.every((i) => i.deliveryState === 'delivered')).toBe(true);
+    for (const instance of s.instances) {
+      expect(pacs.received.find((r) => r.sopInstanceUid === instance.sopInstanceUid)?.sha256).toBe(instance.sha256);
+    }
+    await expect.poll(() => relay!.services.storage.listUploads()).toEqual([]);
+    // The next upload of the same bytes is told they are already delivered.
+    const again = await relay.services.uploads.repository.alreadyDelivered([{ sopInstanceUid: s.instances[0]!.sopInstanceUid, sopClassUid: s.instances[0]!.sopClassUid, size: s.instances[0]!.size, sha256: s.instances[0]!.sha256 }]);
+    expect([...again]).toEqual([s.instances[0]!.sopInstanceUid]);
+  });
+
+  it('fails only the instance the PACS refuses, with its reason, and keeps the data for a retry', async () => {
+    const pacs = new ScriptedDestination('pacs');
+    relay = await startTestRelay(fast, { deliver: true, destinations: [pacs] });
+    const s = await study(3);
+    const refused = s.instances[1]!.sopInstanceUid;
+    pacs.answer = (instance) => instance.sopInstanceUid === refused
+      ? { status: 'failed', permanent: true, reason: 'SOP class not supported (0122)', code: '0122' }
+      : { status: 'stored' };
+    const sent = await sendStudy(relay, s);
+    const status = await waitForStatus(relay, sent, (st) => st.deliveries[0]?.state === 'failed');
+    expect(status.deliveries[0]).toMatchObject({ delivered: 2, failed: 1 });
+    expect(status.instances[1]).toMatchObject({ deliveryState: 'failed', destinations: [{ name: 'pacs', state: 'failed', reason: 'SOP class not supported (0122)' }] });
+    expect(status.instances[0]!.deliveryState).toBe('delivered');
+    expect(await relay.services.storage.listUploads()).toEqual([sent.uploadId]);
+    // After the PACS is fixed, a retry delivers the rest and frees the data.
+    pacs.answer = () => ({ status: 'stored' });
+    const retry = await fetch(`${relay.url}/upload/${sent.uploadId}/retry`, { method: 'POST', headers: { authorization: `Bearer ${sent.uploadToken}` } });
+    expect(await retry.json()).toEqual({ requeued: 1 });
+    await waitForStatus(relay, sent, allDelivered);
+    await expect.poll(() => relay!.services.storage.listUploads()).toEqual([]);
+  });
+
+  it('retries transient failures with backoff until the PACS is back', async () => {
+    const pacs = new ScriptedDestination('pacs');
+    pacs.answer = (_instance, call) => (call <= 3 ? 'throw' : { status: 'stored' });
+    relay = await startTestRelay(fast, { deliver: true, destinations: [pacs] });
+    const sent = await sendStudy(relay, await study(2));
+    const status = await waitForStatus(relay, sent, allDelivered);
+    expect(pacs.calls).toBeGreaterThanOrEqual(4);
+    // Three refused batches, each counted as an attempt on the instances in it.
+    const attempts = status.instances.map((i) => i.destinations[0]!.attempts);
+    expect(attempts.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(3);
+    expect(status.instances.every((i) => i.deliveryState === 'delivered')).toBe(true);
+  });
+
+  it('routes by rule: CT to both destinations, MR to the archive only', async () => {
+    const pacs = new ScriptedDestination('pacs');
+    const archive = new ScriptedDestination('archive');
+    relay = await startTestRelay({
+      ...fast,
+      destinations: [{ name: 'pacs', kind: 'folder', directory: join(workDir, 'unused-pacs') }, { name: 'archive', kind: 'folder', directory: join(workDir, 'unused-archive') }],
+      routes: [
+        { name: 'ct', match: { modality: ['CT'] }, destinations: ['pacs', 'archive'] },
+        { name: 'mr', match: { modality: ['MR'] }, destinations: ['archive'] },
+      ],
+    }, { deliver: true, destinations: [pacs, archive] });
+    const ct = await sendStudy(relay, await study(2, { modality: 'CT' }));
+    const mr = await sendStudy(relay, await study(2, { modality: 'MR' }));
+    const ctStatus = await waitForStatus(relay, ct, allDelivered);
+    const mrStatus = await waitForStatus(relay, mr, allDelivered);
+    expect(ctStatus.deliveries.map((d) => d.destination)).toEqual(['pacs', 'archive']);
+    expect(mrStatus.deliveries.map((d) => d.destination)).toEqual(['archive']);
+    expect(pacs.received).toHaveLength(2);
+    expect(archive.received).toHaveLength(4);
+  });
+
+  it('sends a STAT study before routine work already queued', async () => {
+    const pacs = new ScriptedDestination('pacs', { maxInstances: 2, maxBytes: 64 * 1024 * 1024 });
+    pacs.delayMs = 150;
+    relay = await startTestRelay(fast, { deliver: false, realTime: true, destinations: [pacs] });
+    const routine = await sendStudy(relay, await study(12));
+    const stat = await sendStudy(relay, await study(2), { serviceLevel: 'STAT' });
+    relay.services.deliveries.start();
+    await waitForStatus(relay, routine, allDelivered);
+    await waitForStatus(relay, stat, allDelivered);
+    const order = pacs.received.map((r) => r.serviceLevel);
+    // Queued after the routine study, the STAT study still goes first.
+    expect(order.slice(0, 2)).toEqual(['STAT', 'STAT']);
+    expect(order.filter((l) => l === 'ROUTINE')).toHaveLength(12);
+  });
+
+  it('streams lifecycle events to the uploader over SSE', async () => {
+    const pacs = new ScriptedDestination('pacs');
+    relay = await startTestRelay(fast, { deliver: true, destinations: [pacs] });
+    const token = await relay.tokenFor('radiographer');
+    const controller = new AbortController();
+    const response = await fetch(`${relay.url}/events`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+    expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const reader = response.body!.getReader();
+    let text = '';
+    const reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        text += Buffer.from(value).toString();
+      }
+    })().catch(() => undefined);
+    const sent = await sendStudy(relay, await study(1), {}, token);
+    await waitForStatus(relay, sent, allDelivered);
+    await expect.poll(() => text).toContain('event: delivered');
+    controller.abort();
+    await reading;
+    for (const type of ['received', 'validated', 'forwarding', 'accepted', 'delivered']) expect(text).toContain(`event: ${type}\n`);
+    expect(text).toContain(sent.uploadId);
+    // The stream is for signed-in users only.
+    expect((await fetch(`${relay.url}/events`)).status).toBe(401);
+  });
+});
+
+describe('default destination', () => {
+  it('delivers to a local folder under the data directory when no PACS is configured', async () => {
+    relay = await startTestRelay(fast, { deliver: true });
+    const s = await study(2);
+    const sent = await sendStudy(relay, s);
+    await waitForStatus(relay, sent, allDelivered);
+    for (const instance of s.instances) {
+      const delivered = await readFile(join(relay.dataDir, 'delivered', s.studyInstanceUid, `${instance.sopInstanceUid}.dcm`));
+      expect(sha256(delivered)).toBe(instance.sha256);
+    }
+  });
+});
+
+describe('audit trail', () => {
+  it('records who uploaded which study, where it went and how it ended, exported as CSV and JSON for admins', async () => {
+    const pacs = new ScriptedDestination('pacs');
+    relay = await startTestRelay(fast, { deliver: true, destinations: [pacs] });
+    const s = await study(2);
+    const sent = await sendStudy(relay, s, { sourceWorkstation: 'CT-EAST-2' });
+    await waitForStatus(relay, sent, allDelivered);
+    const admin = await relay.tokenFor('admin');
+    const json = await (await fetch(`${relay.url}/admin/audit`, { headers: { authorization: `Bearer ${admin}` } })).json() as { entries: { action: string; target: string; outcome: string; address: string | null }[] };
+    const ofUpload = json.entries.filter((e) => e.target?.includes(sent.uploadId));
+    expect(ofUpload.map((e) => e.action)).toEqual(['upload-start', 'upload-complete', 'delivery']);
+    expect(ofUpload[0]!.target).toContain(s.studyInstanceUid);
+    expect(ofUpload[0]!.target).toContain('CT-EAST-2');
+    expect(ofUpload[0]!.address).toBe('127.0.0.1');
+    await expect.poll(async () => (await (await fetch(`${relay!.url}/admin/audit`, { headers: { authorization: `Bearer ${admin}` } })).json() as typeof json).entries.find((e) => e.action === 'delivery')?.outcome).toBe('delivered 2');
+    const csv = await fetch(`${relay.url}/admin/audit?format=csv`, { headers: { authorization: `Bearer ${admin}` } });
+    expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
+    const text = await csv.text();
+    expect(text.split('\r\n')[0]).toBe('id,at,actor_user_id,action,target,address,outcome');
+    expect(text).toContain(`upload ${sent.uploadId} study ${s.studyInstanceUid} to pacs`);
+    // The export never carries patient demographics.
+    expect(text).not.toContain(s.patient.name);
+    expect(text).not.toContain(s.patient.id);
+    const radiographer = await relay.tokenFor('radiographer');
+    expect((await fetch(`${relay.url}/admin/audit`, { headers: { authorization: `Bearer ${radiographer}` } })).status).toBe(403);
+  });
+
+  it('exposes per-destination metrics', async () => {
+    const pacs = new ScriptedDestination('pacs');
+    relay = await startTestRelay(fast, { deliver: true, destinations: [pacs] });
+    await waitForStatus(relay, await sendStudy(relay, await study(3)), allDelivered);
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    expect(metrics).toMatch(/relaypacs_delivered_instances_total\{destination="pacs"\} 3/);
+    expect(metrics).toMatch(/relaypacs_delivery_queue_depth\{destination="pacs"\} 0/);
+    expect(metrics).toMatch(/relaypacs_delivery_batch_duration_seconds_count\{destination="pacs"\} \d+/);
+  });
+});
