@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +20,7 @@ import {
 import { AssociationLostError, AssociationRejectedError, CStoreDestination, type CStoreDestinationOptions } from '../../src/forward/c-store-destination.js';
 import { cStoreOutcome, formatStatus } from '../../src/forward/c-store-status.js';
 import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend, type StudyContext } from '../../src/forward/destination.js';
-import { describeDestinationContract } from './destination-contract.js';
+import { describeDestinationContract, instanceToSend, studyContext } from './destination-contract.js';
 
 const run = promisify(execFile);
 
@@ -49,17 +48,7 @@ function study(syntax: TransferSyntaxName): GeneratedStudy {
 }
 
 function contextOf(generated: { studyInstanceUid: string }): StudyContext {
-  return { uploadId: 'upload-1', studyInstanceUid: generated.studyInstanceUid, serviceLevel: 'ROUTINE' };
-}
-
-function toSend(instance: Pick<GeneratedInstance, 'path' | 'sopClassUid' | 'sopInstanceUid' | 'transferSyntaxUid' | 'size'>): InstanceToSend {
-  return {
-    sopInstanceUid: instance.sopInstanceUid,
-    sopClassUid: instance.sopClassUid,
-    transferSyntaxUid: instance.transferSyntaxUid,
-    size: instance.size,
-    open: () => createReadStream(instance.path),
-  };
+  return studyContext(generated.studyInstanceUid);
 }
 
 function destinationFor(port: number, calledAet: string, options: Partial<CStoreDestinationOptions> = {}): CStoreDestination {
@@ -131,7 +120,7 @@ describe('CStoreDestination against DCMTK storescp', () => {
     const destination = destinationFor(scp.port, scp.aet);
     try {
       const generated = study(syntax);
-      const outcomes = await destination.store(contextOf(generated), generated.instances.map(toSend));
+      const outcomes = await destination.store(contextOf(generated), generated.instances.map((i) => instanceToSend(i)));
       expect([...outcomes.values()]).toEqual(generated.instances.map(() => ({ status: 'stored' })));
       for (const instance of generated.instances) {
         const stored = await scp.fileFor(instance.sopInstanceUid);
@@ -150,7 +139,7 @@ describe('CStoreDestination against DCMTK storescp', () => {
     const destination = destinationFor(scp.port, scp.aet);
     try {
       const generated = study(syntax);
-      const outcomes = await destination.store(contextOf(generated), generated.instances.map(toSend));
+      const outcomes = await destination.store(contextOf(generated), generated.instances.map((i) => instanceToSend(i)));
       for (const instance of generated.instances) {
         expect(outcomes.get(instance.sopInstanceUid)).toEqual({
           status: 'stored',
@@ -177,7 +166,7 @@ describe('CStoreDestination against DCMTK storescp', () => {
     const scp = await startStorescp({ acceptedTransferSyntaxes: 'uncompressed' });
     const destination = destinationFor(scp.port, scp.aet);
     try {
-      const outcomes = await destination.store(contextOf(generated), [toSend(jpeg), toSend(second)]);
+      const outcomes = await destination.store(contextOf(generated), [instanceToSend(jpeg), instanceToSend(second)]);
       expect(outcomes.get(first.sopInstanceUid)).toMatchObject({
         status: 'failed',
         permanent: true,
@@ -202,7 +191,7 @@ describe('CStoreDestination against DCMTK storescp', () => {
     const scp = await startStorescp();
     const destination = destinationFor(scp.port, scp.aet);
     try {
-      const outcomes = await destination.store(contextOf(generated), [toSend({ ...first, path: unknownPath, sopClassUid: unknownClass }), toSend(second)]);
+      const outcomes = await destination.store(contextOf(generated), [instanceToSend({ ...first, path: unknownPath, sopClassUid: unknownClass }), instanceToSend(second)]);
       expect(outcomes.get(first.sopInstanceUid)).toMatchObject({ status: 'failed', permanent: true, reason: expect.stringContaining(`does not accept SOP class ${unknownClass}`) });
       expect(outcomes.get(second.sopInstanceUid)).toEqual({ status: 'stored' });
     } finally {
@@ -217,7 +206,7 @@ describe('CStoreDestination against DCMTK storescp', () => {
     const destination = destinationFor(scp.port, scp.aet, { maxInstancesPerAssociation: 2 });
     try {
       expect(destination.batchLimits.maxInstances).toBe(2);
-      const outcomes = await destination.store(contextOf(generated), generated.instances.map(toSend));
+      const outcomes = await destination.store(contextOf(generated), generated.instances.map((i) => instanceToSend(i)));
       expect([...outcomes.values()].every((outcome) => outcome.status === 'stored')).toBe(true);
       expect(await scp.receivedFiles()).toHaveLength(5);
       const log = await scp.logText();
@@ -235,7 +224,7 @@ describe('CStoreDestination against DCMTK storescp', () => {
     const destination = destinationFor(scp.port, scp.aet);
     try {
       const generated = study('explicit-le');
-      const error = await destination.store(contextOf(generated), generated.instances.map(toSend)).catch((e: unknown) => e);
+      const error = await destination.store(contextOf(generated), generated.instances.map((i) => instanceToSend(i))).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TransientDestinationError);
       expect(error).toBeInstanceOf(AssociationRejectedError);
       expect((error as Error).message).toMatch(/rejected the association/);
@@ -251,7 +240,7 @@ describe('CStoreDestination against DCMTK storescp', () => {
     const destination = destinationFor(scp.port, scp.aet);
     try {
       const generated = study('explicit-le');
-      const error = await destination.store(contextOf(generated), generated.instances.map(toSend)).catch((e: unknown) => e);
+      const error = await destination.store(contextOf(generated), generated.instances.map((i) => instanceToSend(i))).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(AssociationLostError);
       expect(error).toBeInstanceOf(TransientDestinationError);
     } finally {
@@ -267,13 +256,13 @@ describe('CStoreDestination against DCMTK storescp', () => {
     try {
       const generated = study('explicit-le');
       const started = Date.now();
-      const delivery = destination.store(contextOf(generated), generated.instances.map(toSend)).catch((e: unknown) => e);
+      const delivery = destination.store(contextOf(generated), generated.instances.map((i) => instanceToSend(i))).catch((e: unknown) => e);
       await new Promise((resolve) => setTimeout(resolve, 500));
       await destination.close();
       const error = await delivery;
       expect(error).toBeInstanceOf(AssociationLostError);
       expect(Date.now() - started).toBeLessThan(4_000);
-      await expect(destination.store(contextOf(generated), generated.instances.map(toSend))).rejects.toThrow(/closed/);
+      await expect(destination.store(contextOf(generated), generated.instances.map((i) => instanceToSend(i)))).rejects.toThrow(/closed/);
     } finally {
       await scp.stop();
     }
@@ -283,7 +272,7 @@ describe('CStoreDestination against DCMTK storescp', () => {
     const port = await freeLoopbackPort();
     const destination = destinationFor(port, 'NOBODY');
     const generated = study('explicit-le');
-    const error = await destination.store(contextOf(generated), generated.instances.map(toSend)).catch((e: unknown) => e);
+    const error = await destination.store(contextOf(generated), generated.instances.map((i) => instanceToSend(i))).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransientDestinationError);
     expect((error as Error).message).toMatch(/ECONNREFUSED/);
   });
@@ -311,7 +300,7 @@ describe('CStoreDestination against Orthanc', () => {
     const generated = study(syntax);
     const destination = destinationFor(orthanc.dicomPort, orthanc.aet);
     try {
-      const outcomes = await destination.store(contextOf(generated), generated.instances.map(toSend));
+      const outcomes = await destination.store(contextOf(generated), generated.instances.map((i) => instanceToSend(i)));
       expect([...outcomes.values()].every((outcome) => outcome.status === 'stored'), JSON.stringify([...outcomes.values()])).toBe(true);
       const scratch = join(workDir, `orthanc-${syntax}`);
       await mkdir(scratch, { recursive: true });
@@ -335,7 +324,7 @@ describe('CStoreDestination against Orthanc', () => {
     const destination = destinationFor(orthanc.dicomPort, 'NOT-ORTHANC');
     try {
       const generated = study('explicit-le');
-      const error = await destination.store(contextOf(generated), generated.instances.map(toSend)).catch((e: unknown) => e);
+      const error = await destination.store(contextOf(generated), generated.instances.map((i) => instanceToSend(i))).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(AssociationRejectedError);
       expect(error).toBeInstanceOf(TransientDestinationError);
       expect((error as AssociationRejectedError).permanent).toBe(true);

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateStudy, type GeneratedInstance, type GeneratedStudy } from '@relaypacs/testkit';
@@ -21,15 +22,46 @@ export interface DestinationUnderTest {
   teardown(): Promise<void>;
 }
 
-/** Generated instances as the delivery queue hands them over: a fresh file stream per open(). */
-export function instancesToSend(instances: readonly GeneratedInstance[]): InstanceToSend[] {
-  return instances.map((instance) => ({
+/** A generated instance as the delivery queue hands it over: a fresh file stream per open(). */
+export function instanceToSend(
+  instance: Pick<GeneratedInstance, 'path' | 'sopClassUid' | 'sopInstanceUid' | 'transferSyntaxUid' | 'size'>,
+  overrides: Partial<InstanceToSend> = {},
+): InstanceToSend {
+  return {
     sopInstanceUid: instance.sopInstanceUid,
     sopClassUid: instance.sopClassUid,
     transferSyntaxUid: instance.transferSyntaxUid,
     size: instance.size,
     open: () => createReadStream(instance.path),
-  }));
+    ...overrides,
+  };
+}
+
+export function instancesToSend(instances: readonly GeneratedInstance[]): InstanceToSend[] {
+  return instances.map((instance) => instanceToSend(instance));
+}
+
+/**
+ * The instances, but the first one's upload stream hands over 64 kB and then waits until the peer
+ * was stopped before the rest: a PACS going away in the middle of a request. Opens before the
+ * upload (e.g. a header check) get the plain file: `opensBeforeUpload` says how many there are.
+ */
+export function cutOffMidRequest(instances: readonly GeneratedInstance[], stopPeer: () => Promise<unknown>, opensBeforeUpload = 0): { instances: InstanceToSend[]; stopped: () => Promise<unknown> | undefined } {
+  let stopping: Promise<unknown> | undefined;
+  let opens = 0;
+  const first = instances[0]!;
+  return {
+    instances: instances.map((instance, index) => index > 0 ? instanceToSend(instance) : instanceToSend(instance, {
+      open: () => (++opens <= opensBeforeUpload ? createReadStream(first.path) : Readable.from((async function* () {
+        const bytes = await readFile(first.path);
+        yield bytes.subarray(0, 65_536);
+        stopping ??= stopPeer();
+        await stopping;
+        yield bytes.subarray(65_536);
+      })())),
+    })),
+    stopped: () => stopping,
+  };
 }
 
 export function studyContext(studyInstanceUid: string): StudyContext {

@@ -1,13 +1,12 @@
-import { createReadStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateStudy, type GeneratedInstance, type GeneratedStudy } from '@relaypacs/testkit';
-import { TransientDestinationError, type InstanceToSend, type StudyContext } from '../../src/forward/destination.js';
+import { TransientDestinationError, type StudyContext } from '../../src/forward/destination.js';
 import { FolderDestination } from '../../src/forward/folder-destination.js';
-import { describeDestinationContract } from './destination-contract.js';
+import { describeDestinationContract, instanceToSend, studyContext } from './destination-contract.js';
 
 let workDir: string;
 let generated: GeneratedStudy;
@@ -29,18 +28,7 @@ beforeEach(async () => {
 });
 
 function context(studyInstanceUid = generated.studyInstanceUid): StudyContext {
-  return { uploadId: 'upload-1', studyInstanceUid, serviceLevel: 'ROUTINE' };
-}
-
-function toSend(instance: GeneratedInstance, overrides: Partial<InstanceToSend> = {}): InstanceToSend {
-  return {
-    sopInstanceUid: instance.sopInstanceUid,
-    sopClassUid: instance.sopClassUid,
-    transferSyntaxUid: instance.transferSyntaxUid,
-    size: instance.size,
-    open: () => createReadStream(instance.path),
-    ...overrides,
-  };
+  return studyContext(studyInstanceUid);
 }
 
 function storedPath(instance: { sopInstanceUid: string }, studyUid = generated.studyInstanceUid): string {
@@ -55,7 +43,7 @@ async function listAll(dir: string): Promise<string[]> {
 describe('FolderDestination', () => {
   it('writes each instance to <directory>/<study>/<sop>.dcm, byte for byte, leaving no temporary files', async () => {
     expect(destination.kind).toBe('folder');
-    const outcomes = await destination.store(context(), generated.instances.map((i) => toSend(i)));
+    const outcomes = await destination.store(context(), generated.instances.map((i) => instanceToSend(i)));
     expect([...outcomes.entries()]).toEqual(generated.instances.map((i) => [i.sopInstanceUid, { status: 'stored' }]));
     for (const instance of generated.instances) {
       expect((await readFile(storedPath(instance))).equals(await readFile(instance.path))).toBe(true);
@@ -69,7 +57,7 @@ describe('FolderDestination', () => {
   it('never shows a partial file under the final name: a source that fails midway leaves nothing', async () => {
     const [instance] = generated.instances as [GeneratedInstance];
     const bytes = await readFile(instance.path);
-    const failing = toSend(instance, {
+    const failing = instanceToSend(instance, {
       open: () => Readable.from((async function* () {
         yield bytes.subarray(0, 1000);
         throw new Error('storage went away');
@@ -80,13 +68,13 @@ describe('FolderDestination', () => {
     // Neither the final name nor a leftover temporary file.
     expect(await listAll(join(target, 'received'))).toEqual([generated.studyInstanceUid]);
     // And the next attempt succeeds.
-    const retried = await destination.store(context(), [toSend(instance)]);
+    const retried = await destination.store(context(), [instanceToSend(instance)]);
     expect(retried.get(instance.sopInstanceUid)).toEqual({ status: 'stored' });
     expect((await readFile(storedPath(instance))).equals(bytes)).toBe(true);
   });
 
   it('counts an identical instance that is already there as stored, with a warning', async () => {
-    const instances = generated.instances.map((i) => toSend(i));
+    const instances = generated.instances.map((i) => instanceToSend(i));
     await destination.store(context(), instances);
     const before = await stat(storedPath(generated.instances[0]!));
     const again = await destination.store(context(), instances);
@@ -99,9 +87,9 @@ describe('FolderDestination', () => {
 
   it('refuses to replace a different instance with the same SOP Instance UID', async () => {
     const [first, second] = generated.instances as [GeneratedInstance, GeneratedInstance];
-    await destination.store(context(), [toSend(first)]);
+    await destination.store(context(), [instanceToSend(first)]);
     // Another file claiming the first one's SOP Instance UID.
-    const impostor = toSend(second, { sopInstanceUid: first.sopInstanceUid });
+    const impostor = instanceToSend(second, { sopInstanceUid: first.sopInstanceUid });
     const outcomes = await destination.store(context(), [impostor]);
     expect(outcomes.get(first.sopInstanceUid)).toEqual({
       status: 'failed',
@@ -122,13 +110,13 @@ describe('FolderDestination', () => {
     ['more than 64 characters', `1.${'2'.repeat(64)}`],
   ])('refuses a SOP Instance UID with %s as a file name', async (_what, uid) => {
     const [instance] = generated.instances as [GeneratedInstance];
-    const outcomes = await destination.store(context(), [toSend(instance, { sopInstanceUid: uid })]);
+    const outcomes = await destination.store(context(), [instanceToSend(instance, { sopInstanceUid: uid })]);
     expect(outcomes.get(uid)).toMatchObject({ status: 'failed', permanent: true, reason: expect.stringContaining('not a valid UID') });
     expect(await listAll(target)).toEqual(['received', join('received', generated.studyInstanceUid)]);
   });
 
   it.each(['../../escaped', '/tmp/escaped', '..', '1.2.840/..'])('refuses Study Instance UID %j as a folder name', async (studyUid) => {
-    const outcomes = await destination.store(context(studyUid), generated.instances.map((i) => toSend(i)));
+    const outcomes = await destination.store(context(studyUid), generated.instances.map((i) => instanceToSend(i)));
     for (const instance of generated.instances) {
       expect(outcomes.get(instance.sopInstanceUid)).toMatchObject({ status: 'failed', permanent: true, reason: expect.stringContaining('not a valid UID') });
     }
@@ -137,7 +125,7 @@ describe('FolderDestination', () => {
 
   it('confirms the instances whose files are there with the right size', async () => {
     const [first, second, third] = generated.instances as [GeneratedInstance, GeneratedInstance, GeneratedInstance];
-    await destination.store(context(), [toSend(first), toSend(second)]);
+    await destination.store(context(), [instanceToSend(first), instanceToSend(second)]);
     // A file truncated behind the relay's back is not confirmed.
     await writeFile(storedPath(second), (await readFile(second.path)).subarray(0, 100));
     const held = await destination.confirm(context(), [first.sopInstanceUid, second.sopInstanceUid, third.sopInstanceUid, '../../etc/passwd']);
@@ -146,7 +134,7 @@ describe('FolderDestination', () => {
 
   it('confirms files written before a restart by their Part 10 prefix', async () => {
     const [first] = generated.instances as [GeneratedInstance];
-    await destination.store(context(), [toSend(first)]);
+    await destination.store(context(), [instanceToSend(first)]);
     const restarted = new FolderDestination({ name: 'local-folder', directory: join(target, 'received') });
     expect([...(await restarted.confirm(context(), [first.sopInstanceUid]))]).toEqual([first.sopInstanceUid]);
   });
@@ -158,7 +146,7 @@ describe('FolderDestination', () => {
     await chmod(locked, 0o500);
     try {
       const blocked = new FolderDestination({ name: 'blocked', directory: join(locked, 'received') });
-      await expect(blocked.store(context(), generated.instances.map((i) => toSend(i)))).rejects.toBeInstanceOf(TransientDestinationError);
+      await expect(blocked.store(context(), generated.instances.map((i) => instanceToSend(i)))).rejects.toBeInstanceOf(TransientDestinationError);
     } finally {
       await chmod(locked, 0o700);
     }
@@ -167,7 +155,7 @@ describe('FolderDestination', () => {
   it('throws a TransientDestinationError when the folder path is taken by a file', async () => {
     await writeFile(join(target, 'not-a-dir'), 'x');
     const blocked = new FolderDestination({ name: 'blocked', directory: join(target, 'not-a-dir') });
-    await expect(blocked.store(context(), generated.instances.map((i) => toSend(i)))).rejects.toBeInstanceOf(TransientDestinationError);
+    await expect(blocked.store(context(), generated.instances.map((i) => instanceToSend(i)))).rejects.toBeInstanceOf(TransientDestinationError);
   });
 });
 

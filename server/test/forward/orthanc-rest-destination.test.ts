@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -7,7 +7,7 @@ import { freeLoopbackPort, generateStudy, OrthancServer, type GeneratedStudy } f
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransientDestinationError, type InstanceToSend } from '../../src/forward/destination.js';
 import { OrthancRestDestination, orthancOutcome, type OrthancRestDestinationOptions } from '../../src/forward/orthanc-rest-destination.js';
-import { describeDestinationContract, instancesToSend, sha256, studyContext } from './destination-contract.js';
+import { cutOffMidRequest, describeDestinationContract, instancesToSend, sha256, studyContext } from './destination-contract.js';
 import { HttpStubServer, type StubAnswer } from './http-stub-server.js';
 
 const NONE = { type: 'none' } as const;
@@ -131,28 +131,16 @@ describe('OrthancRestDestination when Orthanc goes away', () => {
   it('throws TransientDestinationError when Orthanc stops during the first instance, and delivers to a restarted Orthanc', async () => {
     const big = await generateStudy(join(workDir, 'midway'), { instances: 2, rows: 512, columns: 512 });
     const first = await OrthancServer.start({ dicomWeb: false });
-    let stopping: Promise<unknown> | undefined;
-    let opens = 0;
-    const interrupted = instancesToSend(big.instances).map((instance, index) => index > 0 ? instance : {
-      ...instance,
-      // The first open() is the header check; the second is the upload, cut after 64 kB.
-      open: () => (++opens === 1 ? instance.open() : Readable.from((async function* () {
-        const bytes = await readFile(big.instances[0]!.path);
-        yield bytes.subarray(0, 65_536);
-        stopping ??= first.stop();
-        await stopping;
-        yield bytes.subarray(65_536);
-      })())),
-    });
+    const cut = cutOffMidRequest(big.instances, () => first.stop(), 1);
     const destination = new OrthancRestDestination({ name: 'orthanc', url: first.baseUrl, auth: NONE, timeoutMs: 20_000 });
     try {
-      const error: unknown = await destination.store(studyContext(big.studyInstanceUid), interrupted).catch((e: unknown) => e);
+      const error: unknown = await destination.store(studyContext(big.studyInstanceUid), cut.instances).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TransientDestinationError);
       expect((error as Error).message).toMatch(/^the connection to the destination failed: connection (closed|reset)/);
-      expect(stopping).toBeDefined();
+      expect(cut.stopped()).toBeDefined();
     } finally {
       await destination.close();
-      await stopping;
+      await cut.stopped();
     }
     const second = await OrthancServer.start({ dicomWeb: false });
     const again = new OrthancRestDestination({ name: 'orthanc', url: second.baseUrl, auth: NONE });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransientDestinationError, type InstanceOutcome, type InstanceToSend } from '../../src/forward/destination.js';
 import { parseStoreInstancesResponse } from '../../src/forward/dicom-response.js';
 import { multipartRelatedBody, StowRsDestination, type StowRsDestinationOptions } from '../../src/forward/stow-rs-destination.js';
-import { describeDestinationContract, instancesToSend, sha256, studyContext } from './destination-contract.js';
+import { cutOffMidRequest, describeDestinationContract, instancesToSend, sha256, studyContext } from './destination-contract.js';
 import { HttpStubServer, makeTestCertificates, multipartPayloads, type StubAnswer } from './http-stub-server.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
@@ -167,27 +167,16 @@ describe('StowRsDestination against a real Orthanc', () => {
   it('throws TransientDestinationError when Orthanc stops in the middle of a request, and delivers to a restarted Orthanc', async () => {
     const big = await generateStudy(join(workDir, 'midway'), { instances: 2, rows: 512, columns: 512 });
     const first = await OrthancServer.start();
-    let stopping: Promise<unknown> | undefined;
-    // The first instance's stream hands over 64 kB, then waits for Orthanc to be gone before the rest.
-    const interrupted = instancesToSend(big.instances).map((instance, index) => index > 0 ? instance : {
-      ...instance,
-      open: () => Readable.from((async function* () {
-        const bytes = await readFile(big.instances[0]!.path);
-        yield bytes.subarray(0, 65_536);
-        stopping ??= first.stop();
-        await stopping;
-        yield bytes.subarray(65_536);
-      })()),
-    });
+    const cut = cutOffMidRequest(big.instances, () => first.stop());
     const destination = new StowRsDestination({ name: 'orthanc', url: first.dicomWebUrl, auth: NONE, timeoutMs: 20_000 });
     try {
-      const error: unknown = await destination.store(studyContext(big.studyInstanceUid), interrupted).catch((e: unknown) => e);
+      const error: unknown = await destination.store(studyContext(big.studyInstanceUid), cut.instances).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TransientDestinationError);
       expect((error as Error).message).toMatch(/^the connection to the destination failed: connection (closed|reset)/);
-      expect(stopping).toBeDefined();
+      expect(cut.stopped()).toBeDefined();
     } finally {
       await destination.close();
-      await stopping;
+      await cut.stopped();
     }
     const second = await OrthancServer.start();
     const again = new StowRsDestination({ name: 'orthanc', url: second.dicomWebUrl, auth: NONE });
