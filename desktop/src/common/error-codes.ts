@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   FILE_NOT_DICOM: 'This file is not a DICOM image. Check that you picked the export folder, not a viewer or report.',
   FILE_TRUNCATED: 'This file is incomplete (it ends too early). Export it again from the modality.',
   FILE_UNREADABLE: 'This file could not be read (no permission, or the disk or share went away). Check access and try again.',
+  PHOTO_UNSUPPORTED: 'This photo could not be converted: it is damaged or in a format RelayPACS cannot read. Save it as JPEG or PNG and add it again.',
   ARCHIVE_REFUSED: 'This archive was refused because it is unsafe or too large to unpack. Ask IT to check where it came from.',
   DUPLICATE_CONFLICT: 'Another image with the same identifier but different content is already in the catalog. Choose which one to keep.',
   RELAY_UNREACHABLE: 'The relay cannot be reached. Sending resumes by itself when the network is back.',

@@ -1,4 +1,5 @@
-// dcmjs ships no type declarations; these cover the part of its API the test kit uses.
+// dcmjs ships no type declarations; these cover the part of its API the desktop core and the test
+// kit use (one declaration, included by both projects).
 declare module 'dcmjs' {
   export interface DicomJsonElement {
     vr: string;

@@ -1,0 +1,85 @@
+/**
+ * Catalog schema migrations, in order; released ones never change. Patient → study → series →
+ * instance, plus conflicts (same SOP Instance UID, other bytes) and import runs with their skips.
+ */
+export const CATALOG_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE patients (
+    id INTEGER PRIMARY KEY,
+    patient_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    birth_date TEXT NOT NULL,
+    sex TEXT NOT NULL,
+    -- Same ID and name is the same patient; the same ID with another name is kept apart, since
+    -- IDs from different sites collide.
+    UNIQUE (patient_id, name)
+  );
+  CREATE TABLE studies (
+    id INTEGER PRIMARY KEY,
+    study_instance_uid TEXT NOT NULL UNIQUE,
+    patient_row_id INTEGER NOT NULL REFERENCES patients(id),
+    study_date TEXT NOT NULL,
+    study_time TEXT NOT NULL,
+    description TEXT NOT NULL,
+    accession_number TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE series (
+    id INTEGER PRIMARY KEY,
+    series_instance_uid TEXT NOT NULL UNIQUE,
+    study_row_id INTEGER NOT NULL REFERENCES studies(id),
+    modality TEXT NOT NULL,
+    series_number INTEGER,
+    description TEXT NOT NULL
+  );
+  CREATE TABLE import_runs (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    state TEXT NOT NULL,            -- running, finished, interrupted
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    found INTEGER NOT NULL DEFAULT 0,
+    imported INTEGER NOT NULL DEFAULT 0,
+    duplicates INTEGER NOT NULL DEFAULT 0,
+    conflicts INTEGER NOT NULL DEFAULT 0,
+    skipped INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE instances (
+    id INTEGER PRIMARY KEY,
+    sop_instance_uid TEXT NOT NULL UNIQUE,
+    series_row_id INTEGER NOT NULL REFERENCES series(id),
+    sop_class_uid TEXT NOT NULL,
+    instance_number INTEGER,
+    number_of_frames INTEGER,
+    transfer_syntax_uid TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    path TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    import_run_id INTEGER REFERENCES import_runs(id),
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX instances_by_series ON instances(series_row_id);
+  CREATE TABLE instance_conflicts (
+    id INTEGER PRIMARY KEY,
+    sop_instance_uid TEXT NOT NULL,
+    existing_instance_id INTEGER NOT NULL REFERENCES instances(id),
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    import_run_id INTEGER REFERENCES import_runs(id),
+    detected_at TEXT NOT NULL,
+    resolution TEXT,                -- null until the user chooses: keep-existing, use-new
+    UNIQUE (sop_instance_uid, sha256)
+  );
+  CREATE TABLE import_skips (
+    id INTEGER PRIMARY KEY,
+    import_run_id INTEGER NOT NULL REFERENCES import_runs(id),
+    display_name TEXT NOT NULL,
+    code TEXT NOT NULL,
+    reason TEXT NOT NULL
+  );
+  CREATE INDEX import_skips_by_run ON import_skips(import_run_id);
+  `,
+];
