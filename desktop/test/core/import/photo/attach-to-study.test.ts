@@ -11,6 +11,7 @@ import { folderSource } from '../../../../src/core/import/folder-source.js';
 import { ImportService } from '../../../../src/core/import/import-service.js';
 import { attributesForCatalogStudy } from '../../../../src/core/import/photo/attach-to-study.js';
 import { photoSource } from '../../../../src/core/import/photo/photo-source.js';
+import { jpegJs, leftRedRightBlue } from './photo-fixtures.js';
 
 let workDir: string;
 let db: CatalogDatabase;
@@ -34,11 +35,17 @@ it('imports photos into the study they are attached to, as a new series', async 
   png.data.fill(200);
   const photo = join(workDir, 'wound.png');
   await writeFile(photo, PNG.sync.write(png));
-  const { counts } = await service.run('photos', photoSource([photo], attributes, join(workDir, 'tmp')));
-  expect(counts).toMatchObject({ imported: 1, skipped: 0 });
+  // A baseline JPEG is kept compressed (encapsulated pixel data, which the indexer never reads).
+  const jpeg = join(workDir, 'request.jpg');
+  await writeFile(jpeg, jpegJs(16, 8, leftRedRightBlue(16)));
+  const { counts } = await service.run('photos', photoSource([photo, jpeg], attributes, join(workDir, 'tmp')));
+  expect(counts).toMatchObject({ imported: 2, skipped: 0 });
   const row = reader.study(study.studyInstanceUid)!;
   expect(row.series).toHaveLength(3);
   expect(row.series[2]).toMatchObject({ description: 'Photos', modality: 'XC', seriesNumber: 3 });
-  expect(row.series[2]!.instances[0]).toMatchObject({ sopClassUid: '1.2.840.10008.5.1.4.1.1.7' });
+  expect(row.series[2]!.instances.map((i) => [i.sopClassUid, i.transferSyntaxUid])).toEqual([
+    ['1.2.840.10008.5.1.4.1.1.7', '1.2.840.10008.1.2.1'],
+    ['1.2.840.10008.5.1.4.1.1.7', '1.2.840.10008.1.2.4.50'],
+  ]);
   expect(attributesForCatalogStudy(reader, '2.25.1')).toBeUndefined();
 });
