@@ -82,4 +82,32 @@ export const CATALOG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX import_skips_by_run ON import_skips(import_run_id);
   `,
+  // 2: upload jobs, one per study sent, with per-instance progress
+  `
+  CREATE TABLE upload_jobs (
+    id INTEGER PRIMARY KEY,
+    study_instance_uid TEXT NOT NULL,
+    service_level TEXT NOT NULL,
+    clinical_history TEXT,
+    -- queued, uploading, completing, forwarding, delivered, confirmed, failed, paused, cancelled
+    state TEXT NOT NULL,
+    relay_upload_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    error_code TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    finished_at TEXT
+  );
+  CREATE INDEX upload_jobs_by_state ON upload_jobs(state);
+  CREATE TABLE upload_job_instances (
+    job_id INTEGER NOT NULL REFERENCES upload_jobs(id) ON DELETE CASCADE,
+    sop_instance_uid TEXT NOT NULL,
+    bytes_sent INTEGER NOT NULL DEFAULT 0,
+    -- pending, sent, delivered, confirmed, rejected, failed, already-delivered
+    state TEXT NOT NULL,
+    reason TEXT,
+    PRIMARY KEY (job_id, sop_instance_uid)
+  );
+  `,
 ];

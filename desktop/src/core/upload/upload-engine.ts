@@ -1,0 +1,251 @@
+import { open } from 'node:fs/promises';
+import type { InitUploadResponse, UploadStatus } from '../../../../server/src/protocol/upload-protocol.js';
+import type { CatalogDatabase } from '../catalog/catalog-database.js';
+import { backoffMs, sleep } from './backoff.js';
+import { ChunkSizer } from './chunk-sizer.js';
+import { RelayRequestError, type RelayClient } from './relay-client.js';
+import { UploadJobsRepository, type CatalogFile, type UploadJob } from './upload-jobs-repository.js';
+
+export interface UploadEngineOptions {
+  db: CatalogDatabase;
+  client: RelayClient;
+  /** A valid access token (the session refreshes it as needed). */
+  accessToken: () => Promise<string>;
+  sourceWorkstation?: string;
+  /** Chunks in flight at once. */
+  parallelChunks?: number;
+  /** Retries of a transient failure before the job is left queued for later (0 = forever). */
+  maxAttempts?: number;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** How often forwarding status is polled while waiting for delivery. */
+  pollIntervalMs?: number;
+  now?: () => Date;
+  onProgress?: (progress: JobProgress) => void;
+}
+
+export interface JobProgress {
+  jobId: number;
+  state: string;
+  bytesSent: number;
+  totalBytes: number;
+}
+
+export interface JobOutcome {
+  jobId: number;
+  state: 'delivered' | 'confirmed' | 'failed' | 'queued';
+  studyInstanceUid: string;
+  uploadId: string | null;
+  instances: { sopInstanceUid: string; state: string; reason?: string }[];
+  error?: { code: string; message: string };
+}
+
+/** A permanent failure of the whole job (e.g. nothing in the catalog, account not allowed). */
+class JobFailed extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * Sends queued studies to the relay and follows them until the PACS has them. Resumes from what
+ * the relay reports (after a dropped connection, a restart or a kill -9 nothing is sent twice),
+ * sends chunks in parallel with an adaptive size and a per-chunk stall timeout, retries transient
+ * failures with exponential backoff and jitter, and reports permanent ones with the relay's reason.
+ */
+export class UploadEngine {
+  readonly jobs: UploadJobsRepository;
+
+  constructor(private readonly options: UploadEngineOptions) {
+    this.jobs = new UploadJobsRepository(options.db, options.now);
+  }
+
+  enqueue(studyInstanceUid: string, serviceLevel: 'STAT' | 'ROUTINE', clinicalHistory?: string): number {
+    return this.jobs.enqueue(studyInstanceUid, serviceLevel, clinicalHistory);
+  }
+
+  /** Runs every pending job, STAT first, each until delivered or failed (or out of attempts). */
+  async runPending(): Promise<JobOutcome[]> {
+    const outcomes: JobOutcome[] = [];
+    for (let job = this.jobs.pending()[0]; job; job = this.jobs.pending().find((j) => !outcomes.some((o) => o.jobId === j.id))) {
+      outcomes.push(await this.run(job.id));
+    }
+    return outcomes;
+  }
+
+  async run(jobId: number): Promise<JobOutcome> {
+    const maxAttempts = this.options.maxAttempts ?? 0;
+    for (let attempt = 0; ; attempt++) {
+      const job = this.jobs.find(jobId);
+      if (!job) throw new Error(`no upload job ${jobId}`);
+      try {
+        return await this.attempt(job);
+      } catch (caught) {
+        let error = caught;
+        // A refusal that no retry can change (415, 403, 413 on init...) ends the job with the relay's reason;
+        // 401/404/409 are handled by re-initialising, so they retry.
+        if (error instanceof RelayRequestError && !error.transient && error.status !== undefined && ![401, 404, 409].includes(error.status)) {
+          error = new JobFailed(error.code ?? `HTTP_${error.status}`, error.message);
+        }
+        if (error instanceof JobFailed) {
+          this.jobs.setState(jobId, 'failed', { error: { code: error.code, message: error.message } });
+          return this.outcome(jobId, 'failed', { code: error.code, message: error.message });
+        }
+        const message = error instanceof Error ? error.message : String(error);
+        const code = error instanceof RelayRequestError ? error.code ?? (error.status ? `HTTP_${error.status}` : 'RELAY_UNREACHABLE') : 'INTERNAL';
+        this.jobs.countAttempt(jobId, { code, message });
+        if (maxAttempts > 0 && attempt + 1 >= maxAttempts) return this.outcome(jobId, 'queued', { code, message });
+        const retryAfter = error instanceof RelayRequestError && error.retryAfterSeconds ? error.retryAfterSeconds * 1000 : 0;
+        await sleep(Math.max(retryAfter, backoffMs(attempt, this.options.backoffBaseMs ?? 500, this.options.backoffMaxMs ?? 30_000)));
+      }
+    }
+  }
+
+  private async attempt(job: UploadJob): Promise<JobOutcome> {
+    const files = this.jobs.studyFiles(job.studyInstanceUid);
+    if (files.length === 0) throw new JobFailed('INVALID_REQUEST', 'the study has no instances in the catalog');
+    let init = await this.init(job, files);
+    this.jobs.setState(job.id, 'uploading', { relayUploadId: init.uploadId });
+    const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
+    const sizer = new ChunkSizer(init.chunk.minBytes, init.chunk.maxBytes, init.chunk.preferredBytes);
+    let status = init.status;
+    for (let round = 0; ; round++) {
+      const missing = status.instances.flatMap((instance) => instance.state === 'receiving'
+        ? instance.missing.map(([start, end]) => ({ index: instance.index, start, end })) : []);
+      if (missing.length === 0) break;
+      try {
+        await this.sendRanges(job, init, files, missing, sizer, () => totalBytes - sumMissing(status));
+      } catch (error) {
+        // The upload token expired or the upload vanished on the relay: start over from init,
+        // which resumes the same upload when it still exists.
+        if (error instanceof RelayRequestError && (error.status === 401 || error.status === 404)) init = await this.init(job, files);
+        else throw error;
+      }
+      status = await this.options.client.status(init.uploadId, init.uploadToken);
+      this.report(job.id, 'uploading', totalBytes - sumMissing(status), totalBytes);
+      if (round > 1000) throw new Error('the relay keeps reporting missing bytes');
+    }
+    this.jobs.setState(job.id, 'completing');
+    status = await this.options.client.complete(init.uploadId, init.uploadToken);
+    this.jobs.setState(job.id, 'forwarding');
+    this.record(job.id, status);
+    status = await this.waitForDelivery(job, init, status);
+    const failed = status.deliveries.some((d) => d.state === 'failed') || status.instances.some((i) => i.state === 'rejected');
+    const confirmed = status.deliveries.length > 0 && status.deliveries.every((d) => d.state === 'confirmed');
+    const final = failed ? 'failed' : confirmed ? 'confirmed' : 'delivered';
+    this.jobs.setState(job.id, final, failed ? { error: { code: 'PACS_REJECTED', message: 'some instances were not accepted; see each instance' } } : { error: null });
+    this.report(job.id, final, totalBytes, totalBytes);
+    return this.outcome(job.id, final);
+  }
+
+  private async init(job: UploadJob, files: CatalogFile[]): Promise<InitUploadResponse> {
+    try {
+      return await this.options.client.initUpload(await this.options.accessToken(), {
+        study: {
+          studyInstanceUid: job.studyInstanceUid,
+          serviceLevel: job.serviceLevel,
+          ...(files[0]?.modality ? { modality: files[0].modality } : {}),
+          ...(job.clinicalHistory ? { clinicalHistory: job.clinicalHistory } : {}),
+          ...(this.options.sourceWorkstation ? { sourceWorkstation: this.options.sourceWorkstation } : {}),
+        },
+        instances: files.map((f) => ({ sopInstanceUid: f.sopInstanceUid, sopClassUid: f.sopClassUid, size: f.size, sha256: f.sha256 })),
+      });
+    } catch (error) {
+      if (error instanceof RelayRequestError && !error.transient && error.status !== 401) {
+        throw new JobFailed(error.code ?? `HTTP_${error.status}`, error.message);
+      }
+      throw error;
+    }
+  }
+
+  /** Sends the missing ranges, `parallelChunks` at a time, each cut to the current chunk size. */
+  private async sendRanges(job: UploadJob, init: InitUploadResponse, files: CatalogFile[], missing: { index: number; start: number; end: number }[],
+    sizer: ChunkSizer, held: () => number): Promise<void> {
+    const queue = [...missing];
+    let sent = held();
+    const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
+    let failure: unknown;
+    const worker = async () => {
+      while (queue.length > 0 && failure === undefined) {
+        const range = queue.shift()!;
+        const length = Math.min(sizer.current, range.end - range.start);
+        if (range.start + length < range.end) queue.unshift({ ...range, start: range.start + length });
+        const file = files[range.index]!;
+        const bytes = await readRange(file.path, range.start, length);
+        try {
+          // Stall detection: a chunk slower than 32 KiB/s (plus 10 s) is abandoned and retried.
+          await this.options.client.putChunk(init.uploadId, init.uploadToken, range.index, range.start, bytes, { timeoutMs: 10_000 + Math.ceil(length / 32) });
+          sizer.succeeded();
+          sent += length;
+          this.report(job.id, 'uploading', sent, totalBytes);
+        } catch (error) {
+          if (error instanceof RelayRequestError && error.code === 'UPLOAD_OFFSET_MISMATCH') continue; // already held; status will tell
+          if (error instanceof RelayRequestError && error.status === 413) {
+            sizer.failed();
+            queue.unshift({ ...range, end: range.start + length });
+            continue;
+          }
+          sizer.failed();
+          failure ??= error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: this.options.parallelChunks ?? 4 }, worker));
+    if (failure !== undefined) throw failure;
+  }
+
+  private async waitForDelivery(job: UploadJob, init: InitUploadResponse, status: UploadStatus): Promise<UploadStatus> {
+    const finished = (s: UploadStatus) => s.instances.every((i) => ['delivered', 'confirmed', 'failed', 'not-sent', 'unrouted'].includes(i.deliveryState));
+    while (!finished(status)) {
+      await sleep(this.options.pollIntervalMs ?? 1000);
+      status = await this.options.client.status(init.uploadId, init.uploadToken);
+      this.record(job.id, status);
+    }
+    return status;
+  }
+
+  private record(jobId: number, status: UploadStatus): void {
+    this.options.db.transaction(() => {
+      for (const instance of status.instances) {
+        const reason = instance.rejection?.reason ?? instance.destinations.find((d) => d.reason)?.reason ?? null;
+        const state = instance.state === 'rejected' ? 'rejected' : instance.deliveryState;
+        this.jobs.setInstanceProgress(jobId, instance.sopInstanceUid, instance.receivedBytes, state, reason);
+      }
+    })();
+  }
+
+  private report(jobId: number, state: string, bytesSent: number, totalBytes: number): void {
+    this.options.onProgress?.({ jobId, state, bytesSent, totalBytes });
+  }
+
+  private outcome(jobId: number, state: JobOutcome['state'], error?: { code: string; message: string }): JobOutcome {
+    const job = this.jobs.find(jobId)!;
+    return {
+      jobId, state, studyInstanceUid: job.studyInstanceUid, uploadId: job.relayUploadId,
+      instances: this.jobs.instances(jobId).map((i) => ({ sopInstanceUid: i.sopInstanceUid, state: i.state, ...(i.reason ? { reason: i.reason } : {}) })),
+      ...(error ? { error } : {}),
+    };
+  }
+}
+
+function sumMissing(status: UploadStatus): number {
+  return status.instances.reduce((sum, i) => sum + i.missing.reduce((s, [a, b]) => s + (b - a), 0), 0);
+}
+
+/** A file that changed or vanished since it was imported cannot be sent: that is final for the job. */
+async function readRange(path: string, start: number, length: number): Promise<Buffer> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    throw new JobFailed('FILE_UNREADABLE', `${path} can no longer be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); import it again`);
+  }
+  try {
+    const buffer = Buffer.allocUnsafe(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, start);
+    if (bytesRead !== length) throw new JobFailed('FILE_TRUNCATED', `${path} is shorter than when it was imported; import it again`);
+    return buffer;
+  } finally {
+    await handle.close();
+  }
+}

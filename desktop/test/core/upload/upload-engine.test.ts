@@ -1,0 +1,125 @@
+// The upload engine against the real relay (in-process, real HTTP, real SQLite) forwarding to a
+// real Orthanc.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateStudy, OrthancServer } from '@relaypacs/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestRelay, type TestRelay } from '../../../../server/test/support/test-relay.js';
+import { openCatalogDatabase, type CatalogDatabase } from '../../../src/core/catalog/catalog-database.js';
+import { folderSource } from '../../../src/core/import/folder-source.js';
+import { ImportService } from '../../../src/core/import/import-service.js';
+import { RelayClient } from '../../../src/core/upload/relay-client.js';
+import { UploadEngine } from '../../../src/core/upload/upload-engine.js';
+
+let workDir: string;
+let orthanc: OrthancServer;
+let relay: TestRelay;
+let db: CatalogDatabase;
+let token: string;
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'relaypacs-engine-'));
+  orthanc = await OrthancServer.start();
+  relay = await startTestRelay({
+    upload: { minFreeDiskBytes: 0, minChunkBytes: 1024, preferredChunkBytes: 16 * 1024, maxChunkBytes: 256 * 1024 },
+    delivery: { initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.5 },
+    destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, confirm: true }],
+  }, { deliver: true });
+  token = await relay.tokenFor('radiographer');
+  db = openCatalogDatabase(join(workDir, 'catalog.db'));
+});
+afterAll(async () => {
+  db?.close();
+  await relay?.close();
+  await orthanc?.stop();
+  await rm(workDir, { recursive: true, force: true });
+});
+
+async function importStudy(name: string, instances: number) {
+  const study = await generateStudy(join(workDir, name), { instances, series: Math.min(2, instances), rows: 128, columns: 128 });
+  await new ImportService({ db }).run(name, folderSource(join(workDir, name)));
+  return study;
+}
+
+function engine(client = new RelayClient({ baseUrl: relay.url })): UploadEngine {
+  return new UploadEngine({ db, client, accessToken: async () => token, sourceWorkstation: 'TEST-WS', pollIntervalMs: 100, backoffBaseMs: 50, backoffMaxMs: 200, onProgress: (p) => process.env.DEBUG_ENGINE && console.log('PROGRESS', JSON.stringify(p)) });
+}
+
+describe('upload engine', () => {
+  it('sends a study and follows it until Orthanc confirms every instance, each stored once', async () => {
+    const study = await importStudy('a', 6);
+    const e = engine();
+    const jobId = e.enqueue(study.studyInstanceUid, 'STAT', 'fall, query fracture');
+    const outcome = await e.run(jobId);
+    expect(outcome).toMatchObject({ state: 'confirmed', studyInstanceUid: study.studyInstanceUid });
+    expect(outcome.instances.map((i) => i.state)).toEqual(Array(6).fill('confirmed'));
+    const held = (await orthanc.listInstances()).filter((i) => study.instances.some((s) => s.sopInstanceUid === i.sopInstanceUid));
+    expect(held).toHaveLength(6);
+    // The clinical history and service level travelled with the study.
+    const upload = relay.services.db.prepare('SELECT service_level, clinical_history, source_workstation FROM uploads WHERE id = ?').get(outcome.uploadId) as Record<string, string>;
+    expect(upload).toEqual({ service_level: 'STAT', clinical_history: 'fall, query fracture', source_workstation: 'TEST-WS' });
+  });
+
+  it('resumes after the agent died mid-upload without sending held bytes again', async () => {
+    const study = await importStudy('b', 4);
+    // First life: the connection dies after a few chunks (a crashing agent).
+    let chunks = 0;
+    const dying = new RelayClient({ baseUrl: relay.url });
+    const realPut = dying.putChunk.bind(dying);
+    dying.putChunk = async (...args: Parameters<RelayClient['putChunk']>) => {
+      if (++chunks > 5) throw new Error('agent killed');
+      return realPut(...args);
+    };
+    const first = engine(dying);
+    const jobId = first.enqueue(study.studyInstanceUid, 'ROUTINE');
+    await expect(Promise.race([first.run(jobId), new Promise((_, reject) => setTimeout(() => reject(new Error('stopped')), 1500))])).rejects.toThrow();
+    // Second life: a fresh engine on the same catalog picks the job up.
+    let resentBytes = 0;
+    const counting = new RelayClient({ baseUrl: relay.url });
+    const countingPut = counting.putChunk.bind(counting);
+    counting.putChunk = async (uploadId, uploadToken, instance, offset, bytes, options) => {
+      resentBytes += bytes.length;
+      return countingPut(uploadId, uploadToken, instance, offset, bytes, options);
+    };
+    const outcome = await engine(counting).run(jobId);
+    expect(outcome.state).toBe('confirmed');
+    const total = study.instances.reduce((sum, i) => sum + i.size, 0);
+    expect(resentBytes).toBeLessThan(total);
+    expect((await orthanc.listInstances()).filter((i) => study.instances.some((s) => s.sopInstanceUid === i.sopInstanceUid))).toHaveLength(4);
+  });
+
+  it('skips what a PACS already holds when the same study is sent again', async () => {
+    const study = await importStudy('c', 2);
+    const e = engine();
+    await e.run(e.enqueue(study.studyInstanceUid, 'ROUTINE'));
+    let sent = 0;
+    const client = new RelayClient({ baseUrl: relay.url });
+    const put = client.putChunk.bind(client);
+    client.putChunk = async (...args: Parameters<RelayClient['putChunk']>) => {
+      sent++;
+      return put(...args);
+    };
+    const again = engine(client);
+    const outcome = await again.run(again.enqueue(study.studyInstanceUid, 'ROUTINE'));
+    expect(sent).toBe(0);
+    expect(outcome.instances.map((i) => i.state)).toEqual(['delivered', 'delivered']);
+  });
+
+  it('fails a job permanently with the reason when the account may not upload', async () => {
+    const study = await importStudy('d', 1);
+    const radiologist = await relay.tokenFor('radiologist');
+    const e = new UploadEngine({ db, client: new RelayClient({ baseUrl: relay.url }), accessToken: async () => radiologist, backoffBaseMs: 10 });
+    const outcome = await e.run(e.enqueue(study.studyInstanceUid, 'ROUTINE'));
+    expect(outcome).toMatchObject({ state: 'failed', error: { code: 'AUTH_FORBIDDEN' } });
+  });
+
+  it('keeps retrying while the relay is unreachable, then gives the job back to the queue', async () => {
+    const study = await importStudy('e', 1);
+    const e = new UploadEngine({ db, client: new RelayClient({ baseUrl: 'http://127.0.0.1:9', requestTimeoutMs: 500 }), accessToken: async () => token, maxAttempts: 3, backoffBaseMs: 10, backoffMaxMs: 20 });
+    const jobId = e.enqueue(study.studyInstanceUid, 'ROUTINE');
+    const outcome = await e.run(jobId);
+    expect(outcome).toMatchObject({ state: 'queued', error: { code: 'RELAY_UNREACHABLE' } });
+    expect(e.jobs.find(jobId)).toMatchObject({ state: 'queued', attempts: 3 });
+  });
+});
