@@ -21,6 +21,8 @@ export interface ImportServiceOptions {
 export interface ImportRunResult {
   runId: number;
   counts: ImportCounts;
+  /** Every study the source held (new, duplicate or conflicting instances alike), to queue for sending. */
+  studyInstanceUids: string[];
 }
 
 /**
@@ -44,6 +46,7 @@ export class ImportService {
     const counts: ImportCounts = { found: 0, imported: 0, duplicates: 0, conflicts: 0, skipped: 0 };
     const batchSize = this.options.batchSize ?? 1000;
     const concurrency = this.options.concurrency ?? 32;
+    const studies = new Set<string>();
     let pendingFiles: IndexedFile[] = [];
     let pendingSkips: SkippedInput[] = [];
 
@@ -65,7 +68,10 @@ export class ImportService {
       })();
     };
     const accept = (result: IndexResult, displayName: string) => {
-      if (result.ok) pendingFiles.push(result.file);
+      if (result.ok) {
+        pendingFiles.push(result.file);
+        studies.add(result.file.header.study.instanceUid);
+      }
       else {
         pendingSkips.push(result.skipped);
         counts.skipped++;
@@ -89,6 +95,6 @@ export class ImportService {
     flush();
     this.runs.finish(runId, counts);
     onProgress?.({ ...counts });
-    return { runId, counts };
+    return { runId, counts, studyInstanceUids: [...studies] };
   }
 }

@@ -33,7 +33,7 @@ export interface JobProgress {
 
 export interface JobOutcome {
   jobId: number;
-  state: 'delivered' | 'confirmed' | 'failed' | 'queued';
+  state: 'delivered' | 'confirmed' | 'failed' | 'queued' | 'forwarding';
   studyInstanceUid: string;
   uploadId: string | null;
   instances: { sopInstanceUid: string; state: string; reason?: string }[];
@@ -55,6 +55,7 @@ class JobFailed extends Error {
  */
 export class UploadEngine {
   readonly jobs: UploadJobsRepository;
+  private waitForDelivery = true;
 
   constructor(private readonly options: UploadEngineOptions) {
     this.jobs = new UploadJobsRepository(options.db, options.now);
@@ -73,7 +74,12 @@ export class UploadEngine {
     return outcomes;
   }
 
-  async run(jobId: number): Promise<JobOutcome> {
+  /**
+   * Sends one job. With `waitForDelivery` (the default) it follows the study until every PACS has
+   * it or refused it; without, it returns once the relay has accepted the study ('forwarding').
+   */
+  async run(jobId: number, options: { waitForDelivery?: boolean } = {}): Promise<JobOutcome> {
+    this.waitForDelivery = options.waitForDelivery ?? true;
     const maxAttempts = this.options.maxAttempts ?? 0;
     for (let attempt = 0; ; attempt++) {
       const job = this.jobs.find(jobId);
@@ -129,7 +135,11 @@ export class UploadEngine {
     status = await this.options.client.complete(init.uploadId, init.uploadToken);
     this.jobs.setState(job.id, 'forwarding');
     this.record(job.id, status);
-    status = await this.waitForDelivery(job, init, status);
+    if (!this.waitForDelivery) {
+      this.report(job.id, 'forwarding', totalBytes, totalBytes);
+      return this.outcome(job.id, 'forwarding');
+    }
+    status = await this.followDelivery(job, init, status);
     const failed = status.deliveries.some((d) => d.state === 'failed') || status.instances.some((i) => i.state === 'rejected');
     const confirmed = status.deliveries.length > 0 && status.deliveries.every((d) => d.state === 'confirmed');
     const final = failed ? 'failed' : confirmed ? 'confirmed' : 'delivered';
@@ -194,7 +204,7 @@ export class UploadEngine {
     if (failure !== undefined) throw failure;
   }
 
-  private async waitForDelivery(job: UploadJob, init: InitUploadResponse, status: UploadStatus): Promise<UploadStatus> {
+  private async followDelivery(job: UploadJob, init: InitUploadResponse, status: UploadStatus): Promise<UploadStatus> {
     const finished = (s: UploadStatus) => s.instances.every((i) => ['delivered', 'confirmed', 'failed', 'not-sent', 'unrouted'].includes(i.deliveryState));
     while (!finished(status)) {
       await sleep(this.options.pollIntervalMs ?? 1000);

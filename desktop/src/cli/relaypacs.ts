@@ -1,0 +1,132 @@
+// relaypacs: the headless agent. The same core as the desktop app, for scripts, services and tests.
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createCore, type Core } from '../core/create-core.js';
+import { sourceForPath } from '../core/import/source-for-path.js';
+import type { JobOutcome } from '../core/upload/upload-engine.js';
+import { ProgressLine } from './progress-line.js';
+
+const USAGE = `Usage: relaypacs COMMAND [options]   (--data DIR or RELAYPACS_AGENT_DATA: the agent's data folder)
+
+  login --relay URL --user NAME [--password-stdin] [--totp CODE]
+  upload PATH... [--stat] [--history TEXT] [--wait] [--json]
+      Imports folders, files, ZIPs or DICOMDIR media and sends every study found. Without --wait it
+      returns once the relay has accepted each study; with --wait, once every PACS has it (exit 0)
+      or something failed (exit 1).
+  queue [--json]            the upload queue
+  retry ID|--all [--wait]   send failed or stalled jobs again
+  status [--json]           who is signed in where, and the queue in numbers`;
+
+class UsageError extends Error {}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+function print(json: boolean, value: unknown, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`);
+}
+
+function describeOutcome(outcome: JobOutcome): string {
+  const problems = outcome.instances.filter((i) => i.reason).map((i) => `    ${i.sopInstanceUid}: ${i.state}, ${i.reason}`);
+  return [`job ${outcome.jobId} (upload ${outcome.uploadId ?? '-'}): ${outcome.state}${outcome.error ? `, ${outcome.error.message}` : ''}`, ...problems].join('\n');
+}
+
+async function sendJobs(core: Core, jobIds: number[], wait: boolean, json: boolean): Promise<number> {
+  const engine = await core.engine();
+  const progress = new ProgressLine();
+  const outcomes: JobOutcome[] = [];
+  // STAT jobs first.
+  const ordered = jobIds.map((id) => engine.jobs.find(id)!).sort((a, b) => (a.serviceLevel === b.serviceLevel ? a.id - b.id : a.serviceLevel === 'STAT' ? -1 : 1));
+  for (const job of ordered) {
+    const outcome = await engine.run(job.id, { waitForDelivery: wait });
+    progress.done();
+    outcomes.push(outcome);
+    if (!json) process.stdout.write(`${describeOutcome(outcome)}\n`);
+  }
+  if (json) process.stdout.write(`${JSON.stringify({ jobs: outcomes })}\n`);
+  const ok = outcomes.every((o) => (wait ? o.state === 'delivered' || o.state === 'confirmed' : o.state === 'forwarding' || o.state === 'delivered' || o.state === 'confirmed'));
+  return ok ? 0 : 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: {
+      data: { type: 'string' }, relay: { type: 'string' }, user: { type: 'string' }, 'password-stdin': { type: 'boolean' }, totp: { type: 'string' },
+      stat: { type: 'boolean' }, history: { type: 'string' }, wait: { type: 'boolean' }, json: { type: 'boolean' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...args] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(`${USAGE}\n`);
+    return command || values.help ? 0 : 2;
+  }
+  const json = values.json === true;
+  const progress = new ProgressLine();
+  const core = await createCore({
+    dataDir: resolve(values.data ?? process.env.RELAYPACS_AGENT_DATA ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'relaypacs', 'agent')),
+    onUploadProgress: (p) => progress.update(`job ${p.jobId} ${p.state}`, p.bytesSent, p.totalBytes),
+  });
+  try {
+    switch (command) {
+      case 'login': {
+        if (!values.relay || !values.user) throw new UsageError('login needs --relay URL and --user NAME');
+        if (!values['password-stdin']) throw new UsageError('give the password on standard input with --password-stdin');
+        const info = await core.session.login(values.relay, values.user, await readStdin(), values.totp);
+        print(json, info, `signed in to ${info.relayUrl} as ${info.username} (${info.role}); the session is kept in the system keychain`);
+        return 0;
+      }
+      case 'upload': {
+        if (args.length === 0) throw new UsageError('upload needs at least one PATH');
+        const engine = await core.engine();
+        const jobIds: number[] = [];
+        for (const path of args.map((p) => resolve(p))) {
+          const run = await core.imports.run(path, sourceForPath(path, { tempDir: core.tempDir }), (p) => progress.update('importing', p.found, p.found + 1));
+          progress.done();
+          if (!json) process.stdout.write(`${path}: ${run.counts.imported} imported, ${run.counts.duplicates} already known, ${run.counts.conflicts} conflicts, ${run.counts.skipped} skipped\n`);
+          for (const uid of run.studyInstanceUids) jobIds.push(engine.enqueue(uid, values.stat ? 'STAT' : 'ROUTINE', values.history));
+        }
+        if (jobIds.length === 0) {
+          print(json, { jobs: [] }, 'no study found to send');
+          return 1;
+        }
+        return await sendJobs(core, [...new Set(jobIds)], values.wait === true, json);
+      }
+      case 'queue': {
+        const engine = await core.engine();
+        const jobs = engine.jobs.all();
+        print(json, { jobs }, jobs.map((j) => `${j.id}\t${j.state}\t${j.serviceLevel}\t${j.lastError ?? ''}`).join('\n') || 'the queue is empty');
+        return 0;
+      }
+      case 'retry': {
+        const engine = await core.engine();
+        const ids = values.all ? engine.jobs.all().filter((j) => j.state === 'failed' || j.state === 'queued').map((j) => j.id) : args.map(Number);
+        if (ids.length === 0 || ids.some((id) => !Number.isInteger(id) || !engine.jobs.find(id))) throw new UsageError('retry needs job ids from `relaypacs queue`, or --all');
+        for (const id of ids) engine.jobs.setState(id, 'queued', { error: null });
+        return await sendJobs(core, ids, values.wait === true, json);
+      }
+      case 'status': {
+        const info = await core.session.info();
+        const counts = core.catalog.counts();
+        print(json, { session: info ?? null, catalog: counts }, `${info ? `signed in to ${info.relayUrl} as ${info.username}` : 'not signed in'}; catalog: ${counts.studies} studies, ${counts.instances} instances`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } finally {
+    core.close();
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+}, (error: unknown) => {
+  const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+  process.stderr.write(`relaypacs: ${error instanceof Error ? error.message : String(error)}\n${usage ? `\n${USAGE}\n` : ''}`);
+  process.exitCode = usage ? 2 : 1;
+});

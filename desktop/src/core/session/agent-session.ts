@@ -1,0 +1,62 @@
+import { readFile, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CredentialStore } from '../secrets/credential-store.js';
+import { userAccount } from '../secrets/credential-account.js';
+import type { RelayClient } from '../upload/relay-client.js';
+
+/** Who is signed in where: kept in DATA/session.json. The refresh token lives in the keychain only. */
+export interface SessionInfo {
+  relayUrl: string;
+  username: string;
+  role: string;
+}
+
+export class NotSignedInError extends Error {
+  readonly code = 'SESSION_EXPIRED';
+}
+
+/**
+ * The agent's sign-in: logs in once, keeps the rotating refresh token in the OS keychain, and hands
+ * out access tokens, refreshing them shortly before they expire. Each refresh stores the new
+ * refresh token before using the access token, so a crash never leaves a spent token behind.
+ */
+export class AgentSession {
+  private access: { token: string; expiresAt: number } | undefined;
+
+  constructor(private readonly dataDir: string, private readonly store: CredentialStore, private readonly clientFor: (relayUrl: string) => RelayClient) {}
+
+  async login(relayUrl: string, username: string, password: string, totp?: string): Promise<SessionInfo> {
+    const answer = await this.clientFor(relayUrl).login(username, password, totp);
+    const info: SessionInfo = { relayUrl, username: answer.user.username, role: answer.user.role };
+    await this.store.set(userAccount(relayUrl, info.username), answer.refreshToken);
+    await writeJsonAtomically(join(this.dataDir, 'session.json'), info);
+    this.access = { token: answer.accessToken, expiresAt: Date.parse(answer.accessTokenExpiresAt) };
+    return info;
+  }
+
+  async info(): Promise<SessionInfo | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.dataDir, 'session.json'), 'utf8')) as SessionInfo;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async accessToken(): Promise<string> {
+    if (this.access && this.access.expiresAt - Date.now() > 30_000) return this.access.token;
+    const info = await this.info();
+    if (!info) throw new NotSignedInError('not signed in: run `relaypacs login --relay URL --user NAME` first');
+    const account = userAccount(info.relayUrl, info.username);
+    const refreshToken = await this.store.get(account);
+    if (!refreshToken) throw new NotSignedInError('the saved sign-in is gone from the keychain: sign in again');
+    const answer = await this.clientFor(info.relayUrl).refresh(refreshToken);
+    await this.store.set(account, answer.refreshToken);
+    this.access = { token: answer.accessToken, expiresAt: Date.parse(answer.accessTokenExpiresAt) };
+    return answer.accessToken;
+  }
+}
+
+async function writeJsonAtomically(path: string, value: unknown): Promise<void> {
+  await writeFile(`${path}.tmp`, JSON.stringify(value, null, 2), { mode: 0o600 });
+  await rename(`${path}.tmp`, path);
+}

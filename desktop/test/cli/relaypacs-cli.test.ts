@@ -1,0 +1,87 @@
+// The relaypacs command end to end: the real relay binary forwarding to a real Orthanc, the agent
+// as a child process signed in through a real gnome-keyring.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateStudy, OrthancServer, relayUserCommand, spawnRelay, startKeyringSession, type KeyringSession, type ManagedProcess } from '@relaypacs/testkit';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
+const AGENT = join(import.meta.dirname, '../../bin/relaypacs.js');
+let workDir: string;
+let orthanc: OrthancServer;
+let keyring: KeyringSession;
+let relay: { process: ManagedProcess; url: string };
+let agentEnv: NodeJS.ProcessEnv;
+
+function agent(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [AGENT, ...args], { env: agentEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'relaypacs-cli-'));
+  orthanc = await OrthancServer.start();
+  keyring = await startKeyringSession();
+  const dataDir = join(workDir, 'relay');
+  const config = join(workDir, 'relay.json');
+  await writeFile(config, JSON.stringify({
+    upload: { minFreeDiskBytes: 0 }, delivery: { initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.5 },
+    destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, confirm: true }],
+  }));
+  expect((await relayUserCommand(dataDir, ['add', 'ct-scanner', '--role', 'device', '--password-stdin'], 'scanner secret 99\n')).code).toBe(0);
+  relay = await spawnRelay(dataDir, join(workDir, 'relay.log'), { RELAYPACS_CONFIG: config });
+  agentEnv = { ...process.env, ...keyring.env, RELAYPACS_AGENT_DATA: join(workDir, 'agent') };
+}, 60_000);
+
+afterAll(async () => {
+  await relay?.process.stop();
+  await keyring?.stop();
+  await orthanc?.stop();
+  await rm(workDir, { recursive: true, force: true });
+});
+
+it('signs in once, keeps the session in the keychain only, and uploads a study until Orthanc confirms it', async () => {
+  const login = await agent(['login', '--relay', relay.url, '--user', 'ct-scanner', '--password-stdin', '--json'], 'scanner secret 99\n');
+  expect(login.code, login.stderr).toBe(0);
+  expect(JSON.parse(login.stdout)).toMatchObject({ relayUrl: relay.url, username: 'ct-scanner', role: 'device' });
+  // No refresh token anywhere in the agent's files: it lives in the keychain.
+  for (const name of await readdir(join(workDir, 'agent'))) {
+    if (name === 'tmp') continue;
+    expect((await readFile(join(workDir, 'agent', name))).includes('rpr_'), name).toBe(false);
+  }
+
+  const study = await generateStudy(join(workDir, 'study'), { instances: 5, series: 2, rows: 128, columns: 128 });
+  const upload = await agent(['upload', join(workDir, 'study'), '--stat', '--history', 'chest pain', '--wait', '--json']);
+  expect(upload.code, upload.stderr).toBe(0);
+  const lines = upload.stdout.trim().split('\n');
+  const result = JSON.parse(lines.at(-1)!) as { jobs: { state: string; studyInstanceUid: string; instances: { state: string }[] }[] };
+  expect(result.jobs).toHaveLength(1);
+  expect(result.jobs[0]).toMatchObject({ state: 'confirmed', studyInstanceUid: study.studyInstanceUid });
+  const held = (await orthanc.listInstances()).filter((i) => study.instances.some((s) => s.sopInstanceUid === i.sopInstanceUid));
+  expect(held).toHaveLength(5);
+
+  // The same study again: nothing to send, still reported delivered.
+  const again = await agent(['upload', join(workDir, 'study'), '--wait', '--json']);
+  expect(again.code, again.stderr).toBe(0);
+  expect((await orthanc.listInstances()).filter((i) => study.instances.some((s) => s.sopInstanceUid === i.sopInstanceUid))).toHaveLength(5);
+
+  const queue = await agent(['queue', '--json']);
+  expect((JSON.parse(queue.stdout) as { jobs: { state: string }[] }).jobs.length).toBeGreaterThanOrEqual(1);
+}, 120_000);
+
+it('explains what is wrong with bad usage', async () => {
+  const bad = await agent(['upload']);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toMatch(/upload needs at least one PATH/);
+  const unknown = await agent(['frobnicate']);
+  expect(unknown.code).toBe(2);
+});
