@@ -104,7 +104,8 @@ async function main(argv: string[]): Promise<number> {
       }
       case 'retry': {
         const engine = await core.engine();
-        const ids = values.all ? engine.jobs.all().filter((j) => j.state === 'failed' || j.state === 'queued').map((j) => j.id) : args.map(Number);
+        // --all: failed jobs, and jobs an agent that stopped (or was killed) left unfinished.
+        const ids = values.all ? engine.jobs.all().filter((j) => !['delivered', 'confirmed', 'cancelled', 'paused'].includes(j.state)).map((j) => j.id) : args.map(Number);
         if (ids.length === 0 || ids.some((id) => !Number.isInteger(id) || !engine.jobs.find(id))) throw new UsageError('retry needs job ids from `relaypacs queue`, or --all');
         for (const id of ids) engine.jobs.setState(id, 'queued', { error: null });
         return await sendJobs(core, ids, values.wait === true, json);

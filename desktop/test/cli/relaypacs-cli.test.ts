@@ -85,3 +85,31 @@ it('explains what is wrong with bad usage', async () => {
   const unknown = await agent(['frobnicate']);
   expect(unknown.code).toBe(2);
 });
+
+it('survives kill -9 of the agent at several points: retry completes with every instance in Orthanc once', async () => {
+  const { default: Database } = await import('better-sqlite3');
+  const study = await generateStudy(join(workDir, 'killed'), { instances: 30, series: 3, rows: 256, columns: 256 });
+  const relayDb = new Database(join(workDir, 'relay', 'relay.db'), { readonly: true, fileMustExist: true });
+  const chunksSoFar = () => (relayDb.prepare('SELECT COUNT(*) AS n FROM upload_chunks').get() as { n: number }).n;
+  try {
+    for (let life = 0; life < 3; life++) {
+      const before = chunksSoFar();
+      const child = spawn(process.execPath, [AGENT, life === 0 ? 'upload' : 'retry', ...(life === 0 ? [join(workDir, 'killed')] : ['--all']), '--wait'], { env: agentEnv, stdio: 'ignore' });
+      // Kill it once it has sent a few more chunks (the relay's own record of acknowledged chunks).
+      const deadline = Date.now() + 30_000;
+      while (chunksSoFar() < before + 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      expect(chunksSoFar()).toBeGreaterThan(before);
+    }
+    // Each instance is one chunk here: the kills left most of the study unsent.
+    expect(chunksSoFar()).toBeLessThan(30);
+  } finally {
+    relayDb.close();
+  }
+  const final = await agent(['retry', '--all', '--wait', '--json']);
+  expect(final.code, final.stderr).toBe(0);
+  const held = (await orthanc.listInstances()).filter((i) => study.instances.some((s) => s.sopInstanceUid === i.sopInstanceUid));
+  expect(held).toHaveLength(30);
+  expect(new Set(held.map((i) => i.sopInstanceUid)).size).toBe(30);
+}, 120_000);
