@@ -5,6 +5,9 @@ import { parseArgs } from 'node:util';
 import { createCore, type Core } from '../core/create-core.js';
 import { sourceForPath } from '../core/import/source-for-path.js';
 import type { JobOutcome } from '../core/upload/upload-engine.js';
+import { FolderWatcher } from '../core/watch/folder-watcher.js';
+import { WatchUploader } from '../core/watch/watch-uploader.js';
+import { resolveWatchedFolderConfig } from '../core/watch/watched-folder-config.js';
 import { ProgressLine } from './progress-line.js';
 
 const USAGE = `Usage: relaypacs COMMAND [options]   (--data DIR or RELAYPACS_AGENT_DATA: the agent's data folder)
@@ -14,6 +17,9 @@ const USAGE = `Usage: relaypacs COMMAND [options]   (--data DIR or RELAYPACS_AGE
       Imports folders, files, ZIPs or DICOMDIR media and sends every study found. Without --wait it
       returns once the relay has accepted each study; with --wait, once every PACS has it (exit 0)
       or something failed (exit 1).
+  watch DIR... [--stat] [--quiet SECONDS] [--poll]
+      Watches folders (e.g. a modality's export folder) until stopped: each study is sent once it has
+      settled (no new file for --quiet seconds, default 30). --poll for network shares.
   queue [--json]            the upload queue
   retry ID|--all [--wait]   send failed or stalled jobs again
   status [--json]           who is signed in where, and the queue in numbers`;
@@ -57,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv, allowPositionals: true, strict: true,
     options: {
       data: { type: 'string' }, relay: { type: 'string' }, user: { type: 'string' }, 'password-stdin': { type: 'boolean' }, totp: { type: 'string' },
+      quiet: { type: 'string' }, poll: { type: 'boolean' }, stability: { type: 'string' },
       stat: { type: 'boolean' }, history: { type: 'string' }, wait: { type: 'boolean' }, json: { type: 'boolean' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -95,6 +102,39 @@ async function main(argv: string[]): Promise<number> {
           return 1;
         }
         return await sendJobs(core, [...new Set(jobIds)], values.wait === true, json);
+      }
+      case 'watch': {
+        if (args.length === 0) throw new UsageError('watch needs at least one folder');
+        const quietMs = values.quiet === undefined ? undefined : Number(values.quiet) * 1000;
+        if (quietMs !== undefined && !(quietMs >= 0)) throw new UsageError('--quiet takes a number of seconds');
+        const uploader = new WatchUploader({
+          imports: core.imports,
+          engine: () => core.engine(),
+          onOutcome: (folder, outcome) => print(json, { folder, ...outcome }, `${folder}: ${describeOutcome(outcome)}`),
+          onError: (folder, error) => process.stderr.write(`relaypacs: ${folder}: ${error instanceof Error ? error.message : String(error)}\n`),
+        });
+        const watchers = args.map((dir) => {
+          const config = resolveWatchedFolderConfig({
+            path: resolve(dir), serviceLevel: values.stat ? 'STAT' : 'ROUTINE', afterDelivery: 'keep',
+            ...(quietMs === undefined ? {} : { studyQuietMs: quietMs }),
+            ...(values.stability === undefined ? {} : { stabilityMs: Number(values.stability) * 1000 }),
+            ...(values.poll ? { usePolling: true } : {}),
+          });
+          const watcher = new FolderWatcher(config);
+          uploader.attach(watcher, config);
+          watcher.on('file-skipped', (e) => process.stderr.write(`relaypacs: skipped ${e.path}: ${e.reason}\n`));
+          watcher.on('folder-unavailable', (e) => process.stderr.write(`relaypacs: ${e.folder} is unavailable (${e.reason}); waiting for it\n`));
+          return watcher;
+        });
+        await Promise.all(watchers.map((w) => w.start()));
+        process.stderr.write(`relaypacs: watching ${args.join(', ')}\n`);
+        await new Promise<void>((done) => {
+          process.once('SIGTERM', () => done());
+          process.once('SIGINT', () => done());
+        });
+        await Promise.all(watchers.map((w) => w.stop()));
+        await uploader.idle();
+        return 0;
       }
       case 'queue': {
         const engine = await core.engine();

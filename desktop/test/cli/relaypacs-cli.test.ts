@@ -1,5 +1,6 @@
 // The relaypacs command end to end: the real relay binary forwarding to a real Orthanc, the agent
-// as a child process signed in through a real gnome-keyring.
+// as a child process signed in through a real gnome-keyring. The tests share one agent and run in
+// order: the first signs in.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -113,3 +114,39 @@ it('survives kill -9 of the agent at several points: retry completes with every 
   expect(held).toHaveLength(30);
   expect(new Set(held.map((i) => i.sopInstanceUid)).size).toBe(30);
 }, 120_000);
+
+it('watches a folder fed file by file and sends the study once, complete', async () => {
+  const { copyFile, mkdir } = await import('node:fs/promises');
+  const { default: Database } = await import('better-sqlite3');
+  const inbox = join(workDir, 'inbox');
+  await mkdir(inbox, { recursive: true });
+  const study = await generateStudy(join(workDir, 'to-copy'), { instances: 6, rows: 64, columns: 64 });
+  const watcher = spawn(process.execPath, [AGENT, 'watch', inbox, '--quiet', '1.5', '--stability', '0.3', '--json'], { env: agentEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  watcher.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+  let errors = '';
+  watcher.stderr.on('data', (d: Buffer) => { errors += d.toString(); });
+  try {
+    await expect.poll(() => errors, { timeout: 20_000 }).toContain('watching');
+    // A modality exporting slowly: one file every 300 ms.
+    for (const instance of study.instances) {
+      await copyFile(instance.path, join(inbox, `IM${instance.instanceNumber}`));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await expect.poll(async () => (await orthanc.listInstances()).filter((i) => study.instances.some((s) => s.sopInstanceUid === i.sopInstanceUid)).length, { timeout: 30_000, interval: 250 }).toBe(6);
+    await expect.poll(() => output, { timeout: 10_000 }).toContain(study.studyInstanceUid);
+  } finally {
+    watcher.kill('SIGTERM');
+    await new Promise((r) => watcher.once('exit', r));
+  }
+  const relayDb = new Database(join(workDir, 'relay', 'relay.db'), { readonly: true, fileMustExist: true });
+  try {
+    const uploads = relayDb.prepare('SELECT COUNT(*) AS n FROM uploads WHERE study_instance_uid = ?').get(study.studyInstanceUid) as { n: number };
+    expect(uploads.n).toBe(1);
+  } finally {
+    relayDb.close();
+  }
+  const outcome = JSON.parse(output.trim().split('\n').at(-1)!) as { state: string; instances: unknown[] };
+  expect(outcome).toMatchObject({ state: 'confirmed' });
+  expect(outcome.instances).toHaveLength(6);
+}, 90_000);

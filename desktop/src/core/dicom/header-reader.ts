@@ -52,10 +52,18 @@ export async function readInstanceHeader(path: string, limits: Partial<HeaderRea
       want = Math.min(size, want * 2, maxHeaderBytes);
     }
   } catch (error) {
-    return unreadable(error);
+    // File-system errors carry an errno code; anything else was thrown while parsing the bytes.
+    if ((error as NodeJS.ErrnoException).code) return unreadable(error);
+    return { ok: false, code: 'FILE_NOT_DICOM', reason: `the DICOM header could not be parsed (${describeThrown(error)})` };
   } finally {
     await handle.close();
   }
+}
+
+function describeThrown(error: unknown): string {
+  if (error instanceof Error) return error.message.slice(0, 200);
+  const exception = (error as { exception?: unknown }).exception;
+  return String(exception ?? error).slice(0, 200);
 }
 
 /**

@@ -1,0 +1,50 @@
+import type { ImportService } from '../import/import-service.js';
+import type { ImportSource } from '../import/import-source.js';
+import type { UploadEngine, JobOutcome } from '../upload/upload-engine.js';
+import { applyAfterDelivery } from './after-delivery.js';
+import type { FolderWatcher, SettledFile } from './folder-watcher.js';
+import type { WatchedFolderConfig } from './watched-folder-config.js';
+
+export interface WatchUploaderOptions {
+  imports: ImportService;
+  engine: () => Promise<UploadEngine>;
+  onOutcome?: (folder: string, outcome: JobOutcome) => void;
+  onError?: (folder: string, error: unknown) => void;
+}
+
+/**
+ * Connects watched folders to the upload engine: a settled study is imported into the catalog,
+ * queued with the folder's defaults and sent; once every PACS has it, the folder's after-delivery
+ * rule (keep, move or delete) is applied to exactly the files that were sent. Studies go one at a
+ * time per watcher, in the order they settle.
+ */
+export class WatchUploader {
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: WatchUploaderOptions) {}
+
+  attach(watcher: FolderWatcher, config: WatchedFolderConfig): void {
+    watcher.on('study-settled', (event) => {
+      this.chain = this.chain.then(() => this.send(config, event.files)).catch((error: unknown) => this.options.onError?.(config.path, error));
+    });
+  }
+
+  /** Resolves when everything settled so far has been handled. */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  private async send(config: WatchedFolderConfig, files: readonly SettledFile[]): Promise<void> {
+    const run = await this.options.imports.run(config.path, filesSource(files));
+    const engine = await this.options.engine();
+    for (const studyInstanceUid of run.studyInstanceUids) {
+      const outcome = await engine.run(engine.enqueue(studyInstanceUid, config.serviceLevel));
+      this.options.onOutcome?.(config.path, outcome);
+      if (outcome.state === 'delivered' || outcome.state === 'confirmed') await applyAfterDelivery(config, files);
+    }
+  }
+}
+
+async function* filesSource(files: readonly SettledFile[]): ImportSource {
+  for (const file of files) yield { kind: 'file', file: { path: file.path, displayName: file.path } };
+}
