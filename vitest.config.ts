@@ -10,6 +10,7 @@ export default defineConfig({
       'desktop/test/**/*.test.tsx',
       'server/test/**/*.test.ts',
       'scripts/testkit/test/**/*.test.ts',
+      'scripts/test/**/*.test.ts',
     ],
     pool: 'forks',
     testTimeout: 60_000,

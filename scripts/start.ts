@@ -1,15 +1,27 @@
-// `npm start`: starts RelayPACS on embedded defaults. The desktop window needs the Electron binary,
-// which Electron downloads on first launch; where it cannot be had (no internet, CI) this says so
-// and runs the headless programs instead.
-import { spawn } from 'node:child_process';
+// `npm start`: RelayPACS on embedded defaults. The desktop window needs the Electron binary, which
+// Electron downloads on first launch; where it cannot be had (no internet, CI) this says so and runs
+// the headless programs instead: the relay (SQLite, local disk, a local folder as destination) and
+// the relaypacs agent watching an inbox folder, so a study dropped there ends up at the destination.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 const root = join(import.meta.dirname, '..');
+const dataHome = process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share');
+const relayData = process.env.RELAYPACS_DATA ?? join(dataHome, 'relaypacs', 'relay');
+const agentData = process.env.RELAYPACS_AGENT_DATA ?? join(dataHome, 'relaypacs', 'agent');
+const inbox = process.env.RELAYPACS_INBOX ?? join(dataHome, 'relaypacs', 'inbox');
+const port = process.env.RELAYPACS_PORT ?? '8780';
+const relayUrl = `http://127.0.0.1:${port}`;
+const RELAY_BIN = join(root, 'server/bin/relaypacs-relay.js');
+const AGENT_BIN = join(root, 'desktop/bin/relaypacs.js');
+const AGENT_USER = 'local-agent';
 
-/** Path of the Electron binary when the electron package and its download are both present. */
 function electronBinary(): string | undefined {
   try {
     const path = require('electron') as unknown;
@@ -19,17 +31,63 @@ function electronBinary(): string | undefined {
   }
 }
 
-const binary = electronBinary();
-if (binary) {
-  console.log(`start: Electron found at ${binary}; the desktop window arrives with the desktop app.`);
-} else {
-  console.log('start: no Electron binary on this machine (Electron downloads it on first launch, from the internet), so the desktop window cannot open here.');
+function run(bin: string, args: string[], stdin = ''): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, RELAYPACS_DATA: relayData, RELAYPACS_AGENT_DATA: agentData } });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    child.on('close', (code) => resolve({ code, output }));
+    child.stdin.end(stdin);
+  });
 }
-console.log('start: the headless agent is not built yet; starting the relay on its embedded defaults.');
-console.log('start: create an account with  npm run relay -- user add NAME --role radiographer');
 
-const relay = spawn(process.execPath, [join(root, 'server/bin/relaypacs-relay.js'), ...process.argv.slice(2)], { stdio: 'inherit' });
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => relay.kill(signal));
-relay.on('exit', (code, signal) => {
-  process.exitCode = code ?? (signal ? 1 : 0);
-});
+const children: ChildProcess[] = [];
+function keep(child: ChildProcess): ChildProcess {
+  children.push(child);
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.log(`start: a program stopped (${signal ?? code}); stopping the rest`);
+      stop();
+    }
+  });
+  return child;
+}
+let stopping = false;
+function stop(): void {
+  stopping = true;
+  for (const child of children) child.kill('SIGTERM');
+}
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+
+const binary = electronBinary();
+console.log(binary
+  ? `start: Electron found at ${binary}; the desktop window arrives with the desktop app issue. Running the headless programs.`
+  : 'start: no Electron binary on this machine (Electron downloads it on first launch, from the internet), so the desktop window cannot open here. Running the headless programs instead.');
+
+keep(spawn(process.execPath, [RELAY_BIN, '--port', port, '--data', relayData, ...process.argv.slice(2)], { stdio: 'inherit' }));
+for (let i = 0; i < 100; i++) {
+  if (await fetch(`${relayUrl}/healthz`).then((r) => r.ok, () => false)) break;
+  await new Promise((r) => setTimeout(r, 200));
+}
+
+// The agent signs in with a device account of its own, created once; its refresh token goes to the
+// system keychain, which on Linux needs a Secret Service (GNOME Keyring, KWallet).
+const session = await run(AGENT_BIN, ['status', '--json']);
+const signedIn = session.code === 0 && (JSON.parse(session.output || '{}') as { session?: unknown }).session;
+if (!signedIn) {
+  const password = randomBytes(24).toString('base64url');
+  await run(RELAY_BIN, ['user', 'add', AGENT_USER, '--role', 'device', '--password-stdin'], `${password}\n`);
+  await run(RELAY_BIN, ['user', 'passwd', AGENT_USER, '--password-stdin'], `${password}\n`);
+  const login = await run(AGENT_BIN, ['login', '--relay', relayUrl, '--user', AGENT_USER, '--password-stdin'], `${password}\n`);
+  if (login.code !== 0) {
+    console.log(`start: the agent could not sign in, so the inbox is not watched: ${login.output.trim()}`);
+    console.log(`start: the relay still runs at ${relayUrl}; send with \`npm run agent -- upload PATH\` once a keychain is available.`);
+  }
+}
+await mkdir(inbox, { recursive: true });
+if (!stopping) {
+  keep(spawn(process.execPath, [AGENT_BIN, 'watch', inbox, '--quiet', '5'], { stdio: 'inherit', env: { ...process.env, RELAYPACS_AGENT_DATA: agentData } }));
+  console.log(`start: drop DICOM files in ${inbox}; five seconds after the last file of a study, it is sent to the relay and delivered to ${join(relayData, 'delivered')}`);
+}
