@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateStudy, OrthancServer, relayUserCommand, spawnRelay, startKeyringSession, type KeyringSession, type ManagedProcess } from '@relaypacs/testkit';
+import { generateStudy, OrthancServer, relayUserCommand, runNodeProgram, spawnRelay, startKeyringSession, type KeyringSession, type ManagedProcess, type ProgramResult } from '@relaypacs/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const AGENT = join(import.meta.dirname, '../../bin/relaypacs.js');
@@ -15,17 +15,8 @@ let keyring: KeyringSession;
 let relay: { process: ManagedProcess; url: string };
 let agentEnv: NodeJS.ProcessEnv;
 
-function agent(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AGENT, ...args], { env: agentEnv, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
+function agent(args: string[], stdin = ''): Promise<ProgramResult> {
+  return runNodeProgram(AGENT, args, { env: agentEnv, stdin });
 }
 
 beforeAll(async () => {

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { freeLoopbackPort } from './free-port.js';
 import { ManagedProcess, waitUntilReady } from './managed-process.js';
+import { runNodeProgram, type ProgramResult } from './run-node-program.js';
 
 /** The relay's launcher in this repository (runs dist/ when built, else the sources through tsx). */
 export const RELAY_BIN = join(import.meta.dirname, '../../../server/bin/relaypacs-relay.js');
@@ -21,15 +21,6 @@ export async function spawnRelay(dataDir: string, logPath: string, env: NodeJS.P
 }
 
 /** Runs `relaypacs-relay user ...` against a data directory, with the password on stdin. */
-export function relayUserCommand(dataDir: string, args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RELAY_BIN, '--data', dataDir, 'user', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
+export function relayUserCommand(dataDir: string, args: string[], stdin = ''): Promise<ProgramResult> {
+  return runNodeProgram(RELAY_BIN, ['--data', dataDir, 'user', ...args], { stdin });
 }
