@@ -10,3 +10,4 @@ export { RELAY_BIN, relayUserCommand, spawnRelay } from './relay-process.js';
 export { StorescpServer, STORESCP_BINARY, type StorescpOptions, type StorescpAcceptance, type ReceivedFile } from './storescp-server.js';
 export { startKeyringSession, dbusSend, type KeyringSession, type KeyringSessionOptions } from './keyring-session.js';
 export { runNodeProgram, type ProgramResult } from './run-node-program.js';
+export { CuttingProxy } from './cutting-proxy.js';

@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateStudy, OrthancServer } from '@relaypacs/testkit';
+import { CuttingProxy, generateStudy, OrthancServer } from '@relaypacs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRelay, type TestRelay } from '../../../../server/test/support/test-relay.js';
 import { openCatalogDatabase, type CatalogDatabase } from '../../../src/core/catalog/catalog-database.js';
@@ -121,5 +121,39 @@ describe('upload engine', () => {
     const outcome = await e.run(jobId);
     expect(outcome).toMatchObject({ state: 'queued', error: { code: 'RELAY_UNREACHABLE' } });
     expect(e.jobs.find(jobId)).toMatchObject({ state: 'queued', attempts: 3 });
+  });
+
+  it('finishes through a link that keeps dropping connections, each instance stored once', async () => {
+    const study = await importStudy('flaky', 8);
+    const proxy = await CuttingProxy.start(Number(new URL(relay.url).port));
+    let cuts = 0;
+    const cutter = setInterval(() => { cuts += proxy.cutAll() > 0 ? 1 : 0; }, 40);
+    try {
+      const e = engine(new RelayClient({ baseUrl: proxy.url, requestTimeoutMs: 5_000 }));
+      const outcome = await e.run(e.enqueue(study.studyInstanceUid, 'ROUTINE'));
+      expect(outcome.state).toBe('confirmed');
+    } finally {
+      clearInterval(cutter);
+      await proxy.stop();
+    }
+    expect(cuts).toBeGreaterThan(3);
+    const held = (await orthanc.listInstances()).filter((i) => study.instances.some((s) => s.sopInstanceUid === i.sopInstanceUid));
+    expect(held).toHaveLength(8);
+  });
+
+  it('waits out a link that is down, then resumes', async () => {
+    const study = await importStudy('outage', 3);
+    const proxy = await CuttingProxy.start(Number(new URL(relay.url).port));
+    proxy.setDown(true);
+    setTimeout(() => proxy.setDown(false), 1500);
+    try {
+      const e = engine(new RelayClient({ baseUrl: proxy.url, requestTimeoutMs: 2_000 }));
+      const jobId = e.enqueue(study.studyInstanceUid, 'STAT');
+      const outcome = await e.run(jobId);
+      expect(outcome.state).toBe('confirmed');
+      expect(e.jobs.find(jobId)!.attempts).toBeGreaterThan(0);
+    } finally {
+      await proxy.stop();
+    }
   });
 });
