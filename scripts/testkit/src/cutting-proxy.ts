@@ -6,20 +6,20 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
  */
 export class CuttingProxy {
   private readonly sockets = new Set<Socket>();
+  private readonly server: Server;
   private refusing = false;
-  private constructor(private readonly server: Server, readonly port: number) {}
+  private listeningPort = 0;
 
-  static async start(targetPort: number): Promise<CuttingProxy> {
-    let proxy: CuttingProxy | undefined;
-    const server = createServer((client) => {
-      if (!proxy || proxy.refusing) {
+  private constructor(targetPort: number) {
+    this.server = createServer((client) => {
+      if (this.refusing) {
         client.destroy();
         return;
       }
       const upstream = connect({ host: '127.0.0.1', port: targetPort });
       for (const socket of [client, upstream]) {
-        proxy.sockets.add(socket);
-        socket.once('close', () => proxy?.sockets.delete(socket));
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
         socket.on('error', () => undefined);
       }
       client.pipe(upstream);
@@ -27,15 +27,23 @@ export class CuttingProxy {
       client.once('close', () => upstream.destroy());
       upstream.once('close', () => client.destroy());
     });
-    await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
-    const address = server.address();
+  }
+
+  static async start(targetPort: number): Promise<CuttingProxy> {
+    const proxy = new CuttingProxy(targetPort);
+    await new Promise<void>((resolve) => proxy.server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+    const address = proxy.server.address();
     if (!address || typeof address === 'string') throw new Error('proxy has no port');
-    proxy = new CuttingProxy(server, address.port);
+    proxy.listeningPort = address.port;
     return proxy;
   }
 
+  get port(): number {
+    return this.listeningPort;
+  }
+
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://127.0.0.1:${this.listeningPort}`;
   }
 
   /** Resets every connection in flight (both directions). Returns how many were cut. */
