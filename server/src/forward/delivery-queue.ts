@@ -179,7 +179,10 @@ export class DeliveryQueue {
       if (!outcome) {
         this.retry(item, 'the destination did not acknowledge this instance');
       } else if (outcome.status === 'stored') {
-        this.repo.setState(item.deliveryId, item.index, 'delivered', now, { warning: outcome.warning ?? null, lastError: null });
+        // A confirming destination keeps the item 'sending' until the check answers, so status never
+        // shows 'delivered' for an instance about to become 'confirmed'.
+        if (!this.confirms(destination)) this.repo.setState(item.deliveryId, item.index, 'delivered', now, { warning: outcome.warning ?? null, lastError: null });
+        else if (outcome.warning) this.repo.setState(item.deliveryId, item.index, 'sending', now, { warning: outcome.warning });
         stored.push(item);
       } else if (outcome.permanent) {
         this.repo.setState(item.deliveryId, item.index, 'failed', now, { lastError: outcome.reason, failureCode: outcome.code ?? 'REFUSED' });
@@ -198,7 +201,7 @@ export class DeliveryQueue {
 
   private async confirm(destination: Destination, study: { uploadId: string; studyInstanceUid: string; serviceLevel: 'STAT' | 'ROUTINE' }, stored: DueItem[]): Promise<void> {
     const now = this.options.now().toISOString();
-    if (!this.options.confirming.has(destination.name) || !destination.confirm) {
+    if (!this.confirms(destination) || !destination.confirm) {
       for (const item of stored) this.options.events.emitForUpload(item.uploadId, { type: 'delivered', uploadId: item.uploadId, instance: item.index, destination: destination.name });
       return;
     }
@@ -207,17 +210,22 @@ export class DeliveryQueue {
       present = await destination.confirm(study, stored.map((i) => i.sopInstanceUid));
     } catch (error) {
       this.options.log?.warn({ uploadId: study.uploadId, destination: destination.name, err: error }, 'confirmation query failed; instances stay delivered, unconfirmed');
+      for (const item of stored) this.repo.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the confirmation query failed', lastError: null });
       return;
     }
     for (const item of stored) {
       if (present.has(item.sopInstanceUid)) {
-        this.repo.setState(item.deliveryId, item.index, 'confirmed', now);
+        this.repo.setState(item.deliveryId, item.index, 'confirmed', now, { lastError: null });
         this.options.events.emitForUpload(item.uploadId, { type: 'confirmed', uploadId: item.uploadId, instance: item.index, destination: destination.name });
       } else {
         this.repo.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the PACS does not list it yet' });
         this.options.events.emitForUpload(item.uploadId, { type: 'delivered', uploadId: item.uploadId, instance: item.index, destination: destination.name });
       }
     }
+  }
+
+  private confirms(destination: Destination): boolean {
+    return this.options.confirming.has(destination.name) && destination.confirm !== undefined;
   }
 
   private retry(item: DueItem, reason: string, retryAfterSeconds?: number): void {

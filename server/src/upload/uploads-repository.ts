@@ -105,7 +105,9 @@ export class UploadsRepository {
   }
 
   findResumable(userId: number, studyInstanceUid: string, manifestHash: string): UploadRecord | undefined {
-    const row = this.db.prepare(`SELECT * FROM uploads WHERE user_id = ? AND study_instance_uid = ? AND manifest_hash = ? AND state = 'receiving'
+    // An accepted upload counts too: a client that lost the answer to /complete (a dropped
+    // connection) finds its upload again instead of starting a second one for the same study.
+    const row = this.db.prepare(`SELECT * FROM uploads WHERE user_id = ? AND study_instance_uid = ? AND manifest_hash = ? AND state IN ('receiving', 'accepted')
       ORDER BY created_at DESC LIMIT 1`).get(userId, studyInstanceUid, manifestHash) as UploadRow | undefined;
     return row && toUpload(row);
   }

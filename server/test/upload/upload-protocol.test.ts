@@ -75,6 +75,10 @@ describe('upload protocol over HTTP', () => {
     const again = await client.request('POST', `/upload/${uploadId}/complete`, uploadToken);
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ state: 'accepted' });
+    // A client that lost the answer to /complete finds the same upload again through init.
+    const reinit = await initStudy();
+    expect(reinit.status).toBe(200);
+    expect(reinit.body).toMatchObject({ uploadId, resumed: true, status: { state: 'accepted' } });
   });
 
   it('accepts the same chunk twice, refuses different bytes for it, and refuses overlapping ranges', async () => {
