@@ -22,6 +22,9 @@ const USAGE = `Usage: relaypacs COMMAND [options]   (--data DIR or RELAYPACS_AGE
       settled (no new file for --quiet seconds, default 30). --poll for network shares.
   queue [--json]            the upload queue
   retry ID|--all [--wait]   send failed or stalled jobs again
+  pause ID|--all            hold jobs (they are skipped until resumed)
+  resume ID|--all           release held jobs (send them with retry)
+  cancel ID                 cancel a job the relay has not accepted yet, freeing its space there
   status [--json]           who is signed in where, and the queue in numbers`;
 
 class UsageError extends Error {}
@@ -149,6 +152,24 @@ async function main(argv: string[]): Promise<number> {
         if (ids.length === 0 || ids.some((id) => !Number.isInteger(id) || !engine.jobs.find(id))) throw new UsageError('retry needs job ids from `relaypacs queue`, or --all');
         for (const id of ids) engine.jobs.setState(id, 'queued', { error: null });
         return await sendJobs(core, ids, values.wait === true, json);
+      }
+      case 'pause':
+      case 'resume': {
+        const engine = await core.engine();
+        const wanted = command === 'pause' ? ['queued', 'uploading', 'failed'] : ['paused'];
+        const ids = values.all ? engine.jobs.all().filter((j) => wanted.includes(j.state)).map((j) => j.id) : args.map(Number);
+        if (ids.length === 0 || ids.some((id) => !Number.isInteger(id) || !engine.jobs.find(id))) throw new UsageError(`${command} needs job ids from \`relaypacs queue\`, or --all`);
+        const changed = ids.filter((id) => (command === 'pause' ? engine.pause(id) : engine.resume(id)));
+        print(json, { [command === 'pause' ? 'paused' : 'resumed']: changed }, `${command === 'pause' ? 'paused' : 'resumed'}: ${changed.join(', ') || 'none'}`);
+        return changed.length === ids.length ? 0 : 1;
+      }
+      case 'cancel': {
+        const engine = await core.engine();
+        const id = Number(args[0]);
+        if (!Number.isInteger(id) || !engine.jobs.find(id)) throw new UsageError('cancel needs a job id from `relaypacs queue`');
+        const cancelled = await engine.cancel(id);
+        print(json, { cancelled }, cancelled ? `job ${id} cancelled` : `job ${id} could not be cancelled (already accepted by the relay, delivered or cancelled)`);
+        return cancelled ? 0 : 1;
       }
       case 'status': {
         const info = await core.session.info();

@@ -76,6 +76,11 @@ export class RelayClient {
     return this.json<UploadStatus>(this.http.post(`/upload/${encodeURIComponent(uploadId)}/complete`, {}, { headers: bearer(uploadToken) }));
   }
 
+  /** Cancels an upload the relay is still receiving and frees its space there. */
+  async cancel(uploadId: string, uploadToken: string): Promise<void> {
+    await this.json(this.http.delete(`/upload/${encodeURIComponent(uploadId)}`, { headers: bearer(uploadToken) }));
+  }
+
   async retry(uploadId: string, uploadToken: string): Promise<{ requeued: number }> {
     return this.json(this.http.post(`/upload/${encodeURIComponent(uploadId)}/retry`, {}, { headers: bearer(uploadToken) }));
   }
@@ -104,6 +109,7 @@ export class RelayClient {
       throw new RelayRequestError(`the relay could not be reached (${code ?? (error as Error).message})`, undefined, undefined, undefined, true);
     }
     if (response.status >= 200 && response.status < 300) return response.data as T;
+    if (response.status === 204) return undefined as T;
     const body = typeof response.data === 'object' && response.data !== null ? response.data as Record<string, unknown> : undefined;
     const error = body?.error as { code?: string; message?: string } | undefined;
     const retryAfter = Number(response.headers['retry-after']);

@@ -33,7 +33,7 @@ export interface JobProgress {
 
 export interface JobOutcome {
   jobId: number;
-  state: 'delivered' | 'confirmed' | 'failed' | 'queued' | 'forwarding';
+  state: 'delivered' | 'confirmed' | 'failed' | 'queued' | 'forwarding' | 'paused' | 'cancelled';
   studyInstanceUid: string;
   uploadId: string | null;
   instances: { sopInstanceUid: string; state: string; reason?: string }[];
@@ -65,6 +65,37 @@ export class UploadEngine {
     return this.jobs.enqueue(studyInstanceUid, serviceLevel, clinicalHistory);
   }
 
+  /** Holds a job: it is skipped until resumed (a study still arriving, a link to keep free). */
+  pause(jobId: number): boolean {
+    const job = this.jobs.find(jobId);
+    if (!job || !['queued', 'uploading', 'failed'].includes(job.state)) return false;
+    this.jobs.setState(jobId, 'paused');
+    return true;
+  }
+
+  resume(jobId: number): boolean {
+    const job = this.jobs.find(jobId);
+    if (job?.state !== 'paused') return false;
+    this.jobs.setState(jobId, 'queued', { error: null });
+    return true;
+  }
+
+  /**
+   * Cancels a job the relay has not accepted yet, and frees what the relay holds of it. A study the
+   * relay accepted is already on its way to the PACS and cannot be called back.
+   */
+  async cancel(jobId: number): Promise<boolean> {
+    const job = this.jobs.find(jobId);
+    if (!job || !['queued', 'uploading', 'paused', 'failed'].includes(job.state)) return false;
+    if (job.relayUploadId) {
+      const init = await this.init(job, this.jobs.studyFiles(job.studyInstanceUid));
+      if (init.status.state === 'accepted') return false;
+      await this.options.client.cancel(init.uploadId, init.uploadToken);
+    }
+    this.jobs.setState(jobId, 'cancelled');
+    return true;
+  }
+
   /** Runs every pending job, STAT first, each until delivered or failed (or out of attempts). */
   async runPending(): Promise<JobOutcome[]> {
     const outcomes: JobOutcome[] = [];
@@ -80,6 +111,8 @@ export class UploadEngine {
    */
   async run(jobId: number, options: { waitForDelivery?: boolean } = {}): Promise<JobOutcome> {
     this.waitForDelivery = options.waitForDelivery ?? true;
+    const start = this.jobs.find(jobId);
+    if (start && (start.state === 'paused' || start.state === 'cancelled')) return this.outcome(jobId, start.state);
     const maxAttempts = this.options.maxAttempts ?? 0;
     for (let attempt = 0; ; attempt++) {
       const job = this.jobs.find(jobId);
