@@ -85,6 +85,31 @@ describe('forwarding to Orthanc', () => {
     for (const instance of study.instances) expect(await orthanc.findInstance(instance.sopInstanceUid)).toBeDefined();
   });
 
+  it('stores a STAT study in Orthanc before routine work that was queued first', async () => {
+    relay = await startTestRelay({
+      upload: { minFreeDiskBytes: 0 }, delivery: fast,
+      destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, maxInstancesPerRequest: 2 }],
+    }, { deliver: false, realTime: true });
+    const routine = await generateStudy(join(workDir, 'routine'), { instances: 12, rows: 64, columns: 64 });
+    const stat = await generateStudy(join(workDir, 'stat'), { instances: 2, rows: 64, columns: 64 });
+    const routineSent = await sendStudy(relay, routine);
+    const statSent = await sendStudy(relay, stat, { serviceLevel: 'STAT' });
+    const since = (await orthanc.json<{ Last: number }>('/changes?last')).Last;
+    relay.services.deliveries.start();
+    await waitForStatus(relay, routineSent, allDelivered);
+    await waitForStatus(relay, statSent, allDelivered);
+    // Orthanc's change log numbers instances in the order they were stored.
+    const changes = await orthanc.json<{ Changes: { ChangeType: string; ID: string; Seq: number }[] }>(`/changes?since=${since}&limit=1000`);
+    const order = new Map<string, number>();
+    for (const change of changes.Changes.filter((c) => c.ChangeType === 'NewInstance')) {
+      const tags = await orthanc.instanceTags(change.ID) as { SOPInstanceUID: string };
+      order.set(tags.SOPInstanceUID, change.Seq);
+    }
+    const statSeqs = stat.instances.map((i) => order.get(i.sopInstanceUid)!);
+    const routineSeqs = routine.instances.map((i) => order.get(i.sopInstanceUid)!);
+    expect(Math.max(...statSeqs)).toBeLessThan(Math.min(...routineSeqs));
+  });
+
   it('sends to two destinations: Orthanc through STOW-RS and a local archive folder', async () => {
     const archive = join(workDir, 'archive');
     relay = await startTestRelay({
