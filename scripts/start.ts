@@ -75,19 +75,20 @@ for (let i = 0; i < 100; i++) {
 // The agent signs in with a device account of its own, created once; its refresh token goes to the
 // system keychain, which on Linux needs a Secret Service (GNOME Keyring, KWallet).
 const session = await run(AGENT_BIN, ['status', '--json']);
-const signedIn = session.code === 0 && (JSON.parse(session.output || '{}') as { session?: unknown }).session;
+let signedIn = session.code === 0 && Boolean((JSON.parse(session.output || '{}') as { session?: unknown }).session);
 if (!signedIn) {
   const password = randomBytes(24).toString('base64url');
   await run(RELAY_BIN, ['user', 'add', AGENT_USER, '--role', 'device', '--password-stdin'], `${password}\n`);
   await run(RELAY_BIN, ['user', 'passwd', AGENT_USER, '--password-stdin'], `${password}\n`);
   const login = await run(AGENT_BIN, ['login', '--relay', relayUrl, '--user', AGENT_USER, '--password-stdin'], `${password}\n`);
-  if (login.code !== 0) {
+  signedIn = login.code === 0;
+  if (!signedIn) {
     console.log(`start: the agent could not sign in, so the inbox is not watched: ${login.output.trim()}`);
     console.log(`start: the relay still runs at ${relayUrl}; send with \`npm run agent -- upload PATH\` once a keychain is available.`);
   }
 }
-await mkdir(inbox, { recursive: true });
-if (!stopping) {
+if (signedIn && !stopping) {
+  await mkdir(inbox, { recursive: true });
   keep(spawn(process.execPath, [AGENT_BIN, 'watch', inbox, '--quiet', '5'], { stdio: 'inherit', env: { ...process.env, RELAYPACS_AGENT_DATA: agentData } }));
   console.log(`start: drop DICOM files in ${inbox}; five seconds after the last file of a study, it is sent to the relay and delivered to ${join(relayData, 'delivered')}`);
 }

@@ -58,15 +58,16 @@ export class DeliveriesRepository {
       JOIN deliveries d ON d.id = i.delivery_id
       JOIN uploads u ON u.id = d.upload_id
       JOIN upload_instances ui ON ui.upload_id = d.upload_id AND ui.idx = i.idx
-      WHERE d.destination = ? AND i.state = 'queued' AND i.next_attempt_at <= ?
+      WHERE d.destination = ? AND i.state = 'queued' AND i.next_attempt_at <= ? AND u.state IN ('receiving', 'accepted')
       ORDER BY CASE u.service_level WHEN 'STAT' THEN 0 ELSE 1 END, u.created_at, d.upload_id, i.idx
       LIMIT ?`).all(destination, now, limit) as DueItem[];
   }
 
   /** When the next queued item of a destination becomes due, if any. */
   nextDueAt(destination: string): string | undefined {
+    // Items of a cancelled or expired upload are never sent: their data is gone.
     const row = this.db.prepare(`SELECT MIN(i.next_attempt_at) AS at FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id
-      WHERE d.destination = ? AND i.state = 'queued'`).get(destination) as { at: string | null };
+      JOIN uploads u ON u.id = d.upload_id WHERE d.destination = ? AND i.state = 'queued' AND u.state IN ('receiving', 'accepted')`).get(destination) as { at: string | null };
     return row.at ?? undefined;
   }
 

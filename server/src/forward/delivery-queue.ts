@@ -284,7 +284,8 @@ export class DeliveryQueue {
     const upload = this.options.db.prepare(`SELECT state FROM uploads WHERE id = ?`).get(uploadId) as { state: string } | undefined;
     if (upload?.state !== 'accepted' || !this.repo.allFinal(uploadId)) return false;
     const failed = this.repo.itemsOf(uploadId).some((i) => i.state === 'failed');
-    const unsent = (this.options.db.prepare(`SELECT COUNT(*) AS n FROM upload_instances i WHERE i.upload_id = ? AND i.state = 'verified'
+    // Verified but unrouted instances, and instances whose verification was cut short, still need the data.
+    const unsent = (this.options.db.prepare(`SELECT COUNT(*) AS n FROM upload_instances i WHERE i.upload_id = ? AND i.state IN ('received', 'verified')
       AND NOT EXISTS (SELECT 1 FROM delivery_items di JOIN deliveries d ON d.id = di.delivery_id WHERE d.upload_id = i.upload_id AND di.idx = i.idx)`).get(uploadId) as { n: number }).n;
     if (failed || unsent > 0) return false;
     await this.options.storage.deleteUpload(uploadId);

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend, type StudyContext } from '../../src/forward/destination.js';
 import { startTestRelay, type TestRelay } from '../support/test-relay.js';
 import { allDelivered, sendStudy, waitForStatus } from '../support/upload-flow.js';
-import { sha256 } from '../support/upload-client.js';
+import { manifestFor, sha256, TestUploadClient } from '../support/upload-client.js';
 
 /** A destination that records what it receives and answers as its script says. */
 class ScriptedDestination implements Destination {
@@ -107,6 +107,26 @@ describe('delivery queue', () => {
     const attempts = status.instances.map((i) => i.destinations[0]!.attempts);
     expect(attempts.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(3);
     expect(status.instances.every((i) => i.deliveryState === 'delivered')).toBe(true);
+  });
+
+  it('stops sending what a cancelled upload had queued', async () => {
+    const pacs = new ScriptedDestination('pacs');
+    pacs.answer = () => 'throw';
+    relay = await startTestRelay(fast, { deliver: true, destinations: [pacs] });
+    const s = await study(2);
+    const client = new TestUploadClient(relay.url);
+    const init = await client.init(await relay.tokenFor('radiographer'), {
+      study: { studyInstanceUid: s.studyInstanceUid, serviceLevel: 'ROUTINE' },
+      instances: await manifestFor(s.instances.map((i) => i.path), s.instances.map((i) => i.sopInstanceUid), s.instances[0]!.sopClassUid),
+    });
+    // The first instance is verified and queued while the second has not arrived.
+    await client.sendFile(init.body.uploadId, init.body.uploadToken, 0, await readFile(s.instances[0]!.path), 64 * 1024);
+    await expect.poll(() => pacs.calls).toBeGreaterThan(1);
+    expect((await client.request('DELETE', `/upload/${init.body.uploadId}`, init.body.uploadToken)).status).toBe(204);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const callsAfterCancel = pacs.calls;
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(pacs.calls).toBe(callsAfterCancel);
   });
 
   it('routes by rule: CT to both destinations, MR to the archive only', async () => {

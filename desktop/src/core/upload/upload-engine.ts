@@ -55,7 +55,6 @@ class JobFailed extends Error {
  */
 export class UploadEngine {
   readonly jobs: UploadJobsRepository;
-  private waitForDelivery = true;
 
   constructor(private readonly options: UploadEngineOptions) {
     this.jobs = new UploadJobsRepository(options.db, options.now);
@@ -110,7 +109,7 @@ export class UploadEngine {
    * it or refused it; without, it returns once the relay has accepted the study ('forwarding').
    */
   async run(jobId: number, options: { waitForDelivery?: boolean } = {}): Promise<JobOutcome> {
-    this.waitForDelivery = options.waitForDelivery ?? true;
+    const waitForDelivery = options.waitForDelivery ?? true;
     const start = this.jobs.find(jobId);
     if (start && (start.state === 'paused' || start.state === 'cancelled')) return this.outcome(jobId, start.state);
     const maxAttempts = this.options.maxAttempts ?? 0;
@@ -118,7 +117,7 @@ export class UploadEngine {
       const job = this.jobs.find(jobId);
       if (!job) throw new Error(`no upload job ${jobId}`);
       try {
-        return await this.attempt(job);
+        return await this.attempt(job, waitForDelivery);
       } catch (caught) {
         let error = caught;
         // A refusal that no retry can change (415, 403, 413 on init...) ends the job with the relay's reason;
@@ -140,7 +139,7 @@ export class UploadEngine {
     }
   }
 
-  private async attempt(job: UploadJob): Promise<JobOutcome> {
+  private async attempt(job: UploadJob, waitForDelivery: boolean): Promise<JobOutcome> {
     const files = this.jobs.studyFiles(job.studyInstanceUid);
     if (files.length === 0) throw new JobFailed('INVALID_REQUEST', 'the study has no instances in the catalog');
     let init = await this.init(job, files);
@@ -168,7 +167,7 @@ export class UploadEngine {
     status = await this.options.client.complete(init.uploadId, init.uploadToken);
     this.jobs.setState(job.id, 'forwarding');
     this.record(job.id, status);
-    if (!this.waitForDelivery) {
+    if (!waitForDelivery) {
       this.report(job.id, 'forwarding', totalBytes, totalBytes);
       return this.outcome(job.id, 'forwarding');
     }

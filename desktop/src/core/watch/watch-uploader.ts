@@ -40,7 +40,9 @@ export class WatchUploader {
     for (const studyInstanceUid of run.studyInstanceUids) {
       const outcome = await engine.run(engine.enqueue(studyInstanceUid, config.serviceLevel));
       this.options.onOutcome?.(config.path, outcome);
-      if (outcome.state === 'delivered' || outcome.state === 'confirmed') await applyAfterDelivery(config, files);
+      // Files the import skipped or kept as conflicts were not what was sent: they stay where they are.
+      const everyFileSent = run.counts.skipped === 0 && run.counts.conflicts === 0;
+      if (everyFileSent && (outcome.state === 'delivered' || outcome.state === 'confirmed')) await applyAfterDelivery(config, files);
     }
   }
 }
