@@ -44,9 +44,8 @@ function describeOutcome(outcome: JobOutcome): string {
   return [`job ${outcome.jobId} (upload ${outcome.uploadId ?? '-'}): ${outcome.state}${outcome.error ? `, ${outcome.error.message}` : ''}`, ...problems].join('\n');
 }
 
-async function sendJobs(core: Core, jobIds: number[], wait: boolean, json: boolean): Promise<number> {
+async function sendJobs(core: Core, jobIds: number[], wait: boolean, json: boolean, progress: ProgressLine): Promise<number> {
   const engine = await core.engine();
-  const progress = new ProgressLine();
   const outcomes: JobOutcome[] = [];
   // STAT jobs first.
   const ordered = jobIds.map((id) => engine.jobs.find(id)!).sort((a, b) => (a.serviceLevel === b.serviceLevel ? a.id - b.id : a.serviceLevel === 'STAT' ? -1 : 1));
@@ -104,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
           print(json, { jobs: [] }, 'no study found to send');
           return 1;
         }
-        return await sendJobs(core, [...new Set(jobIds)], values.wait === true, json);
+        return await sendJobs(core, [...new Set(jobIds)], values.wait === true, json, progress);
       }
       case 'watch': {
         if (args.length === 0) throw new UsageError('watch needs at least one folder');
@@ -151,7 +150,7 @@ async function main(argv: string[]): Promise<number> {
         const ids = values.all ? engine.jobs.all().filter((j) => !['delivered', 'confirmed', 'cancelled', 'paused'].includes(j.state)).map((j) => j.id) : args.map(Number);
         if (ids.length === 0 || ids.some((id) => !Number.isInteger(id) || !engine.jobs.find(id))) throw new UsageError('retry needs job ids from `relaypacs queue`, or --all');
         for (const id of ids) engine.jobs.setState(id, 'queued', { error: null });
-        return await sendJobs(core, ids, values.wait === true, json);
+        return await sendJobs(core, ids, values.wait === true, json, progress);
       }
       case 'pause':
       case 'resume': {

@@ -123,4 +123,8 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE uploads ADD COLUMN facility TEXT;
   `,
+  // 5: the delivery audit checks for an identical row before writing one
+  `
+  CREATE INDEX audit_log_by_action_target ON audit_log(action, target);
+  `,
 ];

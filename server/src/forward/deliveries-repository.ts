@@ -111,6 +111,11 @@ export class DeliveriesRepository {
     return row.n === 0;
   }
 
+  /** Remembers that a PACS holds these bytes: a later upload of them is told it need not send them. */
+  markDelivered(sopInstanceUid: string, sha256: string, now: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO delivered_instances (sop_instance_uid, sha256, delivered_at) VALUES (?, ?, ?)').run(sopInstanceUid, sha256, now);
+  }
+
   /** Instances delivered (or confirmed) to every destination they were routed to. */
   deliveredEverywhere(uploadId: string, index: number): boolean {
     const row = this.db.prepare(`SELECT COUNT(*) AS total, SUM(CASE WHEN i.state IN ('delivered', 'confirmed') THEN 1 ELSE 0 END) AS done

@@ -244,7 +244,7 @@ export class DeliveryQueue {
     for (const item of batch) {
       uploads.add(item.uploadId);
       if (this.repo.deliveredEverywhere(item.uploadId, item.index)) {
-        this.options.db.prepare('INSERT OR IGNORE INTO delivered_instances (sop_instance_uid, sha256, delivered_at) VALUES (?, ?, ?)').run(item.sopInstanceUid, item.sha256, now);
+        this.repo.markDelivered(item.sopInstanceUid, item.sha256, now);
       }
     }
     for (const uploadId of uploads) this.track(this.releaseIfDone(uploadId));

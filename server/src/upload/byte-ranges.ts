@@ -52,8 +52,4 @@ export class ByteRangeSet {
     if (cursor < size) gaps.push([cursor, size]);
     return gaps;
   }
-
-  covers(size: number): boolean {
-    return this.missing(size).length === 0;
-  }
 }

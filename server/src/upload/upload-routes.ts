@@ -74,7 +74,7 @@ export function registerUploadRoutes(app: FastifyInstance, services: RelayServic
   });
 
   app.post('/upload/:id/complete', { schema: { params: UploadIdParams }, preHandler: uploadToken }, async (request) => {
-    const wasAccepted = uploads.status(uploadIdOf(request)).state === 'accepted';
+    const wasAccepted = uploads.repository.find(uploadIdOf(request))?.state === 'accepted';
     const status = await uploads.complete(uploadIdOf(request));
     if (!wasAccepted) {
       const rejected = status.instances.filter((i) => i.state === 'rejected').length;
@@ -85,7 +85,7 @@ export function registerUploadRoutes(app: FastifyInstance, services: RelayServic
 
   // Queues again the instances whose delivery failed for good (after the PACS was fixed, say).
   const retry = async (request: FastifyRequest) => {
-    uploads.status(uploadIdOf(request));
+    if (!uploads.repository.find(uploadIdOf(request))) throw new RelayError(404, 'UPLOAD_NOT_FOUND');
     const requeued = services.deliveries.retryFailed(uploadIdOf(request));
     auditUpload(request, 'upload-retry', uploadIdOf(request), `: ${requeued} instance deliveries requeued`);
     return { requeued };

@@ -154,21 +154,21 @@ export class UploadService {
     });
 
     if (instance.state === 'already-delivered') return response(true, instance.size, new ByteRangeSet([[0, instance.size]]));
-    if (end > instance.size) {
-      this.reject('offset');
-      throw this.offsetMismatch(instance, `the chunk ends at byte ${end}, past the instance's ${instance.size} bytes`);
-    }
     const chunks = this.repo.chunks(uploadId, instance.index);
     const held = new ByteRangeSet(chunks.map((c) => [c.offset, c.offset + c.length] as const));
+    if (end > instance.size) {
+      this.reject('offset');
+      throw this.offsetMismatch(instance, held, `the chunk ends at byte ${end}, past the instance's ${instance.size} bytes`);
+    }
     const same = chunks.find((c) => c.offset === offset && c.length === length);
     if (same) {
       if (same.sha256 === digest) return response(true, instance.receivedBytes, held);
       this.reject('conflict');
-      throw this.offsetMismatch(instance, 'different bytes are already held for this range');
+      throw this.offsetMismatch(instance, held, 'different bytes are already held for this range');
     }
     if (held.overlaps(offset, end)) {
       this.reject('offset');
-      throw this.offsetMismatch(instance, `bytes ${offset}-${end} overlap bytes the relay already holds`);
+      throw this.offsetMismatch(instance, held, `bytes ${offset}-${end} overlap bytes the relay already holds`);
     }
     const key = `${uploadId}/${instance.index}`;
     const writing = this.inFlight.get(key) ?? [];
@@ -288,7 +288,7 @@ export class UploadService {
 
   /** After a restart: re-verify instances whose verification was cut off, and start the cleanup timer. */
   start(): void {
-    this.options.metrics.activeUploads.set(this.activeCount());
+    this.options.metrics.activeUploads.set(this.repo.countAllActive());
     for (const { uploadId, index } of this.repo.unverifiedInstances()) void this.verifyInstance(uploadId, index);
     this.cleanupTimer = setInterval(() => {
       this.cleanup().catch((error: unknown) => this.options.log?.error({ err: error }, 'upload cleanup failed'));
@@ -299,10 +299,6 @@ export class UploadService {
   async close(): Promise<void> {
     clearInterval(this.cleanupTimer);
     await Promise.allSettled([...this.verifications.values()]);
-  }
-
-  private activeCount(): number {
-    return (this.options.db.prepare(`SELECT COUNT(*) AS n FROM uploads WHERE state = 'receiving'`).get() as { n: number }).n;
   }
 
   private verifyInstance(uploadId: string, index: number): Promise<void> {
@@ -375,8 +371,7 @@ export class UploadService {
     };
   }
 
-  private offsetMismatch(instance: InstanceRecord, message: string): RelayError {
-    const held = new ByteRangeSet(this.repo.chunks(instance.uploadId, instance.index).map((c) => [c.offset, c.offset + c.length] as const));
+  private offsetMismatch(instance: InstanceRecord, held: ByteRangeSet, message: string): RelayError {
     return new RelayError(409, 'UPLOAD_OFFSET_MISMATCH', message, {
       instance: instance.index,
       receivedBytes: held.total,

@@ -116,6 +116,11 @@ export class UploadsRepository {
     return (this.db.prepare(`SELECT COUNT(*) AS n FROM uploads WHERE user_id = ? AND state = 'receiving'`).get(userId) as { n: number }).n;
   }
 
+  /** Uploads receiving data, across all users. */
+  countAllActive(): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM uploads WHERE state = 'receiving'`).get() as { n: number }).n;
+  }
+
   instances(uploadId: string): InstanceRecord[] {
     return (this.db.prepare('SELECT * FROM upload_instances WHERE upload_id = ? ORDER BY idx').all(uploadId) as InstanceRow[]).map(toInstance);
   }
@@ -197,9 +202,5 @@ export class UploadsRepository {
   alreadyDelivered(instances: readonly ManifestInstance[]): Set<string> {
     const lookup = this.db.prepare('SELECT 1 FROM delivered_instances WHERE sop_instance_uid = ? AND sha256 = ?');
     return new Set(instances.filter((i) => lookup.get(i.sopInstanceUid, i.sha256) !== undefined).map((i) => i.sopInstanceUid));
-  }
-
-  markDelivered(sopInstanceUid: string, sha256: string, now: string): void {
-    this.db.prepare('INSERT OR IGNORE INTO delivered_instances (sop_instance_uid, sha256, delivered_at) VALUES (?, ?, ?)').run(sopInstanceUid, sha256, now);
   }
 }

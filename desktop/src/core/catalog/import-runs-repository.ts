@@ -19,7 +19,14 @@ export interface ImportRunRecord extends ImportCounts {
 
 /** Import runs: what was imported from where, when, and what could not be used, with reasons. */
 export class ImportRunsRepository {
-  constructor(private readonly db: CatalogDatabase, private readonly now: () => Date = () => new Date()) {}
+  // Prepared once: both run inside every import batch.
+  private readonly saveCountsStatement;
+  private readonly recordSkipStatement;
+
+  constructor(private readonly db: CatalogDatabase, private readonly now: () => Date = () => new Date()) {
+    this.saveCountsStatement = db.prepare('UPDATE import_runs SET found = ?, imported = ?, duplicates = ?, conflicts = ?, skipped = ? WHERE id = ?');
+    this.recordSkipStatement = db.prepare('INSERT INTO import_skips (import_run_id, display_name, code, reason) VALUES (?, ?, ?, ?)');
+  }
 
   /** Runs left 'running' by a process that died are marked interrupted: they can simply be run again. */
   markInterrupted(): number {
@@ -32,12 +39,11 @@ export class ImportRunsRepository {
 
   /** Saves the counts so far (called with each batch, so an interrupted run still tells what it did). */
   saveCounts(id: number, counts: ImportCounts): void {
-    this.db.prepare('UPDATE import_runs SET found = ?, imported = ?, duplicates = ?, conflicts = ?, skipped = ? WHERE id = ?')
-      .run(counts.found, counts.imported, counts.duplicates, counts.conflicts, counts.skipped, id);
+    this.saveCountsStatement.run(counts.found, counts.imported, counts.duplicates, counts.conflicts, counts.skipped, id);
   }
 
   recordSkip(id: number, skipped: SkippedInput): void {
-    this.db.prepare('INSERT INTO import_skips (import_run_id, display_name, code, reason) VALUES (?, ?, ?, ?)').run(id, skipped.displayName, skipped.code, skipped.reason);
+    this.recordSkipStatement.run(id, skipped.displayName, skipped.code, skipped.reason);
   }
 
   finish(id: number, counts: ImportCounts): void {

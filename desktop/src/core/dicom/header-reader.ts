@@ -168,11 +168,15 @@ function inflatePrefix(array: Uint8Array, position: number): Uint8Array {
 }
 
 function unreadable(error: unknown): HeaderResult {
+  return { ok: false, code: 'FILE_UNREADABLE', reason: fileErrorReason(error) };
+}
+
+/** Why a file could not be read, in words a radiographer can act on. */
+export function fileErrorReason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
-  const reason = code === 'ENOENT' ? 'the file disappeared before it could be read'
+  return code === 'ENOENT' ? 'the file disappeared before it could be read'
     : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
       : code === 'EISDIR' ? 'it is a folder' : `it could not be read (${code ?? (error as Error).message})`;
-  return { ok: false, code: 'FILE_UNREADABLE', reason };
 }
 
 export { DEFLATED, EXPLICIT_LE, IMPLICIT_LE };

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { IndexedFile } from '../catalog/instances-repository.js';
 import { sha256OfFile } from '../dicom/file-digest.js';
-import { parseHeader, readInstanceHeader } from '../dicom/header-reader.js';
+import { fileErrorReason, parseHeader, readInstanceHeader } from '../dicom/header-reader.js';
 import type { CandidateFile, SkippedInput } from './import-source.js';
 
 /** Files up to this size are read once, then parsed and hashed from memory. */
@@ -43,10 +43,6 @@ export async function indexFile(candidate: CandidateFile): Promise<IndexResult> 
     const digest = await sha256OfFile(candidate.path);
     return { ok: true, file: { header: parsed.header, size: digest.size, sha256: digest.sha256, path: candidate.path, displayName: candidate.displayName } };
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'the file disappeared before it could be read'
-      : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
-        : `it could not be read (${code ?? (error as Error).message})`;
-    return skipped('FILE_UNREADABLE', reason);
+    return skipped('FILE_UNREADABLE', fileErrorReason(error));
   }
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { lstat, readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { dicomdirSource } from './dicomdir/dicomdir-source.js';
@@ -8,7 +7,7 @@ import { zipSource } from './zip/zip-source.js';
 import type { ZipLimits } from './zip/zip-limits.js';
 
 export interface SourceForPathOptions {
-  /** The app's temp area: archives are extracted into a fresh folder under it. */
+  /** The app's temp area: zipSource extracts each archive into a fresh folder under it. */
   tempDir: string;
   zipLimits?: Partial<ZipLimits>;
 }
@@ -38,7 +37,7 @@ export async function* sourceForPath(path: string, options: SourceForPathOptions
     }
     const name = basename(item.file.path);
     if (ZIP.test(name)) {
-      yield* zipSource(item.file.path, { tempDir: join(options.tempDir, `zip-${randomBytes(6).toString('hex')}`), ...(options.zipLimits ? { limits: options.zipLimits } : {}) });
+      yield* zipSource(item.file.path, { tempDir: options.tempDir, ...(options.zipLimits ? { limits: options.zipLimits } : {}) });
     } else if (DICOMDIR.test(name)) {
       if (item.file.path === path) yield* dicomdirSource(path);
       // A DICOMDIR deeper in a folder: its images are imported by the scan itself.

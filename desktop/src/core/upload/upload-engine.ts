@@ -152,7 +152,7 @@ export class UploadEngine {
         ? instance.missing.map(([start, end]) => ({ index: instance.index, start, end })) : []);
       if (missing.length === 0) break;
       try {
-        await this.sendRanges(job, init, files, missing, sizer, () => totalBytes - sumMissing(status));
+        await this.sendRanges(job, init, files, missing, sizer, totalBytes - sumMissing(status), totalBytes);
       } catch (error) {
         // The upload token expired or the upload vanished on the relay: start over from init,
         // which resumes the same upload when it still exists.
@@ -202,10 +202,9 @@ export class UploadEngine {
 
   /** Sends the missing ranges, `parallelChunks` at a time, each cut to the current chunk size. */
   private async sendRanges(job: UploadJob, init: InitUploadResponse, files: CatalogFile[], missing: { index: number; start: number; end: number }[],
-    sizer: ChunkSizer, held: () => number): Promise<void> {
+    sizer: ChunkSizer, alreadyHeld: number, totalBytes: number): Promise<void> {
     const queue = [...missing];
-    let sent = held();
-    const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
+    let sent = alreadyHeld;
     let failure: unknown;
     const worker = async () => {
       while (queue.length > 0 && failure === undefined) {

@@ -33,7 +33,13 @@ export interface CatalogFile {
 
 /** The durable upload queue in the catalog: one job per study sent, per-instance progress. */
 export class UploadJobsRepository {
-  constructor(private readonly db: CatalogDatabase, private readonly now: () => Date = () => new Date()) {}
+  // Prepared once: runs for every instance on every delivery poll.
+  private readonly progressStatement;
+
+  constructor(private readonly db: CatalogDatabase, private readonly now: () => Date = () => new Date()) {
+    this.progressStatement = db.prepare(`INSERT INTO upload_job_instances (job_id, sop_instance_uid, bytes_sent, state, reason) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (job_id, sop_instance_uid) DO UPDATE SET bytes_sent = excluded.bytes_sent, state = excluded.state, reason = excluded.reason`);
+  }
 
   /** Queues a study, or answers the job already sending it. */
   enqueue(studyInstanceUid: string, serviceLevel: 'STAT' | 'ROUTINE', clinicalHistory?: string): number {
@@ -83,9 +89,7 @@ export class UploadJobsRepository {
   }
 
   setInstanceProgress(jobId: number, sopInstanceUid: string, bytesSent: number, state: string, reason: string | null = null): void {
-    this.db.prepare(`INSERT INTO upload_job_instances (job_id, sop_instance_uid, bytes_sent, state, reason) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT (job_id, sop_instance_uid) DO UPDATE SET bytes_sent = excluded.bytes_sent, state = excluded.state, reason = excluded.reason`)
-      .run(jobId, sopInstanceUid, bytesSent, state, reason);
+    this.progressStatement.run(jobId, sopInstanceUid, bytesSent, state, reason);
   }
 
   instances(jobId: number): JobInstance[] {
