@@ -2,6 +2,7 @@
 // over the same files, and the peak memory of indexing one 1 GB multi-frame instance.
 //   npm run bench:import -- [--files 10000] [--runs 3] [--gib 1]
 import { execFile, spawn } from 'node:child_process';
+import { open } from 'node:fs/promises';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,11 +40,17 @@ try {
 
   const dcmftestSeconds: number[] = [];
   const relaypacsSeconds: number[] = [];
+  const readMagicSeconds: number[] = [];
+  const readAllSeconds: number[] = [];
   for (let r = 0; r < Number(values.runs); r++) {
     // dcmftest reads 132 bytes per file and checks for "DICM": the floor for any indexer.
     let started = performance.now();
     for (let i = 0; i < files.length; i += 2000) await run('dcmftest', files.slice(i, i + 2000), { maxBuffer: 64 * 1024 * 1024 });
     dcmftestSeconds.push((performance.now() - started) / 1000);
+    // Two floors in Node, with the indexer's concurrency: what dcmftest does (132 bytes a file), and
+    // reading every byte, which any indexer that hashes whole files cannot go below.
+    readMagicSeconds.push(await timeReads(files, 132));
+    readAllSeconds.push(await timeReads(files, Infinity));
     // RelayPACS: full header parse, SHA-256 of every byte, catalog rows in SQLite (WAL, synchronous=FULL).
     const db = openCatalogDatabase(join(workDir, `catalog-${r}.db`));
     started = performance.now();
@@ -72,6 +79,9 @@ try {
     relaypacsFilesPerSecond: Math.round(fileCount / median(relaypacsSeconds)),
     dcmftestFilesPerSecond: Math.round(fileCount / median(dcmftestSeconds)),
     ratioRelaypacsToDcmftest: Number((median(relaypacsSeconds) / median(dcmftestSeconds)).toFixed(2)),
+    nodeRead132BytesMedianSeconds: Number(median(readMagicSeconds).toFixed(3)),
+    nodeReadAllBytesMedianSeconds: Number(median(readAllSeconds).toFixed(3)),
+    ratioReadAllToDcmftest: Number((median(readAllSeconds) / median(dcmftestSeconds)).toFixed(2)),
     largeInstanceGiB: Number(values.gib),
     largeInstanceImported: big.counts.imported,
     largeInstancePeakRssMiB: Number((big.maxRssBytes / 1024 ** 2).toFixed(1)),
@@ -82,4 +92,23 @@ try {
   await writeFile(join(resultsDir, 'import-indexing.json'), `${JSON.stringify(result, null, 2)}\n`);
 } finally {
   await rm(workDir, { recursive: true, force: true });
+}
+
+/** Seconds to open, read up to `limit` bytes of, and close every file, 32 at a time. */
+async function timeReads(paths: string[], limit: number): Promise<number> {
+  const started = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < paths.length) {
+      const handle = await open(paths[next++]!, 'r');
+      try {
+        const size = limit === Infinity ? (await handle.stat()).size : limit;
+        await handle.read(Buffer.allocUnsafe(size), 0, size, 0);
+      } finally {
+        await handle.close();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+  return (performance.now() - started) / 1000;
 }
