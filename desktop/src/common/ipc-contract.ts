@@ -1,0 +1,246 @@
+/**
+ * The one IPC contract between the renderer and the main process (ARCHITECTURE.md: common). Every
+ * request the renderer can make is an entry of `InvokeChannels`; every push from main is an entry of
+ * `EventChannels`. The preload builds `window.api` from `INVOKE_CHANNELS` and `EVENT_CHANNELS` (one
+ * method per channel, nothing else), main registers one handler per channel, and the browser test
+ * harness serves the same map from the real core. Types only cross: plain JSON-safe data, no PHI in
+ * anything that is logged.
+ */
+import type { CodedError } from './error-codes.js';
+
+export type ServiceLevel = 'STAT' | 'ROUTINE';
+
+/** Job states of the upload queue, in the words the queue shows (see `JOB_STATE_LABELS`). */
+export type JobState = 'queued' | 'uploading' | 'completing' | 'forwarding' | 'delivered' | 'confirmed' | 'failed' | 'paused' | 'cancelled';
+
+export interface SessionInfo {
+  relayUrl: string;
+  username: string;
+  role: string;
+}
+
+export interface SignInRequest {
+  relayUrl: string;
+  username: string;
+  password: string;
+  /** Six digits, when the account has TOTP enrolled. */
+  totp?: string;
+}
+
+/** What one study found by an import looks like in the review before sending. */
+export interface ReviewStudy {
+  studyInstanceUid: string;
+  patientName: string;
+  patientId: string;
+  studyDate: string;
+  description: string;
+  modalities: string[];
+  seriesCount: number;
+  instanceCount: number;
+  totalBytes: number;
+  /** Instances whose UID is in the catalog with different bytes. */
+  conflicts: number;
+}
+
+export interface ImportProblem {
+  /** The file (or archive entry) as the user knows it. */
+  displayName: string;
+  code: CodedError['code'];
+  reason: string;
+}
+
+export interface ImportReview {
+  runId: number;
+  counts: { found: number; imported: number; duplicates: number; conflicts: number; skipped: number };
+  studies: ReviewStudy[];
+  problems: ImportProblem[];
+}
+
+export interface ImportProgressEvent {
+  found: number;
+  imported: number;
+  duplicates: number;
+  skipped: number;
+  current?: string;
+}
+
+export interface SendRequest {
+  studies: { studyInstanceUid: string; serviceLevel: ServiceLevel; clinicalHistory?: string }[];
+}
+
+export interface QueueItem {
+  jobId: number;
+  studyInstanceUid: string;
+  patientName: string;
+  description: string;
+  serviceLevel: ServiceLevel;
+  state: JobState;
+  bytesSent: number;
+  totalBytes: number;
+  /** Bytes per second over the last few seconds; 0 when not sending. */
+  bytesPerSecond: number;
+  /** Seconds until sent at the current speed; null when unknown. */
+  etaSeconds: number | null;
+  instanceCount: number;
+  /** Why it failed or waits, in words a radiographer can act on. */
+  error?: { code: string; message: string };
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type JobAction = 'pause' | 'resume' | 'cancel' | 'retry';
+
+export interface JobActionRequest {
+  action: JobAction;
+  /** One job, or every job the action applies to. */
+  jobId: number | 'all';
+}
+
+export interface WatchedFolder {
+  path: string;
+  serviceLevel: ServiceLevel;
+  routingTag?: string;
+  afterDelivery: 'keep' | 'move' | 'delete';
+  doneFolder?: string;
+  usePolling: boolean;
+  /** Set by IT policy: shown, not editable. */
+  locked?: boolean;
+}
+
+export interface WatchedFolderStatus extends WatchedFolder {
+  state: 'watching' | 'missing' | 'starting' | 'error';
+  lastFileSeen?: { name: string; at: string };
+  /** Studies that have files but have not been quiet long enough to send. */
+  studiesSettling: number;
+  message?: string;
+}
+
+export interface HistoryFilter {
+  /** Free text over patient name, ID, description. */
+  text?: string;
+  state?: 'delivered' | 'confirmed' | 'failed' | 'all';
+  serviceLevel?: ServiceLevel;
+  /** ISO dates, inclusive. */
+  from?: string;
+  to?: string;
+}
+
+export interface HistoryItem {
+  jobId: number;
+  studyInstanceUid: string;
+  patientName: string;
+  patientId: string;
+  studyDate: string;
+  description: string;
+  serviceLevel: ServiceLevel;
+  state: JobState;
+  instanceCount: number;
+  totalBytes: number;
+  finishedAt: string;
+  error?: { code: string; message: string };
+}
+
+export interface Settings {
+  relayUrl: string;
+  /** Bytes per second; 0 = no cap. */
+  maxBytesPerSecond: number;
+  /** "HH:MM-HH:MM" windows when routine studies are sent; empty = any time. */
+  routineWindows: string[];
+  notifications: { statDelivered: boolean; failures: boolean };
+  updates: { enabled: boolean; channel: 'stable' | 'beta' };
+  startAtLogin: boolean;
+  theme: 'system' | 'light' | 'dark';
+}
+
+/** Which settings IT policy has fixed (shown as locked, refused if changed). */
+export type LockedSettings = Partial<Record<keyof Settings | 'watchedFolders', true>>;
+
+export interface SettingsView {
+  settings: Settings;
+  locked: LockedSettings;
+}
+
+export interface StatusSummary {
+  online: boolean;
+  signedIn: boolean;
+  /** Tray and title state at a glance. */
+  activity: 'idle' | 'sending' | 'attention';
+  queued: number;
+  sending: number;
+  failed: number;
+}
+
+/** request → response of every renderer → main call. */
+export interface InvokeChannels {
+  'session:get': { request: void; response: SessionInfo | null };
+  'session:sign-in': { request: SignInRequest; response: SessionInfo };
+  'session:sign-out': { request: void; response: void };
+  'import:choose': { request: { kind: 'folder' | 'files' }; response: string[] };
+  'import:paths': { request: { paths: string[] }; response: ImportReview };
+  'import:send': { request: SendRequest; response: { jobIds: number[] } };
+  'queue:list': { request: void; response: QueueItem[] };
+  'queue:act': { request: JobActionRequest; response: { changed: number } };
+  'watch:list': { request: void; response: WatchedFolderStatus[] };
+  'watch:add': { request: WatchedFolder; response: WatchedFolderStatus[] };
+  'watch:remove': { request: { path: string }; response: WatchedFolderStatus[] };
+  'history:list': { request: HistoryFilter; response: HistoryItem[] };
+  'history:export': { request: HistoryFilter; response: { csv: string; rows: number } };
+  'settings:get': { request: void; response: SettingsView };
+  'settings:set': { request: Partial<Settings>; response: SettingsView };
+  'status:get': { request: void; response: StatusSummary };
+}
+
+/** Payloads of every main → renderer push. */
+export interface EventChannels {
+  'queue:changed': QueueItem[];
+  'import:progress': ImportProgressEvent;
+  'watch:changed': WatchedFolderStatus[];
+  'status:changed': StatusSummary;
+}
+
+export type InvokeChannel = keyof InvokeChannels;
+export type EventChannel = keyof EventChannels;
+export type InvokeRequest<C extends InvokeChannel> = InvokeChannels[C]['request'];
+export type InvokeResponse<C extends InvokeChannel> = InvokeChannels[C]['response'];
+
+/** Runtime lists, checked against the maps so a channel cannot be added on one side only. */
+export const INVOKE_CHANNELS = [
+  'session:get', 'session:sign-in', 'session:sign-out', 'import:choose', 'import:paths', 'import:send',
+  'queue:list', 'queue:act', 'watch:list', 'watch:add', 'watch:remove', 'history:list', 'history:export',
+  'settings:get', 'settings:set', 'status:get',
+] as const satisfies readonly InvokeChannel[];
+export const EVENT_CHANNELS = ['queue:changed', 'import:progress', 'watch:changed', 'status:changed'] as const satisfies readonly EventChannel[];
+
+type Missing<All, Listed> = Exclude<All, Listed> extends never ? true : Exclude<All, Listed>;
+// Compile-time: every channel of the maps is listed at runtime.
+export const CONTRACT_COMPLETE: [Missing<InvokeChannel, (typeof INVOKE_CHANNELS)[number]>, Missing<EventChannel, (typeof EVENT_CHANNELS)[number]>] = [true, true];
+
+/**
+ * Results cross IPC as a tagged union: Electron turns a thrown error into an opaque string, and
+ * the renderer needs the stable code and the sentence to show.
+ */
+export type IpcResult<T> = { ok: true; value: T } | { ok: false; error: CodedError };
+
+/**
+ * The `window.api` the preload exposes: one method per channel and nothing else. Invoke methods are
+ * named by their channel (`api['queue:list']()`); event subscriptions by `on:` and the channel,
+ * returning the unsubscribe.
+ */
+export type RendererApi = {
+  [C in InvokeChannel]: (request: InvokeRequest<C>) => Promise<IpcResult<InvokeResponse<C>>>;
+} & {
+  [E in EventChannel as `on:${E}`]: (listener: (payload: EventChannels[E]) => void) => () => void;
+};
+
+/** Plain words for each job state, as the queue and history show them. */
+export const JOB_STATE_LABELS: Record<JobState, string> = {
+  queued: 'Waiting to send',
+  uploading: 'Sending',
+  completing: 'Checking at the relay',
+  forwarding: 'Relay is sending to PACS',
+  delivered: 'In PACS',
+  confirmed: 'In PACS, confirmed',
+  failed: 'Needs attention',
+  paused: 'Paused',
+  cancelled: 'Cancelled',
+};
