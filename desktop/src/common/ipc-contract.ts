@@ -244,3 +244,18 @@ export const JOB_STATE_LABELS: Record<JobState, string> = {
   paused: 'Paused',
   cancelled: 'Cancelled',
 };
+
+/**
+ * Builds the `window.api` object from the channel lists: one method per channel and nothing else.
+ * The preload passes ipcRenderer-backed transports; the browser test harness passes Playwright
+ * bindings, so both serve the renderer exactly the same surface.
+ */
+export function buildRendererApi(
+  invoke: (channel: InvokeChannel, request: unknown) => Promise<IpcResult<unknown>>,
+  subscribe: (channel: EventChannel, listener: (payload: unknown) => void) => () => void,
+): RendererApi {
+  const api: Record<string, unknown> = {};
+  for (const channel of INVOKE_CHANNELS) api[channel] = (request: unknown) => invoke(channel, request);
+  for (const channel of EVENT_CHANNELS) api[`on:${channel}`] = (listener: (payload: unknown) => void) => subscribe(channel, listener);
+  return Object.freeze(api) as RendererApi;
+}
