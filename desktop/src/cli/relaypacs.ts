@@ -4,6 +4,10 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createCore, type Core } from '../core/create-core.js';
 import { sourceForPath } from '../core/import/source-for-path.js';
+import { SettingsError } from '../core/settings/agent-settings.js';
+import { formatByteRate } from '../core/settings/byte-rate.js';
+import { sleepUnlessAborted } from '../core/upload/backoff.js';
+import { describeTransferWindows, formatTransferWindow, isWindowOpen } from '../core/upload/transfer-window.js';
 import type { JobOutcome } from '../core/upload/upload-engine.js';
 import { FolderWatcher } from '../core/watch/folder-watcher.js';
 import { WatchUploader } from '../core/watch/watch-uploader.js';
@@ -15,17 +19,23 @@ const USAGE = `Usage: relaypacs COMMAND [options]   (--data DIR or RELAYPACS_AGE
   login --relay URL --user NAME [--password-stdin] [--totp CODE]
   upload PATH... [--stat] [--history TEXT] [--wait] [--json]
       Imports folders, files, ZIPs or DICOMDIR media and sends every study found. Without --wait it
-      returns once the relay has accepted each study; with --wait, once every PACS has it (exit 0)
-      or something failed (exit 1).
+      returns once the relay has accepted each study (a routine study outside the routine window
+      stays queued for it); with --wait, once every PACS has it (exit 0) or something failed (exit 1).
   watch DIR... [--stat] [--quiet SECONDS] [--poll]
       Watches folders (e.g. a modality's export folder) until stopped: each study is sent once it has
-      settled (no new file for --quiet seconds, default 30). --poll for network shares.
+      settled (no new file for --quiet seconds, default 30). --poll for network shares. Also sends
+      what is queued, routine studies when their window opens.
   queue [--json]            the upload queue
   retry ID|--all [--wait]   send failed or stalled jobs again
   pause ID|--all            hold jobs (they are skipped until resumed)
   resume ID|--all           release held jobs (send them with retry)
   cancel ID                 cancel a job the relay has not accepted yet, freeing its space there
-  status [--json]           who is signed in where, and the queue in numbers`;
+  settings [--max-rate RATE|off] [--routine-window HH:MM-HH:MM[,HH:MM-HH:MM]|off] [--json]
+      Changes the given settings, then prints them all. --max-rate caps all sending together
+      (4MB/s, 512KB/s, 20Mbit/s; off = no cap). --routine-window: ROUTINE studies are sent only then,
+      local time, e.g. 20:00-07:00 (across midnight); STAT studies always go. Running agents apply
+      changes from their next chunk.
+  status [--json]           who is signed in where, whether the relay answers, the sending settings`;
 
 class UsageError extends Error {}
 
@@ -41,7 +51,28 @@ function print(json: boolean, value: unknown, text: string): void {
 
 function describeOutcome(outcome: JobOutcome): string {
   const problems = outcome.instances.filter((i) => i.reason).map((i) => `    ${i.sopInstanceUid}: ${i.state}, ${i.reason}`);
-  return [`job ${outcome.jobId} (upload ${outcome.uploadId ?? '-'}): ${outcome.state}${outcome.error ? `, ${outcome.error.message}` : ''}`, ...problems].join('\n');
+  const then = heldForWindow(outcome) ? ' (`relaypacs watch` sends it then, as does `relaypacs retry ID --wait`)' : '';
+  return [`job ${outcome.jobId} (upload ${outcome.uploadId ?? '-'}): ${outcome.state}${outcome.error ? `, ${outcome.error.message}` : ''}${then}`, ...problems].join('\n');
+}
+
+/** Queued on purpose, by the routine window setting: not a failure. */
+function heldForWindow(outcome: JobOutcome): boolean {
+  return outcome.state === 'queued' && outcome.error?.code === 'WAITING_FOR_WINDOW';
+}
+
+/** The sending settings, for `settings` and `status`. */
+function sendingView(core: Core): { json: Record<string, unknown>; text: string } {
+  const { maxBytesPerSecond, routineWindows } = core.settings.sending();
+  const open = isWindowOpen(routineWindows, new Date());
+  const json = {
+    maxBytesPerSecond, maxRate: maxBytesPerSecond === null ? 'off' : formatByteRate(maxBytesPerSecond),
+    routineWindows: routineWindows.map(formatTransferWindow), routineWindowOpen: open,
+  };
+  const text = [
+    `bandwidth cap: ${maxBytesPerSecond === null ? 'off (no cap)' : formatByteRate(maxBytesPerSecond)}`,
+    `routine window: ${routineWindows.length === 0 ? 'off (routine studies go at any time)' : `${routineWindows.map(formatTransferWindow).join(', ')} local time: routine studies are sent ${describeTransferWindows(routineWindows)} (${open ? 'open' : 'closed'} now); STAT studies always go`}`,
+  ].join('\n');
+  return { json, text };
 }
 
 async function sendJobs(core: Core, jobIds: number[], wait: boolean, json: boolean, progress: ProgressLine): Promise<number> {
@@ -50,13 +81,14 @@ async function sendJobs(core: Core, jobIds: number[], wait: boolean, json: boole
   // STAT jobs first.
   const ordered = jobIds.map((id) => engine.jobs.find(id)!).sort((a, b) => (a.serviceLevel === b.serviceLevel ? a.id - b.id : a.serviceLevel === 'STAT' ? -1 : 1));
   for (const job of ordered) {
-    const outcome = await engine.run(job.id, { waitForDelivery: wait });
+    // --wait means until delivered: that includes waiting for a routine window to open.
+    const outcome = await engine.run(job.id, { waitForDelivery: wait, waitForWindow: wait });
     progress.done();
     outcomes.push(outcome);
     if (!json) process.stdout.write(`${describeOutcome(outcome)}\n`);
   }
   if (json) process.stdout.write(`${JSON.stringify({ jobs: outcomes })}\n`);
-  const ok = outcomes.every((o) => (wait ? o.state === 'delivered' || o.state === 'confirmed' : o.state === 'forwarding' || o.state === 'delivered' || o.state === 'confirmed'));
+  const ok = outcomes.every((o) => (wait ? o.state === 'delivered' || o.state === 'confirmed' : o.state === 'forwarding' || o.state === 'delivered' || o.state === 'confirmed' || heldForWindow(o)));
   return ok ? 0 : 1;
 }
 
@@ -65,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv, allowPositionals: true, strict: true,
     options: {
       data: { type: 'string' }, relay: { type: 'string' }, user: { type: 'string' }, 'password-stdin': { type: 'boolean' }, totp: { type: 'string' },
-      quiet: { type: 'string' }, poll: { type: 'boolean' }, stability: { type: 'string' },
+      quiet: { type: 'string' }, poll: { type: 'boolean' }, stability: { type: 'string' }, 'max-rate': { type: 'string' }, 'routine-window': { type: 'string' },
       stat: { type: 'boolean' }, history: { type: 'string' }, wait: { type: 'boolean' }, json: { type: 'boolean' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -78,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
   const progress = new ProgressLine();
   const core = await createCore({
     dataDir: resolve(values.data ?? process.env.RELAYPACS_AGENT_DATA ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'relaypacs', 'agent')),
-    onUploadProgress: (p) => progress.update(`job ${p.jobId} ${p.state}`, p.bytesSent, p.totalBytes),
+    onUploadProgress: (p) => progress.update(`job ${p.jobId} ${p.state}${p.reason ? ` (${p.reason.message})` : ''}`, p.bytesSent, p.totalBytes),
   });
   try {
     switch (command) {
@@ -126,16 +158,38 @@ async function main(argv: string[]): Promise<number> {
           uploader.attach(watcher, config);
           watcher.on('file-skipped', (e) => process.stderr.write(`relaypacs: skipped ${e.path}: ${e.reason}\n`));
           watcher.on('folder-unavailable', (e) => process.stderr.write(`relaypacs: ${e.folder} is unavailable (${e.reason}); waiting for it\n`));
+          watcher.on('folder-available', (e) => process.stderr.write(`relaypacs: ${e.folder} is back; looking for what arrived while it was away\n`));
           return watcher;
         });
         await Promise.all(watchers.map((w) => w.start()));
         process.stderr.write(`relaypacs: watching ${args.join(', ')}\n`);
+        // What is queued is sent too: studies held for the routine window (sent when it opens) and
+        // jobs an earlier agent left. A pass sleeps through a closed window; between passes the loop
+        // sleeps a minute, reading only the local queue.
+        const stopping = new AbortController();
+        const drain = (async () => {
+          while (!stopping.signal.aborted) {
+            try {
+              const engine = await core.engine();
+              for (const outcome of await engine.runPending({ waitForWindow: true })) {
+                if (!stopping.signal.aborted || outcome.state !== 'queued') print(json, outcome, describeOutcome(outcome));
+              }
+            } catch (error) {
+              process.stderr.write(`relaypacs: ${error instanceof Error ? error.message : String(error)}\n`);
+            }
+            await sleepUnlessAborted(60_000, stopping.signal);
+          }
+        })();
         await new Promise<void>((done) => {
           process.once('SIGTERM', () => done());
           process.once('SIGINT', () => done());
         });
+        stopping.abort();
         await Promise.all(watchers.map((w) => w.stop()));
+        // Jobs waiting for their window or for the relay stay queued for the next start.
+        if (await core.session.info()) (await core.engine()).close();
         await uploader.idle();
+        await drain;
         return 0;
       }
       case 'queue': {
@@ -170,10 +224,24 @@ async function main(argv: string[]): Promise<number> {
         print(json, { cancelled }, cancelled ? `job ${id} cancelled` : `job ${id} could not be cancelled (already accepted by the relay, delivered or cancelled)`);
         return cancelled ? 0 : 1;
       }
+      case 'settings': {
+        core.settings.apply({
+          ...(values['max-rate'] === undefined ? {} : { maxRate: values['max-rate'] }),
+          ...(values['routine-window'] === undefined ? {} : { routineWindows: values['routine-window'] }),
+        });
+        const view = sendingView(core);
+        print(json, view.json, view.text);
+        return 0;
+      }
       case 'status': {
         const info = await core.session.info();
         const counts = core.catalog.counts();
-        print(json, { session: info ?? null, catalog: counts }, `${info ? `signed in to ${info.relayUrl} as ${info.username}` : 'not signed in'}; catalog: ${counts.studies} studies, ${counts.instances} instances`);
+        // Probed now (GET /healthz, a few seconds at most) rather than remembered.
+        const online = info ? (await (await core.engine()).connectivity?.check()) ?? null : null;
+        const relay = online === null ? '' : `; the relay ${online ? 'answers (online)' : 'does not answer (offline)'}`;
+        const view = sendingView(core);
+        print(json, { session: info ?? null, relay: info ? { url: info.relayUrl, online } : null, settings: view.json, catalog: counts },
+          `${info ? `signed in to ${info.relayUrl} as ${info.username}` : 'not signed in'}${relay}; catalog: ${counts.studies} studies, ${counts.instances} instances\n${view.text}`);
         return 0;
       }
       default:
@@ -189,5 +257,6 @@ main(process.argv.slice(2)).then((code) => {
 }, (error: unknown) => {
   const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
   process.stderr.write(`relaypacs: ${error instanceof Error ? error.message : String(error)}\n${usage ? `\n${USAGE}\n` : ''}`);
-  process.exitCode = usage ? 2 : 1;
+  // A setting's value was wrong: its message says what to write; the whole usage would bury it.
+  process.exitCode = usage || error instanceof SettingsError ? 2 : 1;
 });

@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   ARCHIVE_REFUSED: 'This archive was refused because it is unsafe or too large to unpack. Ask IT to check where it came from.',
   DUPLICATE_CONFLICT: 'Another image with the same identifier but different content is already in the catalog. Choose which one to keep.',
   RELAY_UNREACHABLE: 'The relay cannot be reached. Sending resumes by itself when the network is back.',
+  WAITING_FOR_WINDOW: 'Routine studies from this workstation are sent only in the set time window. It goes by itself when the window opens; send it as STAT if it cannot wait.',
   SIGN_IN_FAILED: 'Sign-in failed: the user name, password or code is not right.',
   SIGN_IN_LOCKED: 'Too many sign-in attempts. Wait a few minutes before trying again.',
   SESSION_EXPIRED: 'Your session has ended. Sign in again to keep sending.',

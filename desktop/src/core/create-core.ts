@@ -6,8 +6,11 @@ import { CatalogReader } from './catalog/catalog-reader.js';
 import { ImportService } from './import/import-service.js';
 import type { CredentialStore } from './secrets/credential-store.js';
 import { createCredentialStore } from './secrets/os-keychain-store.js';
-import { AgentSession } from './session/agent-session.js';
+import { AgentSettings } from './settings/agent-settings.js';
+import { AgentSession, NotSignedInError } from './session/agent-session.js';
+import { ConnectivityMonitor } from './upload/connectivity-monitor.js';
 import { RelayClient } from './upload/relay-client.js';
+import { RelayEventStream } from './upload/relay-event-stream.js';
 import { UploadEngine, type JobProgress } from './upload/upload-engine.js';
 
 export interface CoreOptions {
@@ -23,8 +26,18 @@ export interface Core {
   catalog: CatalogReader;
   imports: ImportService;
   session: AgentSession;
-  /** The upload engine for the signed-in relay (built on first use). */
+  /** The bandwidth cap and routine windows; the engine reads them before every chunk. */
+  settings: AgentSettings;
+  /** The upload engine for the signed-in relay (built on first use), with the relay's event stream. */
   engine(): Promise<UploadEngine>;
+  /** Hears every upload progress report of the engine (besides options.onUploadProgress); returns the unsubscribe. */
+  onUploadProgress(listener: (progress: JobProgress) => void): () => void;
+  /**
+   * Closes the engine built for the session so far (ending its waits) and forgets it: the next
+   * engine() is built for whoever is signed in then (after a sign-out, or on another relay).
+   */
+  resetEngine(): void;
+  /** Ends the engine's waits (window, relay), closes the event stream and the catalog: nothing of the core keeps the process alive after. */
   close(): void;
 }
 
@@ -43,22 +56,46 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     return client;
   };
   const session = new AgentSession(options.dataDir, options.credentials ?? createCredentialStore(), clientFor);
+  const settings = new AgentSettings(db);
   let engine: UploadEngine | undefined;
+  let events: RelayEventStream | undefined;
+  const progressListeners = new Set<(progress: JobProgress) => void>();
+  const reportProgress = (progress: JobProgress) => {
+    options.onUploadProgress?.(progress);
+    for (const listener of progressListeners) listener(progress);
+  };
+  const resetEngine = () => {
+    engine?.close();
+    events?.close();
+    engine = undefined;
+    events = undefined;
+  };
   return {
-    dataDir: options.dataDir, tempDir, db, session,
+    dataDir: options.dataDir, tempDir, db, session, settings,
     catalog: new CatalogReader(db),
     imports: new ImportService({ db }),
     async engine() {
       if (engine) return engine;
       const info = await session.info();
-      if (!info) throw new Error('not signed in: run `relaypacs login --relay URL --user NAME` first');
+      if (!info) throw new NotSignedInError('not signed in: run `relaypacs login --relay URL --user NAME` first');
+      if (engine) return engine; // built by a call that overtook this one while it read the session
+      events = new RelayEventStream({ baseUrl: info.relayUrl, accessToken: (rejected) => session.accessToken(rejected) });
+      const client = clientFor(info.relayUrl);
       engine = new UploadEngine({
-        db, client: clientFor(info.relayUrl), accessToken: () => session.accessToken(), sourceWorkstation: hostname(),
-        ...(options.onUploadProgress ? { onProgress: options.onUploadProgress } : {}),
+        limits: () => settings.sending(), connectivity: new ConnectivityMonitor({ probe: () => client.isLive() }),
+        db, client, accessToken: () => session.accessToken(), sourceWorkstation: hostname(), events,
+        onProgress: reportProgress,
       });
       return engine;
     },
+    onUploadProgress(listener) {
+      progressListeners.add(listener);
+      return () => progressListeners.delete(listener);
+    },
+    resetEngine,
     close() {
+      engine?.close();
+      events?.close();
       db.close();
     },
   };

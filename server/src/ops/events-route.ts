@@ -5,9 +5,16 @@ import type { RelayServices } from '../relay-services.js';
 /**
  * GET /events: a Server-Sent Events stream (HTML Living Standard §9.2) of the caller's upload
  * lifecycle events; admins see every upload's. A comment line every 15 s keeps proxies from
- * closing an idle stream.
+ * closing an idle stream. Streams end when the relay closes: they never finish on their own, so
+ * without that a shutdown would wait on every connected workstation (clients reconnect elsewhere
+ * or later, §9.2.3).
  */
 export function registerEventsRoute(app: FastifyInstance, services: RelayServices): void {
+  const open = new Set<() => void>();
+  app.addHook('preClose', (done) => {
+    for (const end of [...open]) end();
+    done();
+  });
   app.get('/events', { preHandler: services.guards.requireUser() }, async (request, reply) => {
     const principal = request.principal!;
     reply.hijack();
@@ -27,7 +34,13 @@ export function registerEventsRoute(app: FastifyInstance, services: RelayService
     const close = () => {
       clearInterval(heartbeat);
       unsubscribe();
+      open.delete(end);
     };
+    const end = () => {
+      close();
+      raw.end();
+    };
+    open.add(end);
     request.raw.once('close', close);
     raw.once('close', close);
   });

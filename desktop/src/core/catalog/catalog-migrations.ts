@@ -1,6 +1,7 @@
 /**
  * Catalog schema migrations, in order; released ones never change. Patient → study → series →
- * instance, plus conflicts (same SOP Instance UID, other bytes) and import runs with their skips.
+ * instance, plus conflicts (same SOP Instance UID, other bytes) and import runs with their skips;
+ * the upload queue; the agent's settings; watched folders.
  */
 export const CATALOG_MIGRATIONS: readonly string[] = [
   `
@@ -109,5 +110,28 @@ export const CATALOG_MIGRATIONS: readonly string[] = [
     reason TEXT,
     PRIMARY KEY (job_id, sop_instance_uid)
   );
+  `,
+  // 3: the agent's settings (bandwidth cap, routine time windows), one row per key that was set
+  `
+  CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  `,
+  // 4: watched folders of the desktop app, with the defaults their studies are sent with; series by
+  // study for the queue and history screens' per-study sizes
+  `
+  CREATE TABLE watched_folders (
+    path TEXT PRIMARY KEY,
+    service_level TEXT NOT NULL,
+    routing_tag TEXT,
+    after_delivery TEXT NOT NULL,  -- keep, move, delete
+    done_folder TEXT,
+    use_polling INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX series_by_study ON series(study_row_id);
   `,
 ];

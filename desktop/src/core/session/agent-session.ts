@@ -1,4 +1,4 @@
-import { readFile, writeFile, rename } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CredentialStore } from '../secrets/credential-store.js';
 import { userAccount } from '../secrets/credential-account.js';
@@ -22,6 +22,7 @@ export class NotSignedInError extends Error {
  */
 export class AgentSession {
   private access: { token: string; expiresAt: number } | undefined;
+  private refreshing: Promise<string> | undefined;
 
   constructor(private readonly dataDir: string, private readonly store: CredentialStore, private readonly clientFor: (relayUrl: string) => RelayClient) {}
 
@@ -34,6 +35,23 @@ export class AgentSession {
     return info;
   }
 
+  /**
+   * Signs out: the relay revokes the refresh token (best effort, so signing out works offline too),
+   * then session.json and the keychain item are removed and the access token is forgotten.
+   */
+  async logout(): Promise<void> {
+    // A refresh in flight would otherwise store a new refresh token after it was removed.
+    await this.refreshing?.catch(() => undefined);
+    this.access = undefined;
+    const info = await this.info();
+    if (!info) return;
+    const account = userAccount(info.relayUrl, info.username);
+    const refreshToken = await this.store.get(account).catch(() => undefined);
+    if (refreshToken) await this.clientFor(info.relayUrl).logout(refreshToken).catch(() => undefined);
+    await rm(join(this.dataDir, 'session.json'), { force: true });
+    await this.store.delete(account);
+  }
+
   async info(): Promise<SessionInfo | undefined> {
     try {
       return JSON.parse(await readFile(join(this.dataDir, 'session.json'), 'utf8')) as SessionInfo;
@@ -42,8 +60,22 @@ export class AgentSession {
     }
   }
 
-  async accessToken(): Promise<string> {
+  /**
+   * A valid access token, refreshed shortly before it expires, or when the caller says the relay
+   * refused this very token (`rejected`). One refresh at a time: the upload engine and the event
+   * stream may ask together, and a refresh token used twice ends the whole session on the relay
+   * (it reads reuse as theft).
+   */
+  async accessToken(rejected?: string): Promise<string> {
+    if (rejected !== undefined && this.access?.token === rejected) this.access = undefined;
     if (this.access && this.access.expiresAt - Date.now() > 30_000) return this.access.token;
+    this.refreshing ??= this.refresh().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async refresh(): Promise<string> {
     const info = await this.info();
     if (!info) throw new NotSignedInError('not signed in: run `relaypacs login --relay URL --user NAME` first');
     const account = userAccount(info.relayUrl, info.username);

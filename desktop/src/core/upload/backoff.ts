@@ -8,3 +8,21 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number, random
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Like sleep, but ends early, resolving rather than rejecting, when `signal` aborts: for waits that
+ * are given up as a matter of course (an agent stopping while a job waits for its window).
+ */
+export function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    // setTimeout fires at once for delays past 2³¹-1 ms (about 24.8 days).
+    const timer = setTimeout(done, Math.min(ms, 2 ** 31 - 1));
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -64,6 +64,24 @@ export class RelayClient {
     return this.json<TokenResponse>(this.http.post('/auth/refresh', { refreshToken }));
   }
 
+  /**
+   * Whether the relay answers at all: its liveness route (GET /healthz) within `timeoutMs`, short so
+   * an outage is noticed quickly. Never throws; any non-2xx (e.g. a proxy's 502) counts as no.
+   */
+  async isLive(timeoutMs = 3_000): Promise<boolean> {
+    try {
+      const response = await this.http.get('/healthz', { timeout: timeoutMs });
+      return response.status >= 200 && response.status < 300;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Revokes a refresh token at the relay (sign-out). */
+  async logout(refreshToken: string): Promise<void> {
+    await this.json(this.http.post('/auth/logout', { refreshToken }));
+  }
+
   async initUpload(accessToken: string, request: InitUploadRequest): Promise<InitUploadResponse> {
     return this.json<InitUploadResponse>(this.http.post('/upload/init', request, { headers: bearer(accessToken) }));
   }

@@ -3,7 +3,10 @@ import type { InitUploadResponse, UploadStatus } from '../../../../server/src/pr
 import type { CatalogDatabase } from '../catalog/catalog-database.js';
 import { backoffMs, sleep } from './backoff.js';
 import { ChunkSizer } from './chunk-sizer.js';
+import type { ConnectivityMonitor } from './connectivity-monitor.js';
+import type { UploadEventSource } from './relay-event-stream.js';
 import { RelayRequestError, type RelayClient } from './relay-client.js';
+import { SendingPolicy, type HoldReason, type SendingLimits } from './sending-policy.js';
 import { UploadJobsRepository, type CatalogFile, type UploadJob } from './upload-jobs-repository.js';
 
 export interface UploadEngineOptions {
@@ -18,10 +21,25 @@ export interface UploadEngineOptions {
   maxAttempts?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
-  /** How often forwarding status is polled while waiting for delivery. */
+  /**
+   * The relay's event stream (GET /events): delivery progress is fetched as soon as the relay
+   * reports it. Without it, or while it is down, status is polled every `pollIntervalMs`.
+   */
+  events?: UploadEventSource;
+  /** How often forwarding status is polled while waiting for delivery (without a connected event stream). */
   pollIntervalMs?: number;
+  /** The safety-net poll while the event stream is connected (events trigger the status fetches). */
+  connectedPollIntervalMs?: number;
   now?: () => Date;
   onProgress?: (progress: JobProgress) => void;
+  /** The bandwidth cap and routine time windows, read before every job and chunk (AgentSettings.sending). Default: neither. */
+  limits?: () => SendingLimits;
+  /** Whether the relay is reachable: while it is not, jobs wait for it instead of spending attempts. */
+  connectivity?: ConnectivityMonitor;
+  /** Waiting for a time window; ends early when the signal aborts (tests pass a virtual clock's). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** A job waiting for its window looks at the settings (and for a pause) again this often; default 60 s. */
+  windowRecheckMs?: number;
 }
 
 export interface JobProgress {
@@ -29,7 +47,19 @@ export interface JobProgress {
   state: string;
   bytesSent: number;
   totalBytes: number;
+  /** Why the job waits instead of sending (outside its window, relay unreachable). */
+  reason?: HoldReason;
 }
+
+export interface RunOptions {
+  /** Follow the study until every PACS has it (default), or return once the relay accepted it. */
+  waitForDelivery?: boolean;
+  /** Wait for a closed routine window to open (until close()), rather than return the job held. */
+  waitForWindow?: boolean;
+}
+
+/** What a job waiting for an unreachable relay reports. */
+export const OFFLINE_REASON: HoldReason = { code: 'RELAY_UNREACHABLE', message: 'offline, waiting for the relay' };
 
 export interface JobOutcome {
   jobId: number;
@@ -47,17 +77,52 @@ class JobFailed extends Error {
   }
 }
 
+/** Sending stopped between chunks because the job was paused or cancelled. */
+class JobStopped extends Error {}
+
+/** Sending stopped between chunks because the job may not send now (its window closed). */
+class SendingHeld extends Error {
+  constructor(readonly reason: HoldReason) {
+    super(reason.message);
+  }
+}
+
 /**
  * Sends queued studies to the relay and follows them until the PACS has them. Resumes from what
  * the relay reports (after a dropped connection, a restart or a kill -9 nothing is sent twice),
  * sends chunks in parallel with an adaptive size and a per-chunk stall timeout, retries transient
  * failures with exponential backoff and jitter, and reports permanent ones with the relay's reason.
+ * Within the agent's settings (SendingPolicy): all chunks together under the bandwidth cap, routine
+ * studies only inside their time windows; an unreachable relay is waited for, not retried against.
  */
 export class UploadEngine {
   readonly jobs: UploadJobsRepository;
+  private readonly policy: SendingPolicy;
+  /** Jobs being run, so a job asked for twice (a watcher and a queue drain) is sent once. */
+  private readonly running = new Map<number, Promise<JobOutcome>>();
+  private readonly stopping = new AbortController();
+  /** The last progress reported per running job, repeated when the job is held. */
+  private readonly lastReported = new Map<number, { bytesSent: number; totalBytes: number }>();
 
   constructor(private readonly options: UploadEngineOptions) {
     this.jobs = new UploadJobsRepository(options.db, options.now);
+    this.policy = new SendingPolicy({
+      ...(options.limits ? { limits: options.limits } : {}), ...(options.now ? { now: options.now } : {}),
+      ...(options.sleep ? { sleep: options.sleep } : {}), ...(options.windowRecheckMs ? { recheckMs: options.windowRecheckMs } : {}),
+    });
+  }
+
+  /** Whether the relay is reachable, when the engine was given a monitor: for status displays. */
+  get connectivity(): ConnectivityMonitor | undefined {
+    return this.options.connectivity;
+  }
+
+  /**
+   * Stops waiting: jobs waiting for their window or for the relay return as queued, keeping their
+   * place, and later runs no longer wait. Sends in progress are not interrupted.
+   */
+  close(): void {
+    this.stopping.abort();
   }
 
   enqueue(studyInstanceUid: string, serviceLevel: 'STAT' | 'ROUTINE', clinicalHistory?: string): number {
@@ -95,11 +160,15 @@ export class UploadEngine {
     return true;
   }
 
-  /** Runs every pending job, STAT first, each until delivered or failed (or out of attempts). */
-  async runPending(): Promise<JobOutcome[]> {
+  /**
+   * Runs every pending job, STAT first, each until delivered or failed (or out of attempts), each
+   * once: a routine job outside its window is held and returned as queued, or with `waitForWindow`
+   * waited for (sleeping until the window opens, never polling the relay).
+   */
+  async runPending(options: RunOptions = {}): Promise<JobOutcome[]> {
     const outcomes: JobOutcome[] = [];
     for (let job = this.jobs.pending()[0]; job; job = this.jobs.pending().find((j) => !outcomes.some((o) => o.jobId === j.id))) {
-      outcomes.push(await this.run(job.id));
+      outcomes.push(await this.run(job.id, options));
     }
     return outcomes;
   }
@@ -107,18 +176,54 @@ export class UploadEngine {
   /**
    * Sends one job. With `waitForDelivery` (the default) it follows the study until every PACS has
    * it or refused it; without, it returns once the relay has accepted the study ('forwarding').
+   *
+   * A ROUTINE job outside its time window is held: queued with the reason WAITING_FOR_WINDOW,
+   * sending nothing and spending no attempt; it returns so, or with `waitForWindow` waits for the
+   * window. A window closing mid-upload lets the chunks in flight finish, then holds the job the same
+   * way (resuming later sends only the rest). With a connectivity monitor, a relay that does not
+   * answer is waited for (reason RELAY_UNREACHABLE) instead of spending attempts. A job already
+   * running answers that run's outcome.
    */
-  async run(jobId: number, options: { waitForDelivery?: boolean } = {}): Promise<JobOutcome> {
+  run(jobId: number, options: RunOptions = {}): Promise<JobOutcome> {
+    let running = this.running.get(jobId);
+    if (!running) {
+      running = this.runOnce(jobId, options).finally(() => {
+        this.running.delete(jobId);
+        this.lastReported.delete(jobId);
+      });
+      this.running.set(jobId, running);
+    }
+    return running;
+  }
+
+  private async runOnce(jobId: number, options: RunOptions): Promise<JobOutcome> {
     const waitForDelivery = options.waitForDelivery ?? true;
-    const start = this.jobs.find(jobId);
-    if (start && (start.state === 'paused' || start.state === 'cancelled')) return this.outcome(jobId, start.state);
     const maxAttempts = this.options.maxAttempts ?? 0;
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0; ;) {
       const job = this.jobs.find(jobId);
       if (!job) throw new Error(`no upload job ${jobId}`);
+      // Looked at before every attempt: a job paused or cancelled while it waited stops here.
+      if (job.state === 'paused' || job.state === 'cancelled') return this.outcome(jobId, job.state);
+      // Only what is still to be sent waits for a window; a study the relay accepted is followed.
+      const held = job.state === 'queued' || job.state === 'uploading' ? this.policy.holdReason(job.serviceLevel) : undefined;
+      if (held) {
+        this.hold(job, held, 'queued');
+        if (!options.waitForWindow || this.stopping.signal.aborted) return this.outcome(jobId, 'queued', held);
+        await this.policy.waitForWindow(this.stopping.signal);
+        continue;
+      }
+      if (job.errorCode === 'WAITING_FOR_WINDOW' || (job.errorCode === OFFLINE_REASON.code && job.lastError === OFFLINE_REASON.message)) {
+        this.jobs.setState(jobId, job.state, { error: null });
+      }
       try {
         return await this.attempt(job, waitForDelivery);
       } catch (caught) {
+        if (caught instanceof SendingHeld || caught instanceof JobStopped) continue; // held, paused or cancelled: see the top of the loop
+        if (await this.relayDown(caught)) {
+          this.hold(job, OFFLINE_REASON, this.jobs.find(jobId)!.state);
+          if (!(await this.options.connectivity!.waitForOnline(this.stopping.signal))) return this.outcome(jobId, 'queued', OFFLINE_REASON);
+          continue;
+        }
         let error = caught;
         // A refusal that no retry can change (415, 403, 413 on init...) ends the job with the relay's reason;
         // 401/404/409 are handled by re-initialising, so they retry.
@@ -135,8 +240,27 @@ export class UploadEngine {
         if (maxAttempts > 0 && attempt + 1 >= maxAttempts) return this.outcome(jobId, 'queued', { code, message });
         const retryAfter = error instanceof RelayRequestError && error.retryAfterSeconds ? error.retryAfterSeconds * 1000 : 0;
         await sleep(Math.max(retryAfter, backoffMs(attempt, this.options.backoffBaseMs ?? 500, this.options.backoffMaxMs ?? 30_000)));
+        attempt++;
       }
     }
+  }
+
+  /**
+   * A request that got no answer while the relay does not answer its liveness probe either: an
+   * outage to wait out. One that failed while the relay answers (a reset on a flaky link, a stalled
+   * chunk) is an ordinary failure that spends an attempt.
+   */
+  private async relayDown(error: unknown): Promise<boolean> {
+    const connectivity = this.options.connectivity;
+    if (!connectivity || !(error instanceof RelayRequestError) || error.status !== undefined) return false;
+    return !(await connectivity.check());
+  }
+
+  /** Records and reports why a job waits; attempts are not counted. */
+  private hold(job: UploadJob, reason: HoldReason, state: UploadJob['state']): void {
+    this.jobs.setState(job.id, state, { error: reason });
+    const last = this.lastReported.get(job.id) ?? { bytesSent: 0, totalBytes: this.jobs.studyFiles(job.studyInstanceUid).reduce((sum, f) => sum + f.size, 0) };
+    this.report(job.id, state, last.bytesSent, last.totalBytes, reason);
   }
 
   private async attempt(job: UploadJob, waitForDelivery: boolean): Promise<JobOutcome> {
@@ -208,10 +332,24 @@ export class UploadEngine {
     let failure: unknown;
     const worker = async () => {
       while (queue.length > 0 && failure === undefined) {
+        // The routine window closed: chunks in flight finish, no new one starts, the job is held.
+        const held = this.policy.holdReason(job.serviceLevel);
+        if (held) {
+          failure ??= new SendingHeld(held);
+          break;
+        }
+        // Paused or cancelled from the queue meanwhile: the same, and the top of run() returns it so.
+        const now = this.jobs.find(job.id)?.state;
+        if (now === 'paused' || now === 'cancelled') {
+          failure ??= new JobStopped();
+          break;
+        }
         const range = queue.shift()!;
-        const length = Math.min(sizer.current, range.end - range.start);
+        const length = Math.min(sizer.current, this.policy.chunkCeiling(init.chunk.minBytes), range.end - range.start);
         if (range.start + length < range.end) queue.unshift({ ...range, start: range.start + length });
         const file = files[range.index]!;
+        // The bandwidth cap, shared by every worker; read from the settings for each chunk.
+        await this.policy.pace(length);
         const bytes = await readRange(file.path, range.start, length);
         try {
           // Stall detection: a chunk slower than 32 KiB/s (plus 10 s) is abandoned and retried.
@@ -235,12 +373,48 @@ export class UploadEngine {
     if (failure !== undefined) throw failure;
   }
 
+  /**
+   * Follows an accepted study until every instance is final. The status endpoint is the truth; the
+   * relay's event stream only says when to ask: an event of this upload, or the stream coming up
+   * (the relay does not replay what was missed while it was down), fetches the status at once.
+   * While the stream is up a slow poll is the safety net; while it is down or absent, status is
+   * polled every `pollIntervalMs` as without it.
+   */
   private async followDelivery(job: UploadJob, init: InitUploadResponse, status: UploadStatus): Promise<UploadStatus> {
     const finished = (s: UploadStatus) => s.instances.every((i) => ['delivered', 'confirmed', 'failed', 'not-sent', 'unrouted'].includes(i.deliveryState));
-    while (!finished(status)) {
-      await sleep(this.options.pollIntervalMs ?? 1000);
-      status = await this.options.client.status(init.uploadId, init.uploadToken);
-      this.record(job.id, status);
+    if (finished(status)) return status;
+    const events = this.options.events;
+    // Subscribe, then read: an event that came between /complete's answer and the subscription
+    // went to no one, so an already open stream starts with a status fetch (a connecting one
+    // fetches when it connects).
+    let due = events?.connected ?? false;
+    let wake: (() => void) | undefined;
+    const unsubscribe = events?.subscribe(init.uploadId, (notice) => {
+      if (notice.kind === 'event' || notice.connected) due = true;
+      wake?.(); // also on a drop: the wait shortens to pollIntervalMs
+    });
+    try {
+      while (!finished(status)) {
+        const since = performance.now();
+        while (!due) {
+          const interval = events?.connected ? this.options.connectedPollIntervalMs ?? 15_000 : this.options.pollIntervalMs ?? 1000;
+          const left = interval - (performance.now() - since);
+          if (left <= 0) break;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, left);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          wake = undefined;
+        }
+        due = false;
+        status = await this.options.client.status(init.uploadId, init.uploadToken);
+        this.record(job.id, status);
+      }
+    } finally {
+      unsubscribe?.();
     }
     return status;
   }
@@ -255,8 +429,9 @@ export class UploadEngine {
     })();
   }
 
-  private report(jobId: number, state: string, bytesSent: number, totalBytes: number): void {
-    this.options.onProgress?.({ jobId, state, bytesSent, totalBytes });
+  private report(jobId: number, state: string, bytesSent: number, totalBytes: number, reason?: HoldReason): void {
+    this.lastReported.set(jobId, { bytesSent, totalBytes });
+    this.options.onProgress?.({ jobId, state, bytesSent, totalBytes, ...(reason ? { reason } : {}) });
   }
 
   private outcome(jobId: number, state: JobOutcome['state'], error?: { code: string; message: string }): JobOutcome {

@@ -7,7 +7,8 @@ import type { WatchedFolderConfig } from './watched-folder-config.js';
 
 export interface WatchUploaderOptions {
   imports: ImportService;
-  engine: () => Promise<UploadEngine>;
+  /** Where studies are queued and sent: the engine, or a sender that runs its queue (the desktop app's). */
+  engine: () => Promise<Pick<UploadEngine, 'enqueue' | 'run'>>;
   onOutcome?: (folder: string, outcome: JobOutcome) => void;
   onError?: (folder: string, error: unknown) => void;
 }
@@ -16,29 +17,32 @@ export interface WatchUploaderOptions {
  * Connects watched folders to the upload engine: a settled study is imported into the catalog,
  * queued with the folder's defaults and sent; once every PACS has it, the folder's after-delivery
  * rule (keep, move or delete) is applied to exactly the files that were sent. Studies go one at a
- * time per watcher, in the order they settle.
+ * time per watcher, in the order they settle; a routine study waits for its time window (so the
+ * after-delivery rule still follows it), and one watcher waiting does not hold up another's STAT.
  */
 export class WatchUploader {
-  private chain: Promise<void> = Promise.resolve();
+  private readonly chains = new Map<FolderWatcher, Promise<void>>();
 
   constructor(private readonly options: WatchUploaderOptions) {}
 
   attach(watcher: FolderWatcher, config: WatchedFolderConfig): void {
     watcher.on('study-settled', (event) => {
-      this.chain = this.chain.then(() => this.send(config, event.files)).catch((error: unknown) => this.options.onError?.(config.path, error));
+      const chain = (this.chains.get(watcher) ?? Promise.resolve()).then(() => this.send(config, event.files))
+        .catch((error: unknown) => this.options.onError?.(config.path, error));
+      this.chains.set(watcher, chain);
     });
   }
 
   /** Resolves when everything settled so far has been handled. */
-  idle(): Promise<void> {
-    return this.chain;
+  async idle(): Promise<void> {
+    await Promise.all(this.chains.values());
   }
 
   private async send(config: WatchedFolderConfig, files: readonly SettledFile[]): Promise<void> {
     const run = await this.options.imports.run(config.path, filesSource(files));
     const engine = await this.options.engine();
     for (const studyInstanceUid of run.studyInstanceUids) {
-      const outcome = await engine.run(engine.enqueue(studyInstanceUid, config.serviceLevel));
+      const outcome = await engine.run(engine.enqueue(studyInstanceUid, config.serviceLevel), { waitForWindow: true });
       this.options.onOutcome?.(config.path, outcome);
       // Files the import skipped or kept as conflicts were not what was sent: they stay where they are.
       const everyFileSent = run.counts.skipped === 0 && run.counts.conflicts === 0;

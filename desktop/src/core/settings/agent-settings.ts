@@ -1,0 +1,127 @@
+import type { Statement } from 'better-sqlite3';
+import type { CatalogDatabase } from '../catalog/catalog-database.js';
+import type { SendingLimits } from '../upload/sending-policy.js';
+import { formatTransferWindow, parseTransferWindows, TransferWindowError, type TransferWindow } from '../upload/transfer-window.js';
+import { ByteRateError, formatByteRate, parseByteRate } from './byte-rate.js';
+
+/** A setting value that is not valid, with what to write instead. Code as in common/error-codes.ts. */
+export class SettingsError extends Error {
+  readonly code = 'INVALID_REQUEST';
+}
+
+/** Settings as a person types them (CLI flags, a settings form); "off" clears one. */
+export interface SettingsText {
+  maxRate?: string;
+  routineWindows?: string;
+}
+
+/** Below this a single CT series takes hours: a time window is the better tool. */
+export const MIN_RATE_BYTES_PER_SECOND = 10_000;
+
+const MAX_RATE = 'upload.max_bytes_per_second';
+const ROUTINE_WINDOWS = 'upload.routine_windows';
+
+/**
+ * The agent's settings in the catalog's `settings` table (key → text), typed and validated both
+ * ways: nothing invalid is written, and a value edited by hand into something invalid is reported
+ * on read rather than half-understood. A key never set reads as its default: no bandwidth cap, no
+ * routine window. Read on every use (one indexed lookup), so another process changing a setting,
+ * e.g. `relaypacs settings` while `relaypacs watch` runs, takes effect from the next chunk.
+ */
+export class AgentSettings {
+  private readonly read: Statement<[string], { value: string }>;
+
+  constructor(private readonly db: CatalogDatabase, private readonly now: () => Date = () => new Date()) {
+    this.read = db.prepare('SELECT value FROM settings WHERE key = ?');
+  }
+
+  sending(): SendingLimits {
+    return { maxBytesPerSecond: this.maxBytesPerSecond(), routineWindows: this.routineWindows() };
+  }
+
+  maxBytesPerSecond(): number | null {
+    const stored = this.read.get(MAX_RATE)?.value;
+    if (stored === undefined) return null;
+    const rate = Number(stored);
+    if (!Number.isSafeInteger(rate) || rate < MIN_RATE_BYTES_PER_SECOND) throw corrupt(MAX_RATE, stored);
+    return rate;
+  }
+
+  routineWindows(): TransferWindow[] {
+    const stored = this.read.get(ROUTINE_WINDOWS)?.value;
+    if (stored === undefined) return [];
+    try {
+      return parseTransferWindows(stored);
+    } catch {
+      throw corrupt(ROUTINE_WINDOWS, stored);
+    }
+  }
+
+  /** Bytes per second for all sends together, or null for no cap. */
+  setMaxBytesPerSecond(rate: number | null): void {
+    this.write(MAX_RATE, rate === null ? null : String(checkRate(rate)));
+  }
+
+  /** When routine studies may be sent; an empty list lifts the restriction. */
+  setRoutineWindows(windows: readonly TransferWindow[]): void {
+    for (const window of windows) checkWindow(window);
+    this.write(ROUTINE_WINDOWS, windows.length === 0 ? null : windows.map(formatTransferWindow).join(','));
+  }
+
+  /**
+   * Applies settings as typed ("4MB/s", "512KB/s", "off"; "20:00-07:00,12:00-13:00", "off"). Every
+   * value is checked before any is written, so a mistake in one changes nothing.
+   */
+  apply(text: SettingsText): SendingLimits {
+    let rate: number | null | undefined;
+    let windows: TransferWindow[] | undefined;
+    if (text.maxRate !== undefined) {
+      try {
+        rate = parseByteRate(text.maxRate);
+      } catch (error) {
+        throw error instanceof ByteRateError ? new SettingsError(`bandwidth cap: ${error.message}`) : error;
+      }
+      if (rate !== null) checkRate(rate);
+    }
+    if (text.routineWindows !== undefined) {
+      try {
+        windows = /^\s*off\s*$/i.test(text.routineWindows) ? [] : parseTransferWindows(text.routineWindows);
+      } catch (error) {
+        throw error instanceof TransferWindowError ? new SettingsError(`routine window: ${error.message}`) : error;
+      }
+    }
+    this.db.transaction(() => {
+      if (rate !== undefined) this.setMaxBytesPerSecond(rate);
+      if (windows !== undefined) this.setRoutineWindows(windows);
+    })();
+    return this.sending();
+  }
+
+  private write(key: string, value: string | null): void {
+    if (value === null) this.db.prepare('DELETE FROM settings WHERE key = ?').run(key);
+    else {
+      this.db.prepare('INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
+        .run(key, value, this.now().toISOString());
+    }
+  }
+}
+
+function checkRate(rate: number): number {
+  if (!Number.isFinite(rate)) throw new SettingsError(`bandwidth cap: ${rate} is not a number of bytes per second`);
+  if (rate < MIN_RATE_BYTES_PER_SECOND) {
+    throw new SettingsError(`bandwidth cap: ${formatByteRate(rate)} is too low (at least ${formatByteRate(MIN_RATE_BYTES_PER_SECOND)}); to keep routine studies off the link by day, set a routine window instead`);
+  }
+  if (!Number.isSafeInteger(Math.round(rate))) throw new SettingsError(`bandwidth cap: ${rate} bytes per second is more than any link carries; write off for no cap`);
+  return Math.round(rate);
+}
+
+function checkWindow(window: TransferWindow): void {
+  const minute = (m: number) => Number.isInteger(m) && m >= 0 && m < 24 * 60;
+  if (!minute(window.start) || !minute(window.end) || window.start === window.end) {
+    throw new SettingsError(`routine window: ${JSON.stringify(window)} is not a time window (start and end are different minutes of the day, 0 to 1439)`);
+  }
+}
+
+function corrupt(key: string, stored: string): SettingsError {
+  return new SettingsError(`the stored setting ${key} ("${stored}") is not valid; set it again (relaypacs settings)`);
+}

@@ -1,0 +1,272 @@
+// The upload engine within the agent's settings (bandwidth cap, routine time windows) and through a
+// relay outage, against the real relay (in-process, real HTTP, real SQLite) forwarding to a real
+// Orthanc. Set up as upload-engine.test.ts.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CuttingProxy, generateStudy, OrthancServer } from '@relaypacs/testkit';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTestRelay, type TestRelay } from '../../../../server/test/support/test-relay.js';
+import { openCatalogDatabase, type CatalogDatabase } from '../../../src/core/catalog/catalog-database.js';
+import { folderSource } from '../../../src/core/import/folder-source.js';
+import { ImportService } from '../../../src/core/import/import-service.js';
+import { AgentSettings } from '../../../src/core/settings/agent-settings.js';
+import { ConnectivityMonitor } from '../../../src/core/upload/connectivity-monitor.js';
+import { RelayClient } from '../../../src/core/upload/relay-client.js';
+import { OFFLINE_REASON, UploadEngine, type JobProgress, type UploadEngineOptions } from '../../../src/core/upload/upload-engine.js';
+
+let workDir: string;
+let orthanc: OrthancServer;
+let relay: TestRelay;
+let db: CatalogDatabase;
+let settings: AgentSettings;
+let token: string;
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'relaypacs-engine-sending-'));
+  orthanc = await OrthancServer.start();
+  relay = await startTestRelay({
+    upload: { minFreeDiskBytes: 0, minChunkBytes: 1024, preferredChunkBytes: 16 * 1024, maxChunkBytes: 256 * 1024 },
+    delivery: { initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.5 },
+    destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, confirm: true }],
+  }, { deliver: true });
+  token = await relay.tokenFor('radiographer');
+  db = openCatalogDatabase(join(workDir, 'catalog.db'));
+  settings = new AgentSettings(db);
+});
+afterEach(() => {
+  settings.apply({ maxRate: 'off', routineWindows: 'off' });
+});
+afterAll(async () => {
+  db?.close();
+  await relay?.close();
+  await orthanc?.stop();
+  await rm(workDir, { recursive: true, force: true });
+});
+
+async function importStudy(name: string, instances: number, size = 128) {
+  const study = await generateStudy(join(workDir, name), { instances, series: Math.min(2, instances), rows: size, columns: size });
+  await new ImportService({ db }).run(name, folderSource(join(workDir, name)));
+  return study;
+}
+
+/** An engine reading the real settings store; `maxAttempts` bounds one a test abandons. */
+function engine(overrides: Partial<UploadEngineOptions> = {}): UploadEngine {
+  return new UploadEngine({
+    db, client: new RelayClient({ baseUrl: relay.url }), accessToken: async () => token, maxAttempts: 3, sourceWorkstation: 'TEST-WS',
+    pollIntervalMs: 100, backoffBaseMs: 50, backoffMaxMs: 200, limits: () => settings.sending(), ...overrides,
+  });
+}
+
+/** How many uploads of a study the relay has (0 when it never heard of it). */
+function relayUploads(studyInstanceUid: string): number {
+  return (relay.services.db.prepare(`SELECT COUNT(*) AS uploads FROM uploads WHERE study_instance_uid = ?`).get(studyInstanceUid) as { uploads: number }).uploads;
+}
+
+const inOrthanc = async (study: { instances: { sopInstanceUid: string }[] }) =>
+  (await orthanc.listInstances()).filter((i) => study.instances.some((s) => s.sopInstanceUid === i.sopInstanceUid)).length;
+
+describe('bandwidth cap', () => {
+  it('keeps all parallel chunk sends together under the cap, and sends much faster without it', async () => {
+    // About 2 MB: 8 instances of 512×256 16-bit pixels.
+    const capped = await generateStudy(join(workDir, 'capped'), { instances: 8, series: 2, rows: 512, columns: 256 });
+    const free = await generateStudy(join(workDir, 'free'), { instances: 8, series: 2, rows: 512, columns: 256 });
+    for (const name of ['capped', 'free']) await new ImportService({ db }).run(name, folderSource(join(workDir, name)));
+    const rate = 1_000_000;
+    settings.apply({ maxRate: '1MB/s' });
+    const e = engine({ parallelChunks: 4 });
+    let started = performance.now();
+    expect((await e.run(e.enqueue(capped.studyInstanceUid, 'ROUTINE'), { waitForDelivery: false })).state).toBe('forwarding');
+    const cappedSeconds = (performance.now() - started) / 1000;
+    // The whole study less one 100 ms burst at exactly the cap is the least time it can take.
+    const floor = (capped.totalBytes - 0.1 * rate) / rate;
+    expect(capped.totalBytes).toBeGreaterThan(2_000_000);
+    expect(cappedSeconds).toBeGreaterThanOrEqual(floor - 0.05);
+
+    settings.apply({ maxRate: 'off' });
+    started = performance.now();
+    expect((await e.run(e.enqueue(free.studyInstanceUid, 'ROUTINE'), { waitForDelivery: false })).state).toBe('forwarding');
+    const freeSeconds = (performance.now() - started) / 1000;
+    console.log(`bandwidth cap: ${capped.totalBytes} bytes in ${cappedSeconds.toFixed(2)} s at 1 MB/s (floor ${floor.toFixed(2)} s), ${free.totalBytes} bytes in ${freeSeconds.toFixed(2)} s uncapped`);
+    expect(freeSeconds).toBeLessThan(cappedSeconds / 2);
+  });
+
+  it('applies a changed cap from the next chunk, without a new engine', async () => {
+    const study = await generateStudy(join(workDir, 'changed'), { instances: 4, series: 1, rows: 512, columns: 256 });
+    await new ImportService({ db }).run('changed', folderSource(join(workDir, 'changed')));
+    settings.apply({ maxRate: '100KB/s' });
+    const client = new RelayClient({ baseUrl: relay.url });
+    const put = client.putChunk.bind(client);
+    let chunks = 0;
+    client.putChunk = async (...args: Parameters<RelayClient['putChunk']>) => {
+      // After two slow chunks the cap is lifted by another process, as `relaypacs settings` would.
+      if (++chunks === 2) settings.apply({ maxRate: 'off' });
+      return put(...args);
+    };
+    const e = engine({ client });
+    const started = performance.now();
+    const outcome = await e.run(e.enqueue(study.studyInstanceUid, 'STAT'), { waitForDelivery: false });
+    expect(outcome.state).toBe('forwarding');
+    // At 100 KB/s the 1 MB study would take 10 s; lifted after the second chunk, it takes far less.
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('routine time window', () => {
+  it('holds a ROUTINE job outside its window (the relay hears nothing) while STAT goes, then sends it when the window opens', async () => {
+    settings.apply({ routineWindows: '20:00-07:00' });
+    let clock = new Date(2026, 5, 10, 12, 0);
+    const progress: JobProgress[] = [];
+    const e = engine({ now: () => clock, onProgress: (p) => progress.push(p) });
+    const routine = await importStudy('night', 3);
+    const stat = await importStudy('now', 2);
+    const routineJob = e.enqueue(routine.studyInstanceUid, 'ROUTINE');
+    const held = await e.run(routineJob);
+    expect(held).toMatchObject({ state: 'queued', error: { code: 'WAITING_FOR_WINDOW', message: 'routine studies are sent between 20:00 and 07:00' } });
+    expect(e.jobs.find(routineJob)).toMatchObject({ state: 'queued', attempts: 0, relayUploadId: null, errorCode: 'WAITING_FOR_WINDOW' });
+    expect(progress.at(-1)).toMatchObject({ jobId: routineJob, state: 'queued', reason: { code: 'WAITING_FOR_WINDOW' } });
+    expect(relayUploads(routine.studyInstanceUid)).toBe(0);
+    // Held again on a second try, still without spending an attempt.
+    expect((await e.run(routineJob)).state).toBe('queued');
+    expect(e.jobs.find(routineJob)!.attempts).toBe(0);
+
+    expect((await e.run(e.enqueue(stat.studyInstanceUid, 'STAT'))).state).toBe('confirmed');
+    expect(relayUploads(routine.studyInstanceUid)).toBe(0);
+
+    clock = new Date(2026, 5, 10, 21, 0);
+    expect((await e.run(routineJob)).state).toBe('confirmed');
+    expect(e.jobs.find(routineJob)).toMatchObject({ state: 'confirmed', attempts: 0, errorCode: null, lastError: null });
+    expect(await inOrthanc(routine)).toBe(3);
+  });
+
+  it('waits for the window when asked, sleeping until it opens rather than polling', async () => {
+    settings.apply({ routineWindows: '20:00-07:00' });
+    let clock = new Date(2026, 5, 10, 12, 0);
+    const slept: number[] = [];
+    const e = engine({
+      now: () => clock, windowRecheckMs: 3_600_000,
+      sleep: async (ms) => {
+        slept.push(ms);
+        clock = new Date(clock.getTime() + ms);
+      },
+    });
+    const study = await importStudy('waited', 2);
+    e.enqueue(study.studyInstanceUid, 'ROUTINE');
+    const outcome = await e.runPending({ waitForWindow: true });
+    expect(outcome.find((o) => o.studyInstanceUid === study.studyInstanceUid)?.state).toBe('confirmed');
+    // Eight hours to 20:00, looked at once an hour (settings may change, the job may be paused).
+    expect(slept).toEqual(Array(8).fill(3_600_000));
+  });
+
+  it('finishes the chunks in flight when the window closes mid-upload, holds the job, and sends only the rest later', async () => {
+    settings.apply({ routineWindows: '20:00-07:00' });
+    let clock = new Date(2026, 5, 11, 6, 59);
+    const study = await importStudy('closing', 6, 256);
+    const client = new RelayClient({ baseUrl: relay.url });
+    const put = client.putChunk.bind(client);
+    let sentBefore = 0;
+    let chunks = 0;
+    client.putChunk = async (...args: Parameters<RelayClient['putChunk']>) => {
+      if (++chunks === 3) clock = new Date(2026, 5, 11, 7, 0);
+      sentBefore += args[4].length;
+      return put(...args);
+    };
+    const e = engine({ client, now: () => clock });
+    const jobId = e.enqueue(study.studyInstanceUid, 'ROUTINE');
+    const outcome = await e.run(jobId);
+    expect(outcome).toMatchObject({ state: 'queued', error: { code: 'WAITING_FOR_WINDOW' } });
+    const job = e.jobs.find(jobId)!;
+    expect(job).toMatchObject({ state: 'queued', attempts: 0 });
+    // The chunks already started went (up to one per parallel sender), then nothing more.
+    expect(chunks).toBeGreaterThanOrEqual(3);
+    expect(chunks).toBeLessThanOrEqual(3 + 3);
+    const onRelay = relay.services.uploads.status(job.relayUploadId!);
+    expect(onRelay.state).toBe('receiving');
+
+    let sentAfter = 0;
+    const rest = new RelayClient({ baseUrl: relay.url });
+    const restPut = rest.putChunk.bind(rest);
+    rest.putChunk = async (...args: Parameters<RelayClient['putChunk']>) => {
+      sentAfter += args[4].length;
+      return restPut(...args);
+    };
+    clock = new Date(2026, 5, 11, 20, 0);
+    expect((await engine({ client: rest, now: () => clock }).run(jobId)).state).toBe('confirmed');
+    expect(sentBefore + sentAfter).toBe(study.totalBytes);
+    expect(await inOrthanc(study)).toBe(6);
+  });
+});
+
+describe('offline', () => {
+  it('waits while the relay is unreachable without spending attempts, says so, and completes when it is back', async () => {
+    const study = await importStudy('offline', 3);
+    const proxy = await CuttingProxy.start(Number(new URL(relay.url).port));
+    proxy.setDown(true);
+    try {
+      const client = new RelayClient({ baseUrl: proxy.url, requestTimeoutMs: 2_000 });
+      const connectivity = new ConnectivityMonitor({ probe: () => client.isLive(500), backoffBaseMs: 50, backoffMaxMs: 200 });
+      const changes: boolean[] = [];
+      connectivity.on('change', (online) => changes.push(online));
+      const progress: JobProgress[] = [];
+      // Two attempts only: an engine that spent attempts on the outage would give up.
+      const e = engine({ client, connectivity, maxAttempts: 2, onProgress: (p) => progress.push(p) });
+      const jobId = e.enqueue(study.studyInstanceUid, 'STAT');
+      const seenWhileDown = new Promise<{ online: boolean; errorCode: string | null; lastError: string | null }>((resolve) => setTimeout(() => {
+        const job = e.jobs.find(jobId)!;
+        resolve({ online: connectivity.online, errorCode: job.errorCode, lastError: job.lastError });
+        proxy.setDown(false);
+      }, 1_500));
+      const outcome = await e.run(jobId);
+      expect(outcome.state).toBe('confirmed');
+      expect(await seenWhileDown).toEqual({ online: false, errorCode: 'RELAY_UNREACHABLE', lastError: 'offline, waiting for the relay' });
+      expect(changes).toEqual([false, true]);
+      expect(progress.some((p) => p.reason?.code === 'RELAY_UNREACHABLE' && p.reason.message === OFFLINE_REASON.message)).toBe(true);
+      // A request that failed in the instant the link came back may count once; the outage did not.
+      expect(e.jobs.find(jobId)!.attempts).toBeLessThan(2);
+      expect(e.jobs.find(jobId)).toMatchObject({ state: 'confirmed', errorCode: null });
+      expect(await inOrthanc(study)).toBe(3);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('waits out an outage that starts mid-upload, then sends the rest', async () => {
+    const study = await importStudy('offline-mid', 6, 256);
+    const proxy = await CuttingProxy.start(Number(new URL(relay.url).port));
+    try {
+      const client = new RelayClient({ baseUrl: proxy.url, requestTimeoutMs: 2_000 });
+      const put = client.putChunk.bind(client);
+      let chunks = 0;
+      client.putChunk = async (...args: Parameters<RelayClient['putChunk']>) => {
+        if (++chunks === 4) {
+          proxy.setDown(true);
+          setTimeout(() => proxy.setDown(false), 1_000);
+        }
+        return put(...args);
+      };
+      const connectivity = new ConnectivityMonitor({ probe: () => client.isLive(500), backoffBaseMs: 50, backoffMaxMs: 200 });
+      const changes: boolean[] = [];
+      connectivity.on('change', (online) => changes.push(online));
+      const e = engine({ client, connectivity, maxAttempts: 2 });
+      const jobId = e.enqueue(study.studyInstanceUid, 'ROUTINE');
+      expect((await e.run(jobId)).state).toBe('confirmed');
+      expect(changes).toEqual([false, true]);
+      expect(e.jobs.find(jobId)!.attempts).toBeLessThan(2);
+      expect(await inOrthanc(study)).toBe(6);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('gives a job waiting for the relay back to the queue when the engine closes', async () => {
+    const study = await importStudy('offline-closed', 1);
+    const client = new RelayClient({ baseUrl: 'http://127.0.0.1:9', requestTimeoutMs: 500 });
+    const connectivity = new ConnectivityMonitor({ probe: () => client.isLive(200), backoffBaseMs: 50, backoffMaxMs: 100 });
+    const e = engine({ client, connectivity, maxAttempts: 1 });
+    const jobId = e.enqueue(study.studyInstanceUid, 'ROUTINE');
+    setTimeout(() => e.close(), 500);
+    expect(await e.run(jobId)).toMatchObject({ state: 'queued', error: OFFLINE_REASON });
+    expect(e.jobs.find(jobId)).toMatchObject({ attempts: 0, errorCode: 'RELAY_UNREACHABLE' });
+    expect(connectivity.online).toBe(false);
+  });
+});
