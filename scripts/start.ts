@@ -1,16 +1,15 @@
-// `npm start`: RelayPACS on embedded defaults. The desktop window needs the Electron binary, which
-// Electron downloads on first launch; where it cannot be had (no internet, CI) this says so and runs
-// the headless programs instead: the relay (SQLite, local disk, a local folder as destination) and
-// the relaypacs agent watching an inbox folder, so a study dropped there ends up at the destination.
+// `npm start`: RelayPACS on embedded defaults. Always the headless programs: the relay (SQLite, local
+// disk, a local folder as destination) and the relaypacs agent watching an inbox folder, so a study
+// dropped there ends up at the destination. Where an Electron binary exists (Electron downloads it
+// at install or first launch; offline or in CI it may be missing) the desktop app is built and its
+// window opens too; quitting it stops everything. RELAYPACS_HEADLESS=1 keeps the window closed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { findElectronBinary } from './electron-binary.js';
 
-const require = createRequire(import.meta.url);
 const root = join(import.meta.dirname, '..');
 const dataHome = process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share');
 const relayData = process.env.RELAYPACS_DATA ?? join(dataHome, 'relaypacs', 'relay');
@@ -21,15 +20,6 @@ const relayUrl = `http://127.0.0.1:${port}`;
 const RELAY_BIN = join(root, 'server/bin/relaypacs-relay.js');
 const AGENT_BIN = join(root, 'desktop/bin/relaypacs.js');
 const AGENT_USER = 'local-agent';
-
-function electronBinary(): string | undefined {
-  try {
-    const path = require('electron') as unknown;
-    return typeof path === 'string' && existsSync(path) ? path : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function run(bin: string, args: string[], stdin = ''): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
@@ -61,10 +51,15 @@ function stop(): void {
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 
-const binary = electronBinary();
-console.log(binary
-  ? `start: Electron found at ${binary}; the desktop window arrives with the desktop app issue. Running the headless programs.`
-  : 'start: no Electron binary on this machine (Electron downloads it on first launch, from the internet), so the desktop window cannot open here. Running the headless programs instead.');
+// Looked for without require('electron'), which would start Electron's download when it is missing.
+const electron = findElectronBinary();
+const headless = process.env.RELAYPACS_HEADLESS === '1';
+const binary = electron.found && !headless ? electron.binary.path : undefined;
+console.log(!electron.found
+  ? `start: no Electron binary on this machine (${electron.reason}; Electron downloads it from the internet), so the desktop window cannot open here. Running the headless programs instead.`
+  : headless
+    ? `start: Electron found at ${electron.binary.path}, but RELAYPACS_HEADLESS=1: running the headless programs only.`
+    : `start: Electron found at ${electron.binary.path}: building the desktop app; its window opens beside the headless programs.`);
 
 keep(spawn(process.execPath, [RELAY_BIN, '--port', port, '--data', relayData, ...process.argv.slice(2)], { stdio: 'inherit' }));
 for (let i = 0; i < 100; i++) {
@@ -91,4 +86,16 @@ if (signedIn && !stopping) {
   await mkdir(inbox, { recursive: true });
   keep(spawn(process.execPath, [AGENT_BIN, 'watch', inbox, '--quiet', '5'], { stdio: 'inherit', env: { ...process.env, RELAYPACS_AGENT_DATA: agentData } }));
   console.log(`start: drop DICOM files in ${inbox}; five seconds after the last file of a study, it is sent to the relay and delivered to ${join(relayData, 'delivered')}`);
+}
+
+if (binary && !stopping) {
+  const { buildRenderer } = await import('./build-renderer.js');
+  const { buildDesktop } = await import('./build-desktop.js');
+  await buildRenderer();
+  await buildDesktop();
+  // Chromium's setuid sandbox helper cannot run for root; the sandbox web preference stays on regardless.
+  const args = process.getuid?.() === 0 ? ['--no-sandbox', root] : [root];
+  const desktopData = process.env.RELAYPACS_DESKTOP_DATA ?? join(dataHome, 'relaypacs', 'desktop');
+  keep(spawn(binary, args, { stdio: 'inherit', env: { ...process.env, RELAYPACS_DESKTOP_DATA: desktopData } }));
+  console.log(`start: the RelayPACS window is open; sign in to the relay at ${relayUrl} with an account made by \`RELAYPACS_DATA=${relayData} npm run relay -- user add NAME --role radiographer --password-stdin\`. Quitting the app stops everything.`);
 }

@@ -23,7 +23,8 @@ afterAll(async () => {
 
 it('starts the relay and an agent watching the inbox; a dropped study reaches the destination folder', async () => {
   const port = await freeLoopbackPort();
-  const env = { ...process.env, ...keyring.env, XDG_DATA_HOME: workDir, RELAYPACS_PORT: String(port) };
+  // Headless even where an Electron binary exists: this test is about the relay and the agent.
+  const env = { ...process.env, ...keyring.env, XDG_DATA_HOME: workDir, RELAYPACS_PORT: String(port), RELAYPACS_HEADLESS: '1' };
   const start = spawn('npm', ['start', '--silent'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   start.stdout.on('data', (d: Buffer) => { output += d.toString(); });

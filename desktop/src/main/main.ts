@@ -1,0 +1,8 @@
+/**
+ * Entry of the Electron main process, bundled by scripts/build-desktop.ts to
+ * desktop/dist/main/main.js (package.json "main"). Everything happens in desktop-app.ts.
+ */
+import { appPaths } from './app-paths.js';
+import { runDesktopApp } from './desktop-app.js';
+
+runDesktopApp({ paths: appPaths(import.meta.dirname) });

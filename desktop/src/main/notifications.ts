@@ -1,0 +1,28 @@
+/**
+ * Shows the OS notifications the core's desktop API asks for (a STAT study in PACS, a study that
+ * needs attention; it applies the notification settings and writes the text). Clicking one opens
+ * the window. A failure stays until dismissed.
+ */
+import { Notification } from 'electron';
+import type { DesktopNotice } from '../core/desktop-api/desktop-api.js';
+
+export class OsNotifier {
+  // Held until closed: a notification collected by the GC loses its click handler.
+  private readonly shown = new Set<Notification>();
+
+  constructor(private readonly onClick: () => void) {}
+
+  show(notification: DesktopNotice): void {
+    if (!Notification.isSupported()) return;
+    const shown = new Notification({
+      title: notification.title,
+      body: notification.body,
+      urgency: notification.kind === 'failure' ? 'critical' : 'normal',
+      timeoutType: notification.kind === 'failure' ? 'never' : 'default',
+    });
+    this.shown.add(shown);
+    shown.on('click', () => this.onClick());
+    shown.on('close', () => this.shown.delete(shown));
+    shown.show();
+  }
+}
