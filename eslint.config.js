@@ -2,7 +2,8 @@
 // ESLint flat config. Besides the usual TypeScript rules it enforces the dependency direction of
 // ../shared/ARCHITECTURE.md: common imports nothing; core never imports electron or the layers above
 // it; the renderer reaches the main process only through lib/api-client.ts; server/src/upload never
-// imports a concrete storage or destination. desktop/test/architecture proves each rule fires.
+// imports a concrete storage or destination. The renderer may import common, types and its pure data
+// alike (common is runtime-free by its own rule). desktop/test/architecture proves each rule fires.
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
@@ -80,8 +81,9 @@ export default tseslint.config(
         paths: [{ name: 'electron', message: 'The renderer is sandboxed: it reaches main only through lib/api-client.ts.' }],
         patterns: [
           { group: nodeBuiltins, message: 'The renderer runs in a sandboxed Chromium page: no Node built-ins.' },
+          // common is runtime-free by definition (its own rule forbids Node built-ins and every other
+          // layer), so the renderer may use its values too: JOB_STATE_LABELS, ERROR_CODES, channel lists.
           desktopLayers.core, desktopLayers.cli, desktopLayers.main, desktopLayers.preload,
-          { group: ['**/common/**'], allowTypeImports: true, message: 'The renderer imports only types from common (use `import type`).' },
         ],
       }],
       'no-restricted-globals': ['error', { name: 'api', message: 'Only lib/api-client.ts reads window.api.' }],
