@@ -2,49 +2,32 @@
 // as a child process signed in through a real gnome-keyring. The tests share one agent and run in
 // order: the first signs in.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateStudy, OrthancServer, relayUserCommand, runNodeProgram, spawnRelay, startKeyringSession, type KeyringSession, type ManagedProcess, type ProgramResult } from '@relaypacs/testkit';
+import { generateStudy, type ProgramResult } from '@relaypacs/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { AGENT, AgentWorld } from './agent-harness.js';
 
-const AGENT = join(import.meta.dirname, '../../bin/relaypacs.js');
+let world: AgentWorld;
 let workDir: string;
-let orthanc: OrthancServer;
-let keyring: KeyringSession;
-let relay: { process: ManagedProcess; url: string };
-let agentEnv: NodeJS.ProcessEnv;
 
 function agent(args: string[], stdin = ''): Promise<ProgramResult> {
-  return runNodeProgram(AGENT, args, { env: agentEnv, stdin });
+  return world.agent(args, stdin);
 }
 
 beforeAll(async () => {
-  workDir = await mkdtemp(join(tmpdir(), 'relaypacs-cli-'));
-  orthanc = await OrthancServer.start();
-  keyring = await startKeyringSession();
-  const dataDir = join(workDir, 'relay');
-  const config = join(workDir, 'relay.json');
-  await writeFile(config, JSON.stringify({
-    upload: { minFreeDiskBytes: 0 }, delivery: { initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.5 },
-    destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, confirm: true }],
-  }));
-  expect((await relayUserCommand(dataDir, ['add', 'ct-scanner', '--role', 'device', '--password-stdin'], 'scanner secret 99\n')).code).toBe(0);
-  relay = await spawnRelay(dataDir, join(workDir, 'relay.log'), { RELAYPACS_CONFIG: config });
-  agentEnv = { ...process.env, ...keyring.env, RELAYPACS_AGENT_DATA: join(workDir, 'agent') };
+  world = await AgentWorld.start('relaypacs-cli-');
+  workDir = world.workDir;
 }, 60_000);
 
 afterAll(async () => {
-  await relay?.process.stop();
-  await keyring?.stop();
-  await orthanc?.stop();
-  await rm(workDir, { recursive: true, force: true });
+  await world?.stop();
 });
 
 it('signs in once, keeps the session in the keychain only, and uploads a study until Orthanc confirms it', async () => {
-  const login = await agent(['login', '--relay', relay.url, '--user', 'ct-scanner', '--password-stdin', '--json'], 'scanner secret 99\n');
+  const login = await world.login();
   expect(login.code, login.stderr).toBe(0);
-  expect(JSON.parse(login.stdout)).toMatchObject({ relayUrl: relay.url, username: 'ct-scanner', role: 'device' });
+  expect(JSON.parse(login.stdout)).toMatchObject({ relayUrl: world.relay.url, username: 'ct-scanner', role: 'device' });
   // No refresh token anywhere in the agent's files: it lives in the keychain.
   for (const name of await readdir(join(workDir, 'agent'))) {
     if (name === 'tmp') continue;
@@ -58,13 +41,13 @@ it('signs in once, keeps the session in the keychain only, and uploads a study u
   const result = JSON.parse(lines.at(-1)!) as { jobs: { state: string; studyInstanceUid: string; instances: { state: string }[] }[] };
   expect(result.jobs).toHaveLength(1);
   expect(result.jobs[0]).toMatchObject({ state: 'confirmed', studyInstanceUid: study.studyInstanceUid });
-  const held = (await orthanc.listInstances()).filter((i) => study.instances.some((s) => s.sopInstanceUid === i.sopInstanceUid));
+  const held = await world.heldInOrthanc(study);
   expect(held).toHaveLength(5);
 
   // The same study again: nothing to send, still reported delivered.
   const again = await agent(['upload', join(workDir, 'study'), '--wait', '--json']);
   expect(again.code, again.stderr).toBe(0);
-  expect((await orthanc.listInstances()).filter((i) => study.instances.some((s) => s.sopInstanceUid === i.sopInstanceUid))).toHaveLength(5);
+  expect(await world.heldInOrthanc(study)).toHaveLength(5);
 
   const queue = await agent(['queue', '--json']);
   expect((JSON.parse(queue.stdout) as { jobs: { state: string }[] }).jobs.length).toBeGreaterThanOrEqual(1);
@@ -86,7 +69,7 @@ it('survives kill -9 of the agent at several points: retry completes with every 
   try {
     for (let life = 0; life < 3; life++) {
       const before = chunksSoFar();
-      const child = spawn(process.execPath, [AGENT, life === 0 ? 'upload' : 'retry', ...(life === 0 ? [join(workDir, 'killed')] : ['--all']), '--wait'], { env: agentEnv, stdio: 'ignore' });
+      const child = spawn(process.execPath, [AGENT, life === 0 ? 'upload' : 'retry', ...(life === 0 ? [join(workDir, 'killed')] : ['--all']), '--wait'], { env: world.agentEnv, stdio: 'ignore' });
       // Kill it once it has sent a few more chunks (the relay's own record of acknowledged chunks).
       const deadline = Date.now() + 30_000;
       while (chunksSoFar() < before + 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -101,9 +84,9 @@ it('survives kill -9 of the agent at several points: retry completes with every 
   }
   const final = await agent(['retry', '--all', '--wait', '--json']);
   expect(final.code, final.stderr).toBe(0);
-  const held = (await orthanc.listInstances()).filter((i) => study.instances.some((s) => s.sopInstanceUid === i.sopInstanceUid));
+  const held = await world.heldInOrthanc(study);
   expect(held).toHaveLength(30);
-  expect(new Set(held.map((i) => i.sopInstanceUid)).size).toBe(30);
+  expect(new Set(held).size).toBe(30);
 }, 120_000);
 
 it('watches a folder fed file by file and sends the study once, complete', async () => {
@@ -112,7 +95,7 @@ it('watches a folder fed file by file and sends the study once, complete', async
   const inbox = join(workDir, 'inbox');
   await mkdir(inbox, { recursive: true });
   const study = await generateStudy(join(workDir, 'to-copy'), { instances: 6, rows: 64, columns: 64 });
-  const watcher = spawn(process.execPath, [AGENT, 'watch', inbox, '--quiet', '1.5', '--stability', '0.3', '--json'], { env: agentEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const watcher = spawn(process.execPath, [AGENT, 'watch', inbox, '--quiet', '1.5', '--stability', '0.3', '--json'], { env: world.agentEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   watcher.stdout.on('data', (d: Buffer) => { output += d.toString(); });
   let errors = '';
@@ -124,7 +107,7 @@ it('watches a folder fed file by file and sends the study once, complete', async
       await copyFile(instance.path, join(inbox, `IM${instance.instanceNumber}`));
       await new Promise((r) => setTimeout(r, 300));
     }
-    await expect.poll(async () => (await orthanc.listInstances()).filter((i) => study.instances.some((s) => s.sopInstanceUid === i.sopInstanceUid)).length, { timeout: 30_000, interval: 250 }).toBe(6);
+    await expect.poll(async () => (await world.heldInOrthanc(study)).length, { timeout: 30_000, interval: 250 }).toBe(6);
     await expect.poll(() => output, { timeout: 10_000 }).toContain(study.studyInstanceUid);
   } finally {
     watcher.kill('SIGTERM');

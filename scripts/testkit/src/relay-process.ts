@@ -6,9 +6,12 @@ import { runNodeProgram, type ProgramResult } from './run-node-program.js';
 /** The relay's launcher in this repository (runs dist/ when built, else the sources through tsx). */
 export const RELAY_BIN = join(import.meta.dirname, '../../../server/bin/relaypacs-relay.js');
 
-/** The real `relaypacs-relay` binary as a child process on a free loopback port. */
-export async function spawnRelay(dataDir: string, logPath: string, env: NodeJS.ProcessEnv = {}): Promise<{ process: ManagedProcess; url: string }> {
-  const port = await freeLoopbackPort();
+/**
+ * The real `relaypacs-relay` binary as a child process on a free loopback port, or on `port` (a
+ * relay restarted where its clients already know it).
+ */
+export async function spawnRelay(dataDir: string, logPath: string, env: NodeJS.ProcessEnv = {}, options: { port?: number } = {}): Promise<{ process: ManagedProcess; url: string }> {
+  const port = options.port ?? await freeLoopbackPort();
   const child = new ManagedProcess({
     command: process.execPath,
     args: [RELAY_BIN, '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'],
