@@ -30,8 +30,10 @@ const USAGE = `Usage: relaypacs COMMAND [options]   (--data DIR or RELAYPACS_AGE
   pause ID|--all            hold jobs (they are skipped until resumed)
   resume ID|--all           release held jobs (send them with retry)
   cancel ID                 cancel a job the relay has not accepted yet, freeing its space there
-  settings [--max-rate RATE|off] [--routine-window HH:MM-HH:MM[,HH:MM-HH:MM]|off] [--json]
-      Changes the given settings, then prints them all. --max-rate caps all sending together
+  settings [--max-rate RATE|off] [--routine-window HH:MM-HH:MM[,HH:MM-HH:MM]|off]
+           [--ca-file PEM|off] [--proxy http://HOST:PORT|off] [--json]
+      Changes the given settings, then prints them all. --ca-file: the private CA the relay's
+      certificate chains to; --proxy: an HTTP(S) proxy on the way to the relay. --max-rate caps all sending together
       (4MB/s, 512KB/s, 20Mbit/s; off = no cap). --routine-window: ROUTINE studies are sent only then,
       local time, e.g. 20:00-07:00 (across midnight); STAT studies always go. Running agents apply
       changes from their next chunk.
@@ -63,12 +65,16 @@ function heldForWindow(outcome: JobOutcome): boolean {
 /** The sending settings, for `settings` and `status`. */
 function sendingView(core: Core): { json: Record<string, unknown>; text: string } {
   const { maxBytesPerSecond, routineWindows } = core.settings.sending();
+  const { caFile, proxy } = core.settings.connection();
+  const proxyUrl = proxy ? `${proxy.protocol}://${proxy.host}:${proxy.port}` : null;
   const open = isWindowOpen(routineWindows, new Date());
   const json = {
-    maxBytesPerSecond, maxRate: maxBytesPerSecond === null ? 'off' : formatByteRate(maxBytesPerSecond),
+    caFile, proxy: proxyUrl, maxBytesPerSecond, maxRate: maxBytesPerSecond === null ? 'off' : formatByteRate(maxBytesPerSecond),
     routineWindows: routineWindows.map(formatTransferWindow), routineWindowOpen: open,
   };
   const text = [
+    `relay CA file: ${caFile ?? 'off (the system\'s trusted CAs)'}`,
+    `proxy: ${proxyUrl ?? 'off (direct)'}`,
     `bandwidth cap: ${maxBytesPerSecond === null ? 'off (no cap)' : formatByteRate(maxBytesPerSecond)}`,
     `routine window: ${routineWindows.length === 0 ? 'off (routine studies go at any time)' : `${routineWindows.map(formatTransferWindow).join(', ')} local time: routine studies are sent ${describeTransferWindows(routineWindows)} (${open ? 'open' : 'closed'} now); STAT studies always go`}`,
   ].join('\n');
@@ -98,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       data: { type: 'string' }, relay: { type: 'string' }, user: { type: 'string' }, 'password-stdin': { type: 'boolean' }, totp: { type: 'string' },
       quiet: { type: 'string' }, poll: { type: 'boolean' }, stability: { type: 'string' }, 'max-rate': { type: 'string' }, 'routine-window': { type: 'string' },
+      'ca-file': { type: 'string' }, proxy: { type: 'string' },
       stat: { type: 'boolean' }, history: { type: 'string' }, wait: { type: 'boolean' }, json: { type: 'boolean' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -228,6 +235,8 @@ async function main(argv: string[]): Promise<number> {
         core.settings.apply({
           ...(values['max-rate'] === undefined ? {} : { maxRate: values['max-rate'] }),
           ...(values['routine-window'] === undefined ? {} : { routineWindows: values['routine-window'] }),
+          ...(values['ca-file'] === undefined ? {} : { caFile: values['ca-file'] }),
+          ...(values.proxy === undefined ? {} : { proxy: values.proxy }),
         });
         const view = sendingView(core);
         print(json, view.json, view.text);

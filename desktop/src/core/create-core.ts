@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -49,14 +50,21 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const tempDir = join(options.dataDir, 'tmp');
   const db = openCatalogDatabase(join(options.dataDir, 'catalog.db'));
+  const settings = new AgentSettings(db);
+  // The CA file is read when a client is built; the cache key includes the connection settings,
+  // so changing them (relaypacs settings, the settings screen) takes effect on the next client.
   const clients = new Map<string, RelayClient>();
+  const connectionFor = () => {
+    const { caFile, proxy } = settings.connection();
+    return { ...(caFile ? { ca: readFileSync(caFile) } : {}), ...(proxy ? { proxy } : {}) };
+  };
   const clientFor = (relayUrl: string) => {
-    let client = clients.get(relayUrl);
-    if (!client) clients.set(relayUrl, (client = new RelayClient({ baseUrl: relayUrl })));
+    const key = JSON.stringify([relayUrl, settings.connection()]);
+    let client = clients.get(key);
+    if (!client) clients.set(key, (client = new RelayClient({ baseUrl: relayUrl, ...connectionFor() })));
     return client;
   };
   const session = new AgentSession(options.dataDir, options.credentials ?? createCredentialStore(), clientFor);
-  const settings = new AgentSettings(db);
   let engine: UploadEngine | undefined;
   let events: RelayEventStream | undefined;
   const progressListeners = new Set<(progress: JobProgress) => void>();
@@ -79,7 +87,9 @@ export async function createCore(options: CoreOptions): Promise<Core> {
       const info = await session.info();
       if (!info) throw new NotSignedInError('not signed in: run `relaypacs login --relay URL --user NAME` first');
       if (engine) return engine; // built by a call that overtook this one while it read the session
-      events = new RelayEventStream({ baseUrl: info.relayUrl, accessToken: (rejected) => session.accessToken(rejected) });
+      const { ca } = connectionFor();
+      // The event stream does not go through a proxy: behind one, delivery is followed by polling.
+      events = new RelayEventStream({ baseUrl: info.relayUrl, accessToken: (rejected) => session.accessToken(rejected), ...(ca ? { ca } : {}) });
       const client = clientFor(info.relayUrl);
       engine = new UploadEngine({
         limits: () => settings.sending(), connectivity: new ConnectivityMonitor({ probe: () => client.isLive() }),

@@ -2,7 +2,7 @@
 // forwarding to it over STOW-RS, a private gnome-keyring for the agent's session, and the agent
 // itself run as a child process (to completion, or in the background and stopped by the test).
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -16,6 +16,8 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 export interface AgentWorldOptions {
   /** Merged into the relay configuration's `upload` section (e.g. chunk sizes). */
   upload?: Record<string, unknown>;
+  /** Serve HTTPS with this key and certificate (PEM files); the certificate is also the CA checked against. */
+  tls?: { keyFile: string; certFile: string };
 }
 
 /** The agent run in the background: output collected as it comes, stopped by the test or by AgentWorld.stop(). */
@@ -54,6 +56,7 @@ export class AgentWorld {
     readonly relayDataDir: string,
     private readonly relayEnv: NodeJS.ProcessEnv,
     readonly agentEnv: NodeJS.ProcessEnv,
+    private readonly httpsCa?: Buffer,
   ) {}
 
   /** Starts Orthanc, the keyring and the relay (with one device account); the agent is not signed in yet. */
@@ -69,11 +72,12 @@ export class AgentWorld {
       await writeFile(config, JSON.stringify({
         upload: { minFreeDiskBytes: 0, ...options.upload }, delivery: { initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.5 },
         destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, confirm: true }],
+        ...(options.tls ? { tls: options.tls } : {}),
       }));
       const added = await relayUserCommand(relayDataDir, ['add', DEVICE.user, '--role', 'device', '--password-stdin'], `${DEVICE.password}\n`);
       if (added.code !== 0) throw new Error(`could not add the device account: ${added.stderr}`);
       const world = new AgentWorld(workDir, orthanc, keyring, relayDataDir, { RELAYPACS_CONFIG: config },
-        { ...process.env, ...keyring.env, RELAYPACS_AGENT_DATA: join(workDir, 'agent') });
+        { ...process.env, ...keyring.env, RELAYPACS_AGENT_DATA: join(workDir, 'agent') }, options.tls ? await readFile(options.tls.certFile) : undefined);
       await world.startRelay();
       return world;
     } catch (error) {
@@ -87,7 +91,8 @@ export class AgentWorld {
   /** Starts the relay on its data folder; `samePort` brings it back where the agent knows it. Each life logs to relay-N.log. */
   async startRelay(options: { samePort?: boolean } = {}): Promise<void> {
     const port = options.samePort ? Number(new URL(this.relay.url).port) : undefined;
-    this.relay = await spawnRelay(this.relayDataDir, this.relayLogPath(++this.relayLives), this.relayEnv, port === undefined ? {} : { port });
+    this.relay = await spawnRelay(this.relayDataDir, this.relayLogPath(++this.relayLives), this.relayEnv,
+      { ...(port === undefined ? {} : { port }), ...(this.httpsCa ? { httpsCa: this.httpsCa } : {}) });
   }
 
   /** Which life of the relay is running: 1 for the first start, 2 after a restart... */

@@ -1,3 +1,4 @@
+import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { freeLoopbackPort } from './free-port.js';
 import { ManagedProcess, waitUntilReady } from './managed-process.js';
@@ -10,7 +11,8 @@ export const RELAY_BIN = join(import.meta.dirname, '../../../server/bin/relaypac
  * The real `relaypacs-relay` binary as a child process on a free loopback port, or on `port` (a
  * relay restarted where its clients already know it).
  */
-export async function spawnRelay(dataDir: string, logPath: string, env: NodeJS.ProcessEnv = {}, options: { port?: number } = {}): Promise<{ process: ManagedProcess; url: string }> {
+export async function spawnRelay(dataDir: string, logPath: string, env: NodeJS.ProcessEnv = {},
+  options: { port?: number; /** The relay's config sets `tls`: its URL is https, checked against this CA. */ httpsCa?: string | Buffer } = {}): Promise<{ process: ManagedProcess; url: string }> {
   const port = options.port ?? await freeLoopbackPort();
   const child = new ManagedProcess({
     command: process.execPath,
@@ -18,12 +20,22 @@ export async function spawnRelay(dataDir: string, logPath: string, env: NodeJS.P
     logPath,
     env: { ...process.env, RELAYPACS_LOG_LEVEL: 'info', ...env },
   });
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntilReady(child, async () => (await fetch(`${url}/healthz`)).ok, 30_000, 'relaypacs-relay');
+  const url = `${options.httpsCa ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const live = options.httpsCa ? () => httpsLive(`${url}/healthz`, options.httpsCa!) : async () => (await fetch(`${url}/healthz`)).ok;
+  await waitUntilReady(child, live, 30_000, 'relaypacs-relay');
   return { process: child, url };
 }
 
 /** Runs `relaypacs-relay user ...` against a data directory, with the password on stdin. */
 export function relayUserCommand(dataDir: string, args: string[], stdin = ''): Promise<ProgramResult> {
   return runNodeProgram(RELAY_BIN, ['--data', dataDir, 'user', ...args], { stdin });
+}
+
+function httpsLive(url: string, ca: string | Buffer): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    httpsGet(url, { ca }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    }).once('error', reject);
+  });
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import type { Statement } from 'better-sqlite3';
 import type { CatalogDatabase } from '../catalog/catalog-database.js';
 import type { SendingLimits } from '../upload/sending-policy.js';
@@ -13,6 +15,16 @@ export class SettingsError extends Error {
 export interface SettingsText {
   maxRate?: string;
   routineWindows?: string;
+  /** PEM file of the private CA the relay's certificate chains to, or "off". */
+  caFile?: string;
+  /** http://host:port of an HTTP(S) proxy on the way to the relay, or "off". */
+  proxy?: string;
+}
+
+/** How to reach the relay: a private CA and a proxy, both optional. */
+export interface ConnectionSettings {
+  caFile: string | null;
+  proxy: { protocol: 'http' | 'https'; host: string; port: number } | null;
 }
 
 /** Below this a single CT series takes hours: a time window is the better tool. */
@@ -20,6 +32,8 @@ export const MIN_RATE_BYTES_PER_SECOND = 10_000;
 
 const MAX_RATE = 'upload.max_bytes_per_second';
 const ROUTINE_WINDOWS = 'upload.routine_windows';
+const CA_FILE = 'relay.ca_file';
+const PROXY = 'relay.proxy';
 
 /**
  * The agent's settings in the catalog's `settings` table (key → text), typed and validated both
@@ -57,6 +71,20 @@ export class AgentSettings {
     }
   }
 
+  connection(): ConnectionSettings {
+    const caFile = this.read.get(CA_FILE)?.value ?? null;
+    const proxyText = this.read.get(PROXY)?.value;
+    let proxy: ConnectionSettings['proxy'] = null;
+    if (proxyText !== undefined) {
+      try {
+        proxy = parseProxy(proxyText);
+      } catch {
+        throw corrupt(PROXY, proxyText);
+      }
+    }
+    return { caFile, proxy };
+  }
+
   /** Bytes per second for all sends together, or null for no cap. */
   setMaxBytesPerSecond(rate: number | null): void {
     this.write(MAX_RATE, rate === null ? null : String(checkRate(rate)));
@@ -75,6 +103,10 @@ export class AgentSettings {
   apply(text: SettingsText): SendingLimits {
     let rate: number | null | undefined;
     let windows: TransferWindow[] | undefined;
+    const off = (value: string) => /^\s*off\s*$/i.test(value);
+    const caFile = text.caFile === undefined ? undefined : off(text.caFile) ? null : checkCaFile(text.caFile);
+    const proxy = text.proxy === undefined ? undefined : off(text.proxy) ? null : text.proxy.trim();
+    if (proxy) parseProxy(proxy);
     if (text.maxRate !== undefined) {
       try {
         rate = parseByteRate(text.maxRate);
@@ -93,6 +125,8 @@ export class AgentSettings {
     this.db.transaction(() => {
       if (rate !== undefined) this.setMaxBytesPerSecond(rate);
       if (windows !== undefined) this.setRoutineWindows(windows);
+      if (caFile !== undefined) this.write(CA_FILE, caFile);
+      if (proxy !== undefined) this.write(PROXY, proxy);
     })();
     return this.sending();
   }
@@ -124,4 +158,33 @@ function checkWindow(window: TransferWindow): void {
 
 function corrupt(key: string, stored: string): SettingsError {
   return new SettingsError(`the stored setting ${key} ("${stored}") is not valid; set it again (relaypacs settings)`);
+}
+
+/** The CA file must be there and hold a PEM certificate now, not at the first upload hours later. */
+function checkCaFile(path: string): string {
+  const file = path.trim();
+  if (!isAbsolute(file)) throw new SettingsError(`relay CA file: ${file} is not an absolute path`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'latin1');
+  } catch (error) {
+    throw new SettingsError(`relay CA file: ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new SettingsError(`relay CA file: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  return file;
+}
+
+/** http(s)://host:port; credentials are refused, since settings are not a place for secrets. */
+export function parseProxy(text: string): NonNullable<ConnectionSettings['proxy']> {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new SettingsError(`proxy: ${text} is not a URL like http://proxy.hospital.example:3128`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new SettingsError(`proxy: ${text} must start with http:// or https://`);
+  if (url.username || url.password) throw new SettingsError('proxy: a user name or password in the proxy URL is not kept in settings; use a proxy that admits the workstation');
+  if (url.pathname !== '/' || url.search) throw new SettingsError(`proxy: ${text} must be just scheme, host and port`);
+  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+  return { protocol: url.protocol === 'https:' ? 'https' : 'http', host: url.hostname, port };
 }
