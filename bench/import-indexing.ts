@@ -13,7 +13,7 @@ import { folderSource } from '../desktop/src/core/import/folder-source.js';
 import { ImportService } from '../desktop/src/core/import/import-service.js';
 
 const run = promisify(execFile);
-const { values } = parseArgs({ options: { files: { type: 'string', default: '10000' }, runs: { type: 'string', default: '3' }, gib: { type: 'string', default: '1' }, 'child-index': { type: 'string' } } });
+const { values } = parseArgs({ options: { files: { type: 'string', default: '10000' }, runs: { type: 'string', default: '3' }, gib: { type: 'string', default: '1' }, 'results-file': { type: 'string', default: 'import-indexing.json' }, 'child-index': { type: 'string' } } });
 
 // Child mode: index one folder and report this process's peak RSS.
 if (values['child-index']) {
@@ -89,7 +89,7 @@ try {
   console.log(JSON.stringify(result, null, 2));
   const resultsDir = join(import.meta.dirname, 'results');
   await mkdir(resultsDir, { recursive: true });
-  await writeFile(join(resultsDir, 'import-indexing.json'), `${JSON.stringify(result, null, 2)}\n`);
+  await writeFile(join(resultsDir, values['results-file']), `${JSON.stringify(result, null, 2)}\n`);
 } finally {
   await rm(workDir, { recursive: true, force: true });
 }

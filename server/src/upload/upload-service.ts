@@ -290,6 +290,8 @@ export class UploadService {
   start(): void {
     this.options.metrics.activeUploads.set(this.repo.countAllActive());
     for (const { uploadId, index } of this.repo.unverifiedInstances()) void this.verifyInstance(uploadId, index);
+    // Killed between 'verified' and queueing: queue them now, or they would never be delivered.
+    for (const { uploadId, index } of this.repo.verifiedWithoutDelivery()) this.options.onInstanceVerified?.(uploadId, index);
     this.cleanupTimer = setInterval(() => {
       this.cleanup().catch((error: unknown) => this.options.log?.error({ err: error }, 'upload cleanup failed'));
     }, this.options.limits.cleanupIntervalSeconds * 1000);

@@ -189,6 +189,17 @@ export class UploadsRepository {
       .map((r) => ({ uploadId: r.upload_id, index: r.idx }));
   }
 
+  /**
+   * Verified instances with no delivery item: the relay died between marking an instance verified
+   * and queueing it for delivery (two steps). start() queues them again; queueing is idempotent.
+   */
+  verifiedWithoutDelivery(): { uploadId: string; index: number }[] {
+    return (this.db.prepare(`SELECT i.upload_id, i.idx FROM upload_instances i JOIN uploads u ON u.id = i.upload_id
+      WHERE i.state = 'verified' AND u.state IN ('receiving', 'accepted')
+        AND NOT EXISTS (SELECT 1 FROM deliveries d JOIN delivery_items di ON di.delivery_id = d.id WHERE d.upload_id = i.upload_id AND di.idx = i.idx)`)
+      .all() as { upload_id: string; idx: number }[]).map((r) => ({ uploadId: r.upload_id, index: r.idx }));
+  }
+
   expiredUploadIds(now: string): string[] {
     return (this.db.prepare(`SELECT id FROM uploads WHERE state = 'receiving' AND expires_at < ?`).all(now) as { id: string }[]).map((r) => r.id);
   }

@@ -1,0 +1,297 @@
+// Benchmark: RelayPACS against the tools users would pick instead, side by side in one run against
+// one real Orthanc on loopback.
+//   1. a CT study (400 × 512×512 16-bit, ~200 MB): `relaypacs upload --wait` through the relay until
+//      delivered, vs curl posting the study as one STOW-RS request to Orthanc, vs DCMTK storescu C-STORE
+//   2. 2,000 small instances (~10 KB): the same three ways
+//   3. one 1.2 GB multi-frame instance through agent + relay: time and peak RSS of each
+//   4. import indexing vs dcmftest (bench/import-indexing.ts, run as a child)
+// Each method runs --runs times, interleaved, and the study is deleted from Orthanc after every run so
+// each run stores the same work. Medians and ratios go to bench/results/bench.json; the full run also
+// rewrites the results section of docs/BENCHMARKS.md and docs/benchmarks.svg.
+//   npm run bench -- [--runs 3] [--short] [--skip-large] [--skip-import]
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { parseArgs, promisify } from 'node:util';
+import { OrthancServer, generateStudy, relayUserCommand, runNodeProgram, spawnRelay, startKeyringSession, type GeneratedStudy } from '@relaypacs/testkit';
+import { barChartSvg } from './svg-chart.js';
+
+const run = promisify(execFile);
+const { values } = parseArgs({ options: {
+  runs: { type: 'string' }, short: { type: 'boolean' }, 'skip-large': { type: 'boolean' }, 'skip-import': { type: 'boolean' }, 'no-docs': { type: 'boolean' },
+} });
+const short = values.short === true;
+const runs = Number(values.runs ?? (short ? 1 : 3));
+const ROOT = join(import.meta.dirname, '..');
+const AGENT = join(ROOT, 'desktop/bin/relaypacs.js');
+const sizes = short
+  ? { ct: { instances: 40, rows: 256, columns: 256 }, small: { instances: 200, rows: 64, columns: 64 }, largeFrames: 32, importFiles: 1000 }
+  : { ct: { instances: 400, rows: 512, columns: 512 }, small: { instances: 2000, rows: 64, columns: 64 }, largeFrames: 573, importFiles: 10000 };
+const DEVICE = { user: 'bench-device', password: 'bench device secret' };
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const seconds = (from: number) => (performance.now() - from) / 1000;
+const round = (x: number, digits = 2) => Number(x.toFixed(digits));
+const log = (message: string) => console.error(`bench: ${message}`);
+
+function machine() {
+  const model = cpus()[0]?.model ?? 'unknown';
+  return { cores: cpus().length, cpuModel: model, ramGiB: round(totalmem() / 1024 ** 3, 1), node: process.version, kernel: execFileSync('uname', ['-r']).toString().trim() };
+}
+
+async function vmHwmBytes(pid: number): Promise<number> {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+}
+
+// Measure the relay as it runs in production: compiled. If the build fails (the tree is being edited),
+// fall back to the sources through tsx and say so in the results.
+let relayBuild: 'dist' | 'tsx' = 'dist';
+try {
+  execFileSync('npm', ['run', '--silent', 'build', '-w', '@relaypacs/relay'], { cwd: ROOT, stdio: 'inherit' });
+} catch {
+  relayBuild = 'tsx';
+  log('relay build failed: measuring the relay from its sources through tsx');
+}
+
+const workDir = await mkdtemp(join(tmpdir(), 'relaypacs-bench-all-'));
+const orthanc = await OrthancServer.start();
+const keyring = await startKeyringSession();
+let relay: Awaited<ReturnType<typeof spawnRelay>> | undefined;
+try {
+  const relayData = join(workDir, 'relay');
+  const config = join(workDir, 'relay.json');
+  await writeFile(config, JSON.stringify({
+    upload: { minFreeDiskBytes: 0 },
+    destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, confirm: true }],
+  }));
+  const added = await relayUserCommand(relayData, ['add', DEVICE.user, '--role', 'device', '--password-stdin'], `${DEVICE.password}\n`);
+  if (added.code !== 0) throw new Error(added.stderr);
+  relay = await spawnRelay(relayData, join(workDir, 'relay.log'), { RELAYPACS_CONFIG: config, RELAYPACS_LOG_LEVEL: 'warn', ...(relayBuild === 'dist' ? { RELAYPACS_RELAY_BUILD: 'dist' } : {}) });
+  const relayPid = relay.process.pid!;
+  const relayUrl = relay.url;
+
+  /** A fresh agent data folder, signed in (untimed). */
+  async function freshAgent(): Promise<NodeJS.ProcessEnv> {
+    const env = { ...process.env, ...keyring.env, RELAYPACS_AGENT_DATA: join(workDir, `agent-${randomBytes(4).toString('hex')}`) };
+    const login = await runNodeProgram(AGENT, ['login', '--relay', relayUrl, '--user', DEVICE.user, '--password-stdin'], { env, stdin: `${DEVICE.password}\n` });
+    if (login.code !== 0) throw new Error(`agent login: ${login.stderr}`);
+    return env;
+  }
+
+  async function deleteStudy(study: GeneratedStudy): Promise<void> {
+    const matches = await orthanc.json<{ ID: string; Type: string }[]>('/tools/lookup', { method: 'POST', body: study.studyInstanceUid });
+    for (const match of matches.filter((m) => m.Type === 'Study')) {
+      const response = await orthanc.request(`/studies/${match.ID}`, { method: 'DELETE' });
+      if (!response.ok) throw new Error(`Orthanc DELETE study: HTTP ${response.status}`);
+    }
+  }
+
+  async function heldCount(study: GeneratedStudy): Promise<number> {
+    const matches = await orthanc.json<{ ID: string; Type: string }[]>('/tools/lookup', { method: 'POST', body: study.studyInstanceUid });
+    const id = matches.find((m) => m.Type === 'Study')?.ID;
+    if (!id) return 0;
+    return (await orthanc.json<unknown[]>(`/studies/${id}/instances`)).length;
+  }
+
+  /** `relaypacs upload DIR --wait` until delivered; wall time of the whole command, and its peak RSS. */
+  async function agentUpload(study: GeneratedStudy, dir: string): Promise<{ seconds: number; agentPeakRssBytes: number }> {
+    const env = await freshAgent();
+    const started = performance.now();
+    // /usr/bin/time reports the peak RSS of the agent process (the launcher runs it in-process).
+    const child = spawn('/usr/bin/time', ['-f', 'maxrss-kb=%M', process.execPath, AGENT, 'upload', dir, '--wait', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const [code] = await once(child, 'exit') as [number | null];
+    const elapsed = seconds(started);
+    if (code !== 0) throw new Error(`agent upload exited ${code}: ${stderr.slice(-2000)}`);
+    const outcome = JSON.parse(stdout.trim().split('\n').at(-1)!) as { jobs: { state: string }[] };
+    if (outcome.jobs.some((j) => j.state !== 'confirmed')) throw new Error(`agent upload: ${stdout.slice(-500)}`);
+    const held = await heldCount(study);
+    if (held !== study.instances.length) throw new Error(`agent upload: Orthanc holds ${held} of ${study.instances.length}`);
+    return { seconds: elapsed, agentPeakRssBytes: Number(/maxrss-kb=(\d+)/.exec(stderr)?.[1] ?? 0) * 1024 };
+  }
+
+  /** The body of one multipart/related STOW-RS request (PS3.18 §10.5), written once, untimed. */
+  async function stowBody(study: GeneratedStudy, path: string): Promise<string> {
+    const boundary = `bench-${randomBytes(12).toString('hex')}`;
+    const parts: Buffer[] = [];
+    for (const instance of study.instances) {
+      parts.push(Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), await readFile(instance.path), Buffer.from('\r\n'));
+    }
+    parts.push(Buffer.from(`--${boundary}--\r\n`));
+    await writeFile(path, Buffer.concat(parts));
+    return boundary;
+  }
+
+  async function curlStow(study: GeneratedStudy, body: string, boundary: string): Promise<number> {
+    const started = performance.now();
+    const { stdout } = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '--data-binary', `@${body}`,
+      '-H', `Content-Type: multipart/related; type="application/dicom"; boundary=${boundary}`, '-H', 'Accept: application/dicom+json',
+      `${orthanc.dicomWebUrl}/studies`], { maxBuffer: 1024 * 1024 });
+    const elapsed = seconds(started);
+    if (stdout.trim() !== '200') throw new Error(`curl STOW-RS: HTTP ${stdout}`);
+    const held = await heldCount(study);
+    if (held !== study.instances.length) throw new Error(`curl: Orthanc holds ${held} of ${study.instances.length}`);
+    return elapsed;
+  }
+
+  async function storescu(study: GeneratedStudy, dir: string): Promise<number> {
+    const started = performance.now();
+    await run('storescu', ['-aet', 'BENCHSCU', '-aec', orthanc.aet, '+sd', '+r', '127.0.0.1', String(orthanc.dicomPort), dir], { maxBuffer: 64 * 1024 * 1024 });
+    const elapsed = seconds(started);
+    const held = await heldCount(study);
+    if (held !== study.instances.length) throw new Error(`storescu: Orthanc holds ${held} of ${study.instances.length}`);
+    return elapsed;
+  }
+
+  async function threeWays(name: string, spec: { instances: number; rows: number; columns: number }) {
+    log(`${name}: generating ${spec.instances} instances of ${spec.rows}×${spec.columns}...`);
+    const dir = join(workDir, name);
+    const shared = await generateStudy(join(dir, 'shared'), { ...spec, series: 2 });
+    const studyBytes = shared.instances.reduce((sum, i) => sum + i.size, 0);
+    const body = join(dir, 'stow-body.mpr');
+    const boundary = await stowBody(shared, body);
+    const agentStudies: GeneratedStudy[] = [];
+    for (let r = 0; r < runs; r++) agentStudies.push(await generateStudy(join(dir, `agent-${r}`), { ...spec, series: 2 }));
+    const times = { agent: [] as number[], curl: [] as number[], storescu: [] as number[] };
+    for (let r = 0; r < runs; r++) {
+      // Interleaved, so a noisy neighbour on the machine hits all three alike.
+      times.curl.push(await curlStow(shared, body, boundary));
+      await deleteStudy(shared);
+      times.storescu.push(await storescu(shared, join(dir, 'shared')));
+      await deleteStudy(shared);
+      times.agent.push((await agentUpload(agentStudies[r]!, join(dir, `agent-${r}`))).seconds);
+      await deleteStudy(agentStudies[r]!);
+      log(`${name} run ${r + 1}/${runs}: agent ${times.agent.at(-1)!.toFixed(2)} s, curl STOW-RS ${times.curl.at(-1)!.toFixed(2)} s, storescu ${times.storescu.at(-1)!.toFixed(2)} s`);
+    }
+    await rm(dir, { recursive: true, force: true });
+    const agent = median(times.agent);
+    const curl = median(times.curl);
+    const scu = median(times.storescu);
+    return {
+      instances: spec.instances, rows: spec.rows, columns: spec.columns, studyBytes, runs,
+      seconds: { agent: times.agent.map((t) => round(t)), curlStowRs: times.curl.map((t) => round(t)), storescu: times.storescu.map((t) => round(t)) },
+      medianSeconds: { agent: round(agent), curlStowRs: round(curl), storescu: round(scu) },
+      ratioAgentToStowRs: round(agent / curl),
+      ratioStorescuToAgent: round(scu / agent),
+    };
+  }
+
+  const ct = await threeWays('ct', sizes.ct);
+  const small = await threeWays('small', sizes.small);
+
+  let large: Record<string, unknown> | undefined;
+  if (!values['skip-large']) {
+    const frames = sizes.largeFrames;
+    log(`large: generating one ${frames}-frame instance (~${(frames * 2 / 1024).toFixed(2)} GiB)...`);
+    const dir = join(workDir, 'large');
+    const study = await generateStudy(dir, { instances: 1, rows: 1024, columns: 1024, frames });
+    // Reset the relay's peak RSS (VmHWM) so it covers this transfer only.
+    await writeFile(`/proc/${relayPid}/clear_refs`, '5').catch(() => log('could not reset the relay VmHWM (not root?): its peak covers the whole run'));
+    const relayBefore = await vmHwmBytes(relayPid);
+    const result = await agentUpload(study, dir);
+    const relayPeak = await vmHwmBytes(relayPid);
+    await deleteStudy(study);
+    await rm(dir, { recursive: true, force: true });
+    large = {
+      instanceBytes: study.instances[0]!.size, frames, seconds: round(result.seconds),
+      throughputMiBps: round(study.instances[0]!.size / 1024 ** 2 / result.seconds, 1),
+      agentPeakRssMiB: round(result.agentPeakRssBytes / 1024 ** 2, 1),
+      relayRssBeforeMiB: round(relayBefore / 1024 ** 2, 1),
+      relayPeakRssMiB: round(relayPeak / 1024 ** 2, 1),
+    };
+    log(`large: ${JSON.stringify(large)}`);
+  }
+
+  let importIndexing: Record<string, unknown> | undefined;
+  if (!values['skip-import']) {
+    log(`import: ${sizes.importFiles} files vs dcmftest (bench/import-indexing.ts)...`);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'import-indexing.ts'), '--files', String(sizes.importFiles), '--runs', String(runs), '--gib', short ? '0.05' : '1', '--results-file', short ? 'import-indexing-short.json' : 'import-indexing.json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+    const [code] = await once(child, 'exit') as [number | null];
+    if (code !== 0) throw new Error(`import-indexing benchmark exited ${code}`);
+    importIndexing = JSON.parse(output) as Record<string, unknown>;
+  }
+
+  const result = {
+    date: new Date().toISOString(), short, machine: machine(), relayBuild, agentBuild: 'tsx (sources)',
+    ct, small, large, importIndexing,
+    aims: {
+      ctAtMost1_25xStowRs: ct.ratioAgentToStowRs <= 1.25,
+      ctAtLeast3xFasterThanStorescu: ct.ratioStorescuToAgent >= 3,
+      smallAtMost1_5xStowRs: small.ratioAgentToStowRs <= 1.5,
+      largeRssUnder256MiB: large ? (large.agentPeakRssMiB as number) < 256 && (large.relayPeakRssMiB as number) < 256 : undefined,
+    },
+  };
+  console.log(JSON.stringify(result, null, 2));
+  const resultsDir = join(import.meta.dirname, 'results');
+  await mkdir(resultsDir, { recursive: true });
+  await writeFile(join(resultsDir, short ? 'bench-short.json' : 'bench.json'), `${JSON.stringify(result, null, 2)}\n`);
+  if (!short && !values['no-docs']) await writeDocs(result);
+} finally {
+  await relay?.process.stop();
+  await keyring.stop();
+  await orthanc.stop();
+  await rm(workDir, { recursive: true, force: true });
+}
+
+interface ThreeWays { instances: number; studyBytes: number; runs: number; medianSeconds: { agent: number; curlStowRs: number; storescu: number }; ratioAgentToStowRs: number; ratioStorescuToAgent: number }
+interface Result { date: string; machine: ReturnType<typeof machine>; ct: ThreeWays; small: ThreeWays; large?: Record<string, unknown> | undefined; importIndexing?: Record<string, unknown> | undefined; aims: Record<string, boolean | undefined> }
+
+/** Rewrites the generated section of docs/BENCHMARKS.md and docs/benchmarks.svg. */
+async function writeDocs(result: Result): Promise<void> {
+  const svg = barChartSvg({
+    title: `Time to deliver into Orthanc, median of ${result.ct.runs} runs (${result.date.slice(0, 10)})`, unit: 's',
+    series: ['relaypacs upload --wait (agent → relay → STOW-RS)', 'curl STOW-RS', 'storescu C-STORE'],
+    groups: [
+      { label: `CT ${result.ct.instances} × 512² (${(result.ct.studyBytes / 1e6).toFixed(0)} MB)`, values: [result.ct.medianSeconds.agent, result.ct.medianSeconds.curlStowRs, result.ct.medianSeconds.storescu] },
+      { label: `${result.small.instances} small (${(result.small.studyBytes / 1e6).toFixed(0)} MB)`, values: [result.small.medianSeconds.agent, result.small.medianSeconds.curlStowRs, result.small.medianSeconds.storescu] },
+    ],
+  });
+  await writeFile(join(ROOT, 'docs/benchmarks.svg'), svg);
+  const m = result.machine;
+  const yes = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : '**not met**');
+  const row = (name: string, r: Result['ct']) => `| ${name} | ${r.medianSeconds.agent} s | ${r.medianSeconds.curlStowRs} s | ${r.medianSeconds.storescu} s | ${r.ratioAgentToStowRs} | ${r.ratioStorescuToAgent} |`;
+  const lines = [
+    '<!-- bench:start (generated by `npm run bench`; edit the text outside these markers) -->',
+    `Measured ${result.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cores} cores (${m.cpuModel}), ${m.ramGiB} GiB RAM, Node ${m.node}, Linux ${m.kernel}; median of ${result.ct.runs} runs each, interleaved.`,
+    '',
+    '![Benchmark chart](benchmarks.svg)',
+    '',
+    '| workload | relaypacs upload --wait | curl STOW-RS | storescu | agent / STOW-RS | storescu / agent |',
+    '| --- | --- | --- | --- | --- | --- |',
+    row(`CT, ${result.ct.instances} instances, ${(result.ct.studyBytes / 1e6).toFixed(0)} MB`, result.ct),
+    row(`small, ${result.small.instances} instances, ${(result.small.studyBytes / 1e6).toFixed(1)} MB`, result.small),
+    '',
+  ];
+  if (result.large) {
+    const l = result.large;
+    lines.push('| one multi-frame instance | time | throughput | agent peak RSS | relay peak RSS |', '| --- | --- | --- | --- | --- |',
+      `| ${((l.instanceBytes as number) / 1e9).toFixed(2)} GB, ${l.frames as number} frames | ${l.seconds as number} s | ${l.throughputMiBps as number} MiB/s | ${l.agentPeakRssMiB as number} MiB | ${l.relayPeakRssMiB as number} MiB |`, '');
+  }
+  if (result.importIndexing) {
+    const i = result.importIndexing;
+    lines.push(`Import indexing, ${i.files as number} files: RelayPACS ${i.relaypacsMedianSeconds as number} s, dcmftest ${i.dcmftestMedianSeconds as number} s (ratio ${i.ratioRelaypacsToDcmftest as number}; Node reading every byte: ${i.nodeReadAllBytesMedianSeconds as number} s).`, '');
+  }
+  lines.push('| aim | result |', '| --- | --- |',
+    `| CT: at most 1.25 × direct STOW-RS | ${yes(result.aims.ctAtMost1_25xStowRs)} (${result.ct.ratioAgentToStowRs} ×) |`,
+    `| CT: at least 3 × faster than storescu | ${yes(result.aims.ctAtLeast3xFasterThanStorescu)} (${result.ct.ratioStorescuToAgent} ×) |`,
+    `| small: at most 1.5 × direct STOW-RS | ${yes(result.aims.smallAtMost1_5xStowRs)} (${result.small.ratioAgentToStowRs} ×) |`,
+    `| 1.2 GB instance: agent and relay each under 256 MiB | ${yes(result.aims.largeRssUnder256MiB)} |`,
+    '<!-- bench:end -->');
+  const docPath = join(ROOT, 'docs/BENCHMARKS.md');
+  const doc = await readFile(docPath, 'utf8');
+  const section = lines.join('\n');
+  const start = doc.indexOf('<!-- bench:start');
+  const end = doc.indexOf('<!-- bench:end -->');
+  const next = start >= 0 && end > start
+    ? doc.slice(0, start) + section + doc.slice(end + '<!-- bench:end -->'.length)
+    : `${doc.trimEnd()}\n\n## RelayPACS vs curl STOW-RS vs storescu (\`npm run bench\`)\n\n${section}\n`;
+  await writeFile(docPath, next);
+}
