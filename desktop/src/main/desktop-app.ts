@@ -26,7 +26,7 @@ import { WindowRegistry } from './window-registry.js';
 
 export interface DesktopAppOptions {
   paths: AppPaths;
-  /** IT policy; none yet (policy.ts). */
+  /** IT policy (machine-policy.ts); none means nothing is locked. */
   policySource?: PolicySource;
   /** Automatic updates; none yet (updater.ts). */
   updater?: Updater;

@@ -4,5 +4,6 @@
  */
 import { appPaths } from './app-paths.js';
 import { runDesktopApp } from './desktop-app.js';
+import { machinePolicySource } from './machine-policy.js';
 
-runDesktopApp({ paths: appPaths(import.meta.dirname) });
+runDesktopApp({ paths: appPaths(import.meta.dirname), policySource: machinePolicySource() });

@@ -1,7 +1,7 @@
 /**
  * Seam for IT policy (managed settings: Windows registry, macOS configuration profile, a JSON file
- * under /etc). Not implemented yet: the policy issue supplies a `PolicySource`; until then main runs
- * with `NO_SHELL_POLICY`, i.e. nothing is locked, which is what an unmanaged workstation has.
+ * under /etc). main.ts passes `machinePolicySource()` (machine-policy.ts, over core/policy); without
+ * a source main runs with `NO_SHELL_POLICY`, i.e. nothing is locked, as on an unmanaged workstation.
  *
  * The policy is read once at start. Its settings part is the core's `DesktopPolicy` (which settings
  * are locked and to what), handed to the desktop API, whose settings view then already carries the
