@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import type { InitUploadResponse, UploadStatus } from '../../../../server/src/protocol/upload-protocol.js';
 import type { CatalogDatabase } from '../catalog/catalog-database.js';
-import { backoffMs, sleep } from './backoff.js';
+import { backoffMs, sleepUnlessAborted } from './backoff.js';
 import { ChunkSizer } from './chunk-sizer.js';
 import type { ConnectivityMonitor } from './connectivity-monitor.js';
 import type { UploadEventSource } from './relay-event-stream.js';
@@ -118,7 +118,7 @@ export class UploadEngine {
   }
 
   /**
-   * Stops waiting: jobs waiting for their window or for the relay return as queued, keeping their
+   * Stops waiting: jobs waiting for their window, for the relay or before a retry return as queued, keeping their
    * place, and later runs no longer wait. Sends in progress are not interrupted.
    */
   close(): void {
@@ -239,7 +239,9 @@ export class UploadEngine {
         this.jobs.countAttempt(jobId, { code, message });
         if (maxAttempts > 0 && attempt + 1 >= maxAttempts) return this.outcome(jobId, 'queued', { code, message });
         const retryAfter = error instanceof RelayRequestError && error.retryAfterSeconds ? error.retryAfterSeconds * 1000 : 0;
-        await sleep(Math.max(retryAfter, backoffMs(attempt, this.options.backoffBaseMs ?? 500, this.options.backoffMaxMs ?? 30_000)));
+        // close() ends the wait too: the job keeps its place in the queue for the next engine.
+        await sleepUnlessAborted(Math.max(retryAfter, backoffMs(attempt, this.options.backoffBaseMs ?? 500, this.options.backoffMaxMs ?? 30_000)), this.stopping.signal);
+        if (this.stopping.signal.aborted) return this.outcome(jobId, 'queued', { code, message });
         attempt++;
       }
     }

@@ -77,6 +77,8 @@ export interface FolderWatcherStatus {
   available: boolean | null;
   /** Epoch ms when a new or changed file was last noticed. */
   lastFileSeenAt: number | null;
+  /** The path of that file (for "last file seen" displays; a path can name a patient, so never log it). */
+  lastFileSeenPath: string | null;
   /** Epoch ms of the last completed reconcile walk. */
   lastReconcileAt: number | null;
   /** Files noticed but not yet read: still being written, or waiting for the rest of the file. */
@@ -177,6 +179,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
   private reconcileAgain = false;
   private scanNumber = 0;
   private lastFileSeenAt: number | null = null;
+  private lastFileSeenPath: string | null = null;
   private lastReconcileAt: number | null = null;
 
   constructor(config: WatchedFolderConfig, options: FolderWatcherOptions = {}) {
@@ -231,6 +234,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       running: this.running,
       available: this.available,
       lastFileSeenAt: this.lastFileSeenAt,
+      lastFileSeenPath: this.lastFileSeenPath,
       lastReconcileAt: this.lastReconcileAt,
       waitingForStability: this.pending.size,
       settling: [...this.buckets].map(([studyInstanceUid, bucket]) => ({
@@ -299,21 +303,22 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     const now = performance.now();
     const entry = this.files.get(path);
     if (!entry) {
-      this.put(path, this.pendingEntry(now, stats, undefined));
+      this.put(path, this.pendingEntry(path, now, stats, undefined));
       return;
     }
     entry.touchedAt = now;
     entry.seenInScan = this.scanNumber;
     if (!stats || (stats.size === entry.size && stats.mtimeMs === entry.mtimeMs)) return;
-    this.put(path, this.pendingEntry(now, stats, entry));
+    this.put(path, this.pendingEntry(path, now, stats, entry));
   }
 
   /**
    * A new pending entry. A file that was already pending keeps its first-seen time; one that had
    * been handed on or skipped and then changed is new content and starts over.
    */
-  private pendingEntry(now: number, stats: { size: number; mtimeMs: number } | undefined, previous: Entry | undefined): PendingEntry {
+  private pendingEntry(path: string, now: number, stats: { size: number; mtimeMs: number } | undefined, previous: Entry | undefined): PendingEntry {
     this.lastFileSeenAt = Date.now();
+    this.lastFileSeenPath = path;
     return {
       state: 'pending',
       // -1 until the first stat: the first look then counts as a change, and stability starts there.
@@ -351,7 +356,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     if ('error' in stats) return this.waitFor(path, entry, 'unreadable', 'FILE_UNREADABLE', stats.error, now);
     if (!stats.isFile()) return this.forget(path);
     if (stats.size !== entry.size || stats.mtimeMs !== entry.mtimeMs) {
-      this.put(path, this.pendingEntry(now, stats, entry));
+      this.put(path, this.pendingEntry(path, now, stats, entry));
       return;
     }
     if (now - entry.changedAt < this.config.stabilityMs) return;
@@ -387,7 +392,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     if ('error' in after) return this.waitFor(path, entry, 'unreadable', 'FILE_UNREADABLE', after.error, now);
     if (after.size !== entry.size || after.mtimeMs !== entry.mtimeMs) {
       // Written to while being read: it was not finished after all.
-      this.put(path, this.pendingEntry(now, after, entry));
+      this.put(path, this.pendingEntry(path, now, after, entry));
       return;
     }
     if (!header.ok) {
@@ -461,7 +466,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       } else if ('error' in stat) {
         return; // transient (permissions being changed, share hiccup): try at the next check
       } else if (stat.size !== entry.size || stat.mtimeMs !== entry.mtimeMs) {
-        this.put(path, this.pendingEntry(performance.now(), stat, entry));
+        this.put(path, this.pendingEntry(path, performance.now(), stat, entry));
         disturbed = true;
       }
     }

@@ -1,0 +1,20 @@
+/**
+ * DICOM values as the screens show them. PS3.5 §6.2 Person Name: up to three component groups
+ * (alphabetic=ideographic=phonetic) of family^given^middle^prefix^suffix; the alphabetic group is
+ * shown, or the first one that has anything in it.
+ */
+export function formatPersonName(value: string): string {
+  const group = value.split('=').find((g) => g.replace(/\^/g, '').trim() !== '') ?? '';
+  const [family = '', given = '', middle = '', prefix = '', suffix = ''] = group.split('^').map((part) => part.trim());
+  const rest = [prefix, given, middle].filter(Boolean).join(' ');
+  const name = family && rest ? `${family}, ${rest}` : family || rest;
+  return suffix ? `${name} ${suffix}` : name;
+}
+
+/** DA (YYYYMMDD, PS3.5 §6.2) → ISO 8601 YYYY-MM-DD; anything else as it is (old "YYYY.MM.DD", empty). */
+export function formatDicomDate(value: string): string {
+  const da = /^(\d{4})(\d{2})(\d{2})$/.exec(value.trim());
+  if (da) return `${da[1]}-${da[2]}-${da[3]}`;
+  const old = /^(\d{4})\.(\d{2})\.(\d{2})$/.exec(value.trim());
+  return old ? `${old[1]}-${old[2]}-${old[3]}` : value.trim();
+}
