@@ -134,4 +134,8 @@ export const CATALOG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX series_by_study ON series(study_row_id);
   `,
+  // 5: the routing tag a job is sent with (a watched folder's default), as the relay's study.facility
+  `
+  ALTER TABLE upload_jobs ADD COLUMN routing_tag TEXT;
+  `,
 ];

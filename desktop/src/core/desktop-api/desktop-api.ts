@@ -126,8 +126,8 @@ class DesktopApiService implements DesktopApi {
       sender: async () => {
         const engine = await this.engine();
         return {
-          enqueue: (uid: string, level: 'STAT' | 'ROUTINE', history?: string) => {
-            const id = engine.enqueue(uid, level, history);
+          enqueue: (uid: string, level: 'STAT' | 'ROUTINE', history?: string, routingTag?: string) => {
+            const id = engine.enqueue(uid, level, history, routingTag);
             this.loop.wake();
             this.queueChanged();
             return id;

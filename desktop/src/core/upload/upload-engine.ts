@@ -125,8 +125,8 @@ export class UploadEngine {
     this.stopping.abort();
   }
 
-  enqueue(studyInstanceUid: string, serviceLevel: 'STAT' | 'ROUTINE', clinicalHistory?: string): number {
-    return this.jobs.enqueue(studyInstanceUid, serviceLevel, clinicalHistory);
+  enqueue(studyInstanceUid: string, serviceLevel: 'STAT' | 'ROUTINE', clinicalHistory?: string, routingTag?: string): number {
+    return this.jobs.enqueue(studyInstanceUid, serviceLevel, clinicalHistory, routingTag);
   }
 
   /** Holds a job: it is skipped until resumed (a study still arriving, a link to keep free). */
@@ -314,6 +314,7 @@ export class UploadEngine {
           serviceLevel: job.serviceLevel,
           ...(files[0]?.modality ? { modality: files[0].modality } : {}),
           ...(job.clinicalHistory ? { clinicalHistory: job.clinicalHistory } : {}),
+          ...(job.routingTag ? { facility: job.routingTag } : {}),
           ...(this.options.sourceWorkstation ? { sourceWorkstation: this.options.sourceWorkstation } : {}),
         },
         instances: files.map((f) => ({ sopInstanceUid: f.sopInstanceUid, sopClassUid: f.sopClassUid, size: f.size, sha256: f.sha256 })),

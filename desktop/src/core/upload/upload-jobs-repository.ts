@@ -8,6 +8,8 @@ export interface UploadJob {
   studyInstanceUid: string;
   serviceLevel: 'STAT' | 'ROUTINE';
   clinicalHistory: string | null;
+  /** Sent as the relay's study.facility, which routing rules may match (a watched folder's default). */
+  routingTag: string | null;
   state: JobState;
   relayUploadId: string | null;
   attempts: number;
@@ -42,13 +44,13 @@ export class UploadJobsRepository {
   }
 
   /** Queues a study, or answers the job already sending it. */
-  enqueue(studyInstanceUid: string, serviceLevel: 'STAT' | 'ROUTINE', clinicalHistory?: string): number {
+  enqueue(studyInstanceUid: string, serviceLevel: 'STAT' | 'ROUTINE', clinicalHistory?: string, routingTag?: string): number {
     const active = this.db.prepare(`SELECT id FROM upload_jobs WHERE study_instance_uid = ? AND state IN ('queued', 'uploading', 'completing', 'forwarding', 'paused')`)
       .get(studyInstanceUid) as { id: number } | undefined;
     if (active) return active.id;
     const now = this.now().toISOString();
-    return Number(this.db.prepare(`INSERT INTO upload_jobs (study_instance_uid, service_level, clinical_history, state, created_at, updated_at) VALUES (?, ?, ?, 'queued', ?, ?)`)
-      .run(studyInstanceUid, serviceLevel, clinicalHistory ?? null, now, now).lastInsertRowid);
+    return Number(this.db.prepare(`INSERT INTO upload_jobs (study_instance_uid, service_level, clinical_history, routing_tag, state, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)`)
+      .run(studyInstanceUid, serviceLevel, clinicalHistory ?? null, routingTag ?? null, now, now).lastInsertRowid);
   }
 
   find(id: number): UploadJob | undefined {
@@ -99,13 +101,13 @@ export class UploadJobsRepository {
 }
 
 interface JobRow {
-  id: number; study_instance_uid: string; service_level: 'STAT' | 'ROUTINE'; clinical_history: string | null; state: JobState;
+  id: number; study_instance_uid: string; service_level: 'STAT' | 'ROUTINE'; clinical_history: string | null; routing_tag: string | null; state: JobState;
   relay_upload_id: string | null; attempts: number; last_error: string | null; error_code: string | null;
 }
 
 function toJob(row: JobRow): UploadJob {
   return {
-    id: row.id, studyInstanceUid: row.study_instance_uid, serviceLevel: row.service_level, clinicalHistory: row.clinical_history,
+    id: row.id, studyInstanceUid: row.study_instance_uid, serviceLevel: row.service_level, clinicalHistory: row.clinical_history, routingTag: row.routing_tag,
     state: row.state, relayUploadId: row.relay_upload_id, attempts: row.attempts, lastError: row.last_error, errorCode: row.error_code,
   };
 }

@@ -42,7 +42,7 @@ export class WatchUploader {
     const run = await this.options.imports.run(config.path, filesSource(files));
     const engine = await this.options.engine();
     for (const studyInstanceUid of run.studyInstanceUids) {
-      const outcome = await engine.run(engine.enqueue(studyInstanceUid, config.serviceLevel), { waitForWindow: true });
+      const outcome = await engine.run(engine.enqueue(studyInstanceUid, config.serviceLevel, undefined, config.routingTag), { waitForWindow: true });
       this.options.onOutcome?.(config.path, outcome);
       // Files the import skipped or kept as conflicts were not what was sent: they stay where they are.
       const everyFileSent = run.counts.skipped === 0 && run.counts.conflicts === 0;

@@ -306,8 +306,8 @@ describe('a working day', () => {
     const inbox = join(stack.workDir, 'inbox');
     await mkdir(inbox);
     expect(await refused('watch:add', { path: inbox, serviceLevel: 'ROUTINE', afterDelivery: 'move' })).toMatchObject({ code: 'INVALID_REQUEST', message: 'The done folder is required when files are moved after delivery.' });
-    const added = await ok('watch:add', { path: inbox, serviceLevel: 'STAT', afterDelivery: 'keep', usePolling: false });
-    expect(added).toEqual([expect.objectContaining({ path: inbox, serviceLevel: 'STAT', afterDelivery: 'keep', usePolling: false })]);
+    const added = await ok('watch:add', { path: inbox, serviceLevel: 'STAT', routingTag: 'east-wing', afterDelivery: 'keep', usePolling: false });
+    expect(added).toEqual([expect.objectContaining({ path: inbox, serviceLevel: 'STAT', routingTag: 'east-wing', afterDelivery: 'keep', usePolling: false })]);
     await expect.poll(async () => (await ok('watch:list'))[0]?.state, { timeout: 10_000 }).toBe('watching');
 
     const watched = await generateStudy(join(stack.workDir, 'to-watch'), { instances: 3, rows: 64, columns: 64 });
@@ -316,6 +316,14 @@ describe('a working day', () => {
     await expect.poll(() => stateOf(watched.studyInstanceUid), { timeout: 30_000, interval: 100 }).toMatch(/delivered|confirmed/);
     expect(await stack.heldInOrthanc(watched.instances.map((i) => i.sopInstanceUid))).toBe(3);
     expect((await jobOf(watched.studyInstanceUid))!.serviceLevel).toBe('STAT');
+    // The folder's routing tag reached the relay as the study's facility, which routing rules match on.
+    const { default: Database } = await import('better-sqlite3');
+    const relayDb = new Database(join(stack.relayDataDir, 'relay.db'), { readonly: true, fileMustExist: true });
+    try {
+      expect(relayDb.prepare('SELECT facility FROM uploads WHERE study_instance_uid = ?').get(watched.studyInstanceUid)).toEqual({ facility: 'east-wing' });
+    } finally {
+      relayDb.close();
+    }
     // Live status went through "settling" and names the last file seen.
     const statuses = eventsOf('watch:changed').flat() as WatchedFolderStatus[];
     expect(statuses.some((s) => s.studiesSettling > 0)).toBe(true);
