@@ -288,14 +288,18 @@ describe('a working day', () => {
     const { jobIds: [jobId] } = await ok('import:send', { studies: [{ studyInstanceUid: big.studyInstanceUid, serviceLevel: 'ROUTINE' }] });
     await expect.poll(async () => (await jobOf(big.studyInstanceUid))?.bytesSent ?? 0, { timeout: 10_000, interval: 50 }).toBeGreaterThan(0);
     expect(await ok('queue:act', { action: 'pause', jobId })).toEqual({ changed: 1 });
-    // The chunks in flight finish; then it stays paused (not overwritten by the run that was sending it).
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // The chunks in flight finish (up to a few seconds at the cap on a busy machine); then nothing
+    // more goes out: 1.5 s with no new byte, where the cap would have sent 300 kB.
+    const sentIn = async (ms: number) => {
+      const before = (await jobOf(big.studyInstanceUid))!.bytesSent;
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return (await jobOf(big.studyInstanceUid))!.bytesSent - before;
+    };
+    await expect.poll(() => sentIn(1_500), { timeout: 20_000, interval: 0 }).toBe(0);
+    // Still paused (not overwritten by the run that was sending it), and not because it finished.
     const paused = (await jobOf(big.studyInstanceUid))!;
     expect(paused.state).toBe('paused');
     expect(paused.bytesSent).toBeLessThan(big.totalBytes);
-    // Nothing more goes out while it is paused (at the cap, 1.5 s would be 300 kB more).
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    expect(await jobOf(big.studyInstanceUid)).toMatchObject({ state: 'paused', bytesSent: paused.bytesSent });
     await ok('settings:set', { maxBytesPerSecond: 0 });
     expect(await ok('queue:act', { action: 'resume', jobId })).toEqual({ changed: 1 });
     await expect.poll(() => stateOf(big.studyInstanceUid), { timeout: 30_000, interval: 100 }).toMatch(/delivered|confirmed/);
