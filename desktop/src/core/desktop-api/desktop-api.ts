@@ -438,10 +438,12 @@ class DesktopApiService implements DesktopApi {
     }
     const item = this.views.queueItemOf(outcome.jobId);
     if (!item) return;
+    // OS notifications show on lock screens: no study text at all (descriptions are free text that
+    // sites fill with names); the app's window says which study it was.
     if (outcome.state === 'failed' && settings.notifications.failures) {
-      notify({ kind: 'failure', jobId: item.jobId, title: 'A study needs attention', body: `${item.description || 'A study'} was not delivered. Open RelayPACS to see why.` });
+      notify({ kind: 'failure', jobId: item.jobId, title: 'A study needs attention', body: 'A study was not delivered. Open RelayPACS to see why.' });
     } else if (outcome.state !== 'failed' && item.serviceLevel === 'STAT' && settings.notifications.statDelivered) {
-      notify({ kind: 'stat-delivered', jobId: item.jobId, title: 'STAT study is in PACS', body: `${item.description || 'The study'} has been delivered.` });
+      notify({ kind: 'stat-delivered', jobId: item.jobId, title: 'STAT study is in PACS', body: 'A STAT study has been delivered.' });
     }
   }
 
