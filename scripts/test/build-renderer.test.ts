@@ -38,6 +38,8 @@ it('is a minified production bundle that needs no module loader and no Node', as
   expect(js.length).toBeLessThan(600_000);
   expect(js).toContain('//# sourceMappingURL=renderer.js.map');
   const css = await readFile(join(outDir, 'renderer.css'), 'utf8');
-  expect(css).toContain('prefers-color-scheme:dark');
+  // Dark follows the system (color-scheme: light dark) through light-dark() colours.
+  expect(css).toContain('color-scheme:light dark');
+  expect(css).toContain('light-dark(');
   expect(css).toContain(':focus-visible');
 });

@@ -1,22 +1,18 @@
 // The upload engine following delivery through the relay's event stream: the real relay
 // (in-process, real HTTP, real SQLite) forwarding to a real Orthanc, set up as upload-engine.test.ts
 // does. Status polls are made slow (60 s) so only events can finish a study promptly.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CuttingProxy, freeLoopbackPort, generateStudy, OrthancServer } from '@relaypacs/testkit';
+import { CuttingProxy, freeLoopbackPort, type OrthancServer } from '@relaypacs/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRelay, type TestRelay } from '../../../../server/test/support/test-relay.js';
-import { openCatalogDatabase, type CatalogDatabase } from '../../../src/core/catalog/catalog-database.js';
-import { folderSource } from '../../../src/core/import/folder-source.js';
-import { ImportService } from '../../../src/core/import/import-service.js';
+import type { TestRelay } from '../../../../server/test/support/test-relay.js';
+import type { CatalogDatabase } from '../../../src/core/catalog/catalog-database.js';
 import { RelayClient } from '../../../src/core/upload/relay-client.js';
 import { RelayEventStream, type UploadEventNotice } from '../../../src/core/upload/relay-event-stream.js';
 import { UploadEngine, type JobOutcome } from '../../../src/core/upload/upload-engine.js';
+import { startEngineWorld, type EngineWorld } from './engine-test-world.js';
 
 const SLOW_POLL_MS = 60_000;
 
-let workDir: string;
+let world: EngineWorld;
 let orthanc: OrthancServer;
 let relay: TestRelay;
 let db: CatalogDatabase;
@@ -24,31 +20,17 @@ let token: string;
 const streams: RelayEventStream[] = [];
 
 beforeAll(async () => {
-  workDir = await mkdtemp(join(tmpdir(), 'relaypacs-engine-events-'));
-  orthanc = await OrthancServer.start();
-  relay = await startTestRelay({
-    upload: { minFreeDiskBytes: 0, minChunkBytes: 1024, preferredChunkBytes: 16 * 1024, maxChunkBytes: 256 * 1024 },
-    delivery: { initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.5 },
-    destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, confirm: true }],
-  }, { deliver: true });
-  token = await relay.tokenFor('radiographer');
-  db = openCatalogDatabase(join(workDir, 'catalog.db'));
+  world = await startEngineWorld('relaypacs-engine-events-');
+  ({ orthanc, relay, db, token } = world);
 });
 afterEach(() => {
   for (const stream of streams.splice(0)) stream.close();
 });
 afterAll(async () => {
-  db?.close();
-  await relay?.close();
-  await orthanc?.stop();
-  await rm(workDir, { recursive: true, force: true });
+  await world?.close();
 });
 
-async function importStudy(name: string, instances: number) {
-  const study = await generateStudy(join(workDir, name), { instances, series: Math.min(2, instances), rows: 128, columns: 128 });
-  await new ImportService({ db }).run(name, folderSource(join(workDir, name)));
-  return study;
-}
+const importStudy = (name: string, instances: number, size?: number) => world.importStudy(name, instances, size);
 
 function eventStream(baseUrl = relay.url): RelayEventStream {
   const stream = new RelayEventStream({ baseUrl, accessToken: async () => token, backoffBaseMs: 50, backoffMaxMs: 200 });

@@ -1,20 +1,20 @@
 // The upload engine within the agent's settings (bandwidth cap, routine time windows) and through a
 // relay outage, against the real relay (in-process, real HTTP, real SQLite) forwarding to a real
 // Orthanc. Set up as upload-engine.test.ts.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CuttingProxy, generateStudy, OrthancServer } from '@relaypacs/testkit';
+import { CuttingProxy, generateStudy, type OrthancServer } from '@relaypacs/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRelay, type TestRelay } from '../../../../server/test/support/test-relay.js';
-import { openCatalogDatabase, type CatalogDatabase } from '../../../src/core/catalog/catalog-database.js';
+import type { TestRelay } from '../../../../server/test/support/test-relay.js';
+import type { CatalogDatabase } from '../../../src/core/catalog/catalog-database.js';
 import { folderSource } from '../../../src/core/import/folder-source.js';
 import { ImportService } from '../../../src/core/import/import-service.js';
 import { AgentSettings } from '../../../src/core/settings/agent-settings.js';
 import { ConnectivityMonitor } from '../../../src/core/upload/connectivity-monitor.js';
 import { RelayClient } from '../../../src/core/upload/relay-client.js';
 import { OFFLINE_REASON, UploadEngine, type JobProgress, type UploadEngineOptions } from '../../../src/core/upload/upload-engine.js';
+import { startEngineWorld, type EngineWorld } from './engine-test-world.js';
 
+let world: EngineWorld;
 let workDir: string;
 let orthanc: OrthancServer;
 let relay: TestRelay;
@@ -23,32 +23,18 @@ let settings: AgentSettings;
 let token: string;
 
 beforeAll(async () => {
-  workDir = await mkdtemp(join(tmpdir(), 'relaypacs-engine-sending-'));
-  orthanc = await OrthancServer.start();
-  relay = await startTestRelay({
-    upload: { minFreeDiskBytes: 0, minChunkBytes: 1024, preferredChunkBytes: 16 * 1024, maxChunkBytes: 256 * 1024 },
-    delivery: { initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.5 },
-    destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, confirm: true }],
-  }, { deliver: true });
-  token = await relay.tokenFor('radiographer');
-  db = openCatalogDatabase(join(workDir, 'catalog.db'));
+  world = await startEngineWorld('relaypacs-engine-sending-');
+  ({ workDir, orthanc, relay, db, token } = world);
   settings = new AgentSettings(db);
 });
 afterEach(() => {
   settings.apply({ maxRate: 'off', routineWindows: 'off' });
 });
 afterAll(async () => {
-  db?.close();
-  await relay?.close();
-  await orthanc?.stop();
-  await rm(workDir, { recursive: true, force: true });
+  await world?.close();
 });
 
-async function importStudy(name: string, instances: number, size = 128) {
-  const study = await generateStudy(join(workDir, name), { instances, series: Math.min(2, instances), rows: size, columns: size });
-  await new ImportService({ db }).run(name, folderSource(join(workDir, name)));
-  return study;
-}
+const importStudy = (name: string, instances: number, size?: number) => world.importStudy(name, instances, size);
 
 /** An engine reading the real settings store; `maxAttempts` bounds one a test abandons. */
 function engine(overrides: Partial<UploadEngineOptions> = {}): UploadEngine {

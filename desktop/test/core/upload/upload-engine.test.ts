@@ -1,46 +1,28 @@
 // The upload engine against the real relay (in-process, real HTTP, real SQLite) forwarding to a
 // real Orthanc.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CuttingProxy, generateStudy, OrthancServer } from '@relaypacs/testkit';
+import { CuttingProxy, type OrthancServer } from '@relaypacs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRelay, type TestRelay } from '../../../../server/test/support/test-relay.js';
-import { openCatalogDatabase, type CatalogDatabase } from '../../../src/core/catalog/catalog-database.js';
-import { folderSource } from '../../../src/core/import/folder-source.js';
-import { ImportService } from '../../../src/core/import/import-service.js';
+import type { TestRelay } from '../../../../server/test/support/test-relay.js';
+import type { CatalogDatabase } from '../../../src/core/catalog/catalog-database.js';
 import { RelayClient } from '../../../src/core/upload/relay-client.js';
 import { UploadEngine } from '../../../src/core/upload/upload-engine.js';
+import { startEngineWorld, type EngineWorld } from './engine-test-world.js';
 
-let workDir: string;
+let world: EngineWorld;
 let orthanc: OrthancServer;
 let relay: TestRelay;
 let db: CatalogDatabase;
 let token: string;
 
 beforeAll(async () => {
-  workDir = await mkdtemp(join(tmpdir(), 'relaypacs-engine-'));
-  orthanc = await OrthancServer.start();
-  relay = await startTestRelay({
-    upload: { minFreeDiskBytes: 0, minChunkBytes: 1024, preferredChunkBytes: 16 * 1024, maxChunkBytes: 256 * 1024 },
-    delivery: { initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.5 },
-    destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, confirm: true }],
-  }, { deliver: true });
-  token = await relay.tokenFor('radiographer');
-  db = openCatalogDatabase(join(workDir, 'catalog.db'));
+  world = await startEngineWorld('relaypacs-engine-');
+  ({ orthanc, relay, db, token } = world);
 });
 afterAll(async () => {
-  db?.close();
-  await relay?.close();
-  await orthanc?.stop();
-  await rm(workDir, { recursive: true, force: true });
+  await world?.close();
 });
 
-async function importStudy(name: string, instances: number) {
-  const study = await generateStudy(join(workDir, name), { instances, series: Math.min(2, instances), rows: 128, columns: 128 });
-  await new ImportService({ db }).run(name, folderSource(join(workDir, name)));
-  return study;
-}
+const importStudy = (name: string, instances: number, size?: number) => world.importStudy(name, instances, size);
 
 /** `maxAttempts` bounds engines a test abandons, so none keeps retrying after its test. */
 function engine(client = new RelayClient({ baseUrl: relay.url }), maxAttempts = 0): UploadEngine {

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import type { HistoryFilter, ServiceLevel } from '../../../common/ipc-contract';
 import { jobStateLabel } from '../../lib/labels';
+import { FormProblem } from '../../components/notices';
 
 type StateFilter = NonNullable<HistoryFilter['state']>;
 
@@ -77,11 +78,7 @@ export function HistoryFilters({ initial, onApply }: HistoryFiltersProps) {
           Clear filters
         </button>
       </div>
-      {problem ? (
-        <p className="alert alert-error" role="alert">
-          {problem}
-        </p>
-      ) : null}
+      <FormProblem problem={problem} />
     </form>
   );
 }

@@ -1,5 +1,4 @@
 import type { ScreenId } from '../../app/screens';
-import { ErrorAlert } from '../../components/error-alert';
 import { ScreenHeading } from '../../components/screen-heading';
 import { plural } from '../../lib/format';
 import { useImportStore } from '../../stores/import-store';
@@ -7,6 +6,7 @@ import { DropZone } from './drop-zone';
 import { ImportProgress } from './import-progress';
 import { ProblemList } from './problem-list';
 import { ReviewTable } from './review-table';
+import { ScreenNotices } from '../../components/notices';
 
 /** Import → review → send. */
 export function ImportScreen({ onNavigate }: { onNavigate(screen: ScreenId): void }) {
@@ -33,12 +33,7 @@ export function ImportScreen({ onNavigate }: { onNavigate(screen: ScreenId): voi
       ) : (
         <DropZone disabled={phase === 'importing' || sending} />
       )}
-      {notice ? (
-        <p className="alert alert-info" role="status">
-          {notice}
-        </p>
-      ) : null}
-      {error ? <ErrorAlert error={error} /> : null}
+      <ScreenNotices message={notice} error={error} />
       {phase === 'importing' ? <ImportProgress progress={progress} /> : null}
       {review && (phase === 'review' || sending) ? (
         <>

@@ -1,10 +1,10 @@
 import { useEffect, useState } from 'react';
 import type { JobAction, QueueItem } from '../../../common/ipc-contract';
-import { ErrorAlert } from '../../components/error-alert';
 import { ScreenHeading } from '../../components/screen-heading';
 import { useQueueStore } from '../../stores/queue-store';
 import { actionsFor } from './queue-item-row';
 import { QueueList } from './queue-list';
+import { ScreenNotices } from '../../components/notices';
 
 function count(items: QueueItem[], test: (item: QueueItem) => boolean): number {
   let n = 0;
@@ -69,12 +69,7 @@ export function QueueScreen() {
           </div>
         </div>
       ) : null}
-      {message ? (
-        <p className="alert alert-info" role="status">
-          {message}
-        </p>
-      ) : null}
-      {error ? <ErrorAlert error={error} /> : null}
+      <ScreenNotices message={message} error={error} />
       {loaded && items.length === 0 ? <p className="empty">Nothing in the queue. Studies you send appear here.</p> : null}
       {!loaded ? <p role="status">Loading the queue…</p> : null}
       {items.length > 0 ? <QueueList items={items} pending={pending} onAct={onAct} /> : null}

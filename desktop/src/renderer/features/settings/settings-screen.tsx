@@ -1,10 +1,10 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import type { LockedSettings, Settings, SettingsView } from '../../../common/ipc-contract';
-import { ErrorAlert } from '../../components/error-alert';
 import { LockNote } from '../../components/lock-note';
 import { ScreenHeading } from '../../components/screen-heading';
 import { useSettingsStore } from '../../stores/settings-store';
 import { RoutineWindowsField } from './routine-windows-field';
+import { FormProblem, ScreenNotices } from '../../components/notices';
 
 const BYTES_PER_MB = 1_000_000;
 
@@ -126,11 +126,7 @@ function SettingsForm({ view, saving, onSave }: { view: SettingsView; saving: bo
         </fieldset>
       </fieldset>
 
-      {problem ? (
-        <p className="alert alert-error" role="alert">
-          {problem}
-        </p>
-      ) : null}
+      <FormProblem problem={problem} />
       <div className="actions">
         <button type="submit" className="primary" disabled={saving}>
           Save settings
@@ -152,12 +148,7 @@ export function SettingsScreen() {
   return (
     <div className="screen settings-screen">
       <ScreenHeading>Settings</ScreenHeading>
-      {message ? (
-        <p className="alert alert-info" role="status">
-          {message}
-        </p>
-      ) : null}
-      {error ? <ErrorAlert error={error} /> : null}
+      <ScreenNotices message={message} error={error} />
       {/* A new view from main (after saving) starts a fresh draft. */}
       {view ? <SettingsForm key={JSON.stringify(view)} view={view} saving={saving} onSave={save} /> : error ? null : <p role="status">Loading settings…</p>}
     </div>

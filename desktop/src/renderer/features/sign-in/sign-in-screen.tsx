@@ -3,6 +3,7 @@ import { ErrorAlert } from '../../components/error-alert';
 import { LockNote } from '../../components/lock-note';
 import { asksForTotp, useSessionStore } from '../../stores/session-store';
 import { useSettingsStore } from '../../stores/settings-store';
+import { FormProblem, InfoNotice } from '../../components/notices';
 
 /** Why the form cannot be sent yet, in words; null when it can. */
 export function signInProblem(relayUrl: string, username: string, password: string, totp: string | null): string | null {
@@ -57,11 +58,7 @@ export function SignInScreen() {
       <div className="sign-in-card">
         <p className="brand">RelayPACS</p>
         <h1>Sign in</h1>
-        {notice ? (
-          <p className="alert alert-info" role="status">
-            {notice}
-          </p>
-        ) : null}
+        <InfoNotice text={notice} />
         <form onSubmit={(e) => void submit(e)} noValidate aria-describedby={problem ? 'sign-in-problem' : undefined}>
           <div className="field">
             <label htmlFor="sign-in-relay">Relay address</label>
@@ -108,11 +105,7 @@ export function SignInScreen() {
               I have an authenticator code
             </button>
           )}
-          {problem ? (
-            <p className="alert alert-error" role="alert" id="sign-in-problem">
-              {problem}
-            </p>
-          ) : null}
+          <FormProblem problem={problem} id="sign-in-problem" />
           {error && !problem ? (
             <ErrorAlert
               error={error}

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { ServiceLevel, WatchedFolder } from '../../../common/ipc-contract';
 import { LockNote } from '../../components/lock-note';
 import { AFTER_DELIVERY_LABELS } from '../../lib/labels';
+import { FormProblem } from '../../components/notices';
 
 interface AddFolderFormProps {
   locked: boolean;
@@ -101,11 +102,7 @@ export function AddFolderForm({ locked, busy, onAdd, onChooseFolder }: AddFolder
           <input type="checkbox" checked={usePolling} onChange={(e) => setUsePolling(e.target.checked)} />
           Check for new files by polling (for network shares)
         </label>
-        {problem ? (
-          <p className="alert alert-error" role="alert">
-            {problem}
-          </p>
-        ) : null}
+        <FormProblem problem={problem} />
         <div className="actions">
           <button type="submit" className="primary">
             Add folder

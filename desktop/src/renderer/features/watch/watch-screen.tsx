@@ -1,10 +1,10 @@
 import { useEffect } from 'react';
-import { ErrorAlert } from '../../components/error-alert';
 import { ScreenHeading } from '../../components/screen-heading';
 import { useSettingsStore } from '../../stores/settings-store';
 import { useWatchStore } from '../../stores/watch-store';
 import { AddFolderForm } from './add-folder-form';
 import { WatchedFolderList } from './watched-folder-list';
+import { ScreenNotices } from '../../components/notices';
 
 /** Folders RelayPACS sends from by itself, with their live status. */
 export function WatchScreen() {
@@ -24,12 +24,7 @@ export function WatchScreen() {
     <div className="screen watch-screen">
       <ScreenHeading>Watched folders</ScreenHeading>
       <p className="lead">New studies in these folders are sent by themselves once they have stopped changing for a while.</p>
-      {message ? (
-        <p className="alert alert-info" role="status">
-          {message}
-        </p>
-      ) : null}
-      {error ? <ErrorAlert error={error} /> : null}
+      <ScreenNotices message={message} error={error} />
       <section className="panel" aria-labelledby="watched-list-title">
         <h2 id="watched-list-title">Folders</h2>
         {loaded ? <WatchedFolderList folders={folders} allLocked={allLocked} busy={busy} onRemove={(path) => void remove(path)} /> : <p role="status">Loading…</p>}
