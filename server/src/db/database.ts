@@ -15,7 +15,24 @@ export function openDatabase(path: string): RelayDatabase {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
+  cachePreparedStatements(db);
   return db;
+}
+
+/**
+ * Repositories prepare their SQL where they run it, and better-sqlite3 compiles the SQL again on
+ * every prepare(): on the chunk path that was a third of the relay's CPU time. Compiled statements
+ * are kept by their text instead. Safe because every statement runs to completion synchronously
+ * (nothing here uses iterate(), pluck() or raw()), so one is never in use twice at once.
+ */
+function cachePreparedStatements(db: RelayDatabase): void {
+  const compile = db.prepare.bind(db);
+  const compiled = new Map<string, Database.Statement>();
+  db.prepare = ((sql: string) => {
+    let statement = compiled.get(sql);
+    if (!statement) compiled.set(sql, (statement = compile(sql)));
+    return statement;
+  }) as RelayDatabase['prepare'];
 }
 
 /** Applies the migrations newer than the file's user_version, each in its own transaction. */
