@@ -15,7 +15,13 @@ import { build, type Metafile } from 'esbuild';
 
 const root = join(import.meta.dirname, '..');
 
-/** Loaded from node_modules at run time: Electron itself and the native (.node) modules. */
+/**
+ * Loaded from node_modules at run time: Electron itself and the native (.node) modules. Everything else
+ * is bundled, electron-updater included: it is plain JavaScript, and its require('electron') calls (made
+ * lazily, inside functions) go through the banner's require to the external electron. Imported from an
+ * ES module of a "type": "module" package, its default import is its module.exports (esbuild's Node
+ * interop), as under Node itself.
+ */
 export const MAIN_EXTERNALS = ['electron', 'better-sqlite3', '@napi-rs/keyring', 'fsevents'] as const;
 
 export interface DesktopBuild {

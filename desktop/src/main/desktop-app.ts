@@ -1,6 +1,6 @@
 /**
  * The Electron app's lifecycle: one instance per user, hardening before anything loads, the core
- * and its desktop API, IPC, the main window, tray, menu, notifications and start at login. Closing
+ * and its desktop API, IPC, the main window, tray, menu, notifications, start at login and updates. Closing
  * the window keeps RelayPACS running in the tray (watched folders and the queue keep sending);
  * Quit in the tray or menu ends it.
  */
@@ -20,7 +20,7 @@ import { APP_ENTRY_URL } from './security/app-origin.js';
 import { normalizeOrigin } from './security/navigation-policy.js';
 import { hardenSession, hardenWebContents, type ExternalLinks } from './session-hardening.js';
 import { AppTray } from './tray.js';
-import type { Updater } from './updater.js';
+import type { Updater, UpdaterFactory } from './updater.js';
 import { createAppWindow } from './window-factory.js';
 import { WindowRegistry } from './window-registry.js';
 
@@ -28,8 +28,8 @@ export interface DesktopAppOptions {
   paths: AppPaths;
   /** IT policy (machine-policy.ts); none means nothing is locked. */
   policySource?: PolicySource;
-  /** Automatic updates; none yet (updater.ts). */
-  updater?: Updater;
+  /** Automatic updates (updater.ts), built once policy is loaded; none means the updates settings have no effect. */
+  updater?: UpdaterFactory;
 }
 
 const log = (line: string) => console.log(`relaypacs: ${line}`);
@@ -60,6 +60,7 @@ class DesktopApp {
   private closed = false;
   private api: DesktopApi | null = null;
   private policy: ShellPolicy = NO_SHELL_POLICY;
+  private updater: Updater | null = null;
   private readonly disposers: (() => void)[] = [];
 
   constructor(private readonly options: DesktopAppOptions) {}
@@ -93,6 +94,14 @@ class DesktopApp {
 
     this.policy = await (this.options.policySource?.load() ?? Promise.resolve(NO_SHELL_POLICY));
     const notifier = new OsNotifier(() => this.showWindow());
+    this.updater = this.options.updater?.({
+      policy: this.policy,
+      log,
+      updateReady: (version) => {
+        this.tray?.setNotice(`Update ${version} ready: installs when RelayPACS quits`);
+        notifier.showInfo('RelayPACS update ready', `Version ${version} is installed the next time RelayPACS quits. Sending carries on until then.`);
+      },
+    }) ?? null;
     const core = await createCore({ dataDir: join(app.getPath('userData'), 'core') });
     const api = await createDesktopApi({
       core,
@@ -109,7 +118,7 @@ class DesktopApp {
     this.startTray(api);
     const settings = await api.invoke('settings:get', undefined);
     if (settings.ok) this.applySettings(settings.value.settings);
-    if (!this.options.updater) log('updates: this build has no updater; the updates settings are kept for when it has one');
+    if (!this.updater) log('updates: this build has no updater; the updates settings are kept for when it has one');
 
     this.openMainWindow(!wasOpenedAtLogin());
   }
@@ -165,7 +174,7 @@ class DesktopApp {
   /** Main owns a few settings' effects. The settings already carry IT policy's values where it fixed them. */
   private applySettings(settings: Settings): void {
     applyStartAtLogin(settings.startAtLogin, log);
-    this.options.updater?.configure(settings.updates);
+    this.updater?.configure(settings.updates);
   }
 
   private async allowedExternalOrigins(): Promise<string[]> {
@@ -190,7 +199,8 @@ class DesktopApp {
     for (const dispose of this.disposers.splice(0).reverse()) dispose();
     this.tray?.destroy();
     this.tray = null;
-    this.options.updater?.dispose();
+    this.updater?.dispose();
+    this.updater = null;
     // The API owns the core: it stops sending and watching, waits briefly for work in flight, and closes the catalog.
     await this.api?.close().catch((error: unknown) => log(`closing: ${describeError(error)}`));
     this.api = null;

@@ -5,5 +5,6 @@
 import { appPaths } from './app-paths.js';
 import { runDesktopApp } from './desktop-app.js';
 import { machinePolicySource } from './machine-policy.js';
+import { electronUpdater } from './updates/electron-updater.js';
 
-runDesktopApp({ paths: appPaths(import.meta.dirname), policySource: machinePolicySource() });
+runDesktopApp({ paths: appPaths(import.meta.dirname), policySource: machinePolicySource(), updater: electronUpdater });

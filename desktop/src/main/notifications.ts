@@ -1,7 +1,7 @@
 /**
  * Shows the OS notifications the core's desktop API asks for (a STAT study in PACS, a study that
- * needs attention; it applies the notification settings and writes the text). Clicking one opens
- * the window. A failure stays until dismissed.
+ * needs attention; it applies the notification settings and writes the text), and main's own
+ * (an update ready to install). Clicking one opens the window. A failure stays until dismissed.
  */
 import { Notification } from 'electron';
 import type { DesktopNotice } from '../core/desktop-api/desktop-api.js';
@@ -13,13 +13,18 @@ export class OsNotifier {
   constructor(private readonly onClick: () => void) {}
 
   show(notification: DesktopNotice): void {
+    const failure = notification.kind === 'failure';
+    this.present({ title: notification.title, body: notification.body, urgency: failure ? 'critical' : 'normal', timeoutType: failure ? 'never' : 'default' });
+  }
+
+  /** A notice of the app itself, not about a study. */
+  showInfo(title: string, body: string): void {
+    this.present({ title, body, urgency: 'normal', timeoutType: 'default' });
+  }
+
+  private present(options: Electron.NotificationConstructorOptions): void {
     if (!Notification.isSupported()) return;
-    const shown = new Notification({
-      title: notification.title,
-      body: notification.body,
-      urgency: notification.kind === 'failure' ? 'critical' : 'normal',
-      timeoutType: notification.kind === 'failure' ? 'never' : 'default',
-    });
+    const shown = new Notification(options);
     this.shown.add(shown);
     shown.on('click', () => this.onClick());
     shown.on('close', () => this.shown.delete(shown));

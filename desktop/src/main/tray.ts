@@ -1,7 +1,8 @@
 /**
  * The tray icon: state at a glance (status/tray-state.ts: idle, sending, attention) from the
  * `status:changed` event, and a menu to open the window, pause or resume sending, and quit.
- * Linux app indicators show no tooltip, so the same words head the menu.
+ * Linux app indicators show no tooltip, so the same words head the menu. A downloaded update adds a
+ * line saying it installs when RelayPACS quits.
  */
 import { Menu, Tray, nativeImage, type NativeImage } from 'electron';
 import type { StatusSummary } from '../common/ipc-contract.js';
@@ -22,6 +23,8 @@ function icon(state: TrayState): NativeImage {
 export class AppTray {
   private readonly tray: Tray;
   private state: TrayState = 'idle';
+  private status: StatusSummary | null = null;
+  private notice: string | null = null;
 
   constructor(private readonly actions: TrayActions) {
     this.tray = new Tray(icon('idle'));
@@ -30,6 +33,7 @@ export class AppTray {
   }
 
   update(status: StatusSummary | null): void {
+    this.status = status;
     const { state, tooltip } = trayPresentation(status);
     if (state !== this.state) {
       this.tray.setImage(icon(state));
@@ -38,6 +42,7 @@ export class AppTray {
     this.tray.setToolTip(tooltip);
     this.tray.setContextMenu(Menu.buildFromTemplate([
       { label: tooltip, enabled: false },
+      ...(this.notice ? [{ label: this.notice, enabled: false }] : []),
       { type: 'separator' },
       { label: 'Open RelayPACS', click: () => this.actions.showWindow() },
       { label: 'Pause sending', enabled: Boolean(status && (status.sending > 0 || status.queued > 0)), click: () => this.actions.pauseAll() },
@@ -45,6 +50,12 @@ export class AppTray {
       { type: 'separator' },
       { label: 'Quit RelayPACS', click: () => this.actions.quit() },
     ]));
+  }
+
+  /** A line under the status in the menu (an update ready to install), or null for none. */
+  setNotice(notice: string | null): void {
+    this.notice = notice;
+    this.update(this.status);
   }
 
   destroy(): void {

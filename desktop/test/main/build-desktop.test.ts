@@ -42,4 +42,12 @@ describe('build:desktop', () => {
     expect(main).toMatch(/^import /m);
     expect(main).toContain('registerSchemesAsPrivileged');
   });
+
+  it('bundles electron-updater, whose require("electron") goes through the bundle\'s own require', async () => {
+    expect(build.mainImports).not.toContain('electron-updater');
+    const main = await readFile(build.main, 'utf8');
+    expect(main).toMatch(/^import \{ createRequire as __relaypacsCreateRequire \} from 'node:module'; const require = /);
+    expect(main).toContain('isUserWithinRollout');
+    expect(main).toContain('__require("electron").net.request');
+  });
 });

@@ -18,6 +18,7 @@
  * The channel is policy's when it sets one, else the user's.
  */
 import { createHash } from 'node:crypto';
+import type { LockedSettings, Settings } from '../../common/ipc-contract.js';
 import type { EffectivePolicy, UpdateChannel } from '../policy/policy-model.js';
 import type { InstallKind } from './install-kind.js';
 
@@ -89,6 +90,18 @@ export function updatePolicyFrom(policy: EffectivePolicy): UpdateDecisionInput['
     ...(updates?.channel !== undefined ? { channel: updates.channel } : {}),
     ...(policy.failedKeys.includes('updates') ? { unreadable: true } : {}),
   };
+}
+
+/**
+ * The policy part of the input, from the settings policy the shell hands the desktop API (locks and
+ * fixed values, policy-provider.ts). It reads updates exactly as the settings screen shows them: a
+ * policy that sets one field fixes the other at its default, and `updates` locked without a value is a
+ * policy that could not be read. So what the user sees locked is what the updater does.
+ */
+export function updatePolicyFromSettings(policy: { locked: LockedSettings; values?: Partial<Settings> }): UpdateDecisionInput['policy'] {
+  if (!policy.locked.updates) return {};
+  const fixed = policy.values?.updates;
+  return fixed ? { enabled: fixed.enabled, channel: fixed.channel } : { unreadable: true };
 }
 
 /** The machine's place in every rollout, 0 (first) to just under 100 (last). */
