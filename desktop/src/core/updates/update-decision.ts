@@ -19,7 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { LockedSettings, Settings } from '../../common/ipc-contract.js';
-import type { EffectivePolicy, UpdateChannel } from '../policy/policy-model.js';
+import type { UpdateChannel } from '../policy/policy-model.js';
 import type { InstallKind } from './install-kind.js';
 
 export interface UpdateDecisionInput {
@@ -77,19 +77,6 @@ export function decideUpdate(input: UpdateDecisionInput): UpdateDecision {
   return byPolicy
     ? decide(true, 'enabled-by-policy', `Updates are turned on by your IT department (${channel} channel).`)
     : decide(true, 'enabled', `Updates are checked on the ${channel} channel.`);
-}
-
-/**
- * The policy part of the input, from the merged IT policy (load-policy.ts). A policy that sets only the
- * channel fixes "enabled" at its default (on), as the settings view shows it (policy-provider.ts).
- */
-export function updatePolicyFrom(policy: EffectivePolicy): UpdateDecisionInput['policy'] {
-  const updates = policy.values.updates;
-  return {
-    ...(updates !== undefined ? { enabled: updates.enabled ?? true } : {}),
-    ...(updates?.channel !== undefined ? { channel: updates.channel } : {}),
-    ...(policy.failedKeys.includes('updates') ? { unreadable: true } : {}),
-  };
 }
 
 /**

@@ -1,8 +1,7 @@
 // The updater decision as a table: install kind × policy × user setting × channel × staged rollout.
 import { describe, expect, it } from 'vitest';
-import { mergePolicySources } from '../../../src/core/policy/load-policy.js';
 import type { InstallKind } from '../../../src/core/updates/install-kind.js';
-import { decideUpdate, isWithinRollout, rolloutBucket, updatePolicyFrom, type UpdateDecisionInput } from '../../../src/core/updates/update-decision.js';
+import { decideUpdate, isWithinRollout, rolloutBucket, type UpdateDecisionInput } from '../../../src/core/updates/update-decision.js';
 
 const on = { enabled: true, channel: 'stable' } as const;
 const input = (over: Partial<UpdateDecisionInput>): UpdateDecisionInput => ({ installKind: 'nsis', policy: {}, user: on, machineId: 'machine-a', ...over });
@@ -70,16 +69,5 @@ describe('staged rollout', () => {
 
   it('policy off is not overridden by a rollout', () => {
     expect(decideUpdate(input({ policy: { enabled: false }, stagingPercentage: 100 })).reason).toBe('policy-disabled');
-  });
-});
-
-describe('the policy input, from the merged IT policy', () => {
-  const source = (values: object, failedKeys: string[] = []) => mergePolicySources([{ kind: 'policy-file', location: '/p.json', status: 'applied', values, failedKeys: failedKeys as never, problems: [] }]);
-  it('maps updates values, fills "enabled" when only the channel is set, and flags an unreadable key', () => {
-    expect(updatePolicyFrom(source({}))).toEqual({});
-    expect(updatePolicyFrom(source({ updates: { enabled: false } }))).toEqual({ enabled: false });
-    expect(updatePolicyFrom(source({ updates: { channel: 'beta' } }))).toEqual({ enabled: true, channel: 'beta' });
-    expect(updatePolicyFrom(source({}, ['updates']))).toEqual({ unreadable: true });
-    expect(decideUpdate(input({ policy: updatePolicyFrom(source({}, ['updates'])) })).check).toBe(false);
   });
 });
