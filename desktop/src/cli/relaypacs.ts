@@ -26,7 +26,8 @@ const USAGE = `Usage: relaypacs COMMAND [options]   (--data DIR or RELAYPACS_AGE
       settled (no new file for --quiet seconds, default 30). --poll for network shares. Also sends
       what is queued, routine studies when their window opens.
   queue [--json]            the upload queue
-  retry ID|--all [--wait]   send failed or stalled jobs again
+  retry ID|--all [--wait]   send failed or stalled jobs again (a study a PACS refused after the
+                            relay accepted it is re-delivered by the relay, not sent again)
   pause ID|--all            hold jobs (they are skipped until resumed)
   resume ID|--all           release held jobs (send them with retry)
   cancel ID                 cancel a job the relay has not accepted yet, freeing its space there
@@ -210,7 +211,14 @@ async function main(argv: string[]): Promise<number> {
         // --all: failed jobs, and jobs an agent that stopped (or was killed) left unfinished.
         const ids = values.all ? engine.jobs.all().filter((j) => !['delivered', 'confirmed', 'cancelled', 'paused'].includes(j.state)).map((j) => j.id) : args.map(Number);
         if (ids.length === 0 || ids.some((id) => !Number.isInteger(id) || !engine.jobs.find(id))) throw new UsageError('retry needs job ids from `relaypacs queue`, or --all');
-        for (const id of ids) engine.jobs.setState(id, 'queued', { error: null });
+        for (const id of ids) {
+          // A failed job: the engine re-queues a PACS's refusal on the relay, or sends the study again.
+          if (await engine.retry(id)) continue;
+          // Left unfinished by an agent that stopped: run again from what the relay holds; one the
+          // relay accepted stays 'forwarding', which is followed whatever the routine window.
+          const state = engine.jobs.find(id)!.state;
+          if (state !== 'forwarding' && state !== 'completing') engine.jobs.setState(id, 'queued', { error: null });
+        }
         return await sendJobs(core, ids, values.wait === true, json, progress);
       }
       case 'pause':

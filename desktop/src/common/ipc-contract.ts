@@ -49,11 +49,50 @@ export interface ImportProblem {
   reason: string;
 }
 
+/**
+ * A JPEG or PNG photo (a wound photo, a scanned request form) an import found. Photos carry no
+ * patient or study, so they wait in the review until the user attaches them to one.
+ */
+export interface ReviewPhoto {
+  /** Where it is on disk: what import:attach-photos names it by. */
+  path: string;
+  /** The file as the user knows it. */
+  displayName: string;
+  /** Pixels across and down, as the image will be sent (after the camera's turn). */
+  width?: number;
+  height?: number;
+}
+
 export interface ImportReview {
   runId: number;
+  /** Of DICOM files; photos waiting in `photos` are not counted (found, they are listed there). */
   counts: { found: number; imported: number; duplicates: number; conflicts: number; skipped: number };
   studies: ReviewStudy[];
   problems: ImportProblem[];
+  /**
+   * Photos found that are not attached to a study yet. A photo attached before is not listed again:
+   * its study is in `studies`, the photo counted as already imported. A photo that cannot be read
+   * or converted is in `problems`.
+   */
+  photos: ReviewPhoto[];
+}
+
+/** Who photos attached to a new study belong to, as the user entered it from the request form. */
+export interface NewPhotoStudy {
+  /** "Family, Given" as typed, or a DICOM name (FAMILY^GIVEN). */
+  patientName: string;
+  patientId: string;
+  /** YYYY-MM-DD. */
+  birthDate?: string;
+  sex?: 'M' | 'F' | 'O';
+  studyDescription?: string;
+}
+
+export interface AttachPhotosRequest {
+  /** Paths of photos of the review (`ReviewPhoto.path`). */
+  photos: string[];
+  /** A study of the review (the photos join it as a new series), or a new study for them. */
+  target: { studyInstanceUid: string } | { newStudy: NewPhotoStudy };
 }
 
 export interface ImportProgressEvent {
@@ -177,6 +216,13 @@ export interface InvokeChannels {
   'session:sign-out': { request: void; response: void };
   'import:choose': { request: { kind: 'folder' | 'files' }; response: string[] };
   'import:paths': { request: { paths: string[] }; response: ImportReview };
+  /**
+   * Makes the photos Secondary Capture images of the target study and adds them to the catalog, so
+   * they are sent with it. Answers the review of this attachment, for the renderer to merge into
+   * the one it shows: the study refreshed (its new series and images), the photos as counts, any
+   * photo that could not be converted in `problems`, and `photos` empty.
+   */
+  'import:attach-photos': { request: AttachPhotosRequest; response: ImportReview };
   'import:send': { request: SendRequest; response: { jobIds: number[] } };
   'queue:list': { request: void; response: QueueItem[] };
   'queue:act': { request: JobActionRequest; response: { changed: number } };
@@ -205,7 +251,7 @@ export type InvokeResponse<C extends InvokeChannel> = InvokeChannels[C]['respons
 
 /** Runtime lists, checked against the maps so a channel cannot be added on one side only. */
 export const INVOKE_CHANNELS = [
-  'session:get', 'session:sign-in', 'session:sign-out', 'import:choose', 'import:paths', 'import:send',
+  'session:get', 'session:sign-in', 'session:sign-out', 'import:choose', 'import:paths', 'import:attach-photos', 'import:send',
   'queue:list', 'queue:act', 'watch:list', 'watch:add', 'watch:remove', 'history:list', 'history:export',
   'settings:get', 'settings:set', 'status:get',
 ] as const satisfies readonly InvokeChannel[];

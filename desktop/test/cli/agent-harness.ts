@@ -16,6 +16,8 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 export interface AgentWorldOptions {
   /** Merged into the relay configuration's `upload` section (e.g. chunk sizes). */
   upload?: Record<string, unknown>;
+  /** Merged into the relay configuration's `delivery` section (e.g. maxAttempts). */
+  delivery?: Record<string, unknown>;
   /** Serve HTTPS with this key and certificate (PEM files); the certificate is also the CA checked against. */
   tls?: { keyFile: string; certFile: string };
 }
@@ -70,7 +72,7 @@ export class AgentWorld {
       const relayDataDir = join(workDir, 'relay');
       const config = join(workDir, 'relay.json');
       await writeFile(config, JSON.stringify({
-        upload: { minFreeDiskBytes: 0, ...options.upload }, delivery: { initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.5 },
+        upload: { minFreeDiskBytes: 0, ...options.upload }, delivery: { initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.5, ...options.delivery },
         destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, confirm: true }],
         ...(options.tls ? { tls: options.tls } : {}),
       }));

@@ -12,6 +12,7 @@ import { buildRenderer } from '../../../scripts/build-renderer.js';
 import { createCore } from '../../src/core/create-core.js';
 import { createDesktopApi, type DesktopApi } from '../../src/core/desktop-api/desktop-api.js';
 import { ACCOUNTS, startRelayStack, type RelayStack } from '../core/desktop-api/relay-stack.js';
+import { pngjsPng } from '../core/import/photo/photo-fixtures.js';
 import { openRenderer, type RendererHarness } from './harness.js';
 
 const SCREENSHOTS = join(import.meta.dirname, '../../../docs/screenshots');
@@ -81,6 +82,9 @@ it('signs in, imports a generated study folder, reviews it, sends it, sees it de
     instances: 12, series: 2, rows: 256, columns: 256, modality: 'CT', patient: { name: 'ALDERWICK^TAMSIN', id: 'SYN0000701' },
   });
   await writeFile(join(stack.workDir, 'ct-export', 'IM_CORRUPT'), Buffer.from('not a DICOM file at all'));
+  // A wound photo taken beside the scan: listed in the review, attached to the study, sent with it.
+  const woundPhoto = join(stack.workDir, 'ct-export', 'wound-photo.png');
+  await writeFile(woundPhoto, pngjsPng({ width: 64, height: 48, colorType: 2, rgba: (x, y) => [180 + (x % 40), 90 + (y % 30), 80, 255] }));
   nextChoice = [join(stack.workDir, 'ct-export')];
   await page.getByRole('button', { name: 'Choose folder…' }).click();
   await page.getByRole('heading', { name: 'Studies found' }).waitFor({ timeout: 30_000 });
@@ -93,7 +97,17 @@ it('signs in, imports a generated study folder, reviews it, sends it, sees it de
   const label = `ALDERWICK, TAMSIN (${study.studyDate.slice(0, 4)}-${study.studyDate.slice(4, 6)}-${study.studyDate.slice(6)})`;
   await page.getByLabel(`Service level for ${label}`).selectOption('STAT');
   await page.getByLabel(`Clinical history for ${label}`).fill('Fall from ladder, query wrist fracture');
+  // The photo waits in its own panel, to be attached to the study found.
+  const photosPanel = page.getByRole('region', { name: 'Photos found (1)' });
+  expect(await photosPanel.getByRole('checkbox', { name: `Attach ${woundPhoto}` }).isChecked()).toBe(true);
+  expect(await photosPanel.getByLabel('Attach to').inputValue()).toBe(study.studyInstanceUid);
+  // The review from its heading down: the studies, the photos panel and the problems in one picture.
+  await page.getByRole('heading', { name: 'Studies found' }).evaluate((heading) => heading.scrollIntoView({ block: 'start' }));
   await inBothThemes('import-review');
+  await photosPanel.getByRole('button', { name: 'Attach photos' }).click();
+  await page.getByText(`1 photo attached to ${label}. Send the study to deliver it.`).waitFor({ timeout: 15_000 });
+  expect(await photosPanel.count()).toBe(0);
+  await expect.poll(() => row.innerText()).toMatch(/CT, XC[\s\S]*\b3\b[\s\S]*\b13\b/);
 
   // A bandwidth cap keeps the study on the wire long enough to see it move.
   expect((await api.invoke('settings:set', { maxBytesPerSecond: 250_000 })).ok).toBe(true);
@@ -108,6 +122,11 @@ it('signs in, imports a generated study folder, reviews it, sends it, sees it de
   await expect.poll(() => page.getByText(/In PACS/).count(), { timeout: 40_000, interval: 200 }).toBeGreaterThan(0);
   expect(await progress.getAttribute('aria-valuenow')).toBe('100');
   expect(await stack.heldInOrthanc(study.instances.map((i) => i.sopInstanceUid))).toBe(12);
+  // The photo is in PACS too, an image of the same study and patient.
+  const photoInstances = api.core.catalog.study(study.studyInstanceUid)!.series.filter((s) => s.modality === 'XC').flatMap((s) => s.instances);
+  expect(photoInstances.map((i) => i.displayName)).toEqual([woundPhoto]);
+  const photoId = await stack.orthanc.findInstance(photoInstances[0]!.sopInstanceUid);
+  expect(await stack.orthanc.instanceTags(photoId!)).toMatchObject({ StudyInstanceUID: study.studyInstanceUid, PatientID: 'SYN0000701', SOPClassUID: '1.2.840.10008.5.1.4.1.1.7', Columns: '64', Rows: '48' });
   expect((await api.invoke('settings:set', { maxBytesPerSecond: 0 })).ok).toBe(true);
 
   await nav('History').click();

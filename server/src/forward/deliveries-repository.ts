@@ -83,6 +83,12 @@ export class DeliveriesRepository {
       WHERE delivery_id = ? AND idx = ?`).run(nextAttemptAt, error, now, deliveryId, index);
   }
 
+  /** The item's last transient failure used up delivery.maxAttempts: it fails for good, retryable by a person. */
+  giveUp(deliveryId: number, index: number, error: string, now: string): void {
+    this.db.prepare(`UPDATE delivery_items SET state = 'failed', attempts = attempts + 1, last_error = ?, failure_code = 'ATTEMPTS_EXHAUSTED', updated_at = ?
+      WHERE delivery_id = ? AND idx = ?`).run(error, now, deliveryId, index);
+  }
+
   /** At start: items a dead relay left 'sending' go back to the queue. */
   requeueInterrupted(now: string): number {
     return this.db.prepare(`UPDATE delivery_items SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'`).run(now, now).changes;

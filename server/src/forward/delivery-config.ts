@@ -66,5 +66,11 @@ export const DeliveryConfig = Type.Object({
   /** First retry after a transient failure; doubles per attempt, with jitter, up to the maximum. */
   initialBackoffSeconds: Type.Number({ minimum: 0.01, default: 2 }),
   maxBackoffSeconds: Type.Number({ minimum: 0.01, default: 300 }),
+  /**
+   * Transient failures of one instance after which it fails for good ("gave up after N attempts"),
+   * so the workstation shows the study failed and a person retries it once the PACS is back. Left
+   * out (the default), transient failures retry forever.
+   */
+  maxAttempts: Type.Optional(Type.Integer({ minimum: 1 })),
 }, { additionalProperties: false, default: {} });
 export type DeliveryConfig = Static<typeof DeliveryConfig>;

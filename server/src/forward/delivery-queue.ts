@@ -25,8 +25,9 @@ export interface DeliveryQueueOptions {
 /**
  * Forwards verified instances to their destinations, durably. One worker per destination sends one
  * batch at a time (STAT first), so a STAT study overtakes routine work at the next batch boundary.
- * Transient failures retry with exponential backoff and jitter, forever: an accepted study is never
- * given up on for a network fault. Permanent refusals fail that instance only, with the PACS's reason.
+ * Transient failures retry with exponential backoff and jitter, forever unless delivery.maxAttempts
+ * bounds them: by default an accepted study is never given up on for a network fault. Permanent
+ * refusals fail that instance only, with the PACS's reason.
  */
 export class DeliveryQueue {
   readonly repo: DeliveriesRepository;
@@ -166,9 +167,11 @@ export class DeliveryQueue {
       const retryAfter = error instanceof TransientDestinationError ? error.retryAfterSeconds : undefined;
       const reason = error instanceof Error ? error.message : String(error);
       if (!(error instanceof TransientDestinationError)) this.options.log?.error({ err: error, destination: destination.name }, 'destination threw an unexpected error; retrying');
-      for (const item of batch) this.retry(item, reason, retryAfter);
+      const gaveUp = batch.filter((item) => !this.retry(item, reason, retryAfter)).length;
       metrics.deliveryFailures.inc({ destination: destination.name, reason: 'transient' }, batch.length);
-      this.options.log?.warn({ uploadId: study.uploadId, destination: destination.name, instances: batch.length, reason }, 'delivery failed, will retry');
+      this.options.log?.warn({ uploadId: study.uploadId, destination: destination.name, instances: batch.length, gaveUp, reason }, gaveUp > 0 ? 'delivery failed, out of attempts' : 'delivery failed, will retry');
+      // Items that gave up are final: the study's delivery there may have ended (audit, release).
+      if (gaveUp > 0) this.afterBatch(batch);
       return;
     }
     metrics.deliverySeconds.observe({ destination: destination.name }, (performance.now() - started) / 1000);
@@ -228,13 +231,23 @@ export class DeliveryQueue {
     return this.options.confirming.has(destination.name) && destination.confirm !== undefined;
   }
 
-  private retry(item: DueItem, reason: string, retryAfterSeconds?: number): void {
-    const { initialBackoffSeconds, maxBackoffSeconds } = this.options.backoff;
+  /**
+   * Queues an item again after a transient failure, with backoff; answers false when the item used
+   * up delivery.maxAttempts instead and failed for good (its data is kept for a person's retry).
+   */
+  private retry(item: DueItem, reason: string, retryAfterSeconds?: number): boolean {
+    const { initialBackoffSeconds, maxBackoffSeconds, maxAttempts } = this.options.backoff;
+    if (maxAttempts !== undefined && item.attempts + 1 >= maxAttempts) {
+      this.repo.giveUp(item.deliveryId, item.index, `gave up after ${item.attempts + 1} attempts: ${reason}`, this.options.now().toISOString());
+      this.options.events.emitForUpload(item.uploadId, { type: 'failed', uploadId: item.uploadId, instance: item.index, destination: item.destination, reason });
+      return false;
+    }
     const exponential = Math.min(maxBackoffSeconds, initialBackoffSeconds * 2 ** item.attempts);
     // Full jitter on the upper half, so many relays retrying one PACS don't do so in step.
     const delay = Math.max(retryAfterSeconds ?? 0, exponential * (0.5 + Math.random() * 0.5));
     const now = this.options.now();
     this.repo.retryLater(item.deliveryId, item.index, new Date(now.getTime() + delay * 1000).toISOString(), reason, now.toISOString());
+    return true;
   }
 
   /** Records PACS-held instances for later duplicate detection and frees data no one needs any more. */

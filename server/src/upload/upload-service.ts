@@ -113,7 +113,16 @@ export class UploadService {
       this.options.metrics.activeUploads.inc();
       this.options.log?.info({ uploadId: id, instances: instances.length, totalBytes, serviceLevel: study.serviceLevel }, 'upload started');
     } else {
-      this.options.log?.info({ uploadId: upload.id }, 'upload resumed');
+      // The same study sent again as STAT, or with the clinical history it lacked (the workstation's
+      // job was made STAT): the upload takes them over, so what is still to deliver goes before
+      // routine work. Nothing goes back to routine, and a history given first is kept.
+      const stat = study.serviceLevel === 'STAT' && upload.serviceLevel !== 'STAT';
+      const clinicalHistory = study.clinicalHistory && !upload.clinicalHistory ? study.clinicalHistory : undefined;
+      if (stat || clinicalHistory) {
+        this.repo.upgrade(upload.id, { stat, clinicalHistory }, this.options.now().toISOString());
+        upload = this.repo.find(upload.id)!;
+      }
+      this.options.log?.info({ uploadId: upload.id, ...(stat ? { serviceLevel: 'STAT' } : {}) }, 'upload resumed');
     }
     const tokenExpiresAt = new Date(this.options.now().getTime() + this.options.uploadTokenSeconds * 1000);
     const status = this.statusOf(upload);

@@ -99,6 +99,13 @@ export class UploadsRepository {
     })();
   }
 
+  /** Makes an upload STAT and/or gives it the clinical history it lacked; never the other way. */
+  upgrade(id: string, changes: { stat: boolean; clinicalHistory?: string | undefined }, now: string): void {
+    this.db.prepare(`UPDATE uploads SET service_level = CASE WHEN ? THEN 'STAT' ELSE service_level END,
+        clinical_history = COALESCE(clinical_history, ?), updated_at = ? WHERE id = ?`)
+      .run(changes.stat ? 1 : 0, changes.clinicalHistory ?? null, now, id);
+  }
+
   find(id: string): UploadRecord | undefined {
     const row = this.db.prepare('SELECT * FROM uploads WHERE id = ?').get(id) as UploadRow | undefined;
     return row && toUpload(row);

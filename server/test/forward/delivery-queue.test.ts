@@ -109,6 +109,29 @@ describe('delivery queue', () => {
     expect(status.instances.every((i) => i.deliveryState === 'delivered')).toBe(true);
   });
 
+  it('with delivery.maxAttempts, gives an instance up after that many transient failures; a retry sends it again', async () => {
+    const pacs = new ScriptedDestination('pacs');
+    pacs.answer = () => 'throw';
+    relay = await startTestRelay({ ...fast, delivery: { ...fast.delivery, maxAttempts: 3 } }, { deliver: true, destinations: [pacs] });
+    const s = await study(2);
+    const sent = await sendStudy(relay, s);
+    const status = await waitForStatus(relay, sent, (st) => st.deliveries[0]?.state === 'failed' && st.deliveries[0].failed === 2);
+    expect(pacs.calls).toBeGreaterThanOrEqual(3);
+    expect(status.instances.map((i) => i.destinations[0])).toEqual(Array(2).fill({ name: 'pacs', state: 'failed', attempts: 3, reason: 'gave up after 3 attempts: connection refused (scripted)' }));
+    expect(status.instances.every((i) => i.deliveryState === 'failed')).toBe(true);
+    // Given up means given up: nothing more is tried, and the data waits for a retry.
+    const calls = pacs.calls;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(pacs.calls).toBe(calls);
+    expect(await relay.services.storage.listUploads()).toEqual([sent.uploadId]);
+    // The PACS is back: the uploader's retry delivers both, with fresh attempts.
+    pacs.answer = () => ({ status: 'stored' });
+    const retry = await fetch(`${relay.url}/upload/${sent.uploadId}/retry`, { method: 'POST', headers: { authorization: `Bearer ${sent.uploadToken}` } });
+    expect(await retry.json()).toEqual({ requeued: 2 });
+    await waitForStatus(relay, sent, allDelivered);
+    expect(pacs.received.map((r) => r.sopInstanceUid).sort()).toEqual(s.instances.map((i) => i.sopInstanceUid).sort());
+  });
+
   it('stops sending what a cancelled upload had queued', async () => {
     const pacs = new ScriptedDestination('pacs');
     pacs.answer = () => 'throw';

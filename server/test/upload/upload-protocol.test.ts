@@ -238,6 +238,20 @@ describe('upload protocol over HTTP', () => {
     expect(complete.body).toMatchObject({ state: 'accepted', instances: [{ state: 'already-delivered' }, { state: 'verified' }] });
   });
 
+  it('makes a resumed upload STAT and gives it a missing clinical history when init asks so, never the other way', async () => {
+    study = await freshStudy(1);
+    const first = await initStudy();
+    expect(first.status).toBe(201);
+    expect(first.body.status.serviceLevel).toBe('ROUTINE');
+    const record = () => relay.services.db.prepare('SELECT service_level, clinical_history FROM uploads WHERE id = ?').get(first.body.uploadId);
+    const upgraded = await initStudy(radiographer, { study: { studyInstanceUid: study.studyInstanceUid, modality: 'CT', serviceLevel: 'STAT', clinicalHistory: 'query fracture' } });
+    expect(upgraded.body).toMatchObject({ uploadId: first.body.uploadId, resumed: true, status: { serviceLevel: 'STAT' } });
+    expect(record()).toEqual({ service_level: 'STAT', clinical_history: 'query fracture' });
+    // Routine again, or another history: what the upload has stays.
+    await initStudy(radiographer, { study: { studyInstanceUid: study.studyInstanceUid, modality: 'CT', serviceLevel: 'ROUTINE', clinicalHistory: 'something else' } });
+    expect(record()).toEqual({ service_level: 'STAT', clinical_history: 'query fracture' });
+  });
+
   it('tracks offsets past 4 GiB (instances over 4 GB)', async () => {
     const size = 5 * 1024 ** 3;
     const { body } = await client.init(radiographer, {

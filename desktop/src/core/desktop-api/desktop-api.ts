@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { CodedError } from '../../common/error-codes.js';
 import {
   INVOKE_CHANNELS,
@@ -5,6 +6,7 @@ import {
   type SessionInfo, type Settings, type StatusSummary,
 } from '../../common/ipc-contract.js';
 import type { Core } from '../create-core.js';
+import { AttachedPhotoFiles } from '../import/photo/photo-files.js';
 import { NotSignedInError } from '../session/agent-session.js';
 import type { ConnectivityMonitor } from '../upload/connectivity-monitor.js';
 import type { JobOutcome, UploadEngine } from '../upload/upload-engine.js';
@@ -13,6 +15,7 @@ import { CodedFailure, toCodedError } from './coded-failure.js';
 import { DesktopSettings, NO_POLICY, type PolicyProvider } from './desktop-settings.js';
 import { ImportReviewer } from './import-review.js';
 import { JobViews } from './job-views.js';
+import { PhotoAttachments } from './photo-attachments.js';
 import { normalizeRelayUrl, REQUEST_VALIDATORS } from './request-validators.js';
 import { SenderLoop } from './sender-loop.js';
 import { TransferSpeed } from './transfer-speed.js';
@@ -112,7 +115,9 @@ class DesktopApiService implements DesktopApi {
     const now = options.now ?? (() => new Date());
     this.views = new JobViews(this.core.db, this.speed, now);
     this.settings = new DesktopSettings(this.core.db, this.core.settings, this.policy, now);
-    this.reviewer = new ImportReviewer({ db: this.core.db, catalog: this.core.catalog, imports: this.core.imports, tempDir: this.core.tempDir });
+    // Photos' Secondary Capture files live in the data folder, not tmp: the catalog needs them until sent.
+    const photos = new PhotoAttachments({ catalog: this.core.catalog, imports: this.core.imports, files: new AttachedPhotoFiles(this.core.db, join(this.core.dataDir, 'photos')), now });
+    this.reviewer = new ImportReviewer({ db: this.core.db, catalog: this.core.catalog, imports: this.core.imports, tempDir: this.core.tempDir, photos });
     this.loop = new SenderLoop({
       engine: () => this.engine(),
       onChange: () => this.queueChanged(),
@@ -213,6 +218,7 @@ class DesktopApiService implements DesktopApi {
       return chosen as string[];
     },
     'import:paths': ({ paths }) => this.reviewer.importPaths(paths, (progress) => this.emit('import:progress', progress)),
+    'import:attach-photos': (request) => this.reviewer.attachPhotos(request),
     'import:send': async ({ studies }) => {
       const engine = await this.requireEngine('Sign in to send studies.');
       const known = this.core.db.prepare('SELECT 1 FROM studies WHERE study_instance_uid = ?');
@@ -383,7 +389,7 @@ class DesktopApiService implements DesktopApi {
         if (action === 'pause' ? engine.pause(id)
           : action === 'resume' ? engine.resume(id)
             : action === 'cancel' ? await this.cancel(engine, id)
-              : this.retry(engine, id)) {
+              : await this.retry(engine, id)) {
           changed++;
           this.speed.forget(id);
         } else if (action === 'cancel' && target !== 'all') {
@@ -412,17 +418,17 @@ class DesktopApiService implements DesktopApi {
     return true;
   }
 
-  private retry(engine: UploadEngine, jobId: number): boolean {
+  /**
+   * The engine decides how: a study a PACS refused after the relay accepted it has its deliveries
+   * queued again on the relay and is followed; anything else is sent again from what the relay holds.
+   */
+  private async retry(engine: UploadEngine, jobId: number): Promise<boolean> {
     const job = engine.jobs.find(jobId);
     if (job?.state !== 'failed' && job?.state !== 'cancelled') return false;
     // A cancelled study sent again since has its own job: that one is the study's.
     if (job.state === 'cancelled' && this.core.db.prepare(`SELECT 1 FROM upload_jobs WHERE study_instance_uid = ? AND id <> ?
       AND state IN ('queued', 'uploading', 'completing', 'forwarding', 'paused', 'delivered', 'confirmed')`).get(job.studyInstanceUid, jobId)) return false;
-    // TODO(upload engine): a study the relay accepted but a PACS refused needs the relay's
-    // POST /upload/{id}/retry to requeue its failed deliveries; the engine does not expose it yet,
-    // so a retry re-runs the job (re-checking the upload) and follows it again.
-    engine.jobs.setState(jobId, 'queued', { error: null });
-    return true;
+    return engine.retry(jobId);
   }
 
   private finished(outcome: JobOutcome): void {

@@ -18,3 +18,18 @@ export function formatDicomDate(value: string): string {
   const old = /^(\d{4})\.(\d{2})\.(\d{2})$/.exec(value.trim());
   return old ? `${old[1]}-${old[2]}-${old[3]}` : value.trim();
 }
+
+/**
+ * A name as a person types it ("Doe, Jane" or "Jane Doe") as a DICOM Person Name (PS3.5 §6.2):
+ * before the first comma the family name, after it the given names, so it reads back through
+ * formatPersonName as typed. A name already written with ^ or = is taken as it is.
+ */
+export function personNameFromDisplay(value: string): string {
+  const name = value.trim();
+  if (name.includes('^') || name.includes('=')) return name;
+  const comma = name.indexOf(',');
+  if (comma < 0) return name;
+  const family = name.slice(0, comma).trim();
+  const given = name.slice(comma + 1).trim();
+  return given ? `${family}^${given}` : family;
+}

@@ -1,17 +1,20 @@
-import type { ImportProblem, ImportProgressEvent, ImportReview, ReviewStudy } from '../../common/ipc-contract.js';
+import type { AttachPhotosRequest, ImportProblem, ImportProgressEvent, ImportReview, ReviewPhoto, ReviewStudy } from '../../common/ipc-contract.js';
 import type { CatalogDatabase } from '../catalog/catalog-database.js';
 import type { CatalogReader } from '../catalog/catalog-reader.js';
 import { ImportRunsRepository } from '../catalog/import-runs-repository.js';
 import type { ImportService } from '../import/import-service.js';
-import type { ImportSource } from '../import/import-source.js';
+import type { CandidateFile, ImportSource, SourceItem } from '../import/import-source.js';
 import { sourceForPath } from '../import/source-for-path.js';
 import { formatDicomDate, formatPersonName } from './dicom-display.js';
+import type { PhotoAttachments } from './photo-attachments.js';
 
 export interface ImportReviewerOptions {
   db: CatalogDatabase;
   catalog: CatalogReader;
   imports: ImportService;
   tempDir: string;
+  /** Where the JPEG and PNG photos an import finds wait to be attached to a study. */
+  photos: PhotoAttachments;
   /** Progress at most this often (a folder of 10,000 files must not flood the renderer). Default 100 ms. */
   progressIntervalMs?: number;
 }
@@ -19,8 +22,8 @@ export interface ImportReviewerOptions {
 /**
  * Imports what the user dropped or chose (folders, files, ZIPs, DICOMDIR media; the same sources as
  * `relaypacs upload`) as one import run, then describes it for the review before sending: each study
- * found with its patient, date, modalities, counts and size, and every file that could not be used,
- * with the reason.
+ * found with its patient, date, modalities, counts and size, every file that could not be used,
+ * with the reason, and the photos found, which wait to be attached to a study (attachPhotos).
  */
 export class ImportReviewer {
   private readonly runs: ImportRunsRepository;
@@ -31,8 +34,15 @@ export class ImportReviewer {
 
   async importPaths(paths: readonly string[], onProgress: (progress: ImportProgressEvent) => void): Promise<ImportReview> {
     const tempDir = this.options.tempDir;
+    const waiting = new Map<string, ReviewPhoto>();
+    const photo = async (file: CandidateFile): Promise<SourceItem | undefined> => {
+      const found = await this.options.photos.found(file);
+      if (found.kind === 'import') return found.item;
+      waiting.set(found.photo.path, found.photo);
+      return undefined;
+    };
     async function* everything(): ImportSource {
-      for (const path of paths) yield* sourceForPath(path, { tempDir });
+      for (const path of paths) yield* sourceForPath(path, { tempDir, photo });
     }
     const label = paths.length === 1 ? paths[0]! : `${paths[0]} and ${paths.length - 1} more`;
     const interval = this.options.progressIntervalMs ?? 100;
@@ -47,11 +57,20 @@ export class ImportReviewer {
       });
     });
     onProgress({ found: run.counts.found, imported: run.counts.imported, duplicates: run.counts.duplicates, skipped: run.counts.skipped });
+    return this.review(run.runId, run.studyInstanceUids, [...waiting.values()]);
+  }
+
+  /**
+   * Attaches photos of a review to a study (or a new one) and answers the review of that: the
+   * study with its new photo series, and any photo that could not be converted as a problem.
+   */
+  async attachPhotos(request: AttachPhotosRequest): Promise<ImportReview> {
+    const run = await this.options.photos.attach(request);
     return this.review(run.runId, run.studyInstanceUids);
   }
 
-  /** The review of one import run. */
-  review(runId: number, studyInstanceUids: readonly string[]): ImportReview {
+  /** The review of one import run, with the photos it found waiting to be attached. */
+  review(runId: number, studyInstanceUids: readonly string[], photos: readonly ReviewPhoto[] = []): ImportReview {
     const record = this.runs.find(runId);
     const conflicts = this.options.db.prepare(`SELECT st.study_instance_uid AS studyInstanceUid, c.display_name AS displayName
         FROM instance_conflicts c JOIN instances i ON i.id = c.existing_instance_id JOIN series se ON se.id = i.series_row_id JOIN studies st ON st.id = se.study_row_id
@@ -91,6 +110,7 @@ export class ImportReviewer {
       },
       studies,
       problems,
+      photos: [...photos].sort((a, b) => a.displayName.localeCompare(b.displayName)),
     };
   }
 }

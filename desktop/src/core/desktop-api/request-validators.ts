@@ -1,6 +1,7 @@
 import { isAbsolute } from 'node:path';
 import type {
-  HistoryFilter, InvokeChannel, InvokeRequest, JobActionRequest, SendRequest, ServiceLevel, Settings, SignInRequest, WatchedFolder,
+  AttachPhotosRequest, HistoryFilter, InvokeChannel, InvokeRequest, JobActionRequest, NewPhotoStudy, SendRequest, ServiceLevel, Settings, SignInRequest,
+  WatchedFolder,
 } from '../../common/ipc-contract.js';
 import { CodedFailure, sentence } from './coded-failure.js';
 
@@ -127,6 +128,66 @@ function paths(request: unknown): { paths: string[] } {
   }
   problems.done();
   return { paths: [...new Set(raw.paths as string[])] };
+}
+
+/** Patient ID and descriptions are DICOM LO, names PN: at most 64 characters (PS3.5 §6.2). */
+const MAX_DICOM_TEXT = 64;
+
+function attachPhotos(request: unknown): AttachPhotosRequest {
+  const raw = object(request, 'the photos to attach', ['photos', 'target']);
+  if (!Array.isArray(raw.photos) || raw.photos.length === 0) throw new CodedFailure('INVALID_REQUEST', 'Choose at least one photo to attach.');
+  if (raw.photos.length > MAX_PATHS) throw new CodedFailure('INVALID_REQUEST', `Attach at most ${MAX_PATHS} photos at once.`);
+  const problems = new Problems();
+  for (const [index, path] of raw.photos.entries()) {
+    if (typeof path !== 'string' || path.length === 0 || path.length > 4096 || path.includes('\0') || !isAbsolute(path)) problems.add(`photo ${index + 1} is not the full path of a photo`);
+  }
+  let target: AttachPhotosRequest['target'] | undefined;
+  const rawTarget = raw.target;
+  if (!isRecord(rawTarget) || Object.keys(rawTarget).length !== 1 || !('studyInstanceUid' in rawTarget || 'newStudy' in rawTarget)) {
+    problems.add('say which study the photos go to: one of the review, or a new study');
+  } else if ('studyInstanceUid' in rawTarget) {
+    const uid = rawTarget.studyInstanceUid;
+    if (typeof uid !== 'string' || uid.length > 64 || !UID.test(uid)) problems.add('the study to attach to needs a valid Study Instance UID');
+    else target = { studyInstanceUid: uid };
+  } else {
+    const newStudy = newPhotoStudy(rawTarget.newStudy, problems);
+    if (newStudy) target = { newStudy };
+  }
+  problems.done();
+  return { photos: [...new Set(raw.photos as string[])], target: target! };
+}
+
+/** The new study's details as typed: trimmed, empty optional fields left out. */
+function newPhotoStudy(value: unknown, problems: Problems): NewPhotoStudy | undefined {
+  if (!isRecord(value)) {
+    problems.add('the new study must be an object');
+    return undefined;
+  }
+  const extra = Object.keys(value).filter((k) => !['patientName', 'patientId', 'birthDate', 'sex', 'studyDescription'].includes(k));
+  if (extra.length > 0) problems.add(`the new study has unknown fields ${extra.map((k) => `"${k.slice(0, 40)}"`).join(', ')}`);
+  const patientName = text(value.patientName, 'the patient name', problems, { max: MAX_DICOM_TEXT });
+  const patientId = text(value.patientId, 'the patient ID', problems, { max: MAX_DICOM_TEXT });
+  const given = (field: unknown) => field !== undefined && field !== null && field !== '';
+  let birthDate: string | undefined;
+  if (given(value.birthDate)) {
+    const date = typeof value.birthDate === 'string' ? value.birthDate.trim() : '';
+    // Round-tripped: Date.parse takes 2024-02-31 for 2 March.
+    if (!ISO_DATE.test(date) || Number.isNaN(Date.parse(`${date}T00:00:00Z`)) || new Date(`${date}T00:00:00Z`).toISOString().slice(0, 10) !== date) {
+      problems.add('the birth date must be a date (YYYY-MM-DD)');
+    } else if (date > localIsoDate(new Date())) problems.add('the birth date must not be in the future');
+    else birthDate = date;
+  }
+  const sex = given(value.sex) ? oneOf(value.sex, ['M', 'F', 'O'] as const, 'the sex', problems) : undefined;
+  const studyDescription = given(value.studyDescription) ? text(value.studyDescription, 'the description', problems, { max: MAX_DICOM_TEXT }) : undefined;
+  if (patientName === undefined || patientId === undefined) return undefined;
+  return {
+    patientName: patientName.trim(), patientId: patientId.trim(),
+    ...(birthDate ? { birthDate } : {}), ...(sex ? { sex } : {}), ...(studyDescription?.trim() ? { studyDescription: studyDescription.trim() } : {}),
+  };
+}
+
+function localIsoDate(at: Date): string {
+  return `${at.getFullYear()}-${String(at.getMonth() + 1).padStart(2, '0')}-${String(at.getDate()).padStart(2, '0')}`;
 }
 
 function send(request: unknown): SendRequest {
@@ -290,6 +351,7 @@ export const REQUEST_VALIDATORS: { [C in InvokeChannel]: Validator<C> } = {
   'session:sign-out': noPayload,
   'import:choose': chooseKind,
   'import:paths': paths,
+  'import:attach-photos': attachPhotos,
   'import:send': send,
   'queue:list': noPayload,
   'queue:act': jobAction,

@@ -19,18 +19,23 @@ export interface SenderLoopOptions {
 
 const FINAL = new Set(['delivered', 'confirmed', 'failed', 'cancelled']);
 
+type Lane = 'STAT' | 'ROUTINE';
+
 /**
- * The desktop app's sender: while someone is signed in it sends the queue continuously, one
- * study at a time (STAT first, then oldest first: the engine's pending order), and hands each study
+ * The desktop app's sender: while someone is signed in it sends the queue continuously in two
+ * lanes, one STAT study and one routine study at a time (each oldest first), and hands each study
  * the relay accepted to a follower that waits for the PACS, so the next study starts while the
- * relay forwards the last. A routine study outside its time window is passed over until the window
- * may have opened; a STAT queued meanwhile goes next. It is the only sender in the app: watched
- * folders queue through it and wait for it (`whenFinished`).
+ * relay forwards the last. A STAT queued while a routine study is sending starts at once in its own
+ * lane; the engine holds the routine study's chunks while the STAT one sends (StatFirstGate), so
+ * the STAT study has the link and the cap, and the routine one then goes on where it was. A routine
+ * study outside its time window is passed over until the window may have opened. It is the only
+ * sender in the app: watched folders queue through it and wait for it (`whenFinished`).
  */
 export class SenderLoop {
   private running = false;
   private loop: Promise<void> | undefined;
-  private current: Promise<unknown> | undefined;
+  /** The study being sent in each lane, until the relay accepted it (or it was held, or failed). */
+  private readonly lanes = new Map<Lane, { jobId: number; work: Promise<void> }>();
   private readonly following = new Map<number, Promise<void>>();
   private readonly heldUntil = new Map<number, number>();
   private readonly waiters = new Map<number, { resolve: (outcome: JobOutcome) => void; reject: (error: Error) => void }[]>();
@@ -44,7 +49,7 @@ export class SenderLoop {
 
   /** True while a study is being sent or followed. */
   get busy(): boolean {
-    return this.current !== undefined || this.following.size > 0;
+    return this.lanes.size > 0 || this.following.size > 0;
   }
 
   start(): void {
@@ -72,7 +77,7 @@ export class SenderLoop {
     this.wakeUp?.();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled([this.loop, this.current, ...this.following.values()]),
+      Promise.allSettled([this.loop, ...[...this.lanes.values()].map((lane) => lane.work), ...this.following.values()]),
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, graceMs);
       }),
@@ -132,21 +137,15 @@ export class SenderLoop {
           if (job.state === 'forwarding' && !this.following.has(job.id) && this.following.size < (this.options.maxFollowing ?? 8)) this.follow(engine, job.id);
         }
         const now = performance.now();
-        const next = pending.find((job) => job.state !== 'forwarding' && !this.following.has(job.id) && !((this.heldUntil.get(job.id) ?? 0) > now));
-        if (!next) {
-          await this.pause(this.options.idleMs ?? 2_000);
-          continue;
+        const sending = new Set([...this.lanes.values()].map((lane) => lane.jobId));
+        for (const lane of ['STAT', 'ROUTINE'] as const) {
+          if (this.lanes.has(lane)) continue;
+          const next = pending.find((job) => job.serviceLevel === lane && job.state !== 'forwarding' && !this.following.has(job.id)
+            && !sending.has(job.id) && !((this.heldUntil.get(job.id) ?? 0) > now));
+          if (next) this.send(engine, lane, next.id);
         }
-        const generation = this.generation;
-        const outcome = await this.track(engine.run(next.id, { waitForDelivery: false } satisfies RunOptions));
-        this.failures = 0;
-        this.options.onChange?.();
-        if (outcome.state === 'forwarding') this.follow(engine, next.id);
-        else if (outcome.state === 'queued') {
-          // Held for its window, or given back after failed attempts: others go first for a while.
-          const wait = outcome.error?.code === 'WAITING_FOR_WINDOW' ? this.options.heldRecheckMs ?? 30_000 : 5_000;
-          if (this.generation === generation) this.heldUntil.set(next.id, performance.now() + wait);
-        } else if (FINAL.has(outcome.state)) this.finished(outcome);
+        // Woken by a lane or a follower ending, something queued, or the idle look.
+        await this.pause(this.options.idleMs ?? 2_000);
       } catch (error) {
         // Not expected (the engine records failures on the job); back off so a broken catalog cannot spin.
         this.failures++;
@@ -154,6 +153,32 @@ export class SenderLoop {
         await this.pause(Math.min(60_000, 1_000 * 2 ** Math.min(this.failures, 6)));
       }
     }
+  }
+
+  /** Sends one study in its lane until the relay accepted it, then hands it to a follower. */
+  private send(engine: UploadEngine, lane: Lane, jobId: number): void {
+    const generation = this.generation;
+    const work = engine.run(jobId, { waitForDelivery: false } satisfies RunOptions)
+      .then((outcome) => {
+        this.failures = 0;
+        this.options.onChange?.();
+        if (outcome.state === 'forwarding') this.follow(engine, jobId);
+        else if (outcome.state === 'queued') {
+          // Held for its window, or given back after failed attempts: others go first for a while.
+          const wait = outcome.error?.code === 'WAITING_FOR_WINDOW' ? this.options.heldRecheckMs ?? 30_000 : 5_000;
+          if (this.generation === generation) this.heldUntil.set(jobId, performance.now() + wait);
+        } else if (FINAL.has(outcome.state)) this.finished(outcome);
+      }, (error: unknown) => {
+        // Not expected (the engine records failures on the job); the job waits so a broken catalog cannot spin.
+        this.failures++;
+        this.options.log?.(`sender: job ${jobId} stopped (${error instanceof Error ? error.name : 'error'}); trying again`);
+        this.heldUntil.set(jobId, performance.now() + Math.min(60_000, 1_000 * 2 ** Math.min(this.failures, 6)));
+      })
+      .finally(() => {
+        this.lanes.delete(lane);
+        this.nudge();
+      });
+    this.lanes.set(lane, { jobId, work });
   }
 
   /** Follows an accepted study until the PACS has it (or refused it). */
@@ -167,9 +192,16 @@ export class SenderLoop {
       })
       .finally(() => {
         this.following.delete(jobId);
-        if (this.running) this.wakeUp?.();
+        this.nudge();
       });
     this.following.set(jobId, follower);
+  }
+
+  /** A lane or a follower is free: the loop looks at the queue now, without forgetting holds (unlike wake()). */
+  private nudge(): void {
+    if (!this.running) return;
+    this.woken = true;
+    this.wakeUp?.();
   }
 
   private finished(outcome: JobOutcome): void {
@@ -178,15 +210,6 @@ export class SenderLoop {
     const list = this.waiters.get(outcome.jobId);
     this.waiters.delete(outcome.jobId);
     for (const waiter of list ?? []) waiter.resolve(outcome);
-  }
-
-  private async track<T>(work: Promise<T>): Promise<T> {
-    this.current = work;
-    try {
-      return await work;
-    } finally {
-      this.current = undefined;
-    }
   }
 
   private pause(ms: number): Promise<void> {

@@ -7,6 +7,7 @@ import type { ConnectivityMonitor } from './connectivity-monitor.js';
 import type { UploadEventSource } from './relay-event-stream.js';
 import { RelayRequestError, type RelayClient } from './relay-client.js';
 import { SendingPolicy, type HoldReason, type SendingLimits } from './sending-policy.js';
+import { StatFirstGate } from './stat-first-gate.js';
 import { UploadJobsRepository, type CatalogFile, type UploadJob } from './upload-jobs-repository.js';
 
 export interface UploadEngineOptions {
@@ -103,6 +104,8 @@ export class UploadEngine {
   private readonly stopping = new AbortController();
   /** The last progress reported per running job, repeated when the job is held. */
   private readonly lastReported = new Map<number, { bytesSent: number; totalBytes: number }>();
+  /** Routine jobs run alongside a STAT one (the desktop's lanes, watched folders) yield it the link. */
+  private readonly statFirst = new StatFirstGate();
 
   constructor(private readonly options: UploadEngineOptions) {
     this.jobs = new UploadJobsRepository(options.db, options.now);
@@ -140,6 +143,36 @@ export class UploadEngine {
   resume(jobId: number): boolean {
     const job = this.jobs.find(jobId);
     if (job?.state !== 'paused') return false;
+    this.jobs.setState(jobId, 'queued', { error: null });
+    return true;
+  }
+
+  /**
+   * Makes a failed (or cancelled) job go again, and answers whether it will. A study the relay
+   * accepted but a PACS did not take (error PACS_REJECTED after delivery was followed) is not sent
+   * again: the relay owns its delivery, so its failed deliveries are queued again there
+   * (POST /upload/{id}/retry; init only finds the upload again for a token, sending nothing) and the
+   * job is followed from 'forwarding'. Any other job is queued to run again from the start, which
+   * resumes from what the relay holds. A relay that does not answer throws (RelayRequestError): the
+   * job stays as it was, for a retry once it is back.
+   */
+  async retry(jobId: number): Promise<boolean> {
+    const job = this.jobs.find(jobId);
+    if (job?.state !== 'failed' && job?.state !== 'cancelled') return false;
+    if (job.relayUploadId && job.errorCode === 'PACS_REJECTED') {
+      let init: InitUploadResponse | undefined;
+      try {
+        init = await this.init(job, this.jobs.studyFiles(job.studyInstanceUid));
+      } catch (error) {
+        // Refused for good (the account, the catalog): running it again records that on the job.
+        if (!(error instanceof JobFailed)) throw error;
+      }
+      if (init && init.uploadId === job.relayUploadId && init.status.state === 'accepted') {
+        await this.options.client.retry(init.uploadId, init.uploadToken);
+        this.jobs.setState(jobId, 'forwarding', { error: null });
+        return true;
+      }
+    }
     this.jobs.setState(jobId, 'queued', { error: null });
     return true;
   }
@@ -269,29 +302,44 @@ export class UploadEngine {
     const files = this.jobs.studyFiles(job.studyInstanceUid);
     if (files.length === 0) throw new JobFailed('INVALID_REQUEST', 'the study has no instances in the catalog');
     let init = await this.init(job, files);
-    this.jobs.setState(job.id, 'uploading', { relayUploadId: init.uploadId });
     const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
-    const sizer = new ChunkSizer(init.chunk.minBytes, init.chunk.maxBytes, init.chunk.preferredBytes);
     let status = init.status;
-    for (let round = 0; ; round++) {
-      const missing = status.instances.flatMap((instance) => instance.state === 'receiving'
-        ? instance.missing.map(([start, end]) => ({ index: instance.index, start, end })) : []);
-      if (missing.length === 0) break;
+    if (status.state === 'accepted') {
+      // Accepted already (a retried delivery, a lost answer to /complete): nothing to send, follow it.
+      this.jobs.setState(job.id, 'forwarding', { relayUploadId: init.uploadId });
+    } else {
+      this.jobs.setState(job.id, 'uploading', { relayUploadId: init.uploadId });
+      // A STAT study holds routine studies' chunks while it sends (StatFirstGate).
+      const leaveGate = job.serviceLevel === 'STAT' ? this.statFirst.enter() : undefined;
       try {
-        await this.sendRanges(job, init, files, missing, sizer, totalBytes - sumMissing(status), totalBytes);
-      } catch (error) {
-        // The upload token expired or the upload vanished on the relay: start over from init,
-        // which resumes the same upload when it still exists.
-        if (error instanceof RelayRequestError && (error.status === 401 || error.status === 404)) init = await this.init(job, files);
-        else throw error;
+        const sizer = new ChunkSizer(init.chunk.minBytes, init.chunk.maxBytes, init.chunk.preferredBytes);
+        for (let round = 0; ; round++) {
+          const missing = status.instances.flatMap((instance) => instance.state === 'receiving'
+            ? instance.missing.map(([start, end]) => ({ index: instance.index, start, end })) : []);
+          if (missing.length === 0) break;
+          try {
+            await this.sendRanges(job, init, files, missing, sizer, totalBytes - sumMissing(status), totalBytes);
+          } catch (error) {
+            // The upload token expired or the upload vanished on the relay: start over from init,
+            // which resumes the same upload when it still exists.
+            if (error instanceof RelayRequestError && (error.status === 401 || error.status === 404)) init = await this.init(job, files);
+            else throw error;
+          }
+          status = await this.options.client.status(init.uploadId, init.uploadToken);
+          this.report(job.id, 'uploading', totalBytes - sumMissing(status), totalBytes);
+          if (round > 1000) throw new Error('the relay keeps reporting missing bytes');
+        }
+      } finally {
+        leaveGate?.();
       }
-      status = await this.options.client.status(init.uploadId, init.uploadToken);
-      this.report(job.id, 'uploading', totalBytes - sumMissing(status), totalBytes);
-      if (round > 1000) throw new Error('the relay keeps reporting missing bytes');
+      // Made STAT (or given a clinical history) while it was sending: init again tells the relay,
+      // which takes it over for the upload it resumes.
+      const now = this.jobs.find(job.id);
+      if (now && (now.serviceLevel !== job.serviceLevel || now.clinicalHistory !== job.clinicalHistory)) init = await this.init(now, files);
+      this.jobs.setState(job.id, 'completing');
+      status = await this.options.client.complete(init.uploadId, init.uploadToken);
+      this.jobs.setState(job.id, 'forwarding');
     }
-    this.jobs.setState(job.id, 'completing');
-    status = await this.options.client.complete(init.uploadId, init.uploadToken);
-    this.jobs.setState(job.id, 'forwarding');
     this.record(job.id, status);
     if (!waitForDelivery) {
       this.report(job.id, 'forwarding', totalBytes, totalBytes);
@@ -335,15 +383,22 @@ export class UploadEngine {
     let failure: unknown;
     const worker = async () => {
       while (queue.length > 0 && failure === undefined) {
+        // Read for every chunk: the job may have been paused, cancelled or made STAT meanwhile.
+        const current = this.jobs.find(job.id);
+        const serviceLevel = current?.serviceLevel ?? job.serviceLevel;
+        // A STAT study is sending: a routine one starts no chunk until it is done, then goes on.
+        if (serviceLevel === 'ROUTINE' && this.statFirst.closed) {
+          await this.statFirst.clear();
+          continue;
+        }
         // The routine window closed: chunks in flight finish, no new one starts, the job is held.
-        const held = this.policy.holdReason(job.serviceLevel);
+        const held = this.policy.holdReason(serviceLevel);
         if (held) {
           failure ??= new SendingHeld(held);
           break;
         }
         // Paused or cancelled from the queue meanwhile: the same, and the top of run() returns it so.
-        const now = this.jobs.find(job.id)?.state;
-        if (now === 'paused' || now === 'cancelled') {
+        if (current?.state === 'paused' || current?.state === 'cancelled') {
           failure ??= new JobStopped();
           break;
         }

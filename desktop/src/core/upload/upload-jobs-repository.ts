@@ -43,11 +43,29 @@ export class UploadJobsRepository {
       ON CONFLICT (job_id, sop_instance_uid) DO UPDATE SET bytes_sent = excluded.bytes_sent, state = excluded.state, reason = excluded.reason`);
   }
 
-  /** Queues a study, or answers the job already sending it. */
+  /**
+   * Queues a study, or answers the job already sending it. Asked for STAT, a job not yet accepted
+   * by the relay (queued, uploading, paused) becomes STAT: it goes next, or at once if it was
+   * sending; nothing is ever made routine again. A clinical history given now is kept when the job
+   * had none (a routine send, then the same study sent STAT "with the history this time").
+   */
   enqueue(studyInstanceUid: string, serviceLevel: 'STAT' | 'ROUTINE', clinicalHistory?: string, routingTag?: string): number {
-    const active = this.db.prepare(`SELECT id FROM upload_jobs WHERE study_instance_uid = ? AND state IN ('queued', 'uploading', 'completing', 'forwarding', 'paused')`)
-      .get(studyInstanceUid) as { id: number } | undefined;
-    if (active) return active.id;
+    const active = this.db.prepare(`SELECT id, state, service_level, clinical_history FROM upload_jobs
+      WHERE study_instance_uid = ? AND state IN ('queued', 'uploading', 'completing', 'forwarding', 'paused')`)
+      .get(studyInstanceUid) as { id: number; state: JobState; service_level: 'STAT' | 'ROUTINE'; clinical_history: string | null } | undefined;
+    if (active) {
+      // Once the relay has the study, what it was sent as is what the relay forwards: nothing to change here.
+      if (active.state === 'queued' || active.state === 'uploading' || active.state === 'paused') {
+        const upgrade = serviceLevel === 'STAT' && active.service_level !== 'STAT';
+        const history = clinicalHistory && !active.clinical_history ? clinicalHistory : null;
+        if (upgrade || history) {
+          this.db.prepare(`UPDATE upload_jobs SET service_level = CASE WHEN ? THEN 'STAT' ELSE service_level END,
+              clinical_history = COALESCE(clinical_history, ?), updated_at = ? WHERE id = ?`)
+            .run(upgrade ? 1 : 0, history, this.now().toISOString(), active.id);
+        }
+      }
+      return active.id;
+    }
     const now = this.now().toISOString();
     return Number(this.db.prepare(`INSERT INTO upload_jobs (study_instance_uid, service_level, clinical_history, routing_tag, state, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)`)
       .run(studyInstanceUid, serviceLevel, clinicalHistory ?? null, routingTag ?? null, now, now).lastInsertRowid);

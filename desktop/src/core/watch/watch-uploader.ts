@@ -18,7 +18,9 @@ export interface WatchUploaderOptions {
  * queued with the folder's defaults and sent; once every PACS has it, the folder's after-delivery
  * rule (keep, move or delete) is applied to exactly the files that were sent. Studies go one at a
  * time per watcher, in the order they settle; a routine study waits for its time window (so the
- * after-delivery rule still follows it), and one watcher waiting does not hold up another's STAT.
+ * after-delivery rule still follows it), and one watcher waiting does not hold up another's STAT:
+ * watchers send side by side, and a routine study sending holds its chunks while a STAT one sends
+ * (the engine's StatFirstGate).
  */
 export class WatchUploader {
   private readonly chains = new Map<FolderWatcher, Promise<void>>();

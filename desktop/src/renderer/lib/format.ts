@@ -85,3 +85,8 @@ export function localDateStamp(at: Date): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}`;
 }
+
+/** How a study is named in controls and notes: "DOE, JANE (2024-01-31)". */
+export function studyLabel(study: { patientName: string; studyDate: string }): string {
+  return `${formatPersonName(study.patientName)} (${formatStudyDate(study.studyDate)})`;
+}

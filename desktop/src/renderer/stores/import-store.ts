@@ -1,6 +1,7 @@
 import { create } from 'zustand';
-import type { ImportProgressEvent, ImportReview, ServiceLevel, SendRequest } from '../../common/ipc-contract';
+import type { AttachPhotosRequest, ImportProgressEvent, ImportReview, ServiceLevel, SendRequest } from '../../common/ipc-contract';
 import { invoke, toApiError, type ApiError } from '../lib/api-client';
+import { plural, studyLabel } from '../lib/format';
 
 export type ImportPhase = 'idle' | 'importing' | 'review' | 'sending' | 'sent';
 
@@ -20,11 +21,21 @@ export interface ImportState {
   error: ApiError | null;
   /** Something worth saying that is not an error (e.g. dropped items without a path). */
   notice: string | null;
+  /** Photos are being made into images of a study. */
+  attaching: boolean;
+  /** Why the last attachment of photos was refused, shown in the photos panel. */
+  attachError: ApiError | null;
   choose(kind: 'folder' | 'files'): Promise<void>;
   importPaths(paths: string[]): Promise<void>;
   receiveProgress(progress: ImportProgressEvent): void;
   setChoice(studyInstanceUid: string, change: Partial<StudyChoice>): void;
   send(): Promise<void>;
+  /**
+   * Attaches photos of the review to a study of it or a new one; the review then shows the study
+   * with its photos, and the photos are no longer waiting. Resolves with the study they joined,
+   * or null when refused (attachError says why).
+   */
+  attachPhotos(photos: string[], target: AttachPhotosRequest['target']): Promise<string | null>;
   setNotice(notice: string | null): void;
   reset(): void;
 }
@@ -37,6 +48,8 @@ export const importInitialState = {
   sentJobIds: [],
   error: null,
   notice: null,
+  attaching: false,
+  attachError: null,
 } satisfies Partial<ImportState>;
 
 const defaultChoice = (): StudyChoice => ({ selected: true, serviceLevel: 'ROUTINE', clinicalHistory: '' });
@@ -54,6 +67,8 @@ export function mergeReviews(before: ImportReview, after: ImportReview): ImportR
     counts: { found: c('found'), imported: c('imported'), duplicates: c('duplicates'), conflicts: c('conflicts'), skipped: c('skipped') },
     studies: [...studies.values()],
     problems: [...before.problems, ...after.problems],
+    // The same photo found again is listed once.
+    photos: [...new Map([...before.photos, ...after.photos].map((photo) => [photo.path, photo])).values()],
   };
 }
 
@@ -118,6 +133,37 @@ export const useImportStore = create<ImportState>()((set, get) => ({
     } catch (error) {
       set({ phase: 'review', error: toApiError(error) });
     }
+  },
+
+  async attachPhotos(photos, target) {
+    if (!get().review || get().attaching) return null;
+    set({ attaching: true, attachError: null, error: null, notice: null });
+    let attached: ImportReview;
+    try {
+      attached = await invoke('import:attach-photos', { photos, target });
+    } catch (error) {
+      set({ attaching: false, attachError: toApiError(error) });
+      return null;
+    }
+    const current = get().review;
+    if (!current) {
+      set({ attaching: false });
+      return null;
+    }
+    // The answer is the attachment's own review: merged in, and the photos sent are waiting no more.
+    const sent = new Set(photos);
+    const merged = mergeReviews(current, attached);
+    const review = { ...merged, photos: merged.photos.filter((photo) => !sent.has(photo.path)) };
+    const choices = { ...get().choices };
+    for (const study of attached.studies) choices[study.studyInstanceUid] ??= defaultChoice();
+    const study = attached.studies[0];
+    const made = attached.counts.imported + attached.counts.duplicates;
+    const failed = attached.problems.length;
+    const notice = study && made > 0
+      ? `${plural(made, 'photo')} attached to ${studyLabel(study)}.${failed > 0 ? ` ${plural(failed, 'photo')} could not be converted: see the problems below.` : ''} Send the study to deliver ${made === 1 ? 'it' : 'them'}.`
+      : `No photo could be converted: see the problems below.`;
+    set({ attaching: false, review, choices, notice });
+    return study?.studyInstanceUid ?? null;
   },
 
   setNotice(notice) {

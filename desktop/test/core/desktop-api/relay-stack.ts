@@ -29,10 +29,12 @@ export interface RelayStack {
 }
 
 /**
- * Starts everything. The keyring's bus address is put into this process's environment before any
- * keychain call (libdbus reads it once per process) and restored by stop().
+ * Starts everything; `delivery` is merged into the relay's delivery settings (e.g. maxAttempts, so
+ * a PACS that is down fails deliveries instead of waiting). The keyring's bus address is put into
+ * this process's environment before any keychain call (libdbus reads it once per process) and
+ * restored by stop().
  */
-export async function startRelayStack(name: string): Promise<RelayStack> {
+export async function startRelayStack(name: string, options: { delivery?: Record<string, unknown> } = {}): Promise<RelayStack> {
   const workDir = await mkdtemp(join(tmpdir(), `relaypacs-${name}-`));
   const busBefore = process.env.DBUS_SESSION_BUS_ADDRESS;
   let orthanc: OrthancServer | undefined;
@@ -53,7 +55,7 @@ export async function startRelayStack(name: string): Promise<RelayStack> {
     const config = join(workDir, 'relay.json');
     await writeFile(config, JSON.stringify({
       upload: { minFreeDiskBytes: 0, minChunkBytes: 1024, preferredChunkBytes: 64 * 1024, allowedSopClasses: defaultAllowedWithoutMr() },
-      delivery: { initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.5 },
+      delivery: { initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.5, ...options.delivery },
       destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, confirm: true }],
     }));
     for (const account of Object.values(ACCOUNTS)) {

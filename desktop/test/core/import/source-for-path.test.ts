@@ -58,6 +58,27 @@ describe('sourceForPath', () => {
     expect(reader.study(loose.studyInstanceUid)!.series[0]!.instances).toHaveLength(2);
   });
 
+  it('hands photos to the photo hook: nothing imported for one it keeps, the item it answers for another', async () => {
+    const root = join(workDir, 'with-photos');
+    const study = await generateStudy(join(root, 'ct'), { instances: 2, rows: 8, columns: 8 });
+    await writeFile(join(root, 'wound.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xd9]));
+    await writeFile(join(root, 'form.PNG'), Buffer.from('not really a PNG'));
+    const seen: string[] = [];
+    const source = sourceForPath(root, {
+      tempDir: join(workDir, 'tmp'),
+      photo: async (file) => {
+        seen.push(file.displayName);
+        // The hook's own answer for the form; the wound photo is kept (nothing to import).
+        return file.path.endsWith('.PNG') ? { kind: 'skipped', skipped: { displayName: file.displayName, code: 'PHOTO_UNSUPPORTED', reason: 'kept out by the hook' } } : undefined;
+      },
+    });
+    const { counts, runId, studyInstanceUids } = await service.run(root, source);
+    expect(seen.sort()).toEqual([join(root, 'form.PNG'), join(root, 'wound.jpg')]);
+    expect(counts).toMatchObject({ found: 3, imported: 2, skipped: 1 });
+    expect(studyInstanceUids).toEqual([study.studyInstanceUid]);
+    expect(new ImportRunsRepository(db).skips(runId)).toEqual([{ displayName: join(root, 'form.PNG'), code: 'PHOTO_UNSUPPORTED', reason: 'kept out by the hook' }]);
+  });
+
   it('imports a ZIP given on its own', async () => {
     const study = await generateStudy(join(workDir, 'solo-src'), { instances: 2, rows: 8, columns: 8 });
     const archive = join(workDir, 'solo.zip');

@@ -21,12 +21,17 @@ export interface EngineWorld {
   close(): Promise<void>;
 }
 
-export async function startEngineWorld(prefix: string): Promise<EngineWorld> {
+export interface EngineWorldOptions {
+  /** Merged into the relay's `delivery` section (e.g. maxAttempts, so a PACS that is down fails deliveries). */
+  delivery?: Record<string, unknown>;
+}
+
+export async function startEngineWorld(prefix: string, options: EngineWorldOptions = {}): Promise<EngineWorld> {
   const workDir = await mkdtemp(join(tmpdir(), prefix));
   const orthanc = await OrthancServer.start();
   const relay = await startTestRelay({
     upload: { minFreeDiskBytes: 0, minChunkBytes: 1024, preferredChunkBytes: 16 * 1024, maxChunkBytes: 256 * 1024 },
-    delivery: { initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.5 },
+    delivery: { initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.5, ...options.delivery },
     destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, confirm: true }],
   }, { deliver: true });
   const token = await relay.tokenFor('radiographer');

@@ -98,6 +98,105 @@ describe('bandwidth cap', () => {
   });
 });
 
+describe('STAT first', () => {
+  it("holds a routine study's chunks while a STAT one sends, then sends only the rest of it", async () => {
+    // About 1 MB of routine at 400 KB/s: some 2.6 s, of which the STAT study's 130 kB takes a fraction.
+    const routine = await importStudy('routine-long', 8, 256);
+    const stat = await importStudy('stat-short', 4);
+    settings.apply({ maxRate: '400KB/s' });
+    const client = new RelayClient({ baseUrl: relay.url });
+    const puts: { uploadId: string; bytes: number; at: number }[] = [];
+    const put = client.putChunk.bind(client);
+    client.putChunk = async (...args: Parameters<RelayClient['putChunk']>) => {
+      puts.push({ uploadId: args[0], bytes: args[4].length, at: performance.now() });
+      return put(...args);
+    };
+    const completed: string[] = [];
+    const complete = client.complete.bind(client);
+    client.complete = async (...args: Parameters<RelayClient['complete']>) => {
+      completed.push(args[0]);
+      return complete(...args);
+    };
+    const e = engine({ client });
+    const routineJob = e.enqueue(routine.studyInstanceUid, 'ROUTINE');
+    const routineRun = e.run(routineJob, { waitForDelivery: false });
+    await expect.poll(() => puts.length, { timeout: 10_000, interval: 20 }).toBeGreaterThan(2);
+    const statJob = e.enqueue(stat.studyInstanceUid, 'STAT');
+    const statOutcome = await e.run(statJob, { waitForDelivery: false });
+    expect(statOutcome.state).toBe('forwarding');
+    const statDoneAt = performance.now();
+    expect(e.jobs.find(routineJob)!.state).toBe('uploading');
+    expect((await routineRun).state).toBe('forwarding');
+    const [routineId, statId] = [e.jobs.find(routineJob)!.relayUploadId!, e.jobs.find(statJob)!.relayUploadId!];
+    // The STAT study was accepted first, though queued after the routine one had started.
+    expect(completed).toEqual([statId, routineId]);
+    // While the STAT study sent, the routine one started no chunk: those it had on their way took
+    // their turns under the cap before the STAT study's first (one may trail it if reading its file
+    // was slow). Sharing the link instead, about half the chunks in that time would be routine ones.
+    const statPuts = puts.filter((p) => p.uploadId === statId);
+    const overlapping = puts.filter((p) => p.uploadId === routineId && p.at > statPuts[0]!.at && p.at < statPuts.at(-1)!.at);
+    expect(statPuts.length).toBeGreaterThanOrEqual(4);
+    expect(overlapping.length).toBeLessThanOrEqual(1);
+    expect(puts.filter((p) => p.uploadId === routineId && p.at > statDoneAt).length).toBeGreaterThan(0);
+    // Nothing sent twice: each study's bytes went exactly once.
+    const sent = (id: string) => puts.filter((p) => p.uploadId === id).reduce((sum, p) => sum + p.bytes, 0);
+    expect(sent(statId)).toBe(stat.totalBytes);
+    expect(sent(routineId)).toBe(routine.totalBytes);
+  });
+
+  it('makes an active job STAT when the study is sent again as STAT, keeping a clinical history it lacked; never the other way', async () => {
+    const older = await importStudy('queued-before', 1);
+    const study = await importStudy('upgraded', 1);
+    const e = engine();
+    const olderJob = e.enqueue(older.studyInstanceUid, 'ROUTINE');
+    const jobId = e.enqueue(study.studyInstanceUid, 'ROUTINE');
+    expect(e.enqueue(study.studyInstanceUid, 'STAT', 'query fracture')).toBe(jobId);
+    expect(e.jobs.find(jobId)).toMatchObject({ serviceLevel: 'STAT', clinicalHistory: 'query fracture', state: 'queued' });
+    // Sent again as routine, or with another history: nothing changes.
+    expect(e.enqueue(study.studyInstanceUid, 'ROUTINE', 'something else')).toBe(jobId);
+    expect(e.jobs.find(jobId)).toMatchObject({ serviceLevel: 'STAT', clinicalHistory: 'query fracture' });
+    // A paused job too.
+    const other = await importStudy('upgraded-paused', 1);
+    const pausedJob = e.enqueue(other.studyInstanceUid, 'ROUTINE');
+    e.pause(pausedJob);
+    expect(e.enqueue(other.studyInstanceUid, 'STAT')).toBe(pausedJob);
+    expect(e.jobs.find(pausedJob)).toMatchObject({ serviceLevel: 'STAT', clinicalHistory: null, state: 'paused' });
+    e.resume(pausedJob);
+    // Made STAT, they go before the routine job queued before them, and the relay gets it as STAT with the history.
+    const order = e.jobs.pending().map((j) => j.id);
+    expect(order.indexOf(jobId)).toBeLessThan(order.indexOf(olderJob));
+    expect(order.indexOf(pausedJob)).toBeLessThan(order.indexOf(olderJob));
+    const outcome = await e.run(jobId);
+    expect(outcome.state).toBe('confirmed');
+    expect(relay.services.db.prepare('SELECT service_level, clinical_history FROM uploads WHERE id = ?').get(outcome.uploadId))
+      .toEqual({ service_level: 'STAT', clinical_history: 'query fracture' });
+    // A job the relay has accepted keeps what it was sent as.
+    expect(e.enqueue(study.studyInstanceUid, 'ROUTINE')).not.toBe(jobId);
+    await e.run(pausedJob);
+    await e.cancel(olderJob);
+  });
+
+  it('tells the relay when a job is made STAT while it sends, so the relay delivers it as STAT with the history', async () => {
+    const study = await importStudy('upgraded-sending', 8);
+    settings.apply({ maxRate: '200KB/s' });
+    const client = new RelayClient({ baseUrl: relay.url });
+    let puts = 0;
+    const put = client.putChunk.bind(client);
+    client.putChunk = async (...args: Parameters<RelayClient['putChunk']>) => {
+      puts++;
+      return put(...args);
+    };
+    const e = engine({ client });
+    const jobId = e.enqueue(study.studyInstanceUid, 'ROUTINE');
+    const running = e.run(jobId, { waitForDelivery: false });
+    await expect.poll(() => puts, { timeout: 10_000, interval: 20 }).toBeGreaterThan(0);
+    expect(e.enqueue(study.studyInstanceUid, 'STAT', 'query fracture')).toBe(jobId);
+    expect((await running).state).toBe('forwarding');
+    expect(relay.services.db.prepare('SELECT service_level, clinical_history FROM uploads WHERE study_instance_uid = ?').all(study.studyInstanceUid))
+      .toEqual([{ service_level: 'STAT', clinical_history: 'query fracture' }]);
+  });
+});
+
 describe('routine time window', () => {
   it('holds a ROUTINE job outside its window (the relay hears nothing) while STAT goes, then sends it when the window opens', async () => {
     settings.apply({ routineWindows: '20:00-07:00' });

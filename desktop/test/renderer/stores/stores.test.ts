@@ -87,6 +87,38 @@ describe('import store', () => {
     expect(choices['1.2.826.0.1.3680043.10.1']?.serviceLevel).toBe('STAT');
   });
 
+  it('lists a photo found by two imports once, and merges an attachment: its study refreshed, its photos waiting no more, a failed one a problem', async () => {
+    const wound = { path: '/scans/wound.jpg', displayName: '/scans/wound.jpg', width: 4, height: 3 };
+    const form = { path: '/scans/form.png', displayName: '/scans/form.png' };
+    const fake = installFakeApi({ 'import:paths': () => importReview({ photos: [wound, form] }) });
+    await useImportStore.getState().importPaths(['/scans']);
+    fake.handlers['import:paths'] = () => importReview({ runId: 2, studies: [], problems: [], photos: [wound] });
+    await useImportStore.getState().importPaths(['/scans/wound.jpg']);
+    expect(useImportStore.getState().review?.photos).toEqual([wound, form]);
+
+    fake.handlers['import:attach-photos'] = () => ({
+      runId: 3, counts: { found: 2, imported: 1, duplicates: 0, conflicts: 0, skipped: 1 }, photos: [],
+      studies: [reviewStudy({ seriesCount: 3, instanceCount: 121 })],
+      problems: [{ displayName: '/scans/form.png', code: 'PHOTO_UNSUPPORTED', reason: 'the PNG does not decode' }],
+    });
+    expect(await useImportStore.getState().attachPhotos(['/scans/wound.jpg', '/scans/form.png'], { studyInstanceUid: '1.2.826.0.1.3680043.10.1' })).toBe('1.2.826.0.1.3680043.10.1');
+    const { review, notice, attaching } = useImportStore.getState();
+    expect(attaching).toBe(false);
+    expect(review?.photos).toEqual([]);
+    expect(review?.studies.map((s) => [s.studyInstanceUid, s.instanceCount])).toEqual([['1.2.826.0.1.3680043.10.1', 121], ['1.2.826.0.1.3680043.10.2', 3]]);
+    expect(review?.problems.map((p) => p.displayName)).toEqual(['DICOMDIR/README.TXT', '/scans/form.png']);
+    expect(notice).toBe('1 photo attached to DOE, JANE (2024-01-31). 1 photo could not be converted: see the problems below. Send the study to deliver it.');
+  });
+
+  it('keeps the photos waiting, with the reason, when an attachment is refused', async () => {
+    const wound = { path: '/scans/wound.jpg', displayName: '/scans/wound.jpg' };
+    installFakeApi({ 'import:paths': () => importReview({ photos: [wound] }), 'import:attach-photos': () => { throw refuse('INVALID_REQUEST'); } });
+    await useImportStore.getState().importPaths(['/scans']);
+    expect(await useImportStore.getState().attachPhotos(['/scans/wound.jpg'], { newStudy: { patientName: 'A', patientId: 'B' } })).toBeNull();
+    expect(useImportStore.getState()).toMatchObject({ attaching: false, attachError: { code: 'INVALID_REQUEST' }, error: null });
+    expect(useImportStore.getState().review?.photos).toEqual([wound]);
+  });
+
   it('sends the selected studies with their service level and clinical history', async () => {
     const fake = installFakeApi({ 'import:paths': () => importReview(), 'import:send': () => ({ jobIds: [7] }) });
     await useImportStore.getState().importPaths(['/a']);

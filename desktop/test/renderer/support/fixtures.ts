@@ -40,6 +40,7 @@ export function importReview(overrides: Partial<ImportReview> = {}): ImportRevie
       reviewStudy({ studyInstanceUid: '1.2.826.0.1.3680043.10.2', patientName: 'ROE^RICHARD', patientId: 'P002', studyDate: '20240201', description: 'XR HAND', modalities: ['CR'], seriesCount: 1, instanceCount: 3, totalBytes: 9_000_000, conflicts: 2 }),
     ],
     problems: [{ displayName: 'DICOMDIR/README.TXT', code: 'FILE_NOT_DICOM', reason: 'This file is not a DICOM image. Check that you picked the export folder, not a viewer or report.' }],
+    photos: [],
     ...overrides,
   };
 }

@@ -1,8 +1,9 @@
+import type { ExifOrientation } from './exif-orientation.js';
 import { decodeJpeg } from './jpeg-raster.js';
 import { readJpegStructure, type JpegStructure } from './jpeg-structure.js';
 import type { PixelData } from './part10-writer.js';
 import { unsupported } from './photo-errors.js';
-import { decodePng, isPng } from './png-raster.js';
+import { decodePng, isPng, readPngHeader } from './png-raster.js';
 import { MAX_DECODED_PIXELS, applyOrientation, type Raster } from './raster.js';
 
 export const TRANSFER_SYNTAX = {
@@ -49,13 +50,8 @@ export function photoImage(bytes: Buffer): PhotoImage {
 
 function jpegImage(bytes: Buffer): PhotoImage {
   const structure = readJpegStructure(bytes);
-  if (structure.process === 'lossless' || structure.process === 'hierarchical' || structure.process === 'arithmetic') {
-    throw unsupported(`the JPEG uses ${structure.process} coding; only baseline, extended and progressive JPEG photos are converted`);
-  }
-  if (structure.precision !== 8) throw unsupported(`the JPEG has ${structure.precision}-bit samples; only 8-bit photos are converted`);
-  const photometric = encapsulatedPhotometric(structure);
-  const orientation = structure.exifOrientation ?? 1;
-  if (structure.process !== 'progressive' && photometric && orientation === 1) {
+  const { photometric, orientation } = jpegPlan(structure);
+  if (photometric) {
     const channels = structure.components.length as 1 | 3;
     return {
       transferSyntaxUid: structure.process === 'baseline' ? TRANSFER_SYNTAX.jpegBaseline : TRANSFER_SYNTAX.jpegExtended,
@@ -69,13 +65,48 @@ function jpegImage(bytes: Buffer): PhotoImage {
       pixelData: { encapsulated: true, bytes: bytes.subarray(0, structure.end) },
     };
   }
+  return nativeImage(applyOrientation(decodeJpeg(bytes, structure), orientation), true);
+}
+
+/**
+ * The size of the image photoImage would make of these bytes (rows and columns after the EXIF
+ * turn), found without decoding any pixels; throws the PhotoConversionError photoImage would throw
+ * for the file's structure, format or size. Damage inside compressed data that photoImage decodes
+ * (a PNG's deflate stream, a progressive JPEG's scans) shows only when it converts the photo.
+ */
+export function photoGeometry(bytes: Buffer): { rows: number; columns: number } {
+  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xd8) {
+    const structure = readJpegStructure(bytes);
+    const { orientation } = jpegPlan(structure);
+    // Orientations 5-8 turn the image by a quarter (raster.ts applyOrientation).
+    return orientation >= 5 ? { rows: structure.columns, columns: structure.rows } : { rows: structure.rows, columns: structure.columns };
+  }
+  if (isPng(bytes)) {
+    const { rows, columns } = readPngHeader(bytes);
+    return { rows, columns };
+  }
+  throw unsupported(describeOtherFormat(bytes));
+}
+
+/**
+ * How a JPEG becomes DICOM pixels: wrapped as it is (with this photometric interpretation) or
+ * decoded and turned by `orientation`. Refuses the streams photoImage does not convert.
+ */
+function jpegPlan(structure: JpegStructure): { photometric: PhotoImage['photometricInterpretation'] | undefined; orientation: ExifOrientation } {
+  if (structure.process === 'lossless' || structure.process === 'hierarchical' || structure.process === 'arithmetic') {
+    throw unsupported(`the JPEG uses ${structure.process} coding; only baseline, extended and progressive JPEG photos are converted`);
+  }
+  if (structure.precision !== 8) throw unsupported(`the JPEG has ${structure.precision}-bit samples; only 8-bit photos are converted`);
+  const photometric = encapsulatedPhotometric(structure);
+  const orientation = structure.exifOrientation ?? 1;
+  if (structure.process !== 'progressive' && photometric && orientation === 1) return { photometric, orientation };
   if (structure.components.length !== 1 && structure.components.length !== 3 && structure.components.length !== 4) {
     throw unsupported(`the JPEG has ${structure.components.length} colour components, which is not a photo format`);
   }
   if (structure.rows * structure.columns > MAX_DECODED_PIXELS) {
     throw unsupported(`the JPEG has ${Math.round((structure.rows * structure.columns) / 1e6)} megapixels, more than the ${MAX_DECODED_PIXELS / 1e6} that can be decoded for conversion`);
   }
-  return nativeImage(applyOrientation(decodeJpeg(bytes, structure), orientation), true);
+  return { photometric: undefined, orientation };
 }
 
 /**

@@ -43,7 +43,11 @@ export async function wrapPhotoAsSecondaryCapture(photoPath: string, attributes:
   return { sopInstanceUid, seriesInstanceUid, transferSyntaxUid: image.transferSyntaxUid };
 }
 
-async function readPhoto(photoPath: string): Promise<Buffer> {
+/**
+ * The bytes of a photo file; a missing, unreadable or oversized file is a PhotoConversionError
+ * (FILE_UNREADABLE, PHOTO_UNSUPPORTED) naming the problem, never the path.
+ */
+export async function readPhoto(photoPath: string): Promise<Buffer> {
   let handle;
   try {
     handle = await open(photoPath, 'r');

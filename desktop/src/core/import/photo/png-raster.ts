@@ -10,6 +10,22 @@ export function isPng(bytes: Buffer): boolean {
 }
 
 /**
+ * The PNG's size and pixel format from its IHDR chunk, which must come first (ISO/IEC 15948
+ * §11.2.2), read before anything is allocated; refuses sizes DICOM or the decoder cannot take, and
+ * a file without its IEND chunk (cut short).
+ */
+export function readPngHeader(bytes: Buffer): { columns: number; rows: number; depth: number; colorType: number } {
+  if (bytes.length < 33 || bytes.toString('latin1', 12, 16) !== 'IHDR') throw bytes.length < 33 ? truncated('the PNG ends inside its header') : damaged('the PNG has no IHDR header chunk');
+  const columns = bytes.readUInt32BE(16);
+  const rows = bytes.readUInt32BE(20);
+  if (columns === 0 || rows === 0) throw damaged('the PNG header gives an empty image');
+  if (columns > 0xffff || rows > 0xffff) throw unsupported('the PNG is wider or taller than the 65535 pixels DICOM allows');
+  if (columns * rows > MAX_DECODED_PIXELS) throw unsupported(`the PNG has ${Math.round((columns * rows) / 1e6)} megapixels, more than the ${MAX_DECODED_PIXELS / 1e6} that can be converted`);
+  if (bytes.lastIndexOf(IEND) < 0) throw truncated('the PNG ends before its IEND chunk');
+  return { columns, rows, depth: bytes[24]!, colorType: bytes[25]! };
+}
+
+/**
  * Decodes a PNG (ISO/IEC 15948) with pngjs, a pure-JS decoder, into pixels DICOM can carry
  * natively (PS3.5 §8.1.1, no PNG transfer syntax exists):
  * - grey (colour types 0 and 4): MONOCHROME2, 8-bit, or 16-bit kept whole for 16-bit greys;
@@ -18,17 +34,7 @@ export function isPng(bytes: Buffer): boolean {
  *   DICOM images have no alpha.
  */
 export function decodePng(bytes: Buffer): Raster {
-  // IHDR must be the first chunk (ISO/IEC 15948 §11.2.2): read the size before allocating anything.
-  if (bytes.length < 33 || bytes.toString('latin1', 12, 16) !== 'IHDR') throw bytes.length < 33 ? truncated('the PNG ends inside its header') : damaged('the PNG has no IHDR header chunk');
-  const columns = bytes.readUInt32BE(16);
-  const rows = bytes.readUInt32BE(20);
-  const depth = bytes[24]!;
-  const colorType = bytes[25]!;
-  if (columns === 0 || rows === 0) throw damaged('the PNG header gives an empty image');
-  if (columns > 0xffff || rows > 0xffff) throw unsupported('the PNG is wider or taller than the 65535 pixels DICOM allows');
-  if (columns * rows > MAX_DECODED_PIXELS) throw unsupported(`the PNG has ${Math.round((columns * rows) / 1e6)} megapixels, more than the ${MAX_DECODED_PIXELS / 1e6} that can be converted`);
-  if (bytes.lastIndexOf(IEND) < 0) throw truncated('the PNG ends before its IEND chunk');
-
+  const { columns, rows, depth, colorType } = readPngHeader(bytes);
   const grey = colorType === 0 || colorType === 4;
   const keep16 = grey && depth === 16;
   let png;

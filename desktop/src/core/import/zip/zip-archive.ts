@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Entry, ZipFile } from 'yauzl';
 import yauzl from 'yauzl';
@@ -21,7 +22,8 @@ export class ZipArchive {
    * Opens the archive and reads its end records. Rejects for a missing or unreadable file, a file
    * that is not a ZIP, or a damaged directory; yauzl then closes what it opened.
    */
-  static open(path: string): Promise<ZipArchive> {
+  static async open(path: string): Promise<ZipArchive> {
+    if (await zip64EndRecordOutside(path)) throw new Error('the ZIP64 end of central directory locator points outside the archive');
     return new Promise((resolve, reject) => {
       yauzl.open(path, {
         lazyEntries: true,
@@ -81,6 +83,13 @@ export class ZipArchive {
    * can count what comes out. yauzl bounds the range to the file and checks its length.
    */
   openRaw(entry: Entry): Promise<Readable> {
+    // yauzl reads the local header wherever the directory says. Past 2^53 (a damaged ZIP64 field)
+    // fs.read throws inside yauzl's one-read-at-a-time queue, which then never reads again: the
+    // next directory record would be waited for forever. Anything past the end cannot be read anyway.
+    const at = entry.relativeOffsetOfLocalHeader;
+    if (!Number.isSafeInteger(at) || at < 0 || at + 30 > this.zip.fileSize) {
+      return Promise.reject(new Error(`its local header would be at byte ${at}, outside the archive`));
+    }
     return new Promise((resolve, reject) => {
       this.zip.openReadStream(entry, { decodeFileData: false }, (error, stream) => {
         if (error) reject(error);
@@ -106,5 +115,33 @@ export class ZipArchive {
       });
       this.zip.close();
     });
+  }
+}
+
+/**
+ * Whether the ZIP64 locator, found as yauzl finds it (the last end record signature within the
+ * last 64 KiB + 22 bytes, APPNOTE.TXT 4.3.14-4.3.16), names an end record beyond the file. yauzl
+ * would read there, and an offset past 2^53 makes fs.read throw inside a read callback, where
+ * nothing can catch it: the whole process would go down with one damaged archive.
+ */
+async function zip64EndRecordOutside(path: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch {
+    return false; // yauzl.open reports it
+  }
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, 22 + 0xffff);
+    const { buffer: tail, bytesRead } = await handle.read(Buffer.alloc(length), 0, length, size - length);
+    for (let i = bytesRead - 22; i >= 0; i--) {
+      if (tail.readUInt32LE(i) !== 0x06054b50) continue;
+      if (i < 20 || tail.readUInt32LE(i - 20) !== 0x07064b50) return false;
+      return tail.readBigUInt64LE(i - 20 + 8) + 56n > BigInt(size);
+    }
+    return false;
+  } finally {
+    await handle.close();
   }
 }

@@ -52,6 +52,11 @@ export async function* zipSource(archivePath: string, options: ZipSourceOptions)
       yield skipped(archivePath, 'ARCHIVE_REFUSED', `the archive lists ${archive.entryCount} entries, more than the limit of ${limits.maxEntries}; nothing in it was unpacked`);
       return;
     }
+    if (archive.entryCount === 0 && await startsLikeZip(archivePath)) {
+      // An empty archive is only an end record; this one starts with an entry its directory does not count.
+      yield skipped(archivePath, 'ARCHIVE_REFUSED', "the archive's directory lists no entries although the archive holds some: the directory is damaged; nothing in it was unpacked");
+      return;
+    }
     const budget = new ExpansionBudget(limits, archive.fileSize);
     for (let index = 1; ; index++) {
       let entry;

@@ -4,15 +4,17 @@ import { plural } from '../../lib/format';
 import { useImportStore } from '../../stores/import-store';
 import { DropZone } from './drop-zone';
 import { ImportProgress } from './import-progress';
+import { PhotosPanel } from './photos-panel';
 import { ProblemList } from './problem-list';
 import { ReviewTable } from './review-table';
 import { ScreenNotices } from '../../components/notices';
 
 /** Import → review → send. */
 export function ImportScreen({ onNavigate }: { onNavigate(screen: ScreenId): void }) {
-  const { phase, progress, review, choices, sentJobIds, error, notice, setChoice, send, reset } = useImportStore();
+  const { phase, progress, review, choices, sentJobIds, error, notice, attaching, attachError, setChoice, send, attachPhotos, reset } = useImportStore();
   const selected = review ? review.studies.filter((s) => choices[s.studyInstanceUid]?.selected ?? true).length : 0;
   const sending = phase === 'sending';
+  const busy = sending || attaching;
 
   return (
     <div className="screen import-screen">
@@ -43,19 +45,21 @@ export function ImportScreen({ onNavigate }: { onNavigate(screen: ScreenId): voi
               {plural(review.counts.found, 'file')} read: {review.counts.imported} new, {review.counts.duplicates} already imported,{' '}
               {review.counts.conflicts} conflicting, {review.counts.skipped} skipped.
             </p>
-            {review.studies.length === 0 ? (
+            {review.studies.length === 0 && review.photos.length > 0 ? (
+              <p>No DICOM studies were found. Attach the photos below to a new study to send them.</p>
+            ) : review.studies.length === 0 ? (
               <p>No studies were found. Check the problems below, or choose the export folder of the modality.</p>
             ) : (
               <>
-                <ReviewTable studies={review.studies} choices={choices} disabled={sending} onChange={setChoice} />
+                <ReviewTable studies={review.studies} choices={choices} disabled={busy} onChange={setChoice} />
                 <div className="actions">
-                  <button type="button" className="primary" onClick={() => void send()} disabled={sending || selected === 0}>
+                  <button type="button" className="primary" onClick={() => void send()} disabled={busy || selected === 0}>
                     Send
                   </button>
                   <span className="muted">
                     {selected} of {plural(review.studies.length, 'study', 'studies')} selected
                   </span>
-                  <button type="button" onClick={reset} disabled={sending}>
+                  <button type="button" onClick={reset} disabled={busy}>
                     Clear
                   </button>
                   {sending ? <span role="status">Sending to the queue…</span> : null}
@@ -63,6 +67,7 @@ export function ImportScreen({ onNavigate }: { onNavigate(screen: ScreenId): voi
               </>
             )}
           </section>
+          <PhotosPanel photos={review.photos} studies={review.studies} busy={busy} attaching={attaching} error={attachError} onAttach={attachPhotos} />
           <ProblemList problems={review.problems} />
         </>
       ) : null}

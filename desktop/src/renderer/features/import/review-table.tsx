@@ -1,11 +1,6 @@
 import type { ReviewStudy } from '../../../common/ipc-contract';
-import { formatBytes, formatPersonName, formatStudyDate } from '../../lib/format';
+import { formatBytes, formatPersonName, formatStudyDate, studyLabel } from '../../lib/format';
 import type { StudyChoice } from '../../stores/import-store';
-
-/** How one study is named in its row's controls: "DOE, JANE (2024-01-31)". */
-export function studyLabel(study: ReviewStudy): string {
-  return `${formatPersonName(study.patientName)} (${formatStudyDate(study.studyDate)})`;
-}
 
 interface ReviewTableProps {
   studies: ReviewStudy[];
