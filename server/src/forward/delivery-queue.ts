@@ -154,7 +154,10 @@ export class DeliveryQueue {
     const first = batch[0]!;
     const study = { uploadId: first.uploadId, studyInstanceUid: first.studyInstanceUid, serviceLevel: first.serviceLevel };
     const startedAt = this.options.now().toISOString();
-    for (const item of batch) this.repo.setState(item.deliveryId, item.index, 'sending', startedAt);
+    // One commit for the whole batch: with synchronous=FULL every commit is a disk flush.
+    this.inOneCommit(() => {
+      for (const item of batch) this.repo.setState(item.deliveryId, item.index, 'sending', startedAt);
+    });
     const instances: InstanceToSend[] = batch.map((item) => ({
       sopInstanceUid: item.sopInstanceUid, sopClassUid: item.sopClassUid, transferSyntaxUid: item.transferSyntaxUid, size: item.size,
       open: () => storage.readRange(item.uploadId, item.index, 0, item.size),
@@ -177,6 +180,17 @@ export class DeliveryQueue {
     metrics.deliverySeconds.observe({ destination: destination.name }, (performance.now() - started) / 1000);
     const now = this.options.now().toISOString();
     const stored: DueItem[] = [];
+    this.inOneCommit(() => this.recordOutcomes(destination, batch, outcomes, now, stored));
+    if (stored.length > 0) {
+      metrics.deliveredInstances.inc({ destination: destination.name }, stored.length);
+      await this.confirm(destination, study, stored);
+    }
+    this.afterBatch(batch);
+  }
+
+  /** Each instance's answer from the destination; those stored go to `stored` for confirmation. */
+  private recordOutcomes(destination: Destination, batch: DueItem[], outcomes: Map<string, InstanceOutcome>, now: string, stored: DueItem[]): void {
+    const { metrics } = this.options;
     for (const item of batch) {
       const outcome = outcomes.get(item.sopInstanceUid);
       if (!outcome) {
@@ -195,11 +209,6 @@ export class DeliveryQueue {
         this.retry(item, outcome.reason);
       }
     }
-    if (stored.length > 0) {
-      metrics.deliveredInstances.inc({ destination: destination.name }, stored.length);
-      await this.confirm(destination, study, stored);
-    }
-    this.afterBatch(batch);
   }
 
   private async confirm(destination: Destination, study: { uploadId: string; studyInstanceUid: string; serviceLevel: 'STAT' | 'ROUTINE' }, stored: DueItem[]): Promise<void> {
@@ -213,9 +222,15 @@ export class DeliveryQueue {
       present = await destination.confirm(study, stored.map((i) => i.sopInstanceUid));
     } catch (error) {
       this.options.log?.warn({ uploadId: study.uploadId, destination: destination.name, err: error }, 'confirmation query failed; instances stay delivered, unconfirmed');
-      for (const item of stored) this.repo.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the confirmation query failed', lastError: null });
+      this.inOneCommit(() => {
+        for (const item of stored) this.repo.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the confirmation query failed', lastError: null });
+      });
       return;
     }
+    this.inOneCommit(() => this.recordConfirmations(destination, stored, present, now));
+  }
+
+  private recordConfirmations(destination: Destination, stored: DueItem[], present: Set<string>, now: string): void {
     for (const item of stored) {
       if (present.has(item.sopInstanceUid)) {
         this.repo.setState(item.deliveryId, item.index, 'confirmed', now, { lastError: null });
@@ -254,12 +269,12 @@ export class DeliveryQueue {
   private afterBatch(batch: DueItem[]): void {
     const now = this.options.now().toISOString();
     const uploads = new Set<string>();
-    for (const item of batch) {
-      uploads.add(item.uploadId);
-      if (this.repo.deliveredEverywhere(item.uploadId, item.index)) {
-        this.repo.markDelivered(item.sopInstanceUid, item.sha256, now);
+    this.inOneCommit(() => {
+      for (const item of batch) {
+        uploads.add(item.uploadId);
+        if (this.repo.deliveredEverywhere(item.uploadId, item.index)) this.repo.markDelivered(item.sopInstanceUid, item.sha256, now);
       }
-    }
+    });
     for (const uploadId of uploads) this.track(this.releaseIfDone(uploadId));
   }
 
@@ -280,6 +295,10 @@ export class DeliveryQueue {
       const already = this.options.db.prepare(`SELECT 1 FROM audit_log WHERE action = 'delivery' AND target = ? AND outcome = ?`).get(target, outcome);
       if (!already) this.audit.record({ action: 'delivery', actorUserId: study.user_id, address: null, target, outcome });
     }
+  }
+
+  private inOneCommit(write: () => void): void {
+    this.options.db.transaction(write)();
   }
 
   /** Keeps a background task visible to stop(), and logs rather than leaks its failure. */
