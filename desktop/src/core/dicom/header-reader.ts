@@ -16,6 +16,20 @@ export interface HeaderReadLimits {
 }
 
 const DEFAULT_LIMITS: HeaderReadLimits = { firstReadBytes: 64 * 1024, maxHeaderBytes: 16 * 1024 * 1024 };
+/**
+ * Most bytes a deflated data set is inflated to for its header, as much as a header may be read
+ * of a file. A deflate stream expands up to 1032 times: a 200 KB file can hold a 200 MB data set,
+ * and inflating it whole (times the import's 32 files at once) would exhaust memory.
+ */
+export const MAX_INFLATED_HEADER_BYTES = DEFAULT_LIMITS.maxHeaderBytes;
+/**
+ * Most sequence items a header parse may meet (about 50 MB of parser objects). dicom-parser keeps
+ * an object of about 1 KB per item, so a file of nothing but empty items (8 to 16 bytes each)
+ * costs 60 times its size: the 16 MB a header may be would take a gigabyte. Real headers hold a
+ * few thousand; one with more (a huge RT structure set, a sparse slide's per-frame groups) is read
+ * like a header past maxHeaderBytes: its identifying attributes, which come first, are kept.
+ */
+export const MAX_HEADER_ITEMS = 50_000;
 const PIXEL_DATA = 'x7fe00010';
 const IMPLICIT_LE = '1.2.840.10008.1.2';
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
@@ -86,32 +100,101 @@ export function parseHeader(bytes: Buffer, wholeFile: boolean, lastTry = false):
     if (!rawSyntax) return { ok: false, code: 'FILE_NOT_DICOM', reason: bytes.length < 132 ? 'the file is too short to be DICOM' : 'no DICOM preamble ("DICM" at byte 128) and no DICOM data set at the start' };
   }
   let dataSet: DataSet;
+  // Why the parse gets less than the bytes hold (too many sequence items, or a deflated data set
+  // capped): what it then reads is all it will ever read, so it never asks for more.
+  let cutShort: string | undefined;
+  let parsed = bytes;
+  const itemCut = itemLimitOffset(bytes, 0);
+  if (itemCut !== undefined) {
+    parsed = bytes.subarray(0, itemCut);
+    cutShort = TOO_MANY_ITEMS;
+  }
   try {
-    dataSet = dicomParser.parseDicom(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), {
+    dataSet = dicomParser.parseDicom(new Uint8Array(parsed.buffer, parsed.byteOffset, parsed.length), {
       untilTag: PIXEL_DATA,
       ...(rawSyntax ? { TransferSyntaxUID: rawSyntax } : {}),
-      inflater: (array: Uint8Array, position: number) => inflatePrefix(array, position),
+      inflater: (array: Uint8Array, position: number) => {
+        const inflated = inflatePrefix(array, position, MAX_INFLATED_HEADER_BYTES);
+        if (inflated.cut) cutShort = INFLATES_TOO_FAR;
+        const cut = itemLimitOffset(inflated.bytes, position);
+        if (cut === undefined) return inflated.bytes;
+        cutShort = TOO_MANY_ITEMS;
+        return inflated.bytes.subarray(0, cut);
+      },
     } as dicomParser.ParseDicomOptions);
   } catch (error) {
     const message = typeof error === 'string' ? error : String((error as { exception?: unknown; message?: string }).exception ?? (error as Error).message ?? error);
-    // dicom-parser reports a prefix that ends mid-element as a buffer overrun, with what it parsed.
-    const overrun = /overrun|overread|beyond|end of buffer|past the end/i.test(message);
+    const partial = (error as { dataSet?: DataSet }).dataSet;
+    if (cutShort) {
+      // As at the last prefix: what was read identifies the object, or it is refused for what cut it short.
+      const header = partial ? headerFrom(partial, rawSyntax ?? metaSyntax(parsed)) : undefined;
+      return header?.ok ? header : { ok: false, code: 'FILE_NOT_DICOM', reason: cutShort };
+    }
+    const overrun = OVERRUN.test(message);
     if (overrun && !wholeFile) {
-      const partial = (error as { dataSet?: DataSet }).dataSet;
-      if (lastTry && partial) return headerFrom(partial, rawSyntax);
+      if (lastTry && partial) return headerFrom(partial, rawSyntax ?? metaSyntax(parsed));
       return 'need-more';
     }
     if (overrun) return { ok: false, code: 'FILE_TRUNCATED', reason: 'the file ends in the middle of its header' };
     return { ok: false, code: 'FILE_NOT_DICOM', reason: `the DICOM header could not be parsed (${message.replace(/^dicomParser\.\w+: /, '').slice(0, 200)})` };
   }
-  if (!dataSet.elements[PIXEL_DATA] && !wholeFile) {
+  if (!dataSet.elements[PIXEL_DATA] && !wholeFile && !cutShort) {
     // The parse ran to the end of the prefix without meeting Pixel Data: the header may go on.
     return 'need-more';
   }
-  return headerFrom(dataSet, rawSyntax);
+  const header = headerFrom(dataSet, rawSyntax, wholeFile && !cutShort);
+  return cutShort && !header.ok ? { ok: false, code: 'FILE_NOT_DICOM', reason: cutShort } : header;
 }
 
-function headerFrom(dataSet: DataSet, rawSyntax: string | undefined): HeaderResult {
+/** How dicom-parser says that the bytes ended inside an element: with a prefix, ask for more; with the whole file, it is cut short. */
+const OVERRUN = /overrun|overread|beyond|end of buffer|past the end/i;
+const INFLATES_TOO_FAR = `the deflated data set inflates to more than ${MAX_INFLATED_HEADER_BYTES / 1024 / 1024} MB before its pixel data`;
+const TOO_MANY_ITEMS = `the header holds more than ${MAX_HEADER_ITEMS} sequence items before its pixel data`;
+const ITEM_TAGS = [Buffer.from([0xfe, 0xff, 0x00, 0xe0]), Buffer.from([0xff, 0xfe, 0xe0, 0x00])]; // (FFFE,E000), little and big endian
+
+/**
+ * Where to cut `bytes` so that a parse meets at most MAX_HEADER_ITEMS item tags (PS3.5 §7.5) after
+ * `from`, or undefined when they hold no more. Counted on the raw bytes, so a value that happens to
+ * contain the tag counts too: harmless at this limit.
+ */
+function itemLimitOffset(bytes: Uint8Array, from: number): number | undefined {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  for (const tag of ITEM_TAGS) {
+    let at = from - 1;
+    for (let count = 0; count <= MAX_HEADER_ITEMS; count++) {
+      at = view.indexOf(tag, at + 1);
+      if (at < 0) break;
+    }
+    if (at >= 0) return at;
+  }
+  return undefined;
+}
+
+/** The Transfer Syntax UID of the meta header; a partly parsed data set does not carry it. */
+function metaSyntax(bytes: Uint8Array): string | undefined {
+  try {
+    return dicomParser.readPart10Header(bytes).string('x00020010')?.replace(/[\0 ]+$/, '') || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The catalog's attributes from a parsed data set. dicom-parser records an element whose length
+ * runs past the bytes it was given (a file cut inside an implicit VR value, say) and throws only
+ * when its value is read, here: that is a header that cannot be parsed, not an error to pass on.
+ */
+function headerFrom(dataSet: DataSet, rawSyntax: string | undefined, wholeFile = false): HeaderResult {
+  try {
+    return readHeaderFields(dataSet, rawSyntax);
+  } catch (error) {
+    const message = describeThrown(error).replace(/^dicomParser\.\w+: /, '');
+    if (wholeFile && OVERRUN.test(message)) return { ok: false, code: 'FILE_TRUNCATED', reason: 'the file ends in the middle of its header' };
+    return { ok: false, code: 'FILE_NOT_DICOM', reason: `the DICOM header could not be parsed (${message})` };
+  }
+}
+
+function readHeaderFields(dataSet: DataSet, rawSyntax: string | undefined): HeaderResult {
   const text = (tag: string) => (dataSet.string(tag) ?? '').replace(/[\0 ]+$/, '');
   const int = (tag: string) => {
     const value = dataSet.intString(tag);
@@ -156,15 +239,32 @@ function sniffRawDataSet(bytes: Buffer): string | undefined {
 }
 
 /**
- * Deflated data sets (PS3.5 §A.5): inflate what the prefix holds. Z_SYNC_FLUSH lets a cut-off
- * stream yield what it has; the header then parses or asks for more.
+ * Deflated data sets (PS3.5 §A.5): inflate what the prefix holds, up to `maxBytes`. Z_SYNC_FLUSH
+ * lets a cut-off stream yield what it has; the header then parses or asks for more. zlib's sync
+ * API cannot stop at a size and keep what it made, so ever longer pieces of the stream are
+ * inflated (each 4 times the last, so the work stays within 4/3 of one pass) until the stream
+ * ends or the next piece would pass `maxBytes`; the last piece that fitted is used (`cut`).
+ * The first piece is small enough that it always fits: deflate expands at most 1032 times.
  */
-function inflatePrefix(array: Uint8Array, position: number): Uint8Array {
-  const inflated = inflateRawSync(array.subarray(position), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 256 * 1024 * 1024 });
+function inflatePrefix(array: Uint8Array, position: number, maxBytes: number): { bytes: Uint8Array; cut: boolean } {
+  const stream = array.subarray(position);
+  let take = Math.min(stream.length, Math.max(1, Math.floor(maxBytes / 1032)));
+  let inflated = inflateRawSync(stream.subarray(0, take), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: maxBytes });
+  let cut = false;
+  while (take < stream.length) {
+    take = Math.min(stream.length, take * 4);
+    try {
+      inflated = inflateRawSync(stream.subarray(0, take), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: maxBytes });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') throw error;
+      cut = true;
+      break;
+    }
+  }
   const out = new Uint8Array(position + inflated.length);
   out.set(array.subarray(0, position), 0);
   out.set(inflated, position);
-  return out;
+  return { bytes: out, cut };
 }
 
 function unreadable(error: unknown): HeaderResult {

@@ -403,6 +403,54 @@ describe('zipSource: broken archives never throw', () => {
   });
 });
 
+describe('zipSource: offsets and counts found wrong by the malformed-input fuzzer (faults/malformed-input.test.ts)', () => {
+  const signature = (bytes: Buffer, value: number) => bytes.lastIndexOf(Buffer.from([value & 0xff, (value >> 8) & 0xff, (value >> 16) & 0xff, value >>> 24]));
+
+  it('refuses an archive whose ZIP64 locator points past 2^53, where reading it used to take the whole process down', async () => {
+    const path = join(work, 'locator.zip');
+    await writeZip(path, ['IM1', 'IM2'].map((name) => storedEntry(name, Buffer.from(`content of ${name}`), { zip64: true })), { zip64: true });
+    const archive = await readFile(path);
+    // (Before: fs.read threw "position out of range" inside yauzl's read callback: an uncaught exception.)
+    archive.writeBigUInt64LE(2n ** 60n, signature(archive, 0x07064b50) + 8);
+    await writeFile(path, archive);
+
+    expect(await collect(zipSource(path, { tempDir }))).toEqual([{
+      kind: 'skipped',
+      skipped: { displayName: path, code: 'ARCHIVE_REFUSED', reason: expect.stringMatching(/ZIP64 end of central directory locator points outside the archive/) },
+    }]);
+  }, 10_000);
+
+  it('refuses an entry whose ZIP64 local header offset is past 2^53 and unpacks the next, where the archive used to hang', async () => {
+    const path = join(work, 'offset.zip');
+    await writeZip(path, ['IM1', 'IM2'].map((name) => storedEntry(name, Buffer.from(`content of ${name}`), { zip64: true })), { zip64: true });
+    const archive = await readFile(path);
+    // The first central record's ZIP64 field: uncompressed size, compressed size, local header offset.
+    const field = archive.indexOf(Buffer.from([0x01, 0x00, 24, 0x00]), archive.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])));
+    archive.writeBigUInt64LE(2n ** 53n, field + 4 + 16);
+    await writeFile(path, archive);
+
+    // (Before: fs.read threw inside yauzl's one-read-at-a-time queue, which then never read the next record.)
+    const items = await collect(zipSource(path, { tempDir }));
+
+    expect(skippedOf(items)).toEqual([{ displayName: 'offset.zip › IM1', code: 'ARCHIVE_REFUSED', reason: expect.stringMatching(/local header would be at byte 9007199254740992, outside the archive/) }]);
+    expect(filesOf(items).map((f) => f.displayName)).toEqual(['offset.zip › IM2']);
+  }, 10_000);
+
+  it('reports an archive whose end record counts no entries although it holds some, instead of importing nothing silently', async () => {
+    const path = join(work, 'uncounted.zip');
+    await writeZip(path, ['IM1', 'IM2'].map((name) => storedEntry(name, Buffer.from(`content of ${name}`))));
+    const archive = await readFile(path);
+    const end = signature(archive, 0x06054b50);
+    archive.writeUInt16LE(0, end + 8);
+    archive.writeUInt16LE(0, end + 10);
+    await writeFile(path, archive);
+
+    expect(skippedOf(await collect(zipSource(path, { tempDir })))).toEqual([{
+      displayName: path, code: 'ARCHIVE_REFUSED', reason: expect.stringMatching(/directory lists no entries although the archive holds some/),
+    }]);
+  });
+});
+
 describe('zipSource: the temp area', () => {
   it('reports a temp area that cannot be prepared, without unpacking anything', async () => {
     const path = await studyZip();
