@@ -32,6 +32,19 @@ export interface UploadServiceOptions {
   /** Delivery state per destination and instance, for status. */
   deliveryItems?: (uploadId: string) => readonly DeliveryItemStatus[];
   log?: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /**
+   * A chunk being written whose connection has moved no byte for this long is dropped when another
+   * connection asks for its range (its client gave it up and sends the range again). Default 2 s.
+   */
+  staleWriterMs?: number;
+}
+
+/** A chunk being received: its range, and the connection it comes over, to tell a live writer from a dead one. */
+interface Writer {
+  range: ByteRange;
+  body: Readable;
+  bytesRead: number;
+  movedAt: number;
 }
 
 export interface ChunkHeaders {
@@ -49,7 +62,9 @@ export class UploadService {
   private readonly repo: UploadsRepository;
   private readonly verifier: InstanceVerifier;
   /** Byte ranges being written right now, per `${uploadId}/${index}`: concurrent overlapping chunks are refused. */
-  private readonly inFlight = new Map<string, ByteRange[]>();
+  private readonly inFlight = new Map<string, Writer[]>();
+  /** Notes which chunk connections moved, twice a second while any chunk is arriving (watchWriters). */
+  private writersTimer: NodeJS.Timeout | undefined;
   private readonly verifications = new Map<string, Promise<void>>();
   /** Verification reads whole instances: two at a time keeps the disk for incoming chunks. */
   private readonly verifySlots = new Semaphore(2);
@@ -93,12 +108,17 @@ export class UploadService {
       .digest('hex');
 
     let upload = this.repo.findResumable(principal.userId, study.studyInstanceUid, manifestHash);
-    const resumed = upload !== undefined;
     if (!upload) {
       if (this.repo.countActive(principal.userId) >= limits.maxActiveUploadsPerUser) {
         throw new RelayError(429, 'UPLOAD_LIMIT_REACHED', `at most ${limits.maxActiveUploadsPerUser} uploads may be in progress per account`, { maxActiveUploadsPerUser: limits.maxActiveUploadsPerUser });
       }
       await this.requireFreeSpace(totalBytes);
+      // A copy of this init that arrived meanwhile (a client sending it again over a lossy link) may
+      // have created the upload while this one waited: one upload, both answered with it.
+      upload = this.repo.findResumable(principal.userId, study.studyInstanceUid, manifestHash);
+    }
+    const resumed = upload !== undefined;
+    if (!upload) {
       const delivered = this.repo.alreadyDelivered(instances);
       const id = randomBytes(16).toString('base64url');
       const now = this.options.now();
@@ -181,13 +201,19 @@ export class UploadService {
     }
     const key = `${uploadId}/${instance.index}`;
     const writing = this.inFlight.get(key) ?? [];
-    if (writing.some(([s, e]) => offset < e && s < end)) {
+    const clashing = writing.filter(({ range: [s, e] }) => offset < e && s < end);
+    if (clashing.length > 0) {
+      // Dead connections are dropped so the range is free for this one at its retry, rather than
+      // after chunkIdleTimeoutSeconds: on a lossy link a client gives up a stuck connection, and
+      // its reset may be lost on the way.
+      for (const writer of clashing) this.dropIfStale(writer);
       this.reject('in_progress');
       throw new RelayError(409, 'UPLOAD_CHUNK_IN_PROGRESS', undefined, {}, { 'retry-after': '1' });
     }
-    const reservation: ByteRange = [offset, end];
+    const reservation: Writer = { range: [offset, end], body, bytesRead: bytesReadOf(body), movedAt: performance.now() };
     writing.push(reservation);
     this.inFlight.set(key, writing);
+    this.watchWriters();
     try {
       if (instance.receivedBytes === 0) await this.options.storage.prepareInstance(uploadId, instance.index, instance.size);
       let written;
@@ -220,6 +246,32 @@ export class UploadService {
       if (remaining.length > 0) this.inFlight.set(key, remaining);
       else this.inFlight.delete(key);
     }
+  }
+
+  /**
+   * Drops a chunk being written whose connection moved no byte for staleWriterMs (as noted by
+   * watchWriters, to half a second). The writer fails, keeping nothing, and frees its range.
+   */
+  private dropIfStale(writer: Writer): void {
+    const now = performance.now();
+    if (noteMovement(writer, now) || now - writer.movedAt < (this.options.staleWriterMs ?? 2_000)) return;
+    this.options.log?.info({ instance: writer.range }, 'chunk connection silent while its range is sent again: dropped');
+    writer.body.destroy(new Error('chunk connection superseded'));
+  }
+
+  /** While chunks arrive, notes twice a second which of their connections moved, for dropIfStale. */
+  private watchWriters(): void {
+    if (this.writersTimer) return;
+    this.writersTimer = setInterval(() => {
+      if (this.inFlight.size === 0) {
+        clearInterval(this.writersTimer);
+        this.writersTimer = undefined;
+        return;
+      }
+      const now = performance.now();
+      for (const writers of this.inFlight.values()) for (const writer of writers) noteMovement(writer, now);
+    }, 500);
+    this.writersTimer.unref();
   }
 
   status(uploadId: string): UploadStatus {
@@ -309,6 +361,8 @@ export class UploadService {
 
   async close(): Promise<void> {
     clearInterval(this.cleanupTimer);
+    clearInterval(this.writersTimer);
+    this.writersTimer = undefined;
     await Promise.allSettled([...this.verifications.values()]);
   }
 
@@ -442,4 +496,18 @@ function summarizeDeliveries(items: readonly DeliveryItemStatus[]): UploadStatus
           : 'forwarding';
     return { destination, state, total: list.length, delivered, confirmed, failed };
   });
+}
+
+/** Bytes received so far on the connection a request body comes over (0 for a body with no socket). */
+function bytesReadOf(body: Readable): number {
+  return (body as Readable & { socket?: { bytesRead?: number } }).socket?.bytesRead ?? 0;
+}
+
+/** Whether the writer's connection received bytes since last noted (and notes when). */
+function noteMovement(writer: Writer, now: number): boolean {
+  const read = bytesReadOf(writer.body);
+  if (read === writer.bytesRead) return false;
+  writer.bytesRead = read;
+  writer.movedAt = now;
+  return true;
 }

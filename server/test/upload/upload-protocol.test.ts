@@ -169,6 +169,71 @@ describe('upload protocol over HTTP', () => {
     expect(complete.body).toMatchObject({ state: 'accepted', instances: [{ state: 'verified' }, { state: 'verified' }] });
   });
 
+  it('answers copies of one init that arrive together (a client sending it again over a lossy link) with one upload', async () => {
+    study = await freshStudy(2);
+    const answers = await Promise.all([initStudy(), initStudy(), initStudy()]);
+    expect(new Set(answers.map((a) => a.body.uploadId)).size).toBe(1);
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 201]);
+  });
+
+  it('drops a connection that went silent mid-chunk when its range is sent again, so the resend goes through; never a moving one', async () => {
+    study = await freshStudy(1);
+    const bytes = await readFile(study.instances[0]!.path);
+    const { uploadId, uploadToken } = (await initStudy()).body;
+    const piece = bytes.subarray(0, CHUNK);
+    const headers = { authorization: `Bearer ${uploadToken}`, 'content-type': 'application/octet-stream', 'content-length': String(piece.length), 'content-digest': contentDigestHeader(sha256(piece)) };
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // A writer that sends half its chunk and then nothing, its connection left open (a client that
+    // gave it up on a lossy link, its reset lost), and one that keeps trickling bytes.
+    const open = (trickle: boolean) => {
+      const req = httpRequest(`${relay.url}/upload/${uploadId}/chunk?instance=0&offset=0`, { method: 'PUT', headers });
+      const outcome = new Promise<string>((resolve) => {
+        req.on('response', (response) => {
+          response.resume();
+          resolve(`HTTP ${response.statusCode}`);
+        });
+        req.on('error', () => resolve('dropped'));
+      });
+      let sent = piece.length / 2;
+      req.write(piece.subarray(0, sent));
+      const timer = trickle ? setInterval(() => {
+        req.write(piece.subarray(sent, sent + 64));
+        sent += 64;
+      }, 250) : undefined;
+      return { outcome, finish: () => { clearInterval(timer); req.end(piece.subarray(sent)); } };
+    };
+
+    const moving = open(true);
+    await sleep(200);
+    for (let i = 0; i < 4; i++) {
+      expect((await client.chunk(uploadId, uploadToken, 0, 0, piece)).body).toMatchObject({ error: { code: 'UPLOAD_CHUNK_IN_PROGRESS' } });
+      await sleep(1_000);
+    }
+    moving.finish();
+    expect(await moving.outcome).toBe('HTTP 200');
+
+    const nextPiece = bytes.subarray(CHUNK, 2 * CHUNK);
+    const silentHeaders = { ...headers, 'content-digest': contentDigestHeader(sha256(nextPiece)) };
+    const silent = httpRequest(`${relay.url}/upload/${uploadId}/chunk?instance=0&offset=${CHUNK}`, { method: 'PUT', headers: silentHeaders });
+    const silentOutcome = new Promise<string>((resolve) => {
+      silent.on('response', (response) => resolve(`HTTP ${response.statusCode}`));
+      silent.on('error', () => resolve('dropped'));
+    });
+    silent.write(nextPiece.subarray(0, nextPiece.length / 2));
+    await sleep(200);
+    expect((await client.chunk(uploadId, uploadToken, 0, CHUNK, nextPiece)).status).toBe(409);
+    await sleep(2_200);
+    // Silent for over 2 s: dropped now, and this one is told to retry...
+    expect((await client.chunk(uploadId, uploadToken, 0, CHUNK, nextPiece)).body).toMatchObject({ error: { code: 'UPLOAD_CHUNK_IN_PROGRESS' } });
+    expect(await silentOutcome).toBe('dropped');
+    await sleep(100);
+    // ...which goes through; nothing of the dropped half was kept.
+    expect((await client.chunk(uploadId, uploadToken, 0, CHUNK, nextPiece)).body).toMatchObject({ duplicate: false, receivedBytes: 2 * CHUNK });
+    await client.sendFile(uploadId, uploadToken, 0, bytes, CHUNK, [...Array(Math.ceil(bytes.length / CHUNK)).keys()].slice(2));
+    const complete = await client.request('POST', `/upload/${uploadId}/complete`, uploadToken);
+    expect(complete.body).toMatchObject({ state: 'accepted', instances: [{ state: 'verified' }] });
+  });
+
   it('rejects malformed, non-DICOM and mismatched instances with reasons, and still accepts the rest', async () => {
     study = await freshStudy(1);
     const good = await readFile(study.instances[0]!.path);

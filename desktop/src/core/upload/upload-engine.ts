@@ -1,11 +1,12 @@
 import { open } from 'node:fs/promises';
 import type { InitUploadResponse, UploadStatus } from '../../../../server/src/protocol/upload-protocol.js';
 import type { CatalogDatabase } from '../catalog/catalog-database.js';
-import { backoffMs, sleepUnlessAborted } from './backoff.js';
-import { ChunkSizer } from './chunk-sizer.js';
+import { backoffMs, sleep, sleepUnlessAborted } from './backoff.js';
 import type { ConnectivityMonitor } from './connectivity-monitor.js';
+import { LinkTuning } from './link-tuning.js';
+import { RangeQueue, type ByteRange } from './range-queue.js';
 import type { UploadEventSource } from './relay-event-stream.js';
-import { RelayRequestError, type RelayClient } from './relay-client.js';
+import { DEFAULT_CHUNK_STALL_MS, RelayRequestError, type RelayClient } from './relay-client.js';
 import { SendingPolicy, type HoldReason, type SendingLimits } from './sending-policy.js';
 import { StatFirstGate } from './stat-first-gate.js';
 import { UploadJobsRepository, type CatalogFile, type UploadJob } from './upload-jobs-repository.js';
@@ -16,8 +17,14 @@ export interface UploadEngineOptions {
   /** A valid access token (the session refreshes it as needed). */
   accessToken: () => Promise<string>;
   sourceWorkstation?: string;
-  /** Chunks in flight at once. */
+  /** Chunks in flight at once on a sound link. */
   parallelChunks?: number;
+  /** Most chunks in flight while connections keep being lost (a lossy link: LinkTuning). Default 16. */
+  maxParallelChunks?: number;
+  /** A chunk whose connection moves no byte for this long is sent again on a new one (StallWatchdog). Default 10 s. */
+  chunkStallMs?: number;
+  /** The same once connections have stalled on this link. Default 5 s. */
+  lossyChunkStallMs?: number;
   /** Retries of a transient failure before the job is left queued for later (0 = forever). */
   maxAttempts?: number;
   backoffBaseMs?: number;
@@ -106,6 +113,8 @@ export class UploadEngine {
   private readonly lastReported = new Map<number, { bytesSent: number; totalBytes: number }>();
   /** Routine jobs run alongside a STAT one (the desktop's lanes, watched folders) yield it the link. */
   private readonly statFirst = new StatFirstGate();
+  /** What sending has taught about the link to the relay (chunk size, connections, stall time), kept across attempts and jobs. */
+  private link: { key: string; tuning: LinkTuning } | undefined;
 
   constructor(private readonly options: UploadEngineOptions) {
     this.jobs = new UploadJobsRepository(options.db, options.now);
@@ -248,6 +257,7 @@ export class UploadEngine {
       if (job.errorCode === 'WAITING_FOR_WINDOW' || (job.errorCode === OFFLINE_REASON.code && job.lastError === OFFLINE_REASON.message)) {
         this.jobs.setState(jobId, job.state, { error: null });
       }
+      const sentBefore = this.lastReported.get(jobId)?.bytesSent ?? 0;
       try {
         return await this.attempt(job, waitForDelivery);
       } catch (caught) {
@@ -275,7 +285,8 @@ export class UploadEngine {
         // close() ends the wait too: the job keeps its place in the queue for the next engine.
         await sleepUnlessAborted(Math.max(retryAfter, backoffMs(attempt, this.options.backoffBaseMs ?? 500, this.options.backoffMaxMs ?? 30_000)), this.stopping.signal);
         if (this.stopping.signal.aborted) return this.outcome(jobId, 'queued', { code, message });
-        attempt++;
+        // An attempt that got bytes to the relay before it failed (a lossy link) starts the backoff over.
+        attempt = (this.lastReported.get(jobId)?.bytesSent ?? 0) > sentBefore ? 0 : attempt + 1;
       }
     }
   }
@@ -312,13 +323,12 @@ export class UploadEngine {
       // A STAT study holds routine studies' chunks while it sends (StatFirstGate).
       const leaveGate = job.serviceLevel === 'STAT' ? this.statFirst.enter() : undefined;
       try {
-        const sizer = new ChunkSizer(init.chunk.minBytes, init.chunk.maxBytes, init.chunk.preferredBytes);
         for (let round = 0; ; round++) {
           const missing = status.instances.flatMap((instance) => instance.state === 'receiving'
             ? instance.missing.map(([start, end]) => ({ index: instance.index, start, end })) : []);
           if (missing.length === 0) break;
           try {
-            await this.sendRanges(job, init, files, missing, sizer, totalBytes - sumMissing(status), totalBytes);
+            await this.sendRanges(job, init, files, missing, totalBytes - sumMissing(status), totalBytes);
           } catch (error) {
             // The upload token expired or the upload vanished on the relay: start over from init,
             // which resumes the same upload when it still exists.
@@ -355,8 +365,17 @@ export class UploadEngine {
   }
 
   private async init(job: UploadJob, files: CatalogFile[]): Promise<InitUploadResponse> {
+    let accessToken: string;
     try {
-      return await this.options.client.initUpload(await this.options.accessToken(), {
+      accessToken = await this.options.accessToken();
+    } catch (error) {
+      // The relay refused to refresh the sign-in (ended, expired, its refresh token seen twice after
+      // an answer lost on a lossy link): no retry brings it back, signing in again does.
+      if (error instanceof RelayRequestError && error.status === 401) throw new JobFailed(error.code ?? 'AUTH_TOKEN_INVALID', error.message);
+      throw error;
+    }
+    try {
+      return await this.options.client.initUpload(accessToken, {
         study: {
           studyInstanceUid: job.studyInstanceUid,
           serviceLevel: job.serviceLevel,
@@ -375,14 +394,66 @@ export class UploadEngine {
     }
   }
 
-  /** Sends the missing ranges, `parallelChunks` at a time, each cut to the current chunk size. */
-  private async sendRanges(job: UploadJob, init: InitUploadResponse, files: CatalogFile[], missing: { index: number; start: number; end: number }[],
-    sizer: ChunkSizer, alreadyHeld: number, totalBytes: number): Promise<void> {
-    const queue = [...missing];
+  /** The link's tuning for the relay's chunk limits (a new one when they change). */
+  private linkFor(chunk: InitUploadResponse['chunk']): LinkTuning {
+    const key = `${chunk.minBytes}/${chunk.maxBytes}/${chunk.preferredBytes}`;
+    if (this.link?.key !== key) {
+      const stallMs = this.options.chunkStallMs ?? DEFAULT_CHUNK_STALL_MS;
+      this.link = {
+        key,
+        tuning: new LinkTuning({
+          parallel: this.options.parallelChunks ?? 4, maxParallel: this.options.maxParallelChunks ?? 16,
+          stallMs, lossyStallMs: Math.min(stallMs, this.options.lossyChunkStallMs ?? 5_000),
+        }, chunk),
+      };
+    }
+    return this.link.tuning;
+  }
+
+  /**
+   * Sends the missing ranges, several chunks at a time, each cut to the current chunk size
+   * (LinkTuning). Each chunk is watched by progress (RelayClient.putChunk): one that keeps moving
+   * is waited for however slow, one whose connection stopped moving is given up. A chunk whose
+   * connection was lost (stalled, reset, never connected) goes back in the queue and is sent again
+   * on a new connection while the others go on, and the link is tuned for loss (smaller chunks,
+   * more connections). The attempt fails only when chunks keep being lost with none stored in
+   * between and the relay does not answer its probe either (an outage: run() waits for it). A range
+   * the relay is still receiving from a connection given up (409 UPLOAD_CHUNK_IN_PROGRESS) is tried
+   * again after the relay's Retry-After (it drops such a connection once it sees the range asked
+   * for again), waiting longer only when that keeps happening.
+   */
+  private async sendRanges(job: UploadJob, init: InitUploadResponse, files: CatalogFile[], missing: ByteRange[],
+    alreadyHeld: number, totalBytes: number): Promise<void> {
+    const link = this.linkFor(init.chunk);
+    const queue = new RangeQueue(missing);
     let sent = alreadyHeld;
     let failure: unknown;
+    let lostInARow = 0;
+    let probe: Promise<boolean> | undefined;
+    const inProgressAnswers = new Map<string, number>();
+    /** Whether the relay answers its liveness probe (one probe at a time); without a monitor, no. */
+    const relayAnswers = () => {
+      const connectivity = this.options.connectivity;
+      if (!connectivity) return Promise.resolve(false);
+      probe ??= connectivity.check().finally(() => {
+        probe = undefined;
+      });
+      return probe;
+    };
+    const workers: Promise<void>[] = [];
+    let active = 0;
     const worker = async () => {
-      while (queue.length > 0 && failure === undefined) {
+      active++;
+      try {
+        await send();
+      } catch (error) {
+        failure ??= error;
+      } finally {
+        active--;
+      }
+    };
+    const send = async () => {
+      while (failure === undefined) {
         // Read for every chunk: the job may have been paused, cancelled or made STAT meanwhile.
         const current = this.jobs.find(job.id);
         const serviceLevel = current?.serviceLevel ?? job.serviceLevel;
@@ -402,32 +473,59 @@ export class UploadEngine {
           failure ??= new JobStopped();
           break;
         }
-        const range = queue.shift()!;
-        const length = Math.min(sizer.current, this.policy.chunkCeiling(init.chunk.minBytes), range.end - range.start);
-        if (range.start + length < range.end) queue.unshift({ ...range, start: range.start + length });
+        const range = queue.take(Math.min(link.sizer.current, this.policy.chunkCeiling(init.chunk.minBytes)), performance.now());
+        if (!range) {
+          // Nothing ready: done, or only ranges waiting for the relay to let go of them.
+          const readyAt = queue.nextReadyAt(performance.now());
+          if (readyAt === undefined) break;
+          await sleep(Math.max(0, readyAt - performance.now()));
+          continue;
+        }
+        const length = range.end - range.start;
         const file = files[range.index]!;
         // The bandwidth cap, shared by every worker; read from the settings for each chunk.
         await this.policy.pace(length);
         const bytes = await readRange(file.path, range.start, length);
         try {
-          // Stall detection: a chunk slower than 32 KiB/s (plus 10 s) is abandoned and retried.
-          await this.options.client.putChunk(init.uploadId, init.uploadToken, range.index, range.start, bytes, { timeoutMs: 10_000 + Math.ceil(length / 32) });
-          sizer.succeeded();
+          await this.options.client.putChunk(init.uploadId, init.uploadToken, range.index, range.start, bytes, { stallMs: link.stallMs });
+          link.succeeded();
+          lostInARow = 0;
           sent += length;
           this.report(job.id, 'uploading', sent, totalBytes);
         } catch (error) {
-          if (error instanceof RelayRequestError && error.code === 'UPLOAD_OFFSET_MISMATCH') continue; // already held; status will tell
-          if (error instanceof RelayRequestError && error.status === 413) {
-            sizer.failed();
-            queue.unshift({ ...range, end: range.start + length });
+          if (!(error instanceof RelayRequestError)) throw error;
+          if (error.code === 'UPLOAD_OFFSET_MISMATCH') continue; // already held; status will tell
+          if (error.status === 413) {
+            link.sizer.failed();
+            queue.retryFirst(range);
             continue;
           }
-          sizer.failed();
-          failure ??= error;
+          const key = `${range.index}:${range.start}`;
+          if (error.code === 'UPLOAD_CHUNK_IN_PROGRESS') {
+            // The relay drops a connection given up once it sees the range again (2 s of silence):
+            // retry after Retry-After, waiting longer only when that keeps not being the case.
+            const answers = (inProgressAnswers.get(key) ?? 0) + 1;
+            inProgressAnswers.set(key, answers);
+            queue.giveBack(range, performance.now() + Math.min(8, 2 ** Math.max(0, answers - 3)) * (error.retryAfterSeconds ?? 1) * 1000);
+            continue;
+          }
+          if (error.status !== undefined) throw error;
+          // No answer: the connection was lost. Send it again, on a new connection, with more beside it.
+          inProgressAnswers.delete(key);
+          link.connectionLost();
+          queue.giveBack(range);
+          if (++lostInARow >= Math.max(4, link.parallel)) {
+            if (!(await relayAnswers())) throw error;
+            lostInARow = 0;
+          }
+          // Workers that found nothing left to take have ended; the link may also take more now.
+          while (active < link.parallel && queue.size > 0) workers.push(worker());
         }
       }
     };
-    await Promise.all(Array.from({ length: this.options.parallelChunks ?? 4 }, worker));
+    for (let i = 0; i < link.parallel; i++) workers.push(worker());
+    // Workers are added while sending when the link turns out lossy.
+    for (let i = 0; i < workers.length; i++) await workers[i];
     if (failure !== undefined) throw failure;
   }
 

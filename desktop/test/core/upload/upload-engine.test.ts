@@ -4,7 +4,7 @@ import { CuttingProxy, type OrthancServer } from '@relaypacs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestRelay } from '../../../../server/test/support/test-relay.js';
 import type { CatalogDatabase } from '../../../src/core/catalog/catalog-database.js';
-import { RelayClient } from '../../../src/core/upload/relay-client.js';
+import { RelayClient, RelayRequestError } from '../../../src/core/upload/relay-client.js';
 import { UploadEngine } from '../../../src/core/upload/upload-engine.js';
 import { startEngineWorld, type EngineWorld } from './engine-test-world.js';
 
@@ -97,6 +97,14 @@ describe('upload engine', () => {
     const e = new UploadEngine({ db, client: new RelayClient({ baseUrl: relay.url }), accessToken: async () => radiologist, backoffBaseMs: 10 });
     const outcome = await e.run(e.enqueue(study.studyInstanceUid, 'ROUTINE'));
     expect(outcome).toMatchObject({ state: 'failed', error: { code: 'AUTH_FORBIDDEN' } });
+  });
+
+  it('fails a job with the relay\'s reason when the sign-in cannot be refreshed, rather than retrying for ever', async () => {
+    const study = await importStudy('signed-out', 1);
+    const refused = new RelayRequestError('This refresh token was already used, so the session has been ended for safety; sign in again.', 401, 'AUTH_TOKEN_INVALID', undefined, false);
+    const e = new UploadEngine({ db, client: new RelayClient({ baseUrl: relay.url }), accessToken: () => Promise.reject(refused), backoffBaseMs: 10 });
+    const outcome = await e.run(e.enqueue(study.studyInstanceUid, 'ROUTINE'));
+    expect(outcome).toMatchObject({ state: 'failed', error: { code: 'AUTH_TOKEN_INVALID', message: expect.stringMatching(/sign in again/) as unknown } });
   });
 
   it('keeps retrying while the relay is unreachable, then gives the job back to the queue', async () => {
