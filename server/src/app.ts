@@ -31,6 +31,11 @@ export async function buildApp(services: RelayServices, options: BuildAppOptions
     requestIdHeader: false,
     ...(options.https ? { https: options.https } : {}),
   } as FastifyServerOptions);
+  // Nothing is answered before what it committed is on disk (the database syncs its log here, off
+  // the event loop, rather than at every commit: WalDurability).
+  app.addHook('onSend', async () => {
+    await services.durability.flush();
+  });
   installErrorHandler(app);
   installSecurityHeaders(app, { https: options.https !== undefined });
   if (services.config.corsOrigins.length > 0) {

@@ -7,6 +7,7 @@ import { TokenService } from './auth/token-service.js';
 import { UsersRepository } from './auth/users-repository.js';
 import { effectiveDestinations, type RelayConfig } from './config/relay-config.js';
 import { openDatabase, type RelayDatabase } from './db/database.js';
+import { WalDurability } from './db/wal-durability.js';
 import { RelayMetrics } from './ops/relay-metrics.js';
 import { RelayEvents } from './ops/relay-events.js';
 import { DeliveryQueue } from './forward/delivery-queue.js';
@@ -21,6 +22,8 @@ import { UploadService } from './upload/upload-service.js';
 export interface RelayServices {
   config: RelayConfig;
   db: RelayDatabase;
+  /** Awaited before every HTTP answer: what was committed is then on disk (see WalDurability). */
+  durability: WalDurability;
   storage: TemporaryStorage;
   tokens: TokenService;
   users: UsersRepository;
@@ -46,7 +49,9 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   const now = overrides.now ?? (() => new Date());
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await chmod(config.dataDir, 0o700);
-  const db = openDatabase(join(config.dataDir, 'relay.db'));
+  const dbPath = join(config.dataDir, 'relay.db');
+  const db = openDatabase(dbPath, { flushedByCaller: true });
+  const durability = new WalDurability(db, `${dbPath}-wal`);
   const keys = await loadOrCreateSigningKeys(config.dataDir);
   const tokens = new TokenService({ keys, issuer: config.auth.issuer, accessTokenSeconds: config.auth.accessTokenSeconds, now });
   const users = new UsersRepository(db, now);
@@ -57,7 +62,7 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   const destinationConfigs = effectiveDestinations(config);
   const destinationList = overrides.destinations ?? destinationConfigs.map(createDestination);
   const deliveries = new DeliveryQueue({
-    db, storage, metrics, events, now, backoff: config.delivery,
+    db, storage, metrics, events, now, delivery: config.delivery,
     destinations: new Map(destinationList.map((d) => [d.name, d])),
     confirming: new Set(destinationConfigs.filter((d) => d.confirm).map((d) => d.name)),
     router: new Router(config.routes, destinationList.map((d) => d.name)),
@@ -65,15 +70,16 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   const uploads = new UploadService({
     db, storage, tokens, metrics, events, limits: config.upload, uploadTokenSeconds: config.auth.uploadTokenSeconds, now,
     onInstanceVerified: (uploadId, index) => deliveries.enqueueInstance(uploadId, index),
-    onStudyAccepted: (uploadId) => deliveries.track(deliveries.releaseIfDone(uploadId)),
+    onStudyAccepted: (uploadId) => deliveries.studyAccepted(uploadId),
     deliveryItems: (uploadId) => deliveries.repo.itemsOf(uploadId),
   });
   return {
-    config, db, storage, tokens, users, sessions, metrics, uploads, deliveries, events, now,
+    config, db, durability, storage, tokens, users, sessions, metrics, uploads, deliveries, events, now,
     guards: createRequestGuards(tokens, (sessionId, userId) => sessions.isActive(sessionId, userId)),
     async close() {
       await uploads.close();
       await deliveries.stop();
+      await durability.close();
       db.close();
     },
   };

@@ -4,14 +4,17 @@ import { MIGRATIONS } from './migrations.js';
 export type RelayDatabase = Database.Database;
 
 /**
- * Opens the relay's SQLite file: WAL so readers never block the writer, synchronous=FULL so a
- * transaction that returned is on disk (the relay acknowledges chunks only after that), foreign
- * keys on, and a busy timeout so the CLI and a running server can share the file.
+ * Opens the relay's SQLite file: WAL so readers never block the writer, foreign keys on, and a busy
+ * timeout so the CLI and a running server can share the file. By default synchronous=FULL: a
+ * transaction that returned is on disk. The server passes `flushedByCaller`: synchronous=NORMAL, so a
+ * commit survives the relay being killed but reaches the disk at WalDurability.flush(), which the
+ * HTTP layer awaits before every answer; nothing is acknowledged before it is on disk, and the event
+ * loop does not stop for every commit's disk flush.
  */
-export function openDatabase(path: string): RelayDatabase {
+export function openDatabase(path: string, options: { flushedByCaller?: boolean } = {}): RelayDatabase {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  db.pragma(options.flushedByCaller ? 'synchronous = NORMAL' : 'synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);

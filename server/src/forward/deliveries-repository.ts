@@ -15,6 +15,10 @@ export interface DueItem {
   transferSyntaxUid: string;
   size: number;
   sha256: string;
+  /** The upload's state: 'receiving' while instances are still arriving. */
+  uploadState: 'receiving' | 'accepted';
+  /** When the item became due (queued, or its retry time). */
+  dueAt: string;
 }
 
 export interface DeliveryItemStatus {
@@ -53,7 +57,8 @@ export class DeliveriesRepository {
       SELECT d.id AS deliveryId, d.destination, d.upload_id AS uploadId, i.idx AS "index", i.attempts,
              u.service_level AS serviceLevel, u.study_instance_uid AS studyInstanceUid,
              ui.sop_instance_uid AS sopInstanceUid, ui.sop_class_uid AS sopClassUid,
-             ui.transfer_syntax_uid AS transferSyntaxUid, ui.size, ui.sha256
+             ui.transfer_syntax_uid AS transferSyntaxUid, ui.size, ui.sha256,
+             u.state AS uploadState, i.next_attempt_at AS dueAt
       FROM delivery_items i
       JOIN deliveries d ON d.id = i.delivery_id
       JOIN uploads u ON u.id = d.upload_id

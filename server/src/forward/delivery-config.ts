@@ -72,5 +72,17 @@ export const DeliveryConfig = Type.Object({
    * out (the default), transient failures retry forever.
    */
   maxAttempts: Type.Optional(Type.Integer({ minimum: 1 })),
+  /**
+   * Batches sent to one destination at once. Two let the PACS store one batch while the next is
+   * read and sent (and use a second core); a PACS that wants one request at a time is given 1.
+   */
+  parallelBatches: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
+  /**
+   * While a study is still arriving, a batch that is not full waits this long from its first
+   * instance's turn for more to join it: each request and its confirmation cost the PACS a fixed
+   * time, so 2,000 small instances sent a few at a time as they arrive would take many times
+   * longer. A study that has arrived (or a retry) is sent at once. 0 sends whatever is due.
+   */
+  gatherMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 250 }),
 }, { additionalProperties: false, default: {} });
 export type DeliveryConfig = Static<typeof DeliveryConfig>;

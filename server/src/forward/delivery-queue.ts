@@ -17,14 +17,16 @@ export interface DeliveryQueueOptions {
   router: Router;
   metrics: RelayMetrics;
   events: RelayEvents;
-  backoff: DeliveryConfig;
+  delivery: DeliveryConfig;
   now: () => Date;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
 /**
- * Forwards verified instances to their destinations, durably. One worker per destination sends one
- * batch at a time (STAT first), so a STAT study overtakes routine work at the next batch boundary.
+ * Forwards verified instances to their destinations, durably. Each destination has
+ * delivery.parallelBatches workers, each sending one batch at a time (STAT first), so a STAT study
+ * overtakes routine work at the next batch boundary. While a study is still arriving, a batch that
+ * is not full waits up to delivery.gatherMs for more of its instances (see nextBatch).
  * Transient failures retry with exponential backoff and jitter, forever unless delivery.maxAttempts
  * bounds them: by default an accepted study is never given up on for a network fault. Permanent
  * refusals fail that instance only, with the PACS's reason.
@@ -32,7 +34,8 @@ export interface DeliveryQueueOptions {
 export class DeliveryQueue {
   readonly repo: DeliveriesRepository;
   private running = false;
-  private readonly wakeups = new Map<string, () => void>();
+  /** Per destination, the workers asleep until there is work (or it is time to send a gathered batch). */
+  private readonly wakeups = new Map<string, Set<() => void>>();
   private readonly workers: Promise<void>[] = [];
   /** Releases of finished uploads still running, awaited by stop(). */
   private readonly releases = new Set<Promise<unknown>>();
@@ -74,12 +77,14 @@ export class DeliveryQueue {
     this.running = true;
     const requeued = this.repo.requeueInterrupted(this.options.now().toISOString());
     if (requeued > 0) this.options.log?.info({ requeued }, 'requeued deliveries interrupted by a restart');
-    for (const name of this.options.destinations.keys()) this.workers.push(this.work(name));
+    for (const name of this.options.destinations.keys()) {
+      for (let i = 0; i < this.options.delivery.parallelBatches; i++) this.workers.push(this.work(name));
+    }
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    for (const wake of this.wakeups.values()) wake();
+    for (const name of this.wakeups.keys()) this.wake(name);
     await Promise.allSettled(this.workers);
     await Promise.allSettled([...this.releases]);
     await Promise.allSettled([...this.options.destinations.values()].map((d) => d.close()));
@@ -90,6 +95,15 @@ export class DeliveryQueue {
     for (const name of this.options.destinations.keys()) this.options.metrics.deliveryQueueDepth.set({ destination: name }, this.repo.queueDepth(name));
   }
 
+  /**
+   * The upload has arrived whole: batches of it being gathered (nextBatch) go now, and its data is
+   * released once delivery is done everywhere.
+   */
+  studyAccepted(uploadId: string): void {
+    for (const name of this.options.destinations.keys()) this.wake(name);
+    this.track(this.releaseIfDone(uploadId));
+  }
+
   /** Failed instances of an upload are queued again. */
   retryFailed(uploadId: string): number {
     const count = this.repo.retryFailed(uploadId, this.options.now().toISOString());
@@ -98,15 +112,16 @@ export class DeliveryQueue {
   }
 
   private wake(name: string): void {
-    this.wakeups.get(name)?.();
+    for (const wake of [...(this.wakeups.get(name) ?? [])]) wake();
   }
 
   private async work(name: string): Promise<void> {
     const destination = this.options.destinations.get(name)!;
     while (this.running) {
-      const batch = this.nextBatch(destination);
-      if (batch.length === 0) {
-        await this.sleep(name);
+      const { batch, gatherMs } = this.nextBatch(destination);
+      if (batch.length === 0 || gatherMs > 0) {
+        // Woken early when more instances are queued: the batch may be full by then.
+        await this.sleep(name, batch.length === 0 ? undefined : gatherMs);
         continue;
       }
       try {
@@ -119,34 +134,52 @@ export class DeliveryQueue {
     }
   }
 
-  /** Due items of one study, within the destination's batch limits. */
-  private nextBatch(destination: Destination): DueItem[] {
-    const due = this.repo.due(destination.name, this.options.now().toISOString(), destination.batchLimits.maxInstances);
+  /**
+   * Due items of one study, within the destination's batch limits, and how long to wait before
+   * sending them (0: now). A batch waits, up to delivery.gatherMs after its first item became due,
+   * only while it could still grow: not full, its study still arriving, no other study's items
+   * waiting behind it, and not a retry.
+   */
+  private nextBatch(destination: Destination): { batch: DueItem[]; gatherMs: number } {
+    const { maxInstances, maxBytes } = destination.batchLimits;
+    const now = this.options.now();
+    const due = this.repo.due(destination.name, now.toISOString(), maxInstances);
     const first = due[0];
-    if (!first) return [];
+    if (!first) return { batch: [], gatherMs: 0 };
     const batch: DueItem[] = [];
     let bytes = 0;
+    let full = due.length >= maxInstances;
     for (const item of due) {
-      if (item.uploadId !== first.uploadId) break;
-      if (batch.length > 0 && bytes + item.size > destination.batchLimits.maxBytes) break;
+      if (item.uploadId !== first.uploadId || (batch.length > 0 && bytes + item.size > maxBytes)) {
+        full = true;
+        break;
+      }
       batch.push(item);
       bytes += item.size;
     }
-    return batch;
+    const growing = !full && first.uploadState === 'receiving' && first.attempts === 0;
+    const gatherMs = growing ? Math.max(0, Date.parse(first.dueAt) + this.options.delivery.gatherMs - now.getTime()) : 0;
+    return { batch, gatherMs };
   }
 
-  private async sleep(name: string): Promise<void> {
-    const next = this.repo.nextDueAt(name);
-    const waitMs = next === undefined ? 60_000 : Math.max(10, Date.parse(next) - this.options.now().getTime());
+  /**
+   * Until woken (work was queued, or the queue stops) and at most `gatherMs` when a batch is being
+   * gathered; otherwise until the next retry is due (at most a minute).
+   */
+  private async sleep(name: string, gatherMs?: number): Promise<void> {
+    const next = gatherMs === undefined ? this.repo.nextDueAt(name) : undefined;
+    const untilDue = gatherMs ?? (next === undefined ? 60_000 : Math.max(10, Date.parse(next) - this.options.now().getTime()));
+    const sleepers = this.wakeups.get(name) ?? new Set<() => void>();
+    this.wakeups.set(name, sleepers);
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, Math.min(waitMs, 60_000));
+      const timer = setTimeout(done, Math.max(1, Math.min(untilDue, 60_000)));
       function done() {
         clearTimeout(timer);
+        sleepers.delete(done);
         resolve();
       }
-      this.wakeups.set(name, done);
+      sleepers.add(done);
     });
-    this.wakeups.delete(name);
   }
 
   private async send(destination: Destination, batch: DueItem[]): Promise<void> {
@@ -154,7 +187,7 @@ export class DeliveryQueue {
     const first = batch[0]!;
     const study = { uploadId: first.uploadId, studyInstanceUid: first.studyInstanceUid, serviceLevel: first.serviceLevel };
     const startedAt = this.options.now().toISOString();
-    // One commit for the whole batch: with synchronous=FULL every commit is a disk flush.
+    // One commit for the whole batch, not one per instance.
     this.inOneCommit(() => {
       for (const item of batch) this.repo.setState(item.deliveryId, item.index, 'sending', startedAt);
     });
@@ -251,7 +284,7 @@ export class DeliveryQueue {
    * up delivery.maxAttempts instead and failed for good (its data is kept for a person's retry).
    */
   private retry(item: DueItem, reason: string, retryAfterSeconds?: number): boolean {
-    const { initialBackoffSeconds, maxBackoffSeconds, maxAttempts } = this.options.backoff;
+    const { initialBackoffSeconds, maxBackoffSeconds, maxAttempts } = this.options.delivery;
     if (maxAttempts !== undefined && item.attempts + 1 >= maxAttempts) {
       this.repo.giveUp(item.deliveryId, item.index, `gave up after ${item.attempts + 1} attempts: ${reason}`, this.options.now().toISOString());
       this.options.events.emitForUpload(item.uploadId, { type: 'failed', uploadId: item.uploadId, instance: item.index, destination: item.destination, reason });

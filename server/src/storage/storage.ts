@@ -5,12 +5,14 @@ export interface WrittenRange {
   bytes: number;
   /** SHA-256 of exactly those bytes, hex. */
   sha256: string;
+  /** For a write at offset 0: its first bytes (up to 64 KiB), for the header check without reading the file again. */
+  head?: Buffer;
 }
 
 /**
  * Temporary storage of instances being uploaded, addressed by (upload id, instance index).
  * Implementations: local disk (local-disk-storage.ts). The upload handlers see only this
- * interface; every implementation passes server/test/storage/storage-contract.ts.
+ * interface; server/test/storage/local-disk-storage.test.ts holds its contract.
  */
 export interface TemporaryStorage {
   /** Makes room for one instance of `size` bytes. Idempotent; existing bytes are kept. */
@@ -22,6 +24,13 @@ export interface TemporaryStorage {
    * The caller records the range only on success; unrecorded bytes count as absent.
    */
   writeRange(uploadId: string, index: number, offset: number, length: number, source: Readable): Promise<WrittenRange>;
+  /**
+   * The whole instance in one go (a chunk covering all of it, the usual case for all but the largest
+   * instances): creates or replaces its file with exactly `length` bytes from `source`, durable
+   * (file and directory entry fsynced) when it resolves. Same contract as writeRange otherwise; it
+   * spares the separate prepareInstance.
+   */
+  writeInstance(uploadId: string, index: number, length: number, source: Readable): Promise<WrittenRange>;
   /** The instance's bytes in [start, end), or all of them. */
   readRange(uploadId: string, index: number, start?: number, end?: number): Readable;
   /**

@@ -14,6 +14,13 @@ export interface InstanceToVerify {
   studyInstanceUid: string;
   sopInstanceUid: string;
   sopClassUid: string;
+  /**
+   * SHA-256 (hex) of all the instance's bytes, when they were hashed as they were written (they came
+   * in one chunk): the checksum is then compared without reading the file again.
+   */
+  sha256OnArrival?: string | undefined;
+  /** The instance's first bytes, kept as they were written: header reads within them need no file read. */
+  head?: Buffer | undefined;
 }
 
 /**
@@ -25,7 +32,8 @@ export class InstanceVerifier {
   constructor(private readonly storage: TemporaryStorage, private readonly allowedSopClasses: ReadonlySet<string>) {}
 
   async verify(instance: InstanceToVerify): Promise<VerificationOutcome> {
-    if (await this.storage.sha256(instance.uploadId, instance.index, instance.size) !== instance.sha256) {
+    const received = instance.sha256OnArrival ?? await this.storage.sha256(instance.uploadId, instance.index, instance.size);
+    if (received !== instance.sha256) {
       return { ok: false, code: 'CHECKSUM_MISMATCH', reason: 'the received bytes do not match the SHA-256 in the manifest' };
     }
     const result = await validatePart10((start, end) => this.readBytes(instance, start, end), instance.size, {
@@ -40,6 +48,7 @@ export class InstanceVerifier {
   private async readBytes(instance: InstanceToVerify, start: number, end: number): Promise<Buffer> {
     const clampedEnd = Math.min(end, instance.size);
     if (clampedEnd <= start) return Buffer.alloc(0);
+    if (instance.head && clampedEnd <= instance.head.length) return instance.head.subarray(start, clampedEnd);
     const parts: Buffer[] = [];
     for await (const chunk of this.storage.readRange(instance.uploadId, instance.index, start, clampedEnd) as AsyncIterable<Buffer>) parts.push(chunk);
     return Buffer.concat(parts);

@@ -55,9 +55,13 @@ export interface ChunkHeaders {
 /**
  * The upload protocol's rules: manifests, resumable chunk bookkeeping, verification, completion,
  * cancellation and expiry. Storage is reached only through TemporaryStorage. Every chunk is
- * durable (storage fsync, then a SQLite transaction with synchronous=FULL) before it is
- * acknowledged, so a relay killed at any moment loses nothing it confirmed.
+ * durable before it is acknowledged (storage fsync, then its SQLite commit, which the HTTP layer
+ * syncs before answering: WalDurability), so a relay killed at any moment, or a power cut, loses
+ * nothing it confirmed.
  */
+/** Instance heads kept for verification at most (64 KiB each: 16 MiB). */
+const HEADS_KEPT = 256;
+
 export class UploadService {
   private readonly repo: UploadsRepository;
   private readonly verifier: InstanceVerifier;
@@ -66,6 +70,11 @@ export class UploadService {
   /** Notes which chunk connections moved, twice a second while any chunk is arriving (watchWriters). */
   private writersTimer: NodeJS.Timeout | undefined;
   private readonly verifications = new Map<string, Promise<void>>();
+  /**
+   * The first bytes of instances received whole, by `${uploadId}/${index}`, until their verification
+   * reads its header from them. Bounded (HEADS_KEPT, oldest out): one not found is read from disk.
+   */
+  private readonly heads = new Map<string, Buffer>();
   /** Verification reads whole instances: two at a time keeps the disk for incoming chunks. */
   private readonly verifySlots = new Semaphore(2);
   private cleanupTimer: NodeJS.Timeout | undefined;
@@ -215,10 +224,14 @@ export class UploadService {
     this.inFlight.set(key, writing);
     this.watchWriters();
     try {
-      if (instance.receivedBytes === 0) await this.options.storage.prepareInstance(uploadId, instance.index, instance.size);
+      // The whole instance in one chunk (all but the largest): its file is written in one go.
+      const whole = instance.receivedBytes === 0 && offset === 0 && length === instance.size;
+      if (instance.receivedBytes === 0 && !whole) await this.options.storage.prepareInstance(uploadId, instance.index, instance.size);
       let written;
       try {
-        written = await this.options.storage.writeRange(uploadId, instance.index, offset, length, body);
+        written = whole
+          ? await this.options.storage.writeInstance(uploadId, instance.index, length, body)
+          : await this.options.storage.writeRange(uploadId, instance.index, offset, length, body);
       } catch (error) {
         if (error instanceof ShortWriteError || error instanceof OverlongWriteError) {
           this.reject('length');
@@ -236,6 +249,7 @@ export class UploadService {
       this.options.metrics.bytesReceived.inc(length);
       this.options.metrics.chunkSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       held.add(offset, end);
+      if (whole && written.head) this.keepHead(key, written.head);
       if (recorded.receivedBytes >= instance.size) {
         this.options.events.emitForUpload(uploadId, { type: 'received', uploadId, instance: instance.index });
         void this.verifyInstance(uploadId, instance.index);
@@ -272,6 +286,11 @@ export class UploadService {
       for (const writers of this.inFlight.values()) for (const writer of writers) noteMovement(writer, now);
     }, 500);
     this.writersTimer.unref();
+  }
+
+  private keepHead(key: string, head: Buffer): void {
+    if (this.heads.size >= HEADS_KEPT) this.heads.delete(this.heads.keys().next().value!);
+    this.heads.set(key, head);
   }
 
   status(uploadId: string): UploadStatus {
@@ -374,9 +393,14 @@ export class UploadService {
       const upload = this.repo.find(uploadId);
       const instance = this.repo.instance(uploadId, index);
       if (!upload || !instance || instance.state !== 'received') return;
+      // One chunk held all of it: its bytes were hashed as they were written (receiveChunk).
+      const chunks = this.repo.chunks(uploadId, index);
+      const whole = chunks.length === 1 && chunks[0]!.offset === 0 && chunks[0]!.length === instance.size ? chunks[0]!.sha256 : undefined;
+      const head = this.heads.get(key);
+      this.heads.delete(key);
       const outcome = await this.verifier.verify({
         uploadId, index, size: instance.size, sha256: instance.sha256, studyInstanceUid: upload.studyInstanceUid,
-        sopInstanceUid: instance.sopInstanceUid, sopClassUid: instance.sopClassUid,
+        sopInstanceUid: instance.sopInstanceUid, sopClassUid: instance.sopClassUid, sha256OnArrival: whole, head,
       });
       if (outcome.ok) {
         // Verified and queued for delivery in one commit: no crash can fall between the two, and a

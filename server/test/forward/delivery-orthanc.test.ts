@@ -86,8 +86,9 @@ describe('forwarding to Orthanc', () => {
   });
 
   it('stores a STAT study in Orthanc before routine work that was queued first', async () => {
+    // One batch at a time: with two, a routine batch would be stored beside the STAT one.
     relay = await startTestRelay({
-      upload: { minFreeDiskBytes: 0 }, delivery: fast,
+      upload: { minFreeDiskBytes: 0 }, delivery: { ...fast, parallelBatches: 1 },
       destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, maxInstancesPerRequest: 2 }],
     }, { deliver: false, realTime: true });
     const routine = await generateStudy(join(workDir, 'routine'), { instances: 12, rows: 64, columns: 64 });

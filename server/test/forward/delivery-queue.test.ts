@@ -176,7 +176,8 @@ describe('delivery queue', () => {
   it('sends a STAT study before routine work already queued', async () => {
     const pacs = new ScriptedDestination('pacs', { maxInstances: 2, maxBytes: 64 * 1024 * 1024 });
     pacs.delayMs = 150;
-    relay = await startTestRelay(fast, { deliver: false, realTime: true, destinations: [pacs] });
+    // One batch at a time, so the order the PACS sees is the order batches were started.
+    relay = await startTestRelay({ ...fast, delivery: { ...fast.delivery, parallelBatches: 1 } }, { deliver: false, realTime: true, destinations: [pacs] });
     const routine = await sendStudy(relay, await study(12));
     const stat = await sendStudy(relay, await study(2), { serviceLevel: 'STAT' });
     relay.services.deliveries.start();
@@ -186,6 +187,54 @@ describe('delivery queue', () => {
     // Queued after the routine study, the STAT study still goes first.
     expect(order.slice(0, 2)).toEqual(['STAT', 'STAT']);
     expect(order.filter((l) => l === 'ROUTINE')).toHaveLength(12);
+  });
+
+  it('gathers a study still arriving into full batches, and sends the rest as soon as it is complete', async () => {
+    const pacs = new ScriptedDestination('pacs');
+    relay = await startTestRelay({ ...fast, delivery: { ...fast.delivery, gatherMs: 5_000 } }, { deliver: true, destinations: [pacs] });
+    const sent = await sendStudy(relay, await study(20));
+    const completed = performance.now();
+    await waitForStatus(relay, sent, allDelivered);
+    // Well within gatherMs of the last instance: /complete ended the gathering.
+    expect(performance.now() - completed).toBeLessThan(2_500);
+    expect(pacs.received).toHaveLength(20);
+    expect(pacs.calls).toBe(1);
+  });
+
+  it('without gathering, sends instances as they are verified', async () => {
+    const pacs = new ScriptedDestination('pacs');
+    relay = await startTestRelay({ ...fast, delivery: { ...fast.delivery, gatherMs: 0 } }, { deliver: true, destinations: [pacs] });
+    const sent = await sendStudy(relay, await study(20));
+    await waitForStatus(relay, sent, allDelivered);
+    expect(pacs.received).toHaveLength(20);
+    expect(pacs.calls).toBeGreaterThan(1);
+  });
+
+  it('sends delivery.parallelBatches batches to one destination at once, never the same instance twice', async () => {
+    for (const parallelBatches of [1, 3]) {
+      const pacs = new ScriptedDestination('pacs', { maxInstances: 2, maxBytes: 64 * 1024 * 1024 });
+      let inFlight = 0;
+      let most = 0;
+      const store = pacs.store.bind(pacs);
+      pacs.store = async (context, instances) => {
+        most = Math.max(most, ++inFlight);
+        try {
+          return await store(context, instances);
+        } finally {
+          inFlight--;
+        }
+      };
+      pacs.delayMs = 100;
+      relay = await startTestRelay({ ...fast, delivery: { ...fast.delivery, parallelBatches } }, { deliver: false, realTime: true, destinations: [pacs] });
+      const s = await study(12);
+      const sent = await sendStudy(relay, s);
+      relay.services.deliveries.start();
+      await waitForStatus(relay, sent, allDelivered);
+      expect(most).toBe(parallelBatches);
+      expect(pacs.received.map((r) => r.sopInstanceUid).sort()).toEqual(s.instances.map((i) => i.sopInstanceUid).sort());
+      await relay.close();
+      relay = undefined;
+    }
   });
 
   it('streams lifecycle events to the uploader over SSE', async () => {

@@ -115,6 +115,8 @@ export class UploadEngine {
   private readonly statFirst = new StatFirstGate();
   /** What sending has taught about the link to the relay (chunk size, connections, stall time), kept across attempts and jobs. */
   private link: { key: string; tuning: LinkTuning } | undefined;
+  /** Per job being followed, what record() last wrote of each instance (by SOP Instance UID). */
+  private readonly recorded = new Map<number, Map<string, string>>();
 
   constructor(private readonly options: UploadEngineOptions) {
     this.jobs = new UploadJobsRepository(options.db, options.now);
@@ -575,12 +577,22 @@ export class UploadEngine {
     return status;
   }
 
+  /**
+   * Writes what the relay says of each instance to the catalog, only where it changed since the last
+   * status of this job: a study of thousands of instances is followed by many status reads, each
+   * changing a few of them.
+   */
   private record(jobId: number, status: UploadStatus): void {
+    const known = this.recorded.get(jobId) ?? new Map<string, string>();
+    this.recorded.set(jobId, known);
     this.options.db.transaction(() => {
       for (const instance of status.instances) {
         const reason = instance.rejection?.reason ?? instance.destinations.find((d) => d.reason)?.reason ?? null;
         const state = instance.state === 'rejected' ? 'rejected' : instance.deliveryState;
+        const seen = `${instance.receivedBytes} ${state} ${reason ?? ''}`;
+        if (known.get(instance.sopInstanceUid) === seen) continue;
         this.jobs.setInstanceProgress(jobId, instance.sopInstanceUid, instance.receivedBytes, state, reason);
+        known.set(instance.sopInstanceUid, seen);
       }
     })();
   }
@@ -591,6 +603,8 @@ export class UploadEngine {
   }
 
   private outcome(jobId: number, state: JobOutcome['state'], error?: { code: string; message: string }): JobOutcome {
+    // The next run of this job (a retry) reads the catalog afresh.
+    this.recorded.delete(jobId);
     const job = this.jobs.find(jobId)!;
     return {
       jobId, state, studyInstanceUid: job.studyInstanceUid, uploadId: job.relayUploadId,

@@ -1,0 +1,28 @@
+// `npm run build:agent`: bundles the headless agent (desktop/src/cli/relaypacs.ts) with esbuild into
+// out/cli/relaypacs.js, which desktop/bin/relaypacs.js runs when there are no sources (an installed
+// package) or RELAYPACS_AGENT_BUILD=dist (the benchmarks measure the agent as it would be deployed,
+// not compiled on the fly by tsx). npm packages stay outside the bundle, loaded from node_modules.
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(import.meta.dirname, '..');
+export const AGENT_BUNDLE = join(root, 'out', 'cli', 'relaypacs.js');
+
+export async function buildAgent(): Promise<string> {
+  await build({
+    entryPoints: [join(root, 'desktop/src/cli/relaypacs.ts')],
+    outfile: AGENT_BUNDLE,
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    sourcemap: 'linked',
+    logLevel: 'warning',
+    absWorkingDir: root,
+  });
+  return AGENT_BUNDLE;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) console.log(await buildAgent());
