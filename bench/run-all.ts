@@ -55,6 +55,10 @@ async function vmHwmBytes(pid: number): Promise<number> {
   return Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 }
 
+async function vmRssBytes(pid: number): Promise<number> {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+}
+
 // Measure the relay and the agent as they run in production: compiled. If a build fails (the tree is
 // being edited), fall back to the sources through tsx and say so in the results.
 let relayBuild: 'dist' | 'tsx' = 'dist';
@@ -75,10 +79,12 @@ try {
 const workDir = await mkdtemp(join(tmpdir(), 'relaypacs-bench-all-'));
 const orthanc = await OrthancServer.start();
 const keyring = await startKeyringSession();
-let relay: Awaited<ReturnType<typeof spawnRelay>> | undefined;
-try {
-  const relayData = join(workDir, 'relay');
-  const config = join(workDir, 'relay.json');
+type BenchRelay = Awaited<ReturnType<typeof spawnRelay>>;
+let relay: BenchRelay | undefined;
+/** A relay with its own data folder and the bench's device account, forwarding to the Orthanc. */
+async function startBenchRelay(name: string): Promise<BenchRelay> {
+  const relayData = join(workDir, name);
+  const config = join(workDir, `${name}.json`);
   await writeFile(config, JSON.stringify({
     upload: { minFreeDiskBytes: 0 },
     // "Until delivered", as the issue asks and as curl's 200 and storescu's success mean: Orthanc
@@ -88,12 +94,14 @@ try {
   }));
   const added = await relayUserCommand(relayData, ['add', DEVICE.user, '--role', 'device', '--password-stdin'], `${DEVICE.password}\n`);
   if (added.code !== 0) throw new Error(added.stderr);
-  relay = await spawnRelay(relayData, join(workDir, 'relay.log'), { RELAYPACS_CONFIG: config, RELAYPACS_LOG_LEVEL: 'warn', ...(relayBuild === 'dist' ? { RELAYPACS_RELAY_BUILD: 'dist' } : {}) });
+  return spawnRelay(relayData, join(workDir, `${name}.log`), { RELAYPACS_CONFIG: config, RELAYPACS_LOG_LEVEL: 'warn', ...(relayBuild === 'dist' ? { RELAYPACS_RELAY_BUILD: 'dist' } : {}) });
+}
+try {
+  relay = await startBenchRelay('relay');
   const relayPid = relay.process.pid!;
-  const relayUrl = relay.url;
 
   /** A fresh agent data folder, signed in (untimed). */
-  async function freshAgent(): Promise<NodeJS.ProcessEnv> {
+  async function freshAgent(relayUrl: string): Promise<NodeJS.ProcessEnv> {
     const env = { ...process.env, ...keyring.env, RELAYPACS_AGENT_DATA: join(workDir, `agent-${randomBytes(4).toString('hex')}`), ...(agentBuild === 'dist' ? { RELAYPACS_AGENT_BUILD: 'dist' } : {}) };
     const login = await runNodeProgram(AGENT, ['login', '--relay', relayUrl, '--user', DEVICE.user, '--password-stdin'], { env, stdin: `${DEVICE.password}\n` });
     if (login.code !== 0) throw new Error(`agent login: ${login.stderr}`);
@@ -116,8 +124,8 @@ try {
   }
 
   /** `relaypacs upload DIR --wait` until delivered; wall time of the whole command, and its peak RSS. */
-  async function agentUpload(study: GeneratedStudy, dir: string): Promise<{ seconds: number; agentPeakRssBytes: number }> {
-    const env = await freshAgent();
+  async function agentUpload(study: GeneratedStudy, dir: string, relayUrl = relay!.url): Promise<{ seconds: number; agentPeakRssBytes: number }> {
+    const env = await freshAgent(relayUrl);
     const started = performance.now();
     // /usr/bin/time reports the peak RSS of the agent process (the launcher runs it in-process).
     const child = spawn('/usr/bin/time', ['-f', 'maxrss-kb=%M', process.execPath, AGENT, 'upload', dir, '--wait', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -234,19 +242,26 @@ try {
     log(`large: generating one ${frames}-frame instance (~${(frames * 2 / 1024).toFixed(2)} GiB)...`);
     const dir = join(workDir, 'large');
     const study = await generateStudy(dir, { instances: 1, rows: 1024, columns: 1024, frames });
-    // Reset the relay's peak RSS (VmHWM) so it covers this transfer only.
-    await writeFile(`/proc/${relayPid}/clear_refs`, '5').catch(() => log('could not reset the relay VmHWM (not root?): its peak covers the whole run'));
-    const relayBefore = await vmHwmBytes(relayPid);
-    const result = await agentUpload(study, dir);
-    const relayPeak = await vmHwmBytes(relayPid);
+    // The shared relay, after the workloads above: what a relay that has been working holds.
+    const sharedRelayRss = ct || small ? await vmRssBytes(relayPid) : undefined;
+    // A relay of its own, so its peak (VmHWM, start-up and sign-in included) is this transfer's.
+    const largeRelay = await startBenchRelay('relay-large');
+    let result: Awaited<ReturnType<typeof agentUpload>>;
+    let relayPeak: number;
+    try {
+      result = await agentUpload(study, dir, largeRelay.url);
+      relayPeak = await vmHwmBytes(largeRelay.process.pid!);
+    } finally {
+      await largeRelay.process.stop();
+    }
     await deleteStudy(study);
     await rm(dir, { recursive: true, force: true });
     large = {
       instanceBytes: study.instances[0]!.size, frames, seconds: round(result.seconds),
       throughputMiBps: round(study.instances[0]!.size / 1024 ** 2 / result.seconds, 1),
       agentPeakRssMiB: round(result.agentPeakRssBytes / 1024 ** 2, 1),
-      relayRssBeforeMiB: round(relayBefore / 1024 ** 2, 1),
       relayPeakRssMiB: round(relayPeak / 1024 ** 2, 1),
+      ...(sharedRelayRss === undefined ? {} : { sharedRelayRssAfterOtherWorkloadsMiB: round(sharedRelayRss / 1024 ** 2, 1) }),
     };
     log(`large: ${JSON.stringify(large)}`);
   }
@@ -262,21 +277,31 @@ try {
     importIndexing = JSON.parse(output) as Record<string, unknown>;
   }
 
+  const date = new Date().toISOString();
+  const resultsDir = join(import.meta.dirname, 'results');
+  const fullResults = join(resultsDir, short ? 'bench-short.json' : 'bench.json');
+  // --only reruns some workloads: their figures replace those of the last full run, each workload
+  // keeping the date it was measured.
+  const previous = only ? JSON.parse(await readFile(fullResults, 'utf8').catch(() => '{}')) as Partial<Result> : {};
+  const stamp = <T extends object>(workload: T | undefined, at = date) => (workload ? { date: at, ...workload } : undefined);
+  const merged = {
+    ct: stamp(ct) ?? stamp(previous.ct, previous.date), small: stamp(small) ?? stamp(previous.small, previous.date),
+    large: stamp(large) ?? stamp(previous.large, previous.date), importIndexing: importIndexing ?? previous.importIndexing,
+  };
   const result = {
-    date: new Date().toISOString(), short, machine: machine(), relayBuild, agentBuild,
-    ct, small, large, importIndexing,
+    date, short, machine: machine(), relayBuild, agentBuild,
+    ...merged,
     aims: {
-      ctAtMost1_25xStowRs: ct ? ct.ratioAgentToStowRs <= 1.25 : undefined,
-      ctAtLeast3xFasterThanStorescu: ct ? ct.ratioStorescuToAgent >= 3 : undefined,
-      smallAtMost1_5xStowRs: small ? small.ratioAgentToStowRs <= 1.5 : undefined,
-      largeRssUnder256MiB: large ? (large.agentPeakRssMiB as number) < 256 && (large.relayPeakRssMiB as number) < 256 : undefined,
+      ctAtMost1_25xStowRs: merged.ct ? merged.ct.ratioAgentToStowRs <= 1.25 : undefined,
+      ctAtLeast3xFasterThanStorescu: merged.ct ? merged.ct.ratioStorescuToAgent >= 3 : undefined,
+      smallAtMost1_5xStowRs: merged.small ? merged.small.ratioAgentToStowRs <= 1.5 : undefined,
+      largeRssUnder256MiB: merged.large ? (merged.large.agentPeakRssMiB as number) < 256 && (merged.large.relayPeakRssMiB as number) < 256 : undefined,
     },
   };
   console.log(JSON.stringify(result, null, 2));
-  const resultsDir = join(import.meta.dirname, 'results');
   await mkdir(resultsDir, { recursive: true });
-  await writeFile(join(resultsDir, only ? 'bench-partial.json' : short ? 'bench-short.json' : 'bench.json'), `${JSON.stringify(result, null, 2)}\n`);
-  if (!short && !only && !values['no-docs'] && ct && small) await writeDocs({ ...result, ct, small });
+  await writeFile(fullResults, `${JSON.stringify(result, null, 2)}\n`);
+  if (!short && !values['no-docs'] && result.ct && result.small) await writeDocs({ ...result, ct: result.ct, small: result.small });
 } finally {
   await relay?.process.stop();
   await keyring.stop();
@@ -284,31 +309,31 @@ try {
   await rm(workDir, { recursive: true, force: true });
 }
 
-interface ThreeWays { instances: number; studyBytes: number; runs: number; medianSeconds: { agent: number; curlStowRs: number; curlStowRsTwoAtOnce: number; storescu: number }; ratioAgentToStowRs: number; ratioStorescuToAgent: number; ratioStorescuToTwoAtOnce: number }
+interface ThreeWays { date?: string; instances: number; studyBytes: number; runs: number; seconds: { agent: number[]; curlStowRs: number[] }; medianSeconds: { agent: number; curlStowRs: number; curlStowRsTwoAtOnce: number; storescu: number }; ratioAgentToStowRs: number; ratioStorescuToAgent: number; ratioStorescuToTwoAtOnce: number }
 interface Result { date: string; machine: ReturnType<typeof machine>; ct: ThreeWays; small: ThreeWays; large?: Record<string, unknown> | undefined; importIndexing?: Record<string, unknown> | undefined; aims: Record<string, boolean | undefined> }
 
 /** Rewrites the generated section of docs/BENCHMARKS.md and docs/benchmarks.svg. */
 async function writeDocs(result: Result): Promise<void> {
   const svg = barChartSvg({
     title: `Time to deliver into Orthanc, median of ${result.ct.runs} runs (${result.date.slice(0, 10)})`, unit: 's',
-    series: ['relaypacs upload --wait (agent → relay → STOW-RS)', 'curl STOW-RS', 'storescu C-STORE'],
+    series: ['relaypacs upload --wait (agent → relay → STOW-RS)', 'curl STOW-RS', 'curl STOW-RS, two halves at once', 'storescu C-STORE'],
     groups: [
-      { label: `CT ${result.ct.instances} × 512² (${(result.ct.studyBytes / 1e6).toFixed(0)} MB)`, values: [result.ct.medianSeconds.agent, result.ct.medianSeconds.curlStowRs, result.ct.medianSeconds.storescu] },
-      { label: `${result.small.instances} small (${(result.small.studyBytes / 1e6).toFixed(0)} MB)`, values: [result.small.medianSeconds.agent, result.small.medianSeconds.curlStowRs, result.small.medianSeconds.storescu] },
+      { label: `CT ${result.ct.instances} × 512² (${(result.ct.studyBytes / 1e6).toFixed(0)} MB)`, values: [result.ct.medianSeconds.agent, result.ct.medianSeconds.curlStowRs, result.ct.medianSeconds.curlStowRsTwoAtOnce, result.ct.medianSeconds.storescu] },
+      { label: `${result.small.instances} small (${(result.small.studyBytes / 1e6).toFixed(0)} MB)`, values: [result.small.medianSeconds.agent, result.small.medianSeconds.curlStowRs, result.small.medianSeconds.curlStowRsTwoAtOnce, result.small.medianSeconds.storescu] },
     ],
   });
   await writeFile(join(ROOT, 'docs/benchmarks.svg'), svg);
   const m = result.machine;
   const yes = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : '**not met**');
-  const row = (name: string, r: Result['ct']) => `| ${name} | ${r.medianSeconds.agent} s | ${r.medianSeconds.curlStowRs} s | ${r.medianSeconds.storescu} s | ${r.ratioAgentToStowRs} | ${r.ratioStorescuToAgent} |`;
+  const row = (name: string, r: Result['ct']) => `| ${name} | ${r.medianSeconds.agent} s | ${r.medianSeconds.curlStowRs} s | ${r.medianSeconds.curlStowRsTwoAtOnce} s | ${r.medianSeconds.storescu} s | ${r.ratioAgentToStowRs} | ${r.ratioStorescuToAgent} |`;
   const lines = [
     '<!-- bench:start (generated by `npm run bench`; edit the text outside these markers) -->',
-    `Measured ${result.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cores} cores (${m.cpuModel}), ${m.ramGiB} GiB RAM, Node ${m.node}, Linux ${m.kernel}; median of ${result.ct.runs} runs each, interleaved.`,
+    `Measured ${(result.ct.date ?? result.date).slice(0, 16).replace('T', ' ')} UTC on ${m.cores} cores (${m.cpuModel}), ${m.ramGiB} GiB RAM, Node ${m.node}, Linux ${m.kernel}; median of ${result.ct.runs} runs each, interleaved. Seconds per run: CT agent ${result.ct.seconds.agent.join(' / ')}, curl ${result.ct.seconds.curlStowRs.join(' / ')}; small agent ${result.small.seconds.agent.join(' / ')}, curl ${result.small.seconds.curlStowRs.join(' / ')}.`,
     '',
     '![Benchmark chart](benchmarks.svg)',
     '',
-    '| workload | relaypacs upload --wait | curl STOW-RS | storescu | agent / STOW-RS | storescu / agent |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| workload | relaypacs upload --wait | curl STOW-RS | curl STOW-RS, two halves at once | storescu | agent / STOW-RS | storescu / agent |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     row(`CT, ${result.ct.instances} instances, ${(result.ct.studyBytes / 1e6).toFixed(0)} MB`, result.ct),
     row(`small, ${result.small.instances} instances, ${(result.small.studyBytes / 1e6).toFixed(1)} MB`, result.small),
     '',
@@ -316,7 +341,8 @@ async function writeDocs(result: Result): Promise<void> {
   if (result.large) {
     const l = result.large;
     lines.push('| one multi-frame instance | time | throughput | agent peak RSS | relay peak RSS |', '| --- | --- | --- | --- | --- |',
-      `| ${((l.instanceBytes as number) / 1e9).toFixed(2)} GB, ${l.frames as number} frames | ${l.seconds as number} s | ${l.throughputMiBps as number} MiB/s | ${l.agentPeakRssMiB as number} MiB | ${l.relayPeakRssMiB as number} MiB |`, '');
+      `| ${((l.instanceBytes as number) / 1e9).toFixed(2)} GB, ${l.frames as number} frames | ${l.seconds as number} s | ${l.throughputMiBps as number} MiB/s | ${l.agentPeakRssMiB as number} MiB | ${l.relayPeakRssMiB as number} MiB |`, '',
+      `The large instance went through a relay of its own (measured ${String(l.date ?? result.date).slice(0, 16).replace('T', ' ')} UTC), so its peak is this transfer's, start-up and sign-in included.${l.sharedRelayRssAfterOtherWorkloadsMiB === undefined ? '' : ` The relay that had carried the CT and small runs held ${l.sharedRelayRssAfterOtherWorkloadsMiB as number} MiB at that point (V8 and malloc keep what they grew to).`}`, '');
   }
   if (result.importIndexing) {
     const i = result.importIndexing;

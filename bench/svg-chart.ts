@@ -24,7 +24,9 @@ export function barChartSvg(spec: ChartSpec): string {
   const labelWidth = 210;
   const barHeight = 16;
   const groupGap = 14;
-  const top = 50;
+  // The legend: one line per series under the title, so long names never run off the chart.
+  const legendLine = 16;
+  const top = 30 + spec.series.length * legendLine + 8;
   const plotWidth = width - labelWidth - 110;
   const rows: string[] = [];
   let y = top;
@@ -41,7 +43,7 @@ export function barChartSvg(spec: ChartSpec): string {
     });
     y += groupHeight + groupGap;
   }
-  const legend = spec.series.map((name, i) => `<rect x="${labelWidth + i * 150}" y="26" width="12" height="12" fill="${COLOURS[i % COLOURS.length]}"/><text x="${labelWidth + i * 150 + 16}" y="36" font-size="12">${escape(name)}</text>`).join('');
+  const legend = spec.series.map((name, i) => `<rect x="${labelWidth}" y="${26 + i * legendLine}" width="12" height="12" fill="${COLOURS[i % COLOURS.length]}"/><text x="${labelWidth + 16}" y="${36 + i * legendLine}" font-size="12">${escape(name)}</text>`).join('');
   const height = y + 10;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>

@@ -11,6 +11,8 @@ import { SendingPolicy, type HoldReason, type SendingLimits } from './sending-po
 import { StatFirstGate } from './stat-first-gate.js';
 import { UploadJobsRepository, type CatalogFile, type UploadJob } from './upload-jobs-repository.js';
 
+const DEFAULT_MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
+
 export interface UploadEngineOptions {
   db: CatalogDatabase;
   client: RelayClient;
@@ -21,6 +23,13 @@ export interface UploadEngineOptions {
   parallelChunks?: number;
   /** Most chunks in flight while connections keep being lost (a lossy link: LinkTuning). Default 16. */
   maxParallelChunks?: number;
+  /**
+   * Chunk bytes held in memory at once, across the chunks in flight: each chunk is cut to at most
+   * this divided by the chunks in flight (never below the relay's minimum). The relay lets chunks
+   * grow to 64 MiB, and four of those, read and sent, took the agent past 600 MB on a 1.2 GB
+   * instance. Default 32 MiB.
+   */
+  maxBytesInFlight?: number;
   /** A chunk whose connection moves no byte for this long is sent again on a new one (StallWatchdog). Default 10 s. */
   chunkStallMs?: number;
   /** The same once connections have stalled on this link. Default 5 s. */
@@ -475,7 +484,8 @@ export class UploadEngine {
           failure ??= new JobStopped();
           break;
         }
-        const range = queue.take(Math.min(link.sizer.current, this.policy.chunkCeiling(init.chunk.minBytes)), performance.now());
+        const memoryCeiling = Math.max(init.chunk.minBytes, Math.floor((this.options.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT) / link.parallel));
+        const range = queue.take(Math.min(link.sizer.current, memoryCeiling, this.policy.chunkCeiling(init.chunk.minBytes)), performance.now());
         if (!range) {
           // Nothing ready: done, or only ranges waiting for the relay to let go of them.
           const readyAt = queue.nextReadyAt(performance.now());

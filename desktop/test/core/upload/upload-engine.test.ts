@@ -44,6 +44,20 @@ describe('upload engine', () => {
     expect(upload).toEqual({ service_level: 'STAT', clinical_history: 'fall, query fracture', source_workstation: 'TEST-WS' });
   });
 
+  it('holds at most maxBytesInFlight of chunks in memory: chunks are cut to it divided by the chunks in flight', async () => {
+    const largestChunk = (uploadId: string) => (relay.services.db.prepare('SELECT MAX(length) AS n FROM upload_chunks WHERE upload_id = ?').get(uploadId) as { n: number }).n;
+    const free = await importStudy('memory-free', 2, 512);
+    const unbounded = engine();
+    const freeOutcome = await unbounded.run(unbounded.enqueue(free.studyInstanceUid, 'ROUTINE'));
+    // Unbounded, chunks grow after successes to the relay's 256 KiB maximum.
+    expect(largestChunk(freeOutcome.uploadId!)).toBeGreaterThan(8 * 1024);
+    const capped = await importStudy('memory-capped', 2, 512);
+    const e = new UploadEngine({ db, client: new RelayClient({ baseUrl: relay.url }), accessToken: async () => token, maxBytesInFlight: 32 * 1024, pollIntervalMs: 100 });
+    const outcome = await e.run(e.enqueue(capped.studyInstanceUid, 'ROUTINE'));
+    expect(outcome.state).toBe('confirmed');
+    expect(largestChunk(outcome.uploadId!)).toBeLessThanOrEqual(8 * 1024);
+  });
+
   it('resumes after the agent died mid-upload without sending held bytes again', async () => {
     const study = await importStudy('b', 4);
     // First life: the connection dies after a few chunks (a crashing agent).
