@@ -39,7 +39,7 @@ export class ClinicNetwork {
 
   static async create(): Promise<ClinicNetwork> {
     const tag = randomBytes(3).toString('hex');
-    const octet = randomInt(0, 256);
+    const octet = await freeOctet();
     const net = new ClinicNetwork(`rpf-clinic-${tag}`, `rpfh${tag}`, `rpfc${tag}`, `10.231.${octet}.1`, `10.231.${octet}.2`);
     try {
       await sh('ip', ['netns', 'add', net.namespace]);
@@ -141,4 +141,16 @@ table inet rpfaults {
     await sh('ip', ['link', 'del', this.hostVeth]).catch(() => undefined);
     await sh('ip', ['netns', 'del', this.namespace]).catch(() => undefined);
   }
+}
+
+/**
+ * A 10.231.N.0/30 no interface on this host uses yet. Another run's network (beside this one, or
+ * left behind by a run that was killed) on the same N would answer this run's packets with resets:
+ * the host's reply to 10.231.N.2 would take the other veth.
+ */
+async function freeOctet(): Promise<number> {
+  const used = new Set([...(await sh('ip', ['-4', '-o', 'addr', 'show'])).matchAll(/inet 10\.231\.(\d+)\./g)].map((m) => Number(m[1])));
+  const free = Array.from({ length: 256 }, (_, n) => n).filter((n) => !used.has(n));
+  if (free.length === 0) throw new Error('every 10.231.N.0/30 is in use on this host: remove stale rpf-clinic-* namespaces (ip netns list)');
+  return free[randomInt(0, free.length)]!;
 }
