@@ -3,6 +3,7 @@
 // (where every record and field sits), and mutations aimed at what an unzipper trusts: the central
 // directory, declared sizes, ZIP64 fields, entry names and the end records.
 import { crc32, deflateRawSync } from 'node:zlib';
+import { zipCentralHeader, zipEndRecords, zipLocalHeader as localHeaderRecord, ZIP_MAX32, ZIP_SIGNATURES, type ZipRecordEntry } from '@relaypacs/testkit';
 import type { Xorshift32 } from './fuzz-random.js';
 import type { Mutation } from './dicom-mutators.js';
 
@@ -17,13 +18,8 @@ export interface ZipBuildOptions {
   zip64?: boolean;
 }
 
-const LOCAL = 0x04034b50;
-const CENTRAL = 0x02014b50;
-const END = 0x06054b50;
-const END64 = 0x06064b50;
-const LOCATOR64 = 0x07064b50;
-const MAX32 = 0xffffffff;
-const DOS_DATE = ((2025 - 1980) << 9) | (1 << 5) | 1;
+const { local: LOCAL, central: CENTRAL, end: END, locator64: LOCATOR64 } = ZIP_SIGNATURES;
+const MAX32 = ZIP_MAX32;
 
 /** A whole archive in memory. Names that are not ASCII get the UTF-8 flag (APPNOTE 4.4.4 bit 11). */
 export function buildZip(entries: readonly ZipEntryInput[], options: ZipBuildOptions = {}): Buffer {
@@ -32,76 +28,19 @@ export function buildZip(entries: readonly ZipEntryInput[], options: ZipBuildOpt
   const centrals: Buffer[] = [];
   let offset = 0;
   for (const entry of entries) {
-    const name = typeof entry.name === 'string' ? Buffer.from(entry.name, 'utf8') : entry.name;
-    const utf8 = typeof entry.name === 'string' && !/^[\x20-\x7e]*$/.test(entry.name) ? 0x800 : 0;
     const data = entry.deflate ? deflateRawSync(entry.content) : entry.content;
-    const crc = crc32(entry.content);
-    const localExtra = zip64 ? zip64Field([entry.content.length, data.length]) : Buffer.alloc(0);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(LOCAL, 0);
-    local.writeUInt16LE(zip64 ? 45 : 20, 4);
-    local.writeUInt16LE(utf8, 6);
-    local.writeUInt16LE(entry.deflate ? 8 : 0, 8);
-    local.writeUInt16LE(DOS_DATE, 12);
-    local.writeUInt32LE(crc >>> 0, 14);
-    local.writeUInt32LE(zip64 ? MAX32 : data.length, 18);
-    local.writeUInt32LE(zip64 ? MAX32 : entry.content.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(localExtra.length, 28);
-    const centralExtra = zip64 ? zip64Field([entry.content.length, data.length, offset]) : Buffer.alloc(0);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(CENTRAL, 0);
-    central.writeUInt16LE(0x031e, 4);
-    central.writeUInt16LE(zip64 ? 45 : 20, 6);
-    central.writeUInt16LE(utf8, 8);
-    central.writeUInt16LE(entry.deflate ? 8 : 0, 10);
-    central.writeUInt16LE(DOS_DATE, 14);
-    central.writeUInt32LE(crc >>> 0, 16);
-    central.writeUInt32LE(zip64 ? MAX32 : data.length, 20);
-    central.writeUInt32LE(zip64 ? MAX32 : entry.content.length, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt16LE(centralExtra.length, 30);
-    const folder = name.length > 0 && name[name.length - 1] === 0x2f;
-    central.writeUInt32LE(((folder ? 0o040755 : 0o100644) << 16) >>> 0, 38);
-    central.writeUInt32LE(zip64 ? MAX32 : offset, 42);
-    const localRecord = Buffer.concat([local, name, localExtra, data]);
-    locals.push(localRecord);
-    centrals.push(Buffer.concat([central, name, centralExtra]));
-    offset += localRecord.length;
+    const folder = entry.name.length > 0 && (typeof entry.name === 'string' ? entry.name.endsWith('/') : entry.name[entry.name.length - 1] === 0x2f);
+    const record: ZipRecordEntry = {
+      name: entry.name, method: entry.deflate ? 8 : 0, crc32: crc32(entry.content), uncompressedSize: entry.content.length,
+      compressedSize: data.length, zip64, externalAttributes: ((folder ? 0o040755 : 0o100644) << 16) >>> 0,
+    };
+    const local = Buffer.concat([localHeaderRecord(record), data]);
+    locals.push(local);
+    centrals.push(zipCentralHeader(record, offset));
+    offset += local.length;
   }
   const directory = Buffer.concat(centrals);
-  const tail: Buffer[] = [];
-  if (zip64) {
-    const record = Buffer.alloc(56);
-    record.writeUInt32LE(END64, 0);
-    record.writeBigUInt64LE(44n, 4);
-    record.writeUInt16LE(45, 12);
-    record.writeUInt16LE(45, 14);
-    record.writeBigUInt64LE(BigInt(entries.length), 24);
-    record.writeBigUInt64LE(BigInt(entries.length), 32);
-    record.writeBigUInt64LE(BigInt(directory.length), 40);
-    record.writeBigUInt64LE(BigInt(offset), 48);
-    const locator = Buffer.alloc(20);
-    locator.writeUInt32LE(LOCATOR64, 0);
-    locator.writeBigUInt64LE(BigInt(offset + directory.length), 8);
-    locator.writeUInt32LE(1, 16);
-    tail.push(record, locator);
-  }
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(END, 0);
-  end.writeUInt16LE(zip64 ? 0xffff : entries.length, 8);
-  end.writeUInt16LE(zip64 ? 0xffff : entries.length, 10);
-  end.writeUInt32LE(zip64 ? MAX32 : directory.length, 12);
-  end.writeUInt32LE(zip64 ? MAX32 : offset, 16);
-  return Buffer.concat([...locals, directory, ...tail, end]);
-}
-
-function zip64Field(values: readonly number[]): Buffer {
-  const field = Buffer.alloc(4 + 8 * values.length);
-  field.writeUInt16LE(0x0001, 0);
-  field.writeUInt16LE(8 * values.length, 2);
-  values.forEach((value, i) => field.writeBigUInt64LE(BigInt(value), 4 + 8 * i));
-  return field;
+  return Buffer.concat([...locals, directory, zipEndRecords(entries.length, offset, directory.length, zip64)]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,3 +11,4 @@ export { StorescpServer, STORESCP_BINARY, type StorescpOptions, type StorescpAcc
 export { startKeyringSession, dbusSend, type KeyringSession, type KeyringSessionOptions } from './keyring-session.js';
 export { runNodeProgram, type ProgramResult } from './run-node-program.js';
 export { CuttingProxy } from './cutting-proxy.js';
+export { zipLocalHeader, zipCentralHeader, zipEndRecords, ZIP_SIGNATURES, ZIP_MAX32, type ZipRecordEntry } from './zip-records.js';

@@ -1,11 +1,12 @@
 import { open } from 'node:fs/promises';
 import { createDeflateRaw, crc32, deflateRawSync } from 'node:zlib';
+import { zipCentralHeader, zipEndRecords, zipLocalHeader, ZIP_MAX32 } from '@relaypacs/testkit';
 
 /**
  * Writes ZIP files byte by byte (APPNOTE.TXT 4.3), for the archives no well-behaved library will
  * make: names with `..` or drive letters, symbolic links, encryption flags, sizes that lie, entries
  * sharing data, and ZIP64 archives over 4 GiB whose big entry is a hole in a sparse file, so they
- * cost almost nothing on disk.
+ * cost almost nothing on disk. The records themselves come from the testkit's zip-records.ts.
  */
 export interface ZipEntrySpec {
   /** Written as UTF-8 (flagged as such when not ASCII), backslashes and all. */
@@ -63,8 +64,6 @@ export function zerosEntry(name: string, bytes: number, extra: Partial<ZipEntryS
   return { name, method: 0, holeBytes: bytes, crc32: crc, uncompressedSize: bytes, zip64: bytes >= 0xffffffff, ...extra };
 }
 
-const DOS_DATE = ((2025 - 1980) << 9) | (1 << 5) | 1;
-const MAX32 = 0xffffffff;
 
 export async function writeZip(path: string, entries: readonly ZipEntrySpec[], options: { zip64?: boolean } = {}): Promise<void> {
   const file = await open(path, 'w');
@@ -82,90 +81,17 @@ export async function writeZip(path: string, entries: readonly ZipEntrySpec[], o
       }
       const compressedSize = entry.data?.length ?? entry.holeBytes ?? 0;
       const offset = position;
-      await write(localHeader(entry, compressedSize));
+      await write(zipLocalHeader({ ...entry, compressedSize }));
       if (entry.data) await write(entry.data);
       else position += entry.holeBytes ?? 0;
       placed.push({ offset, compressedSize });
     }
     const directoryOffset = position;
-    for (const [i, entry] of entries.entries()) await write(centralHeader(entry, placed[i]!.offset, placed[i]!.compressedSize));
+    for (const [i, entry] of entries.entries()) await write(zipCentralHeader({ ...entry, compressedSize: placed[i]!.compressedSize }, placed[i]!.offset));
     const directorySize = position - directoryOffset;
-    const zip64 = options.zip64 === true || directoryOffset >= MAX32 || entries.length >= 0xffff;
-    if (zip64) {
-      const record = Buffer.alloc(56);
-      record.writeUInt32LE(0x06064b50, 0);
-      record.writeBigUInt64LE(44n, 4);
-      record.writeUInt16LE(45, 12);
-      record.writeUInt16LE(45, 14);
-      record.writeBigUInt64LE(BigInt(entries.length), 24);
-      record.writeBigUInt64LE(BigInt(entries.length), 32);
-      record.writeBigUInt64LE(BigInt(directorySize), 40);
-      record.writeBigUInt64LE(BigInt(directoryOffset), 48);
-      const locator = Buffer.alloc(20);
-      locator.writeUInt32LE(0x07064b50, 0);
-      locator.writeBigUInt64LE(BigInt(position), 8);
-      locator.writeUInt32LE(1, 16);
-      await write(record);
-      await write(locator);
-    }
-    const end = Buffer.alloc(22);
-    end.writeUInt32LE(0x06054b50, 0);
-    end.writeUInt16LE(zip64 ? 0xffff : entries.length, 8);
-    end.writeUInt16LE(zip64 ? 0xffff : entries.length, 10);
-    end.writeUInt32LE(zip64 ? MAX32 : directorySize, 12);
-    end.writeUInt32LE(zip64 ? MAX32 : directoryOffset, 16);
-    await write(end);
+    const zip64 = options.zip64 === true || directoryOffset >= ZIP_MAX32 || entries.length >= 0xffff;
+    await write(zipEndRecords(entries.length, directoryOffset, directorySize, zip64));
   } finally {
     await file.close();
   }
-}
-
-function nameBytes(entry: ZipEntrySpec): { bytes: Buffer; utf8Flag: number } {
-  const bytes = Buffer.from(entry.name, 'utf8');
-  return { bytes, utf8Flag: /^[\x20-\x7e]*$/.test(entry.name) ? 0 : 0x800 };
-}
-
-function localHeader(entry: ZipEntrySpec, compressedSize: number): Buffer {
-  const { bytes, utf8Flag } = nameBytes(entry);
-  const extra = entry.zip64 ? zip64Field([entry.uncompressedSize, compressedSize]) : Buffer.alloc(0);
-  const header = Buffer.alloc(30);
-  header.writeUInt32LE(0x04034b50, 0);
-  header.writeUInt16LE(entry.zip64 ? 45 : 20, 4);
-  header.writeUInt16LE((entry.flags ?? 0) | utf8Flag, 6);
-  header.writeUInt16LE(entry.method, 8);
-  header.writeUInt16LE(DOS_DATE, 12);
-  header.writeUInt32LE(entry.crc32 >>> 0, 14);
-  header.writeUInt32LE(entry.zip64 ? MAX32 : compressedSize, 18);
-  header.writeUInt32LE(entry.zip64 ? MAX32 : entry.uncompressedSize, 22);
-  header.writeUInt16LE(bytes.length, 26);
-  header.writeUInt16LE(extra.length, 28);
-  return Buffer.concat([header, bytes, extra]);
-}
-
-function centralHeader(entry: ZipEntrySpec, offset: number, compressedSize: number): Buffer {
-  const { bytes, utf8Flag } = nameBytes(entry);
-  const extra = entry.zip64 ? zip64Field([entry.uncompressedSize, compressedSize, offset]) : Buffer.alloc(0);
-  const header = Buffer.alloc(46);
-  header.writeUInt32LE(0x02014b50, 0);
-  header.writeUInt16LE(entry.versionMadeBy ?? 0x031e, 4);
-  header.writeUInt16LE(entry.zip64 ? 45 : 20, 6);
-  header.writeUInt16LE((entry.flags ?? 0) | utf8Flag, 8);
-  header.writeUInt16LE(entry.method, 10);
-  header.writeUInt16LE(DOS_DATE, 14);
-  header.writeUInt32LE(entry.crc32 >>> 0, 16);
-  header.writeUInt32LE(entry.zip64 ? MAX32 : compressedSize, 20);
-  header.writeUInt32LE(entry.zip64 ? MAX32 : entry.uncompressedSize, 24);
-  header.writeUInt16LE(bytes.length, 28);
-  header.writeUInt16LE(extra.length, 30);
-  header.writeUInt32LE((entry.externalAttributes ?? (0o100644 << 16)) >>> 0, 38);
-  header.writeUInt32LE(entry.zip64 ? MAX32 : offset, 42);
-  return Buffer.concat([header, bytes, extra]);
-}
-
-function zip64Field(values: readonly number[]): Buffer {
-  const field = Buffer.alloc(4 + 8 * values.length);
-  field.writeUInt16LE(0x0001, 0);
-  field.writeUInt16LE(8 * values.length, 2);
-  values.forEach((value, i) => field.writeBigUInt64LE(BigInt(value), 4 + 8 * i));
-  return field;
 }
