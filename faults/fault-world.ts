@@ -25,7 +25,10 @@ export interface AgentRun {
 export class FaultWorld {
   relay!: ManagedProcess;
   relayUrl = '';
+  /** The relay's metrics listener (metrics.port), on a free loopback port of its own. */
+  metricsUrl = '';
   private relayLives = 0;
+  private metricsPort = 0;
   private agentRuns = 0;
   private readonly agents = new Set<AgentRun>();
 
@@ -68,13 +71,15 @@ export class FaultWorld {
 
   /** Starts (or restarts, on the same address and port) the relay; each life logs to its own file. */
   async startRelay(): Promise<void> {
+    this.metricsPort ||= await freeLoopbackPort();
     const logPath = join(this.logDir, `relay-${++this.relayLives}.log`);
     this.relay = new ManagedProcess({
       command: process.execPath,
       args: [RELAY_BIN, '--data', this.relayDataDir, '--port', String(this.relayPort), '--host', this.relayHost],
       logPath,
-      env: { ...process.env, RELAYPACS_LOG_LEVEL: 'info', RELAYPACS_CONFIG: this.agentEnv.RELAYPACS_CONFIG! },
+      env: { ...process.env, RELAYPACS_LOG_LEVEL: 'info', RELAYPACS_CONFIG: this.agentEnv.RELAYPACS_CONFIG!, RELAYPACS_METRICS_PORT: String(this.metricsPort) },
     });
+    this.metricsUrl = `http://127.0.0.1:${this.metricsPort}`;
     this.relayUrl = `http://${this.relayHost}:${this.relayPort}`;
     await waitUntilReady(this.relay, async () => (await fetch(`${this.relayUrl}/healthz`)).ok, 60_000, 'relaypacs-relay');
   }
@@ -143,7 +148,7 @@ export class FaultWorld {
 
   /** relaypacs_upload_bytes_received_total from the running relay's /metrics (this life only). */
   async relayBytesReceivedMetric(): Promise<number> {
-    const text = await (await fetch(`${this.relayUrl}/metrics`)).text();
+    const text = await (await fetch(`${this.metricsUrl}/metrics`)).text();
     return Number(/^relaypacs_upload_bytes_received_total (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
   }
 

@@ -2,12 +2,15 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { RelayConfig } from './config/relay-config.js';
+import { startMetricsListener, type MetricsListener } from './ops/metrics-listener.js';
 import { createRelayServices, type RelayServices } from './relay-services.js';
 
 export interface RunningRelay {
   app: FastifyInstance;
   services: RelayServices;
   url: string;
+  /** The metrics listener's address (metrics.port), when it runs. */
+  metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -20,16 +23,24 @@ export async function startRelayServer(config: RelayConfig): Promise<RunningRela
   const https = config.tls
     ? { key: await readFile(config.tls.keyFile), cert: await readFile(config.tls.certFile) }
     : undefined;
-  const app = await buildApp(services, {
-    logger: {
-      level: config.logLevel,
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], remove: true },
-    },
-    ...(https ? { https } : {}),
-  });
+  const metricsBearerToken = config.metrics.bearerTokenFile ? (await readFile(config.metrics.bearerTokenFile, 'utf8')).trim() : undefined;
+  if (metricsBearerToken === '') throw new Error(`metrics.bearerTokenFile ${config.metrics.bearerTokenFile} is empty`);
+  const logger = {
+    level: config.logLevel,
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], remove: true },
+  };
+  const app = await buildApp(services, { logger, ...(https ? { https } : {}), ...(metricsBearerToken ? { metricsBearerToken } : {}) });
   services.uploads.setLogger(app.log);
   services.deliveries.setLogger(app.log);
   await app.listen({ host: config.host, port: config.port });
+  let metrics: MetricsListener | undefined;
+  try {
+    metrics = config.metrics.port === null ? undefined : await startMetricsListener(services, config.metrics.host, config.metrics.port, logger);
+  } catch (error) {
+    await app.close();
+    await services.close();
+    throw new Error(`cannot serve metrics on ${config.metrics.host}:${config.metrics.port} (${(error as Error).message}); set metrics.port (RELAYPACS_METRICS_PORT) to a free port, or to off`, { cause: error });
+  }
   services.uploads.start();
   services.deliveries.start();
   const address = app.server.address();
@@ -38,9 +49,10 @@ export async function startRelayServer(config: RelayConfig): Promise<RunningRela
   const url = `${https ? 'https' : 'http'}://${host}:${port}`;
   let closing: Promise<void> | undefined;
   return {
-    app, services, url,
+    app, services, url, metricsUrl: metrics?.url,
     close() {
       closing ??= (async () => {
+        await metrics?.close();
         await app.close();
         await services.close();
       })();

@@ -12,18 +12,20 @@ export const RELAY_BIN = join(import.meta.dirname, '../../../server/bin/relaypac
  * relay restarted where its clients already know it).
  */
 export async function spawnRelay(dataDir: string, logPath: string, env: NodeJS.ProcessEnv = {},
-  options: { port?: number; /** The relay's config sets `tls`: its URL is https, checked against this CA. */ httpsCa?: string | Buffer } = {}): Promise<{ process: ManagedProcess; url: string }> {
+  options: { port?: number; /** The relay's config sets `tls`: its URL is https, checked against this CA. */ httpsCa?: string | Buffer } = {}): Promise<{ process: ManagedProcess; url: string; metricsUrl: string }> {
   const port = options.port ?? await freeLoopbackPort();
+  // GET /metrics has a loopback listener of its own (metrics.port): one free port each, so relays run side by side.
+  const metricsPort = env.RELAYPACS_METRICS_PORT ?? String(await freeLoopbackPort());
   const child = new ManagedProcess({
     command: process.execPath,
     args: [RELAY_BIN, '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'],
     logPath,
-    env: { ...process.env, RELAYPACS_LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, RELAYPACS_LOG_LEVEL: 'info', ...env, RELAYPACS_METRICS_PORT: metricsPort },
   });
   const url = `${options.httpsCa ? 'https' : 'http'}://127.0.0.1:${port}`;
   const live = options.httpsCa ? () => httpsLive(`${url}/healthz`, options.httpsCa!) : async () => (await fetch(`${url}/healthz`)).ok;
   await waitUntilReady(child, live, 30_000, 'relaypacs-relay');
-  return { process: child, url };
+  return { process: child, url, metricsUrl: `http://127.0.0.1:${metricsPort}` };
 }
 
 /** Runs `relaypacs-relay user ...` against a data directory, with the password on stdin. */

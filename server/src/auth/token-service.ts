@@ -20,9 +20,19 @@ export interface AccessPrincipal {
   sessionId: string;
 }
 
+/** A verified access token: who, and until when it is good (an event stream ends then). */
+export interface VerifiedAccess extends AccessPrincipal {
+  expiresAt: Date;
+}
+
+/**
+ * An upload token's holder. `sessionId` is the sign-in it was issued in: the token dies with that
+ * session (sign-out, refresh-token reuse, password change, account disabled), not only at its expiry.
+ */
 export interface UploadPrincipal {
   userId: number;
   uploadId: string;
+  sessionId: string;
 }
 
 export interface TokenServiceOptions {
@@ -60,27 +70,29 @@ export class TokenService {
   }
 
   async issueUploadToken(principal: UploadPrincipal, expiresAt: Date): Promise<string> {
-    return this.sign({ upl: principal.uploadId }, {
+    return this.sign({ upl: principal.uploadId, sid: principal.sessionId }, {
       typ: UPLOAD_TOKEN_TYPE, audience: UPLOAD_AUDIENCE, subject: String(principal.userId),
       issuedAt: Math.floor(this.now().getTime() / 1000), expiresAt: Math.floor(expiresAt.getTime() / 1000),
     });
   }
 
-  async verifyAccessToken(token: string): Promise<AccessPrincipal> {
+  async verifyAccessToken(token: string): Promise<VerifiedAccess> {
     const payload = await this.verify(token, ACCESS_TOKEN_TYPE, ACCESS_AUDIENCE);
     const userId = Number(payload.sub);
     if (!Number.isInteger(userId) || !isRole(payload.role) || typeof payload.sid !== 'string' || typeof payload.name !== 'string') {
       throw invalidToken();
     }
-    return { userId, role: payload.role, sessionId: payload.sid, username: payload.name };
+    return { userId, role: payload.role, sessionId: payload.sid, username: payload.name, expiresAt: new Date(payload.exp! * 1000) };
   }
 
   /** Accepts the token only for the upload it was issued for. */
   async verifyUploadToken(token: string, uploadId: string): Promise<UploadPrincipal> {
     const payload = await this.verify(token, UPLOAD_TOKEN_TYPE, UPLOAD_AUDIENCE);
     const userId = Number(payload.sub);
-    if (!Number.isInteger(userId) || payload.upl !== uploadId) throw invalidToken('this upload token belongs to another upload');
-    return { userId, uploadId };
+    // A token without a session (issued before tokens were bound to one) cannot be checked against it: refused.
+    if (!Number.isInteger(userId) || typeof payload.sid !== 'string') throw invalidToken();
+    if (payload.upl !== uploadId) throw invalidToken('this upload token belongs to another upload');
+    return { userId, uploadId, sessionId: payload.sid };
   }
 
   private async sign(claims: JWTPayload, o: { typ: string; audience: string; subject: string; issuedAt: number; expiresAt: number }): Promise<string> {

@@ -16,15 +16,15 @@ const _rolesMatch: Same<Role, UserSummary['role']> = true;
  */
 export function registerUserAdminRoutes(app: FastifyInstance, services: RelayServices): void {
   const accounts = new UserAccounts(services.users, services.sessions, new AuditLog(services.db, services.now));
-  const preHandler = services.guards.requireUser(ADMIN_ROLES);
+  const onRequest = services.guards.requireUser(ADMIN_ROLES);
 
   app.get('/admin/users', {
-    preHandler,
+    onRequest,
     schema: { response: { 200: UserListResponse } },
   }, async () => ({ users: accounts.list() }));
 
   app.post<{ Body: CreateUserRequest }>('/admin/users', {
-    preHandler,
+    onRequest,
     schema: { body: CreateUserRequest, response: { 201: UserSummary } },
   }, async (request, reply) => {
     const { username, role, password } = request.body;
@@ -33,7 +33,7 @@ export function registerUserAdminRoutes(app: FastifyInstance, services: RelaySer
   });
 
   app.post<{ Params: UsernameParams }>('/admin/users/:username/disable', {
-    preHandler,
+    onRequest,
     schema: { params: UsernameParams, response: { 200: UserSummary } },
   }, async (request) => {
     const actor = actorOf(request);
@@ -45,7 +45,7 @@ export function registerUserAdminRoutes(app: FastifyInstance, services: RelaySer
   });
 
   app.post<{ Params: UsernameParams }>('/admin/users/:username/enable', {
-    preHandler,
+    onRequest,
     schema: { params: UsernameParams, response: { 200: UserSummary } },
   }, async (request) => accounts.setDisabled(request.params.username, false, actorOf(request)));
 }

@@ -33,6 +33,46 @@ export const RelayConfigSchema = Type.Object({
     maxAttemptsPerAddress: Type.Integer({ minimum: 1, default: 30 }),
     rateLimitWindowSeconds: Type.Integer({ minimum: 1, default: 900 }),
   }, { default: {}, additionalProperties: false }),
+  /**
+   * Limits on every connection, so slow or hostile clients cannot hold the relay (slowloris, bodies
+   * that never end). A chunk body in progress is governed by upload.chunkIdleTimeoutSeconds instead:
+   * on a slow clinic link a 64 MiB chunk rightly takes minutes.
+   */
+  http: Type.Object({
+    /** A request's complete header must arrive within this long (408 and close otherwise). */
+    headersTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 600, default: 10 }),
+    /** A request other than a chunk must arrive whole, body included, within this long; the connection is closed otherwise. */
+    requestTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
+    /** An idle keep-alive connection is closed after this long. */
+    keepAliveTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
+    /** Requests served on one connection before it is closed (0: no limit). */
+    maxRequestsPerConnection: Type.Integer({ minimum: 0, default: 10_000 }),
+    /** A connection that moves no byte either way for this long is closed (covers every phase). */
+    idleConnectionTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 120 }),
+    /**
+     * Open connections per client address; more are closed at once. A clinic behind one NAT address
+     * has many workstations, each with up to 32 connections on a lossy link: keep this generous.
+     */
+    maxConnectionsPerAddress: Type.Integer({ minimum: 1, default: 256 }),
+    /** Open connections in all. */
+    maxConnections: Type.Integer({ minimum: 1, default: 8192 }),
+    /**
+     * A refused request's body (401, 403, 404, 409, 413, 415...) is read at most this far, to let the
+     * client see the answer, then the connection is closed: it is never drained to its end.
+     */
+    refusedBodyBytes: Type.Integer({ minimum: 0, maximum: 16 * MiB, default: 64 * 1024 }),
+  }, { default: {}, additionalProperties: false }),
+  /**
+   * GET /metrics (Prometheus). By default on a listener of its own on loopback, the convention for
+   * exporters: the relay's public port does not show it. `port: null` turns that listener off.
+   * With `bearerTokenFile`, /metrics is also answered on the relay's own port to requests bearing
+   * that token (for a Prometheus on another machine, over TLS).
+   */
+  metrics: Type.Object({
+    host: Type.String({ default: '127.0.0.1' }),
+    port: Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Null()], { default: 8781 }),
+    bearerTokenFile: Type.Optional(Type.String({ minLength: 1 })),
+  }, { default: {}, additionalProperties: false }),
   upload: Type.Object({
     minChunkBytes: Type.Integer({ minimum: 1, default: 64 * 1024 }),
     maxChunkBytes: Type.Integer({ minimum: 1, default: 64 * MiB }),
@@ -102,6 +142,9 @@ export function loadRelayConfig(sources: ConfigSources = {}): RelayConfig {
   if (env.RELAYPACS_DATA) merged.dataDir = env.RELAYPACS_DATA;
   if (env.RELAYPACS_LOG_LEVEL) merged.logLevel = env.RELAYPACS_LOG_LEVEL;
   if (env.RELAYPACS_STOW_URL) merged.stowUrl = env.RELAYPACS_STOW_URL;
+  if (env.RELAYPACS_METRICS_PORT !== undefined) {
+    merged.metrics = { ...(merged.metrics as object | undefined), port: env.RELAYPACS_METRICS_PORT === 'off' ? null : Number(env.RELAYPACS_METRICS_PORT) };
+  }
   const flags = sources.flags ?? {};
   if (flags.port !== undefined) merged.port = flags.port;
   if (flags.host !== undefined) merged.host = flags.host;

@@ -14,7 +14,7 @@ const COLUMNS: (keyof AuditRow)[] = ['id', 'at', 'actor_user_id', 'action', 'tar
 /** GET /admin/audit?format=csv|json&since=ISO: the audit trail for admins, as a download. */
 export function registerAuditExportRoute(app: FastifyInstance, services: RelayServices): void {
   const audit = new AuditLog(services.db, services.now);
-  app.get('/admin/audit', { schema: { querystring: AuditQuery }, preHandler: services.guards.requireUser(ADMIN_ROLES) }, async (request, reply) => {
+  app.get('/admin/audit', { schema: { querystring: AuditQuery }, onRequest: services.guards.requireUser(ADMIN_ROLES) }, async (request, reply) => {
     const query = request.query as { format?: 'json' | 'csv'; since?: string };
     const rows = audit.since(query.since);
     if (query.format === 'csv') {

@@ -1,47 +1,95 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { ADMIN_ROLES } from '../auth/roles.js';
+import type { VerifiedAccess } from '../auth/token-service.js';
+import { securityHeaders } from '../http/security-headers.js';
 import type { RelayServices } from '../relay-services.js';
+
+/** Events not yet taken by a client beyond this are not buffered: the stream is dropped and the client resyncs from status. */
+export const MAX_UNSENT_EVENT_BYTES = 1024 * 1024;
+/** How often open streams are checked against their session and token: a stream outlives neither by more than this. */
+export const STREAM_CHECK_MS = 2_000;
+const HEARTBEAT_MS = 15_000;
+
+interface OpenStream {
+  principal: VerifiedAccess;
+  end(reason: string): void;
+}
 
 /**
  * GET /events: a Server-Sent Events stream (HTML Living Standard §9.2) of the caller's upload
  * lifecycle events; admins see every upload's. A comment line every 15 s keeps proxies from
- * closing an idle stream. Streams end when the relay closes: they never finish on their own, so
- * without that a shutdown would wait on every connected workstation (clients reconnect elsewhere
- * or later, §9.2.3).
+ * closing an idle stream.
+ *
+ * A stream lives no longer than what authorised it: every STREAM_CHECK_MS the open streams are
+ * checked, and one whose session ended (sign-out, revocation, password change, account disabled)
+ * or whose access token expired is closed. The client reconnects with a fresh token and resyncs
+ * from status (§9.2.3), or is refused. A client that does not read is not buffered for without
+ * bound: past MAX_UNSENT_EVENT_BYTES unsent it is dropped. Streams also end when the relay closes
+ * (they never finish on their own, so a shutdown would otherwise wait on every workstation).
  */
-export function registerEventsRoute(app: FastifyInstance, services: RelayServices): void {
-  const open = new Set<() => void>();
+export function registerEventsRoute(app: FastifyInstance, services: RelayServices, options: { https: boolean }): void {
+  const open = new Set<OpenStream>();
+  // Written straight to the socket (hijacked), so the onSend hook that adds them elsewhere never runs.
+  const headers = { ...securityHeaders(options), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' };
+  const check = setInterval(() => {
+    const now = services.now();
+    for (const stream of [...open]) {
+      const { principal } = stream;
+      if (principal.expiresAt <= now) stream.end('access token expired');
+      else if (!services.sessions.isActive(principal.sessionId, principal.userId)) stream.end('session ended');
+    }
+  }, STREAM_CHECK_MS);
+  check.unref();
   app.addHook('preClose', (done) => {
-    for (const end of [...open]) end();
+    clearInterval(check);
+    for (const stream of [...open]) stream.end('relay closing');
     done();
   });
-  app.get('/events', { preHandler: services.guards.requireUser() }, async (request, reply) => {
+  app.get('/events', { onRequest: services.guards.requireUser() }, async (request, reply) => {
     const principal = request.principal!;
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-      'x-content-type-options': 'nosniff',
-    });
-    raw.write(': connected\n\n');
+    raw.writeHead(200, headers);
     let id = 0;
+    const send = (text: string) => {
+      raw.write(text);
+      if (raw.writableLength > MAX_UNSENT_EVENT_BYTES) stream.end('client not reading');
+    };
     const unsubscribe = services.events.subscribe(ADMIN_ROLES.includes(principal.role) ? 'all' : principal.userId, (event) => {
-      raw.write(`id: ${++id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      send(`id: ${++id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
     });
-    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
-    const close = () => {
+    const heartbeat = setInterval(() => send(': keep-alive\n\n'), HEARTBEAT_MS);
+    const forget = () => {
       clearInterval(heartbeat);
       unsubscribe();
-      open.delete(end);
+      open.delete(stream);
     };
-    const end = () => {
-      close();
-      raw.end();
+    const stream: OpenStream = {
+      principal,
+      end(reason) {
+        forget();
+        request.log.info({ userId: principal.userId, reason }, 'event stream closed');
+        endStream(raw, reason);
+      },
     };
-    open.add(end);
-    request.raw.once('close', close);
-    raw.once('close', close);
+    open.add(stream);
+    request.raw.once('close', forget);
+    raw.once('close', forget);
+    send(': connected\n\n');
   });
+}
+
+/**
+ * A client that reads gets the end of the stream; one that does not (its buffer is full) is cut,
+ * since ending would wait for it to take what is queued.
+ */
+function endStream(raw: ServerResponse, reason: string): void {
+  if (raw.writableLength > MAX_UNSENT_EVENT_BYTES || raw.writableNeedDrain) {
+    raw.destroy();
+    return;
+  }
+  raw.end(`: closed, ${reason}\n\n`);
+  // A client that stopped reading after all must not hold the socket.
+  setTimeout(() => raw.destroy(), 5_000).unref();
 }

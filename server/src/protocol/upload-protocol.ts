@@ -109,12 +109,28 @@ export const InitUploadResponse = Type.Object({
 });
 export type InitUploadResponse = Static<typeof InitUploadResponse>;
 
+/**
+ * A non-negative integer in a query string: decimal digits, no sign, no leading zero. It stays a
+ * string in the schema because Ajv's type coercion reads whatever Number() reads ("0x10" is 16,
+ * "1e3" is 1000, " 7" is 7): an offset must mean exactly one thing. parseQueryInteger converts it.
+ */
+export const QueryInteger = Type.String({ pattern: '^(0|[1-9][0-9]{0,15})$' });
+
+/** The number a QueryInteger names, or undefined past Number.MAX_SAFE_INTEGER. */
+export function parseQueryInteger(text: string): number | undefined {
+  const value = Number(text);
+  return /^(0|[1-9][0-9]{0,15})$/.test(text) && Number.isSafeInteger(value) ? value : undefined;
+}
+
 /** PUT /upload/{id}/chunk?instance=INDEX&offset=N; body: the bytes; header Content-Digest: sha-256=:BASE64: (RFC 9530). */
-export const ChunkQuery = Type.Object({
-  instance: Type.Integer({ minimum: 0 }),
-  offset: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
-}, { additionalProperties: false });
-export type ChunkQuery = Static<typeof ChunkQuery>;
+export const ChunkQueryWire = Type.Object({ instance: QueryInteger, offset: QueryInteger }, { additionalProperties: false });
+export interface ChunkQuery {
+  instance: number;
+  offset: number;
+}
+
+/** HEAD /upload/{id}/status?instance=INDEX */
+export const StatusQueryWire = Type.Object({ instance: Type.Optional(QueryInteger) }, { additionalProperties: false });
 
 export const ChunkResponse = Type.Object({
   instance: Type.Integer(),

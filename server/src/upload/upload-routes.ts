@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ADMIN_ROLES, UPLOADER_ROLES } from '../auth/roles.js';
 import { AuditLog, type AuditAction } from '../auth/audit-log.js';
 import { RelayError } from '../http/relay-error.js';
-import { ChunkQuery, InitUploadRequest, UploadIdParams } from '../protocol/upload-protocol.js';
+import { ChunkQueryWire, InitUploadRequest, parseQueryInteger, StatusQueryWire, UploadIdParams, type ChunkQuery } from '../protocol/upload-protocol.js';
 import type { RelayServices } from '../relay-services.js';
 
 /**
@@ -22,7 +22,7 @@ export function registerUploadRoutes(app: FastifyInstance, services: RelayServic
     });
   };
 
-  app.post('/upload/init', { schema: { body: InitUploadRequest }, preHandler: guards.requireUser(UPLOADER_ROLES) }, async (request, reply) => {
+  app.post('/upload/init', { schema: { body: InitUploadRequest }, onRequest: guards.requireUser(UPLOADER_ROLES) }, async (request, reply) => {
     const answer = await uploads.init(request.principal!, request.body as InitUploadRequest);
     if (!answer.resumed) {
       const { study, instances } = request.body as InitUploadRequest;
@@ -31,19 +31,17 @@ export function registerUploadRoutes(app: FastifyInstance, services: RelayServic
     return reply.status(answer.resumed ? 200 : 201).send(answer);
   });
 
-  app.get('/upload/:id/status', { schema: { params: UploadIdParams }, preHandler: uploadToken, exposeHeadRoute: false }, async (request) => {
+  app.get('/upload/:id/status', { schema: { params: UploadIdParams }, onRequest: uploadToken, exposeHeadRoute: false }, async (request) => {
     return uploads.status(uploadIdOf(request));
   });
 
   // HEAD .../status?instance=N answers one instance's offsets in headers, tus style.
-  app.head('/upload/:id/status', { schema: { params: UploadIdParams }, preHandler: uploadToken }, async (request, reply) => {
+  app.head('/upload/:id/status', { schema: { params: UploadIdParams, querystring: StatusQueryWire }, onRequest: uploadToken }, async (request, reply) => {
     const query = request.query as { instance?: string };
     const status = uploads.status(uploadIdOf(request));
     void reply.header('upload-received', String(status.receivedBytes)).header('upload-length', String(status.totalBytes));
     if (query.instance !== undefined) {
-      const index = Number(query.instance);
-      if (!Number.isInteger(index) || index < 0) throw new RelayError(400, 'BAD_REQUEST', 'instance must be an index');
-      const offsets = uploads.instanceOffsets(uploadIdOf(request), index);
+      const offsets = uploads.instanceOffsets(uploadIdOf(request), queryInteger(query.instance, 'instance'));
       void reply.header('upload-offset', String(offsets.contiguousBytes)).header('upload-length', String(offsets.size));
     }
     return reply.status(200).send();
@@ -56,15 +54,19 @@ export function registerUploadRoutes(app: FastifyInstance, services: RelayServic
     scope.addContentTypeParser('application/octet-stream', (_request, _payload, done) => done(null));
     scope.addContentTypeParser('*', (_request, _payload, done) => done(new RelayError(415, 'UNSUPPORTED_MEDIA_TYPE')));
     const chunkRoute = {
-      schema: { params: UploadIdParams, querystring: ChunkQuery },
-      preHandler: uploadToken,
+      schema: { params: UploadIdParams, querystring: ChunkQueryWire },
+      onRequest: uploadToken,
+      // The body is a chunk read at the client's pace: exempt from http.requestTimeoutSeconds.
+      config: { streamingBody: true },
     };
     const handler = async (request: FastifyRequest) => {
       const idleMs = services.config.upload.chunkIdleTimeoutSeconds * 1000;
       // A connection that stops sending is dropped rather than held for minutes.
       request.raw.setTimeout(idleMs, () => request.raw.destroy(new Error('chunk upload idle timeout')));
       const lengthHeader = request.headers['content-length'];
-      return uploads.receiveChunk(uploadIdOf(request), request.query as ChunkQuery, {
+      const wire = request.query as { instance: string; offset: string };
+      const query: ChunkQuery = { instance: queryInteger(wire.instance, 'instance'), offset: queryInteger(wire.offset, 'offset') };
+      return uploads.receiveChunk(uploadIdOf(request), query, {
         contentLength: lengthHeader === undefined ? undefined : Number(lengthHeader),
         contentDigest: request.headers['content-digest'],
       }, request.raw);
@@ -73,7 +75,7 @@ export function registerUploadRoutes(app: FastifyInstance, services: RelayServic
     scope.post('/upload/:id/chunk', chunkRoute, handler);
   });
 
-  app.post('/upload/:id/complete', { schema: { params: UploadIdParams }, preHandler: uploadToken }, async (request) => {
+  app.post('/upload/:id/complete', { schema: { params: UploadIdParams }, onRequest: uploadToken }, async (request) => {
     const wasAccepted = uploads.repository.find(uploadIdOf(request))?.state === 'accepted';
     const status = await uploads.complete(uploadIdOf(request));
     if (!wasAccepted) {
@@ -90,14 +92,20 @@ export function registerUploadRoutes(app: FastifyInstance, services: RelayServic
     auditUpload(request, 'upload-retry', uploadIdOf(request), `: ${requeued} instance deliveries requeued`);
     return { requeued };
   };
-  app.post('/upload/:id/retry', { schema: { params: UploadIdParams }, preHandler: uploadToken }, retry);
-  app.post('/admin/uploads/:id/retry', { schema: { params: UploadIdParams }, preHandler: guards.requireUser(ADMIN_ROLES) }, retry);
+  app.post('/upload/:id/retry', { schema: { params: UploadIdParams }, onRequest: uploadToken }, retry);
+  app.post('/admin/uploads/:id/retry', { schema: { params: UploadIdParams }, onRequest: guards.requireUser(ADMIN_ROLES) }, retry);
 
-  app.delete('/upload/:id', { schema: { params: UploadIdParams }, preHandler: uploadToken }, async (request, reply) => {
+  app.delete('/upload/:id', { schema: { params: UploadIdParams }, onRequest: uploadToken }, async (request, reply) => {
     await uploads.cancel(uploadIdOf(request));
     auditUpload(request, 'upload-cancel', uploadIdOf(request));
     return reply.status(204).send();
   });
+}
+
+function queryInteger(text: string, name: string): number {
+  const value = parseQueryInteger(text);
+  if (value === undefined) throw new RelayError(400, 'BAD_REQUEST', `${name} is larger than the relay can address`);
+  return value;
 }
 
 function uploadIdOf(request: FastifyRequest): string {

@@ -157,7 +157,7 @@ export class UploadService {
     const status = this.statusOf(upload);
     return {
       uploadId: upload.id,
-      uploadToken: await this.options.tokens.issueUploadToken({ userId: principal.userId, uploadId: upload.id }, tokenExpiresAt),
+      uploadToken: await this.options.tokens.issueUploadToken({ userId: principal.userId, uploadId: upload.id, sessionId: principal.sessionId }, tokenExpiresAt),
       uploadTokenExpiresAt: tokenExpiresAt.toISOString(),
       resumed,
       chunk: { minBytes: limits.minChunkBytes, maxBytes: limits.maxChunkBytes, preferredBytes: limits.preferredChunkBytes },

@@ -60,7 +60,7 @@ describe('POST /auth/login', () => {
     await relay.login('alice');
     await relay.post('/auth/login', { username: 'alice', password: 'Tr0ub4dor&3-wrong' });
     await relay.post('/auth/login', { username: 'ghost', password: 'Tr0ub4dor&3-wrong' });
-    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    const metrics = await (await fetch(`${relay.metricsUrl}/metrics`)).text();
     expect(metrics).toMatch(/relaypacs_logins_total\{outcome="success"\} 1/);
     expect(metrics).toMatch(/relaypacs_logins_total\{outcome="failure"\} 2/);
     const rows = relay.services.db.prepare("SELECT actor_user_id, outcome, address FROM audit_log WHERE action = 'login' ORDER BY id").all();

@@ -46,7 +46,7 @@ describe('login rate limits', () => {
     const limited = await relay.post('/auth/login', { username: 'alice', password: PASSWORD });
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('120');
-    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    const metrics = await (await fetch(`${relay.metricsUrl}/metrics`)).text();
     expect(metrics).toMatch(/relaypacs_logins_total\{outcome="rate_limited"\} 1/);
     relay.advance(120);
     expect((await relay.post('/auth/login', { username: 'alice', password: PASSWORD })).status).toBe(200);

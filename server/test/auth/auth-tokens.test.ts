@@ -94,7 +94,7 @@ describe('access and refresh tokens', () => {
   });
 
   it('does not take an upload token on a user route', async () => {
-    const uploadToken = await relay.services.tokens.issueUploadToken({ userId: adminId, uploadId: 'upload-1' }, new Date(relay.now().getTime() + 3600_000));
+    const uploadToken = await relay.services.tokens.issueUploadToken({ userId: adminId, uploadId: 'upload-1', sessionId: 'session-1' }, new Date(relay.now().getTime() + 3600_000));
     const response = await listUsers(uploadToken);
     expect(response.status).toBe(401);
     expect(await errorCode(response)).toBe('AUTH_TOKEN_INVALID');

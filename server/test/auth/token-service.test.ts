@@ -25,13 +25,13 @@ describe('token service', () => {
   it('still refuses a remembered upload token for another upload, as an access token, and once expired', async () => {
     const clock = { now: Date.parse('2026-11-22T10:00:00Z') };
     const tokens = service(clock);
-    const token = await tokens.issueUploadToken({ userId: 7, uploadId: 'up-1' }, new Date(clock.now + 60_000));
-    expect(await tokens.verifyUploadToken(token, 'up-1')).toEqual({ userId: 7, uploadId: 'up-1' });
-    expect(await tokens.verifyUploadToken(token, 'up-1')).toEqual({ userId: 7, uploadId: 'up-1' });
+    const token = await tokens.issueUploadToken({ userId: 7, uploadId: 'up-1', sessionId: 's-1' }, new Date(clock.now + 60_000));
+    expect(await tokens.verifyUploadToken(token, 'up-1')).toEqual({ userId: 7, uploadId: 'up-1', sessionId: 's-1' });
+    expect(await tokens.verifyUploadToken(token, 'up-1')).toEqual({ userId: 7, uploadId: 'up-1', sessionId: 's-1' });
     await expect(tokens.verifyUploadToken(token, 'up-2')).rejects.toMatchObject({ code: 'AUTH_TOKEN_INVALID' });
     await expect(tokens.verifyAccessToken(token)).rejects.toMatchObject({ code: 'AUTH_TOKEN_INVALID' });
     clock.now += 64_000; // within the 5 s tolerance
-    expect(await tokens.verifyUploadToken(token, 'up-1')).toEqual({ userId: 7, uploadId: 'up-1' });
+    expect(await tokens.verifyUploadToken(token, 'up-1')).toEqual({ userId: 7, uploadId: 'up-1', sessionId: 's-1' });
     clock.now += 2_000;
     await expect(tokens.verifyUploadToken(token, 'up-1')).rejects.toMatchObject({ code: 'AUTH_TOKEN_INVALID', message: 'the token has expired' });
   });
@@ -39,11 +39,11 @@ describe('token service', () => {
   it('never remembers a token that failed: a tampered copy of a good one stays refused', async () => {
     const clock = { now: Date.parse('2026-11-22T10:00:00Z') };
     const tokens = service(clock);
-    const token = await tokens.issueUploadToken({ userId: 7, uploadId: 'up-1' }, new Date(clock.now + 60_000));
+    const token = await tokens.issueUploadToken({ userId: 7, uploadId: 'up-1', sessionId: 's-1' }, new Date(clock.now + 60_000));
     const [header, payload, signature] = token.split('.');
     const tampered = `${header}.${payload}.${signature!.slice(0, -2)}${signature!.endsWith('AA') ? 'BB' : 'AA'}`;
     await expect(tokens.verifyUploadToken(tampered, 'up-1')).rejects.toMatchObject({ code: 'AUTH_TOKEN_INVALID' });
-    expect(await tokens.verifyUploadToken(token, 'up-1')).toEqual({ userId: 7, uploadId: 'up-1' });
+    expect(await tokens.verifyUploadToken(token, 'up-1')).toEqual({ userId: 7, uploadId: 'up-1', sessionId: 's-1' });
     await expect(tokens.verifyUploadToken(tampered, 'up-1')).rejects.toMatchObject({ code: 'AUTH_TOKEN_INVALID' });
   });
 });

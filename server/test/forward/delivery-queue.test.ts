@@ -309,7 +309,7 @@ describe('audit trail', () => {
     const pacs = new ScriptedDestination('pacs');
     relay = await startTestRelay(fast, { deliver: true, destinations: [pacs] });
     await waitForStatus(relay, await sendStudy(relay, await study(3)), allDelivered);
-    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    const metrics = await (await fetch(`${relay.metricsUrl}/metrics`)).text();
     expect(metrics).toMatch(/relaypacs_delivered_instances_total\{destination="pacs"\} 3/);
     expect(metrics).toMatch(/relaypacs_delivery_queue_depth\{destination="pacs"\} 0/);
     expect(metrics).toMatch(/relaypacs_delivery_batch_duration_seconds_count\{destination="pacs"\} \d+/);

@@ -18,7 +18,7 @@ describe('operations endpoints', () => {
   });
 
   it('exposes Prometheus metrics', async () => {
-    const response = await fetch(`${relay.url}/metrics`);
+    const response = await fetch(`${relay.metricsUrl}/metrics`);
     expect(response.headers.get('content-type')).toMatch(/text\/plain/);
     const text = await response.text();
     for (const name of ['relaypacs_uploads_started_total', 'relaypacs_upload_bytes_received_total', 'relaypacs_chunk_duration_seconds_bucket', 'relaypacs_chunk_rejections_total', 'relaypacs_process_resident_memory_bytes']) {

@@ -10,6 +10,7 @@ import { hashPassword } from '../../src/auth/passwords.js';
 import type { Role } from '../../src/auth/roles.js';
 import { parseRelayConfig } from '../../src/config/relay-config.js';
 import type { TokenResponse } from '../../src/protocol/auth-protocol.js';
+import { startMetricsListener, type MetricsListener } from '../../src/ops/metrics-listener.js';
 import { createRelayServices, type RelayServices } from '../../src/relay-services.js';
 
 export const PASSWORD = 'correct horse battery';
@@ -18,6 +19,8 @@ export const TEST_EPOCH = new Date('2030-01-01T08:00:10Z');
 
 export interface TestRelay {
   url: string;
+  /** GET /metrics lives on its own listener (ops/metrics-listener.ts), here on a free loopback port. */
+  metricsUrl: string;
   dataDir: string;
   services: RelayServices;
   app: FastifyInstance;
@@ -52,6 +55,7 @@ export async function startTestRelay(config: Record<string, unknown> = {}, optio
   const services = await createRelayServices(parseRelayConfig({ dataDir, port: 0, ...config }), { now, ...(options.destinations ? { destinations: options.destinations } : {}) });
   const app = await buildApp(services);
   await app.listen({ host: '127.0.0.1', port: 0 });
+  const metrics: MetricsListener = await startMetricsListener(services, '127.0.0.1', 0);
   if (options.deliver) services.deliveries.start();
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('the relay is not listening on TCP');
@@ -65,7 +69,7 @@ export async function startTestRelay(config: Record<string, unknown> = {}, optio
   });
 
   const relay: TestRelay = {
-    url, dataDir, services, app, now,
+    url, metricsUrl: metrics.url, dataDir, services, app, now,
     advance(seconds) {
       ms += seconds * 1000;
     },
@@ -89,6 +93,7 @@ export async function startTestRelay(config: Record<string, unknown> = {}, optio
       return (await response.json()) as TokenResponse;
     },
     async close() {
+      await metrics.close();
       await app.close();
       await services.close();
       await rm(dataDir, { recursive: true, force: true });

@@ -263,7 +263,7 @@ describe('upload protocol over HTTP', () => {
       ['rejected', 'CHECKSUM_MISMATCH'],
     ]);
     for (const instance of (complete.body as unknown as UploadStatus).instances.slice(1)) expect(instance.rejection!.reason.length).toBeGreaterThan(10);
-    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    const metrics = await (await fetch(`${relay.metricsUrl}/metrics`)).text();
     expect(metrics).toMatch(/relaypacs_instance_rejections_total\{reason="NOT_PART10"\} 1/);
   });
 

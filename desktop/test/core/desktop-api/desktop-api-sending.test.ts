@@ -48,7 +48,7 @@ const relayRecord = (studyInstanceUid: string) => relayDb((db) => db.prepare(`SE
 
 /** The relay's count of chunk bytes it stored (GET /metrics): a chunk sent twice is not stored twice, but refused or duplicate. */
 async function relayMetric(name: string): Promise<number> {
-  const text = await (await fetch(`${stack.relayUrl}/metrics`)).text();
+  const text = await (await fetch(`${stack.metricsUrl}/metrics`)).text();
   return text.split('\n').filter((line) => line.startsWith(name)).reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
 }
 

@@ -21,6 +21,8 @@ export interface RelayStack {
   workDir: string;
   orthanc: OrthancServer;
   relayUrl: string;
+  /** The relay's metrics listener (GET /metrics). */
+  metricsUrl: string;
   relayDataDir: string;
   keyring: KeyringSession;
   /** Instances of `sopInstanceUids` Orthanc holds. */
@@ -39,7 +41,7 @@ export async function startRelayStack(name: string, options: { delivery?: Record
   const busBefore = process.env.DBUS_SESSION_BUS_ADDRESS;
   let orthanc: OrthancServer | undefined;
   let keyring: KeyringSession | undefined;
-  let relay: { process: ManagedProcess; url: string } | undefined;
+  let relay: { process: ManagedProcess; url: string; metricsUrl: string } | undefined;
   const stop = async () => {
     await relay?.process.stop();
     await orthanc?.stop();
@@ -65,7 +67,7 @@ export async function startRelayStack(name: string, options: { delivery?: Record
     relay = await spawnRelay(relayDataDir, join(workDir, 'relay.log'), { RELAYPACS_CONFIG: config });
     const server = orthanc;
     return {
-      workDir, orthanc, relayUrl: relay.url, relayDataDir, keyring,
+      workDir, orthanc, relayUrl: relay.url, metricsUrl: relay.metricsUrl, relayDataDir, keyring,
       async heldInOrthanc(uids) {
         const wanted = new Set(uids);
         return (await server.listInstances()).filter((i) => wanted.has(i.sopInstanceUid)).length;

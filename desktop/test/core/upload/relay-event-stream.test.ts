@@ -166,7 +166,7 @@ describe('relay event stream', () => {
     await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
       '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
     const tls = await startRelayServer(parseRelayConfig({
-      dataDir: join(dir, 'data'), port: 0, logLevel: 'silent', tls: { keyFile: join(dir, 'key.pem'), certFile: join(dir, 'cert.pem') },
+      dataDir: join(dir, 'data'), port: 0, logLevel: 'silent', metrics: { port: 0 }, tls: { keyFile: join(dir, 'key.pem'), certFile: join(dir, 'cert.pem') },
     }));
     try {
       const user = tls.services.users.create('events-admin', 'admin', await hashPassword('correct horse battery'));
