@@ -12,3 +12,4 @@ export { startKeyringSession, dbusSend, type KeyringSession, type KeyringSession
 export { runNodeProgram, type ProgramResult } from './run-node-program.js';
 export { CuttingProxy } from './cutting-proxy.js';
 export { zipLocalHeader, zipCentralHeader, zipEndRecords, ZIP_SIGNATURES, ZIP_MAX32, type ZipRecordEntry } from './zip-records.js';
+export { SmallDisk, CAN_MOUNT } from './small-disk.js';

@@ -84,8 +84,19 @@ export const RelayConfigSchema = Type.Object({
     /** Uploads not completed within this time are abandoned and deleted. */
     expireAfterSeconds: Type.Integer({ minimum: 60, default: 24 * 3600 }),
     cleanupIntervalSeconds: Type.Integer({ minimum: 1, default: 300 }),
-    /** New uploads are refused with 507 below this much free space in the data directory. */
+    /**
+     * New uploads are refused with 507 unless they fit, together with what the uploads already
+     * accepted still have to receive, above this much free space in the data directory (or above
+     * reserveDiskBytes, whichever is larger).
+     */
     minFreeDiskBytes: Type.Integer({ minimum: 0, default: 2 * GiB }),
+    /**
+     * Kept free for the relay's database (relay.db and its WAL sit in the data directory, beside the
+     * uploads): a chunk is refused with 507 when writing it would leave less than this. Without it a
+     * disk filled by something else meets SQLite with no room to record chunks, verifications or
+     * deliveries (SQLITE_FULL), and nothing moves until space is freed by hand.
+     */
+    reserveDiskBytes: Type.Integer({ minimum: 0, default: 256 * MiB }),
     /** A chunk request that sends nothing for this long is abandoned. */
     chunkIdleTimeoutSeconds: Type.Integer({ minimum: 1, default: 60 }),
     allowedSopClasses: Type.Array(Type.String({ pattern: '^[0-9.]+$' }), { default: [...DEFAULT_ALLOWED_SOP_CLASSES] }),

@@ -45,7 +45,16 @@ export class LocalDiskStorage implements TemporaryStorage {
 
   async writeInstance(uploadId: string, index: number, length: number, source: Readable): Promise<WrittenRange> {
     const folder = await this.folder(uploadId);
-    const written = await this.streamInto(await open(this.instancePath(uploadId, index), 'w', 0o600), 0, length, source);
+    const path = this.instancePath(uploadId, index);
+    let written;
+    try {
+      written = await this.streamInto(await open(path, 'w', 0o600), 0, length, source);
+    } catch (error) {
+      // Nothing of it is recorded, so none of it is needed: a file left behind would only hold
+      // space, which on a full disk (ENOSPC) is what the other chunks are waiting for.
+      await rm(path, { force: true }).catch(() => undefined);
+      throw error;
+    }
     await folder.entries.request();
     return written;
   }

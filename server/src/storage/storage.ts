@@ -28,7 +28,7 @@ export interface TemporaryStorage {
    * The whole instance in one go (a chunk covering all of it, the usual case for all but the largest
    * instances): creates or replaces its file with exactly `length` bytes from `source`, durable
    * (file and directory entry fsynced) when it resolves. Same contract as writeRange otherwise; it
-   * spares the separate prepareInstance.
+   * spares the separate prepareInstance. A write that fails leaves no file (it would hold space).
    */
   writeInstance(uploadId: string, index: number, length: number, source: Readable): Promise<WrittenRange>;
   /** The instance's bytes in [start, end), or all of them. */

@@ -11,6 +11,7 @@ import type { ChunkQuery, ChunkResponse, InitUploadRequest, InitUploadResponse, 
 import { OverlongWriteError, ShortWriteError, type TemporaryStorage } from '../storage/storage.js';
 import { ByteRangeSet, type ByteRange } from './byte-ranges.js';
 import { sha256FromContentDigest } from './content-digest.js';
+import { FreeSpace } from './free-space.js';
 import { InstanceVerifier } from './instance-verifier.js';
 import { Semaphore } from './semaphore.js';
 import { UploadsRepository, type InstanceRecord, type UploadRecord } from './uploads-repository.js';
@@ -61,6 +62,12 @@ export interface ChunkHeaders {
  */
 /** Instance heads kept for verification at most (64 KiB each: 16 MiB). */
 const HEADS_KEPT = 256;
+/** Retry-After while deliveries free space: a study's delivery takes seconds, a retry costs one small request. */
+const RETRY_WHILE_DELIVERING_SECONDS = 10;
+/** Retry-After when nothing the relay does frees space; clients also watch /readyz meanwhile. */
+const RETRY_WHEN_STUCK_SECONDS = 300;
+/** A delivery item queued to go within this long counts as under way (one backing off from a PACS that is down does not). */
+const DELIVERY_SOON_MS = 60_000;
 
 export class UploadService {
   private readonly repo: UploadsRepository;
@@ -78,9 +85,12 @@ export class UploadService {
   /** Verification reads whole instances: two at a time keeps the disk for incoming chunks. */
   private readonly verifySlots = new Semaphore(2);
   private cleanupTimer: NodeJS.Timeout | undefined;
+  /** Free space in temporary storage, for admission and for every chunk (see claimSpace). */
+  private readonly space: FreeSpace;
 
   constructor(private readonly options: UploadServiceOptions) {
     this.repo = new UploadsRepository(options.db);
+    this.space = new FreeSpace(() => options.storage.freeBytes());
     this.verifier = new InstanceVerifier(options.storage, new Set(options.limits.allowedSopClasses));
   }
 
@@ -118,17 +128,21 @@ export class UploadService {
 
     let upload = this.repo.findResumable(principal.userId, study.studyInstanceUid, manifestHash);
     if (!upload) {
-      if (this.repo.countActive(principal.userId) >= limits.maxActiveUploadsPerUser) {
-        throw new RelayError(429, 'UPLOAD_LIMIT_REACHED', `at most ${limits.maxActiveUploadsPerUser} uploads may be in progress per account`, { maxActiveUploadsPerUser: limits.maxActiveUploadsPerUser });
-      }
-      await this.requireFreeSpace(totalBytes);
+      // The disk is read first; from the reading to the insert below nothing is awaited, so two
+      // inits arriving together cannot both be admitted into the same free bytes: the second sees
+      // the first's upload among those still to receive (requireRoom).
+      await this.space.refresh(true);
       // A copy of this init that arrived meanwhile (a client sending it again over a lossy link) may
       // have created the upload while this one waited: one upload, both answered with it.
       upload = this.repo.findResumable(principal.userId, study.studyInstanceUid, manifestHash);
     }
     const resumed = upload !== undefined;
     if (!upload) {
+      if (this.repo.countActive(principal.userId) >= limits.maxActiveUploadsPerUser) {
+        throw new RelayError(429, 'UPLOAD_LIMIT_REACHED', `at most ${limits.maxActiveUploadsPerUser} uploads may be in progress per account`, { maxActiveUploadsPerUser: limits.maxActiveUploadsPerUser });
+      }
       const delivered = this.repo.alreadyDelivered(instances);
+      this.requireRoom(instances.reduce((sum, i) => (delivered.has(i.sopInstanceUid) ? sum : sum + i.size), 0));
       const id = randomBytes(16).toString('base64url');
       const now = this.options.now();
       this.repo.insert({
@@ -226,9 +240,10 @@ export class UploadService {
     try {
       // The whole instance in one chunk (all but the largest): its file is written in one go.
       const whole = instance.receivedBytes === 0 && offset === 0 && length === instance.size;
-      if (instance.receivedBytes === 0 && !whole) await this.options.storage.prepareInstance(uploadId, instance.index, instance.size);
       let written;
+      const release = await this.claimSpace(length);
       try {
+        if (instance.receivedBytes === 0 && !whole) await this.options.storage.prepareInstance(uploadId, instance.index, instance.size);
         written = whole
           ? await this.options.storage.writeInstance(uploadId, instance.index, length, body)
           : await this.options.storage.writeRange(uploadId, instance.index, offset, length, body);
@@ -237,14 +252,27 @@ export class UploadService {
           this.reject('length');
           throw new RelayError(400, 'UPLOAD_LENGTH_MISMATCH', error.message);
         }
+        // The disk filled anyway (something else wrote to it): nothing of the chunk is recorded, so
+        // none of it counts (a whole instance's file is removed by the storage); the client is told
+        // to come back, not that the relay broke.
+        if (isDiskFull(error)) throw this.diskFull(uploadId, instance.index, error);
         throw error;
+      } finally {
+        release();
       }
       if (written.sha256 !== digest) {
         this.reject('digest');
         throw new RelayError(400, 'UPLOAD_DIGEST_MISMATCH');
       }
       const now = this.options.now();
-      const recorded = this.repo.recordChunk(uploadId, instance.index, { offset, length, sha256: digest }, now.toISOString(), this.expiryFrom(now));
+      let recorded;
+      try {
+        recorded = this.repo.recordChunk(uploadId, instance.index, { offset, length, sha256: digest }, now.toISOString(), this.expiryFrom(now));
+      } catch (error) {
+        // SQLITE_FULL: the transaction rolled back, so the chunk is not held; the client sends it again.
+        if (isDiskFull(error)) throw this.diskFull(uploadId, instance.index, error);
+        throw error;
+      }
       if (!recorded.recorded) throw new RelayError(409, 'UPLOAD_NOT_ACTIVE', 'the upload stopped taking data while this chunk arrived');
       this.options.metrics.bytesReceived.inc(length);
       this.options.metrics.chunkSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -479,11 +507,62 @@ export class UploadService {
     return upload;
   }
 
-  private async requireFreeSpace(needed: number): Promise<void> {
-    const free = await this.options.storage.freeBytes();
-    if (free - needed < this.options.limits.minFreeDiskBytes) {
-      throw new RelayError(507, 'STORAGE_FULL', undefined, { retryAfterSeconds: 300 }, { 'retry-after': '300' });
+  /**
+   * Admission (synchronous, after a fresh reading of the disk): a new upload's bytes must fit, with
+   * the bytes that the uploads already admitted still have to receive, above the floor. Counting
+   * only the new study let five uploads that together did not fit all in; the disk then filled
+   * under their chunks and under the database.
+   */
+  private requireRoom(needed: number): void {
+    const { minFreeDiskBytes, reserveDiskBytes } = this.options.limits;
+    const promised = this.repo.bytesToReceive();
+    if (this.space.estimate() - promised - needed < Math.max(minFreeDiskBytes, reserveDiskBytes)) {
+      this.options.log?.info({ needed, promised }, 'upload refused: not enough free space for it and the uploads already admitted');
+      throw this.storageFull();
     }
+  }
+
+  /**
+   * Claims room for a chunk, leaving upload.reserveDiskBytes free for the database: the relay's own
+   * writes never take the last bytes SQLite needs to record chunks, verifications and deliveries.
+   * Answers the release to call once the write ended.
+   */
+  private async claimSpace(bytes: number): Promise<() => void> {
+    const floor = this.options.limits.reserveDiskBytes;
+    await this.space.refresh();
+    let release = this.space.tryClaim(bytes, floor);
+    if (!release) {
+      // The reading may predate space a delivery freed: look again before refusing.
+      await this.space.refresh(true);
+      release = this.space.tryClaim(bytes, floor);
+    }
+    if (!release) {
+      this.reject('storage_full');
+      throw this.storageFull();
+    }
+    return release;
+  }
+
+  private diskFull(uploadId: string, index: number, error: unknown): RelayError {
+    this.reject('storage_full');
+    this.options.log?.error({ uploadId, instance: index, code: (error as { code?: string }).code }, 'chunk not kept: the disk is full');
+    return this.storageFull();
+  }
+
+  private storageFull(): RelayError {
+    const seconds = this.storageRetryAfterSeconds();
+    return new RelayError(507, 'STORAGE_FULL', undefined, { retryAfterSeconds: seconds }, { 'retry-after': String(seconds) });
+  }
+
+  /**
+   * How long a client refused for space (507, or /readyz's 503) should wait: briefly while
+   * deliveries are under way, since each accepted study delivered everywhere frees its data; long
+   * when no delivery is about to free anything (space has to be freed by someone, and GET /readyz
+   * tells a waiting client when it was).
+   */
+  storageRetryAfterSeconds(): number {
+    const soon = new Date(this.options.now().getTime() + DELIVERY_SOON_MS).toISOString();
+    return this.repo.deliveriesFreeingSpace(soon) ? RETRY_WHILE_DELIVERING_SECONDS : RETRY_WHEN_STUCK_SECONDS;
   }
 
   private expiryFrom(now: Date): string {
@@ -520,6 +599,12 @@ function summarizeDeliveries(items: readonly DeliveryItemStatus[]): UploadStatus
           : 'forwarding';
     return { destination, state, total: list.length, delivered, confirmed, failed };
   });
+}
+
+/** ENOSPC / EDQUOT from the file system, SQLITE_FULL from the database: the disk is full. */
+function isDiskFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
 }
 
 /** Bytes received so far on the connection a request body comes over (0 for a body with no socket). */

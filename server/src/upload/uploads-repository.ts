@@ -128,6 +128,24 @@ export class UploadsRepository {
     return (this.db.prepare(`SELECT COUNT(*) AS n FROM uploads WHERE state = 'receiving'`).get() as { n: number }).n;
   }
 
+  /**
+   * Bytes the uploads receiving data have been promised and not sent yet: the sum over their
+   * instances still receiving of size less received (instances already delivered are not sent).
+   */
+  bytesToReceive(): number {
+    return (this.db.prepare(`SELECT COALESCE(SUM(i.size - i.received_bytes), 0) AS n FROM upload_instances i JOIN uploads u ON u.id = i.upload_id
+      WHERE u.state = 'receiving' AND i.state = 'receiving'`).get() as { n: number }).n;
+  }
+
+  /**
+   * Whether deliveries are about to free space: an accepted upload (whose data goes once it is
+   * delivered everywhere) has an instance being sent, or queued to go before `soon`.
+   */
+  deliveriesFreeingSpace(soon: string): boolean {
+    return this.db.prepare(`SELECT 1 FROM delivery_items di JOIN deliveries d ON d.id = di.delivery_id JOIN uploads u ON u.id = d.upload_id
+      WHERE u.state = 'accepted' AND (di.state = 'sending' OR (di.state = 'queued' AND di.next_attempt_at <= ?)) LIMIT 1`).get(soon) !== undefined;
+  }
+
   instances(uploadId: string): InstanceRecord[] {
     return (this.db.prepare('SELECT * FROM upload_instances WHERE upload_id = ? ORDER BY idx').all(uploadId) as InstanceRow[]).map(toInstance);
   }
