@@ -99,6 +99,18 @@ export class DeliveriesRepository {
     return this.db.prepare(`UPDATE delivery_items SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'`).run(now, now).changes;
   }
 
+  /** Items 'sending' that have not changed since `cutoff` (candidates for the watchdog: DeliveryQueue.requeueAbandoned). */
+  sendingSince(cutoff: string): { deliveryId: number; index: number }[] {
+    return this.db.prepare(`SELECT delivery_id AS deliveryId, idx AS "index" FROM delivery_items WHERE state = 'sending' AND updated_at < ?`)
+      .all(cutoff) as { deliveryId: number; index: number }[];
+  }
+
+  /** Queues an abandoned item again, if it is still 'sending' and unchanged since `cutoff`; answers 1 when it was. */
+  requeueAbandoned(deliveryId: number, index: number, cutoff: string, now: string): number {
+    return this.db.prepare(`UPDATE delivery_items SET state = 'queued', next_attempt_at = ?, updated_at = ?
+      WHERE delivery_id = ? AND idx = ? AND state = 'sending' AND updated_at < ?`).run(now, now, deliveryId, index, cutoff).changes;
+  }
+
   /** Failed items of an upload go back to the queue (an uploader's or admin's retry). */
   retryFailed(uploadId: string, now: string): number {
     return this.db.prepare(`UPDATE delivery_items SET state = 'queued', attempts = 0, next_attempt_at = ?, failure_code = NULL, updated_at = ?

@@ -84,5 +84,11 @@ export const DeliveryConfig = Type.Object({
    * longer. A study that has arrived (or a retry) is sent at once. 0 sends whatever is due.
    */
   gatherMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 250 }),
+  /**
+   * An item 'sending' that no worker of this relay is sending and that has not changed for this
+   * long is queued again while the relay runs (not only at its next start). Workers sending an
+   * item hold it however long the PACS takes; this only catches items a worker left behind.
+   */
+  sendingLeaseSeconds: Type.Number({ minimum: 0.1, default: 60 }),
 }, { additionalProperties: false, default: {} });
 export type DeliveryConfig = Static<typeof DeliveryConfig>;

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { AuditLog } from '../auth/audit-log.js';
 import type { DeliveryConfig } from './delivery-config.js';
 import { DeliveriesRepository, type DueItem } from './deliveries-repository.js';
@@ -39,6 +40,14 @@ export class DeliveryQueue {
   private readonly workers: Promise<void>[] = [];
   /** Releases of finished uploads still running, awaited by stop(). */
   private readonly releases = new Set<Promise<unknown>>();
+  /**
+   * Items a worker of this process has marked 'sending' and not yet recorded the outcome of, by
+   * itemKey: the watchdog (requeueAbandoned) leaves them alone, however long their send takes.
+   */
+  private readonly held = new Set<string>();
+  private watchdog: NodeJS.Timeout | undefined;
+  /** Aborted by stop(): ends the waits between tries of an outcome commit. */
+  private halt = new AbortController();
 
   private readonly audit: AuditLog;
 
@@ -75,15 +84,21 @@ export class DeliveryQueue {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.halt = new AbortController();
     const requeued = this.repo.requeueInterrupted(this.options.now().toISOString());
     if (requeued > 0) this.options.log?.info({ requeued }, 'requeued deliveries interrupted by a restart');
     for (const name of this.options.destinations.keys()) {
       for (let i = 0; i < this.options.delivery.parallelBatches; i++) this.workers.push(this.work(name));
     }
+    const leaseMs = this.options.delivery.sendingLeaseSeconds * 1000;
+    this.watchdog = setInterval(() => this.requeueAbandoned(), Math.max(100, Math.min(leaseMs / 2, 30_000)));
+    this.watchdog.unref();
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.halt.abort();
+    clearInterval(this.watchdog);
     for (const name of this.wakeups.keys()) this.wake(name);
     await Promise.allSettled(this.workers);
     await Promise.allSettled([...this.releases]);
@@ -113,6 +128,36 @@ export class DeliveryQueue {
 
   private wake(name: string): void {
     for (const wake of [...(this.wakeups.get(name) ?? [])]) wake();
+  }
+
+  /**
+   * The watchdog: items 'sending' that no worker of this process holds and that have not changed
+   * for delivery.sendingLeaseSeconds go back to the queue, while the relay runs (at start,
+   * requeueInterrupted does the same for every 'sending' item). A worker that lost its way (an
+   * outcome it could not record before stop, a bug) must not leave a study 'forwarding' until the
+   * next restart. The PACS stores by SOP Instance UID, so an item sent twice is stored once.
+   *
+   * Ownership is this process's memory (`held`): right for one relay per database. Relays sharing
+   * one database (PostgreSQL, N instances) would need it in the row instead: an owner id and a
+   * lease expiry that the sending worker renews, requeued by anyone once it lapses.
+   */
+  private requeueAbandoned(): void {
+    const now = this.options.now();
+    const cutoff = new Date(now.getTime() - this.options.delivery.sendingLeaseSeconds * 1000).toISOString();
+    try {
+      const abandoned = this.repo.sendingSince(cutoff).filter((item) => !this.held.has(itemKey(item)));
+      if (abandoned.length === 0) return;
+      let requeued = 0;
+      this.inOneCommit(() => {
+        for (const item of abandoned) requeued += this.repo.requeueAbandoned(item.deliveryId, item.index, cutoff, now.toISOString());
+      });
+      if (requeued === 0) return;
+      this.options.log?.warn({ requeued }, 'requeued deliveries left sending by no worker');
+      for (const name of this.options.destinations.keys()) this.wake(name);
+    } catch (error) {
+      // The database refuses writes for now (full, locked): the next round tries again.
+      this.options.log?.error({ err: error }, 'could not requeue abandoned deliveries');
+    }
   }
 
   private async work(name: string): Promise<void> {
@@ -183,14 +228,24 @@ export class DeliveryQueue {
   }
 
   private async send(destination: Destination, batch: DueItem[]): Promise<void> {
-    const { storage, metrics } = this.options;
-    const first = batch[0]!;
-    const study = { uploadId: first.uploadId, studyInstanceUid: first.studyInstanceUid, serviceLevel: first.serviceLevel };
     const startedAt = this.options.now().toISOString();
-    // One commit for the whole batch, not one per instance.
+    // One commit for the whole batch, not one per instance. Should it fail, the items stay queued.
     this.inOneCommit(() => {
       for (const item of batch) this.repo.setState(item.deliveryId, item.index, 'sending', startedAt);
     });
+    for (const item of batch) this.held.add(itemKey(item));
+    try {
+      await this.sendHeld(destination, batch);
+    } finally {
+      for (const item of batch) this.held.delete(itemKey(item));
+    }
+  }
+
+  /** send() once the batch is marked 'sending': the destination's answer, recorded until it is. */
+  private async sendHeld(destination: Destination, batch: DueItem[]): Promise<void> {
+    const { storage, metrics } = this.options;
+    const first = batch[0]!;
+    const study = { uploadId: first.uploadId, studyInstanceUid: first.studyInstanceUid, serviceLevel: first.serviceLevel };
     const instances: InstanceToSend[] = batch.map((item) => ({
       sopInstanceUid: item.sopInstanceUid, sopClassUid: item.sopClassUid, transferSyntaxUid: item.transferSyntaxUid, size: item.size,
       open: () => storage.readRange(item.uploadId, item.index, 0, item.size),
@@ -203,31 +258,40 @@ export class DeliveryQueue {
       const retryAfter = error instanceof TransientDestinationError ? error.retryAfterSeconds : undefined;
       const reason = error instanceof Error ? error.message : String(error);
       if (!(error instanceof TransientDestinationError)) this.options.log?.error({ err: error, destination: destination.name }, 'destination threw an unexpected error; retrying');
-      const gaveUp = batch.filter((item) => !this.retry(item, reason, retryAfter)).length;
+      let gaveUp = 0;
+      await this.commitDurably((later) => {
+        gaveUp = batch.filter((item) => !this.retry(item, reason, retryAfter, later)).length;
+      });
       metrics.deliveryFailures.inc({ destination: destination.name, reason: 'transient' }, batch.length);
       this.options.log?.warn({ uploadId: study.uploadId, destination: destination.name, instances: batch.length, gaveUp, reason }, gaveUp > 0 ? 'delivery failed, out of attempts' : 'delivery failed, will retry');
       // Items that gave up are final: the study's delivery there may have ended (audit, release).
-      if (gaveUp > 0) this.afterBatch(batch);
+      if (gaveUp > 0) await this.afterBatch(batch);
       return;
     }
     metrics.deliverySeconds.observe({ destination: destination.name }, (performance.now() - started) / 1000);
     const now = this.options.now().toISOString();
-    const stored: DueItem[] = [];
-    this.inOneCommit(() => this.recordOutcomes(destination, batch, outcomes, now, stored));
+    let stored: DueItem[] = [];
+    await this.commitDurably((later) => {
+      stored = this.recordOutcomes(destination, batch, outcomes, now, later);
+    });
     if (stored.length > 0) {
       metrics.deliveredInstances.inc({ destination: destination.name }, stored.length);
       await this.confirm(destination, study, stored);
     }
-    this.afterBatch(batch);
+    await this.afterBatch(batch);
   }
 
-  /** Each instance's answer from the destination; those stored go to `stored` for confirmation. */
-  private recordOutcomes(destination: Destination, batch: DueItem[], outcomes: Map<string, InstanceOutcome>, now: string, stored: DueItem[]): void {
+  /**
+   * Records each instance's answer from the destination, in the caller's commit; answers those
+   * stored, for confirmation. Events and metrics go through `later`: after the commit succeeded.
+   */
+  private recordOutcomes(destination: Destination, batch: DueItem[], outcomes: Map<string, InstanceOutcome>, now: string, later: Later): DueItem[] {
     const { metrics } = this.options;
+    const stored: DueItem[] = [];
     for (const item of batch) {
       const outcome = outcomes.get(item.sopInstanceUid);
       if (!outcome) {
-        this.retry(item, 'the destination did not acknowledge this instance');
+        this.retry(item, 'the destination did not acknowledge this instance', undefined, later);
       } else if (outcome.status === 'stored') {
         // A confirming destination keeps the item 'sending' until the check answers, so status never
         // shows 'delivered' for an instance about to become 'confirmed'.
@@ -236,12 +300,15 @@ export class DeliveryQueue {
         stored.push(item);
       } else if (outcome.permanent) {
         this.repo.setState(item.deliveryId, item.index, 'failed', now, { lastError: outcome.reason, failureCode: outcome.code ?? 'REFUSED' });
-        metrics.deliveryFailures.inc({ destination: destination.name, reason: outcome.code ?? 'refused' });
-        this.options.events.emitForUpload(item.uploadId, { type: 'failed', uploadId: item.uploadId, instance: item.index, destination: destination.name, reason: outcome.reason });
+        later(() => {
+          metrics.deliveryFailures.inc({ destination: destination.name, reason: outcome.code ?? 'refused' });
+          this.options.events.emitForUpload(item.uploadId, { type: 'failed', uploadId: item.uploadId, instance: item.index, destination: destination.name, reason: outcome.reason });
+        });
       } else {
-        this.retry(item, outcome.reason);
+        this.retry(item, outcome.reason, undefined, later);
       }
     }
+    return stored;
   }
 
   private async confirm(destination: Destination, study: { uploadId: string; studyInstanceUid: string; serviceLevel: 'STAT' | 'ROUTINE' }, stored: DueItem[]): Promise<void> {
@@ -255,23 +322,20 @@ export class DeliveryQueue {
       present = await destination.confirm(study, stored.map((i) => i.sopInstanceUid));
     } catch (error) {
       this.options.log?.warn({ uploadId: study.uploadId, destination: destination.name, err: error }, 'confirmation query failed; instances stay delivered, unconfirmed');
-      this.inOneCommit(() => {
+      await this.commitDurably(() => {
         for (const item of stored) this.repo.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the confirmation query failed', lastError: null });
       });
       return;
     }
-    this.inOneCommit(() => this.recordConfirmations(destination, stored, present, now));
+    await this.commitDurably((later) => this.recordConfirmations(destination, stored, present, now, later));
   }
 
-  private recordConfirmations(destination: Destination, stored: DueItem[], present: Set<string>, now: string): void {
+  private recordConfirmations(destination: Destination, stored: DueItem[], present: Set<string>, now: string, later: Later): void {
     for (const item of stored) {
-      if (present.has(item.sopInstanceUid)) {
-        this.repo.setState(item.deliveryId, item.index, 'confirmed', now, { lastError: null });
-        this.options.events.emitForUpload(item.uploadId, { type: 'confirmed', uploadId: item.uploadId, instance: item.index, destination: destination.name });
-      } else {
-        this.repo.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the PACS does not list it yet' });
-        this.options.events.emitForUpload(item.uploadId, { type: 'delivered', uploadId: item.uploadId, instance: item.index, destination: destination.name });
-      }
+      const confirmed = present.has(item.sopInstanceUid);
+      if (confirmed) this.repo.setState(item.deliveryId, item.index, 'confirmed', now, { lastError: null });
+      else this.repo.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the PACS does not list it yet' });
+      later(() => this.options.events.emitForUpload(item.uploadId, { type: confirmed ? 'confirmed' : 'delivered', uploadId: item.uploadId, instance: item.index, destination: destination.name }));
     }
   }
 
@@ -283,11 +347,11 @@ export class DeliveryQueue {
    * Queues an item again after a transient failure, with backoff; answers false when the item used
    * up delivery.maxAttempts instead and failed for good (its data is kept for a person's retry).
    */
-  private retry(item: DueItem, reason: string, retryAfterSeconds?: number): boolean {
+  private retry(item: DueItem, reason: string, retryAfterSeconds: number | undefined, later: Later): boolean {
     const { initialBackoffSeconds, maxBackoffSeconds, maxAttempts } = this.options.delivery;
     if (maxAttempts !== undefined && item.attempts + 1 >= maxAttempts) {
       this.repo.giveUp(item.deliveryId, item.index, `gave up after ${item.attempts + 1} attempts: ${reason}`, this.options.now().toISOString());
-      this.options.events.emitForUpload(item.uploadId, { type: 'failed', uploadId: item.uploadId, instance: item.index, destination: item.destination, reason });
+      later(() => this.options.events.emitForUpload(item.uploadId, { type: 'failed', uploadId: item.uploadId, instance: item.index, destination: item.destination, reason }));
       return false;
     }
     const exponential = Math.min(maxBackoffSeconds, initialBackoffSeconds * 2 ** item.attempts);
@@ -299,16 +363,15 @@ export class DeliveryQueue {
   }
 
   /** Records PACS-held instances for later duplicate detection and frees data no one needs any more. */
-  private afterBatch(batch: DueItem[]): void {
+  private async afterBatch(batch: DueItem[]): Promise<void> {
     const now = this.options.now().toISOString();
-    const uploads = new Set<string>();
-    this.inOneCommit(() => {
+    // Tried until recorded too: the release below is what frees the study's space.
+    await this.commitDurably(() => {
       for (const item of batch) {
-        uploads.add(item.uploadId);
         if (this.repo.deliveredEverywhere(item.uploadId, item.index)) this.repo.markDelivered(item.sopInstanceUid, item.sha256, now);
       }
     });
-    for (const uploadId of uploads) this.track(this.releaseIfDone(uploadId));
+    for (const uploadId of new Set(batch.map((item) => item.uploadId))) this.track(this.releaseIfDone(uploadId));
   }
 
   /**
@@ -334,6 +397,31 @@ export class DeliveryQueue {
     this.options.db.transaction(write)();
   }
 
+  /**
+   * One commit recording what a destination answered, tried again until it succeeds or the queue
+   * stops: the PACS has acted, and a commit that failed (SQLITE_FULL on a full disk, SQLITE_BUSY)
+   * and was only logged left its items 'sending' with no worker until a restart. The waits grow
+   * from 100 ms to 5 s. Events and metrics (given to `later`) follow the commit that succeeded, so
+   * a failed try announces nothing. Stopped meanwhile, it throws: the items stay 'sending' and the
+   * next start queues them again.
+   */
+  private async commitDurably(write: (later: Later) => void): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const notices: (() => void)[] = [];
+      try {
+        this.inOneCommit(() => write((notice) => notices.push(notice)));
+        for (const notice of notices) notice();
+        if (attempt > 0) this.options.log?.info({ attempts: attempt + 1 }, 'delivery outcome recorded after the database refused it');
+        return;
+      } catch (error) {
+        if (!this.running) throw error;
+        // Once, then every tenth try: a database full for minutes should not fill the log too.
+        if (attempt % 10 === 0) this.options.log?.error({ err: error, attempt: attempt + 1 }, 'could not record a delivery outcome; trying again');
+        await delay(Math.min(5_000, 100 * 2 ** attempt), undefined, { signal: this.halt.signal }).catch(() => undefined);
+      }
+    }
+  }
+
   /** Keeps a background task visible to stop(), and logs rather than leaks its failure. */
   track(task: Promise<unknown>): void {
     const tracked = task.catch((error: unknown) => this.options.log?.error({ err: error }, 'releasing an upload failed')).finally(() => this.releases.delete(tracked));
@@ -345,7 +433,8 @@ export class DeliveryQueue {
    * instance failed permanently the data stays until the upload expires, so a retry can resend it.
    */
   async releaseIfDone(uploadId: string): Promise<boolean> {
-    this.auditFinishedDeliveries(uploadId);
+    // Tried until recorded: a failure here would leave the study's data, and its space, held.
+    await this.commitDurably(() => this.auditFinishedDeliveries(uploadId));
     const upload = this.options.db.prepare(`SELECT state FROM uploads WHERE id = ?`).get(uploadId) as { state: string } | undefined;
     if (upload?.state !== 'accepted' || !this.repo.allFinal(uploadId)) return false;
     const failed = this.repo.itemsOf(uploadId).some((i) => i.state === 'failed');
@@ -359,3 +448,9 @@ export class DeliveryQueue {
     return true;
   }
 }
+
+/** Defers a notification (event, metric) until the commit it belongs to has succeeded. */
+type Later = (notice: () => void) => void;
+
+const itemKey = (item: { deliveryId: number; index: number }): string => `${item.deliveryId}/${item.index}`;
+

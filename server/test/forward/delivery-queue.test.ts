@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateStudy, type GeneratedStudy } from '@relaypacs/testkit';
+import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend, type StudyContext } from '../../src/forward/destination.js';
 import { startTestRelay, type TestRelay } from '../support/test-relay.js';
@@ -262,6 +263,61 @@ describe('delivery queue', () => {
     expect(text).toContain(sent.uploadId);
     // The stream is for signed-in users only.
     expect((await fetch(`${relay.url}/events`)).status).toBe(401);
+  });
+});
+
+describe('a database that refuses writes for a while', () => {
+  /** A second connection to the relay's real SQLite file makes every update of a delivery item fail until `restore()`. */
+  function refuseItemUpdates(dataDir: string): { restore(): void } {
+    const other = new Database(join(dataDir, 'relay.db'));
+    other.exec(`CREATE TRIGGER refuse_item_updates BEFORE UPDATE ON delivery_items BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END`);
+    return {
+      restore() {
+        other.exec('DROP TRIGGER refuse_item_updates');
+        other.close();
+      },
+    };
+  }
+
+  it('records the outcome it could not commit once the database takes writes again, without a restart', async () => {
+    const pacs = new ScriptedDestination('pacs');
+    relay = await startTestRelay(fast, { deliver: true, destinations: [pacs] });
+    const dataDir = relay.dataDir;
+    let refusal: { restore(): void } | undefined;
+    // The PACS stores the batch; while it does, the database starts refusing the commit of that outcome, for 3 s.
+    pacs.answer = () => {
+      if (!refusal) {
+        refusal = refuseItemUpdates(dataDir);
+        setTimeout(() => refusal!.restore(), 3_000);
+      }
+      return { status: 'stored' };
+    };
+    const s = await study(3);
+    const sent = await sendStudy(relay, s);
+    const status = await waitForStatus(relay, sent, allDelivered, 15_000);
+    expect(status.deliveries[0]).toMatchObject({ delivered: 3, failed: 0 });
+    // Sent once: the outcome was recorded, not the batch sent again.
+    expect(pacs.received.map((r) => r.sopInstanceUid).sort()).toEqual(s.instances.map((i) => i.sopInstanceUid).sort());
+    await expect.poll(() => relay!.services.storage.listUploads()).toEqual([]);
+  });
+
+  it('queues again, while it runs, items left sending by no worker', async () => {
+    const pacs = new ScriptedDestination('pacs');
+    pacs.answer = () => 'throw';
+    // A retry waits 30 s or more: only the watchdog can get the items going within the test.
+    relay = await startTestRelay({ ...fast, delivery: { initialBackoffSeconds: 60, maxBackoffSeconds: 60, sendingLeaseSeconds: 1 } }, { deliver: true, destinations: [pacs] });
+    const s = await study(2);
+    const sent = await sendStudy(relay, s);
+    await waitForStatus(relay, sent, (st) => st.instances.every((i) => i.destinations[0]?.attempts === 1 && i.destinations[0].state === 'queued'));
+    pacs.answer = () => ({ status: 'stored' });
+    // The items are marked 'sending' behind the relay's back, as a worker that lost them would leave them.
+    const other = new Database(join(relay.dataDir, 'relay.db'));
+    try {
+      other.exec(`UPDATE delivery_items SET state = 'sending'`);
+    } finally {
+      other.close();
+    }
+    await waitForStatus(relay, sent, allDelivered, 10_000);
   });
 });
 
