@@ -321,6 +321,31 @@ describe('a database that refuses writes for a while', () => {
   });
 });
 
+describe('out of space while deliveries free it', () => {
+  it('answers 507 and /readyz 503 with a short Retry-After while an accepted study is being delivered, a long one after', async () => {
+    const pacs = new ScriptedDestination('pacs');
+    pacs.delayMs = 3_000;
+    relay = await startTestRelay(fast, { deliver: true, destinations: [pacs] });
+    const sent = await sendStudy(relay, await study(2));
+    // The disk is below the floor from now on (the floor is raised on the running relay's config).
+    relay.services.config.upload.minFreeDiskBytes = Number.MAX_SAFE_INTEGER;
+    const client = new TestUploadClient(relay.url);
+    const token = await relay.tokenFor('device');
+    const init = () => client.init(token, { study: { studyInstanceUid: '2.25.77', serviceLevel: 'ROUTINE' }, instances: [{ sopInstanceUid: '2.25.78', sopClassUid: '1.2.840.10008.5.1.4.1.1.2', size: 10, sha256: 'a'.repeat(64) }] });
+    const retryAfter = async () => {
+      const refused = await init();
+      const ready = await fetch(`${relay!.url}/readyz`);
+      expect([refused.status, ready.status]).toEqual([507, 503]);
+      return [(refused.body as unknown as { error: { retryAfterSeconds: number } }).error.retryAfterSeconds, Number(ready.headers.get('retry-after'))];
+    };
+    // The PACS is storing the study: its data goes within seconds.
+    expect(await retryAfter()).toEqual([10, 10]);
+    await waitForStatus(relay, sent, allDelivered);
+    // Nothing is being delivered: space comes back only when someone frees it.
+    expect(await retryAfter()).toEqual([300, 300]);
+  });
+});
+
 describe('default destination', () => {
   it('delivers to a local folder under the data directory when no PACS is configured', async () => {
     relay = await startTestRelay(fast, { deliver: true });

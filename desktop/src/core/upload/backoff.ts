@@ -26,3 +26,21 @@ export function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<vo
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/**
+ * Waits up to `ms` before retrying a relay that refused for want of space (507) or was not ready
+ * (503), asking its GET /readyz every `pollMs` meanwhile: the Retry-After it sent is a guess made
+ * when it answered (300 s when no delivery was freeing space), and space freed sooner, by hand or
+ * by deliveries, is then used sooner. Ends early once `isReady` says yes or `signal` aborts; at
+ * most ms / pollMs probes, one at a time.
+ */
+export async function sleepUntilReady(ms: number, options: { isReady: () => Promise<boolean>; pollMs: number; signal?: AbortSignal }): Promise<void> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const left = deadline - performance.now();
+    if (left <= 0 || options.signal?.aborted) return;
+    await sleepUnlessAborted(Math.min(options.pollMs, left), options.signal);
+    if (options.signal?.aborted || performance.now() >= deadline) return;
+    if (await options.isReady()) return;
+  }
+}

@@ -134,8 +134,20 @@ export class RelayClient {
    * an outage is noticed quickly. Never throws; any non-2xx (e.g. a proxy's 502) counts as no.
    */
   async isLive(timeoutMs = 3_000): Promise<boolean> {
+    return this.answersOk('/healthz', timeoutMs);
+  }
+
+  /**
+   * Whether the relay can take uploads: its readiness route (GET /readyz: the database answers and
+   * it has disk space) answers 200 within `timeoutMs`. Never throws; anything else counts as no.
+   */
+  async isReady(timeoutMs = 3_000): Promise<boolean> {
+    return this.answersOk('/readyz', timeoutMs);
+  }
+
+  private async answersOk(url: string, timeoutMs: number): Promise<boolean> {
     try {
-      const response = await this.send({ method: 'GET', url: '/healthz', timeout: timeoutMs });
+      const response = await this.send({ method: 'GET', url, timeout: timeoutMs });
       return response.status >= 200 && response.status < 300;
     } catch {
       return false;

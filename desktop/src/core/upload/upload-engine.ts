@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import type { InitUploadResponse, UploadStatus } from '../../../../server/src/protocol/upload-protocol.js';
 import type { CatalogDatabase } from '../catalog/catalog-database.js';
-import { backoffMs, sleep, sleepUnlessAborted } from './backoff.js';
+import { backoffMs, sleep, sleepUnlessAborted, sleepUntilReady } from './backoff.js';
 import type { ConnectivityMonitor } from './connectivity-monitor.js';
 import { LinkTuning } from './link-tuning.js';
 import { RangeQueue, type ByteRange } from './range-queue.js';
@@ -36,6 +36,11 @@ export interface UploadEngineOptions {
   lossyChunkStallMs?: number;
   /** Retries of a transient failure before the job is left queued for later (0 = forever). */
   maxAttempts?: number;
+  /**
+   * While waiting out a relay's 507 (low on space) or 503, its GET /readyz is asked this often, and
+   * the job goes again as soon as it answers 200 (sleepUntilReady). Default 15 s.
+   */
+  readyPollMs?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
   /**
@@ -293,8 +298,15 @@ export class UploadEngine {
         this.jobs.countAttempt(jobId, { code, message });
         if (maxAttempts > 0 && attempt + 1 >= maxAttempts) return this.outcome(jobId, 'queued', { code, message });
         const retryAfter = error instanceof RelayRequestError && error.retryAfterSeconds ? error.retryAfterSeconds * 1000 : 0;
+        const waitMs = Math.max(retryAfter, backoffMs(attempt, this.options.backoffBaseMs ?? 500, this.options.backoffMaxMs ?? 30_000));
         // close() ends the wait too: the job keeps its place in the queue for the next engine.
-        await sleepUnlessAborted(Math.max(retryAfter, backoffMs(attempt, this.options.backoffBaseMs ?? 500, this.options.backoffMaxMs ?? 30_000)), this.stopping.signal);
+        if (error instanceof RelayRequestError && (error.status === 507 || error.status === 503)) {
+          // Out of space or not ready: sooner than its Retry-After when the relay says it is ready.
+          const client = this.options.client;
+          await sleepUntilReady(waitMs, { isReady: () => client.isReady(), pollMs: this.options.readyPollMs ?? 15_000, signal: this.stopping.signal });
+        } else {
+          await sleepUnlessAborted(waitMs, this.stopping.signal);
+        }
         if (this.stopping.signal.aborted) return this.outcome(jobId, 'queued', { code, message });
         // An attempt that got bytes to the relay before it failed (a lossy link) starts the backoff over.
         attempt = (this.lastReported.get(jobId)?.bytesSent ?? 0) > sentBefore ? 0 : attempt + 1;
