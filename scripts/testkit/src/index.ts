@@ -13,3 +13,4 @@ export { runNodeProgram, type ProgramResult } from './run-node-program.js';
 export { CuttingProxy } from './cutting-proxy.js';
 export { zipLocalHeader, zipCentralHeader, zipEndRecords, ZIP_SIGNATURES, ZIP_MAX32, type ZipRecordEntry } from './zip-records.js';
 export { SmallDisk, CAN_MOUNT } from './small-disk.js';
+export { openRaw, floodBody, dripBody, statusOf, headerOf, type RawConnection } from './raw-http.js';

@@ -6,10 +6,11 @@ import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_UNSENT_EVENT_BYTES } from '../../src/ops/events-route.js';
 import { startTestRelay, type TestRelay } from '../support/test-relay.js';
-import { dripBody, floodBody, headerOf, openRaw, sleep, statusOf, type RawConnection } from '../support/raw-http.js';
+import { dripBody, floodBody, headerOf, openRaw, statusOf, type RawConnection } from '@relaypacs/testkit';
 import { contentDigestHeader } from '../../src/upload/content-digest.js';
 import { sha256 } from '../support/upload-client.js';
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const REFUSED_BODY_BYTES = 64 * 1024;
 /** What Node may read past the refused-body limit: one socket read (64 KiB) and the header. */
 const READ_SLACK = 2 * 64 * 1024;

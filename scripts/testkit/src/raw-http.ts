@@ -1,4 +1,4 @@
-// Raw HTTP/1.1 over a socket, for tests that must misbehave as fetch never would: bodies that
+// Raw HTTP/1.1 over a socket, for tests (and the fault suite) that must misbehave as fetch never would: bodies that
 // announce 64 GiB, bytes dripped one at a time, clients that stop reading. Every loop here is bounded
 // in bytes and in time.
 import { connect, type Socket } from 'node:net';
@@ -78,4 +78,4 @@ export function headerOf(text: string, name: string): string | undefined {
   return line?.slice(name.length + 1).trim();
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
