@@ -42,9 +42,14 @@ export class FaultWorld {
     readonly relayPort: number,
     readonly agentEnv: NodeJS.ProcessEnv,
     private readonly agentPrefix: string[],
+    readonly relayDataDir: string,
   ) {}
 
-  static async start(name: string, options: { relayHost?: string; agentPrefix?: string[] } = {}): Promise<FaultWorld> {
+  /**
+   * `relayDataDir`: the relay's data folder (e.g. a small tmpfs the test mounted), else one under
+   * workDir; `relayConfig`: sections merged into the relay's config over the suite's defaults.
+   */
+  static async start(name: string, options: { relayHost?: string; agentPrefix?: string[]; relayDataDir?: string; relayConfig?: { upload?: object; delivery?: object } } = {}): Promise<FaultWorld> {
     const workDir = await mkdtemp(join(tmpdir(), `relaypacs-faults-${name}-`));
     const logDir = join(canaryLogDir(), name);
     await mkdir(logDir, { recursive: true });
@@ -52,21 +57,17 @@ export class FaultWorld {
     const keyring = await startKeyringSession();
     const config = join(workDir, 'relay.json');
     await writeFile(config, JSON.stringify({
-      upload: { minFreeDiskBytes: 0 }, delivery: { initialBackoffSeconds: 0.2, maxBackoffSeconds: 2 },
+      upload: { minFreeDiskBytes: 0, ...options.relayConfig?.upload }, delivery: { initialBackoffSeconds: 0.2, maxBackoffSeconds: 2, ...options.relayConfig?.delivery },
       destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, confirm: true }],
     }));
-    const relayData = join(workDir, 'relay');
+    const relayData = options.relayDataDir ?? join(workDir, 'relay');
     const added = await relayUserCommand(relayData, ['add', DEVICE.user, '--role', 'device', '--password-stdin'], `${DEVICE.password}\n`);
     if (added.code !== 0) throw new Error(`could not add the device account: ${added.stderr}`);
     const port = await freeLoopbackPort();
     const world = new FaultWorld(name, workDir, logDir, orthanc, keyring, options.relayHost ?? '127.0.0.1', port,
-      { ...process.env, ...keyring.env, RELAYPACS_AGENT_DATA: join(workDir, 'agent'), RELAYPACS_CONFIG: config }, options.agentPrefix ?? []);
+      { ...process.env, ...keyring.env, RELAYPACS_AGENT_DATA: join(workDir, 'agent'), RELAYPACS_CONFIG: config }, options.agentPrefix ?? [], relayData);
     await world.startRelay();
     return world;
-  }
-
-  get relayDataDir(): string {
-    return join(this.workDir, 'relay');
   }
 
   /** Starts (or restarts, on the same address and port) the relay; each life logs to its own file. */
@@ -84,11 +85,14 @@ export class FaultWorld {
     await waitUntilReady(this.relay, async () => (await fetch(`${this.relayUrl}/healthz`)).ok, 60_000, 'relaypacs-relay');
   }
 
-  /** Runs the agent in the background (inside the clinic namespace when the world has one). */
-  spawnAgent(args: string[], stdin = ''): AgentRun {
+  /**
+   * Runs the agent in the background (inside the clinic namespace when the world has one); `env`
+   * over the world's (e.g. RELAYPACS_AGENT_DATA: another workstation).
+   */
+  spawnAgent(args: string[], stdin = '', env: NodeJS.ProcessEnv = {}): AgentRun {
     const n = ++this.agentRuns;
     const argv = [...this.agentPrefix, process.execPath, AGENT, ...args];
-    const child = spawn(argv[0]!, argv.slice(1), { env: this.agentEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { env: { ...this.agentEnv, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const run: AgentRun = { child, stdout: '', stderr: '', exited: undefined as never };
     const outLog = join(this.logDir, `agent-${n}.out`);
     const errLog = join(this.logDir, `agent-${n}.err`);
@@ -102,14 +106,15 @@ export class FaultWorld {
   }
 
   /** Runs the agent to completion. */
-  async agent(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const run = this.spawnAgent(args, stdin);
+  async agent(args: string[], stdin = '', env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const run = this.spawnAgent(args, stdin, env);
     const { code } = await run.exited;
     return { code, stdout: run.stdout, stderr: run.stderr };
   }
 
-  async login(): Promise<void> {
-    const result = await this.agent(['login', '--relay', this.relayUrl, '--user', DEVICE.user, '--password-stdin'], `${DEVICE.password}\n`);
+  /** Signs the agent in as the device account (or as `as`, with `env` naming its own data folder). */
+  async login(as: { user: string; password: string } = DEVICE, env: NodeJS.ProcessEnv = {}): Promise<void> {
+    const result = await this.agent(['login', '--relay', this.relayUrl, '--user', as.user, '--password-stdin'], `${as.password}\n`, env);
     if (result.code !== 0) throw new Error(`agent login failed: ${result.stderr}`);
   }
 
