@@ -32,7 +32,10 @@ function bodyStillComing(request: IncomingMessage): boolean {
 }
 
 function discardAtMost(request: IncomingMessage, maxBytes: number): void {
-  const socket = request.socket;
+  // The client may be gone already (it dropped the connection mid-body, which is why the body is
+  // incomplete): Node has then detached the socket, and there is nothing left to limit.
+  const socket = request.socket as IncomingMessage['socket'] | null;
+  if (!socket || socket.destroyed) return;
   let read = 0;
   // Reading marks the body as consumed, so Node does not "dump" (read to the end) it after the answer.
   request.on('data', (chunk: Buffer) => {

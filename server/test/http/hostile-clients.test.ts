@@ -19,12 +19,14 @@ let admin: string;
 let radiographer: string;
 /** The relay side of every connection, by the client's port: how much the relay read from it. */
 const serverSockets = new Map<number, Socket>();
+/** Errors the relay's request lifecycle met (hooks included). */
+const requestErrors: unknown[] = [];
 
 beforeAll(async () => {
   relay = await startTestRelay({
     upload: { minFreeDiskBytes: 0, maxChunkBytes: 1024 * 1024, minChunkBytes: 1024, preferredChunkBytes: 64 * 1024 },
     http: { headersTimeoutSeconds: 2, requestTimeoutSeconds: 2, maxConnectionsPerAddress: 40, refusedBodyBytes: REFUSED_BODY_BYTES },
-  });
+  }, { beforeListen: (app) => app.addHook('onError', async (_request, _reply, error) => { requestErrors.push(error); }) });
   relay.app.server.on('connection', (socket: Socket) => serverSockets.set(socket.remotePort!, socket));
   admin = await relay.tokenFor('admin');
   radiographer = await relay.tokenFor('radiographer');
@@ -229,5 +231,29 @@ describe('strict query integers and metrics (finding 7)', () => {
     const scrape = await fetch(`${relay.metricsUrl}/metrics`);
     expect(scrape.status).toBe(200);
     expect(await scrape.text()).toContain('relaypacs_uploads_started_total');
+  });
+});
+
+describe('a client that drops its connection mid-chunk', () => {
+  it('is answered (or not) without the refused-body limit failing the relay\'s answer', async () => {
+    const { uploadId, uploadToken, bytes } = await initUpload();
+    requestErrors.length = 0;
+    for (let i = 0; i < 5; i++) {
+      const connection = await openRaw(relay.url);
+      connection.socket.write(`PUT /upload/${uploadId}/chunk?instance=0&offset=0 HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer ${uploadToken}\r\nContent-Type: application/octet-stream\r\nContent-Digest: ${contentDigestHeader(sha256(bytes))}\r\nContent-Length: ${bytes.length}\r\n\r\n`);
+      connection.socket.write(bytes.subarray(0, 1024));
+      await sleep(50);
+      connection.socket.destroy();
+      await sleep(50);
+    }
+    await sleep(200);
+    // Errors of the aborted chunks themselves are expected; a TypeError from a hook is not.
+    expect(requestErrors.filter((e) => e instanceof TypeError)).toEqual([]);
+    // And the range is free again: the whole instance goes through.
+    const answer = await fetch(`${relay.url}/upload/${uploadId}/chunk?instance=0&offset=0`, {
+      method: 'PUT', body: bytes,
+      headers: { authorization: `Bearer ${uploadToken}`, 'content-type': 'application/octet-stream', 'content-digest': contentDigestHeader(sha256(bytes)) },
+    });
+    expect(answer.status).toBe(200);
   });
 });

@@ -43,6 +43,8 @@ export interface TestRelayOptions {
   /** Let the clock run in real time (on with `deliver`: retries wait for it); else it only moves by advance(). */
   realTime?: boolean;
   destinations?: Destination[];
+  /** Called with the built app before it listens (to add a hook a test observes). */
+  beforeListen?: (app: FastifyInstance) => void;
 }
 
 export async function startTestRelay(config: Record<string, unknown> = {}, options: TestRelayOptions = {}): Promise<TestRelay> {
@@ -54,6 +56,7 @@ export async function startTestRelay(config: Record<string, unknown> = {}, optio
   const now = () => new Date(ms + (ticking ? Date.now() - realStart : 0));
   const services = await createRelayServices(parseRelayConfig({ dataDir, port: 0, ...config }), { now, ...(options.destinations ? { destinations: options.destinations } : {}) });
   const app = await buildApp(services);
+  options.beforeListen?.(app);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const metrics: MetricsListener = await startMetricsListener(services, '127.0.0.1', 0);
   if (options.deliver) services.deliveries.start();
