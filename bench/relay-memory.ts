@@ -11,8 +11,9 @@
 // heaps, the rest) at the baseline, at the end of the upload and after --idle seconds. Then, for the
 // glibc variants, gdb asks the idle relay for malloc_stats() (bytes each arena holds vs uses) and
 // calls malloc_trim(0): what RSS drops by is memory malloc had freed but not given back.
-//   npx tsx bench/relay-memory.ts [--short] [--instances N] [--runs R] [--idle S] [--variants a,b] [--agents 2]
-// --short: 3,000 instances, 30 s idle (CI-speed check); full: 50,000 instances, 60 s idle.
+//   npx tsx bench/relay-memory.ts [--short] [--instances N] [--runs R] [--idle S] [--variants a,b] [--agents 2] [--results-file NAME]
+// --short: 3,000 instances, 30 s idle, five variants (CI-speed check); full: 50,000 instances, 60 s
+// idle, every variant (about 5 minutes each on the 2-core machine).
 // Results: bench/results/relay-memory(-short).json; the full run rewrites its section of
 // docs/BENCHMARKS.md (between the relay-memory markers).
 import { execFile, execFileSync, spawn } from 'node:child_process';
@@ -29,7 +30,7 @@ import { buildAgent } from '../scripts/build-agent.js';
 const run = promisify(execFile);
 const { values } = parseArgs({ options: {
   short: { type: 'boolean' }, instances: { type: 'string' }, runs: { type: 'string' }, idle: { type: 'string' },
-  variants: { type: 'string' }, agents: { type: 'string' }, 'no-docs': { type: 'boolean' }, keep: { type: 'boolean' },
+  variants: { type: 'string' }, agents: { type: 'string' }, 'results-file': { type: 'string' }, 'no-docs': { type: 'boolean' }, keep: { type: 'boolean' },
 } });
 const short = values.short === true;
 const PER_STUDY = 100;
@@ -68,12 +69,20 @@ const ALL_VARIANTS: Variant[] = [
   // relay runs no GC that would shrink it. These cap it (MiB per semi-space).
   { name: 'semi16', description: 'glibc defaults, node --max-semi-space-size=16', env: { ...CLEAR }, glibc: true, nodeOptions: '--max-semi-space-size=16' },
   { name: 'semi8', description: 'glibc defaults, node --max-semi-space-size=8', env: { ...CLEAR }, glibc: true, nodeOptions: '--max-semi-space-size=8' },
+  // The fix proposed for the relay's bin, preloaded: one memory-reducing full GC once it goes quiet.
+  { name: 'idle-gc', description: 'glibc defaults, idle GC (bench/relay-idle-gc.mjs preloaded)', env: { ...CLEAR }, glibc: true, nodeOptions: `--import=${pathToFileURL(join(import.meta.dirname, 'relay-idle-gc.mjs')).href}` },
+  {
+    name: 'semi8-idle-gc', description: 'glibc defaults, node --max-semi-space-size=8 and the idle GC', env: { ...CLEAR }, glibc: true,
+    nodeOptions: `--max-semi-space-size=8 --import=${pathToFileURL(join(import.meta.dirname, 'relay-idle-gc.mjs')).href}`,
+  },
 ];
+/** --short compares the default, the allocator settings that matter most, and the fix. */
+const SHORT_VARIANTS = ['glibc', 'arena2', 'jemalloc-decay', 'semi8', 'semi8-idle-gc'];
 const variants = values.variants ? values.variants.split(',').map((name) => {
   const found = ALL_VARIANTS.find((v) => v.name === name.trim());
   if (!found) throw new Error(`--variants: unknown ${name} (known: ${ALL_VARIANTS.map((v) => v.name).join(', ')})`);
   return found;
-}) : ALL_VARIANTS;
+}) : short ? ALL_VARIANTS.filter((v) => SHORT_VARIANTS.includes(v.name)) : ALL_VARIANTS;
 
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 const mib = (bytes: number) => round(bytes / MiB);
@@ -470,7 +479,7 @@ try {
   console.log(JSON.stringify({ ...result, measured: undefined }, null, 2));
   const resultsDir = join(import.meta.dirname, 'results');
   await mkdir(resultsDir, { recursive: true });
-  const resultsName = values.instances ? 'relay-memory-partial.json' : short ? 'relay-memory-short.json' : 'relay-memory.json';
+  const resultsName = values['results-file'] ?? (values.instances ? 'relay-memory-partial.json' : short ? 'relay-memory-short.json' : 'relay-memory.json');
   await writeFile(join(resultsDir, resultsName), `${JSON.stringify(result, null, 2)}\n`);
   await rm(join(resultsDir, 'relay-memory-in-progress.json'), { force: true });
   if (!short && !values['no-docs'] && resultsName === 'relay-memory.json') await writeDocs(result);
