@@ -50,7 +50,9 @@ const JEMALLOC = ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', '/usr/lib/aarch6
 
 interface Variant { name: string; description: string; env: Record<string, string | undefined>; glibc: boolean; /** V8 flags, through NODE_OPTIONS. */ nodeOptions?: string }
 // Every variant names every allocator variable, so nothing leaks in from the shell that runs the bench.
-const CLEAR = { MALLOC_ARENA_MAX: undefined, MALLOC_TRIM_THRESHOLD_: undefined, MALLOC_TOP_PAD_: undefined, MALLOC_MMAP_THRESHOLD_: undefined, GLIBC_TUNABLES: undefined, LD_PRELOAD: undefined, MALLOC_CONF: undefined };
+// The relay's own idle GC (server/src/ops/idle-memory-release.ts) is off but where a variant measures it.
+const CLEAR = { MALLOC_ARENA_MAX: undefined, MALLOC_TRIM_THRESHOLD_: undefined, MALLOC_TOP_PAD_: undefined, MALLOC_MMAP_THRESHOLD_: undefined, GLIBC_TUNABLES: undefined, LD_PRELOAD: undefined, MALLOC_CONF: undefined, RELAYPACS_IDLE_GC: 'off' };
+const WITH_IDLE_GC = { ...CLEAR, RELAYPACS_IDLE_GC: undefined };
 const ALL_VARIANTS: Variant[] = [
   { name: 'glibc', description: 'glibc malloc, defaults (up to 8 arenas per core)', env: { ...CLEAR }, glibc: true },
   { name: 'arena2', description: 'glibc, MALLOC_ARENA_MAX=2', env: { ...CLEAR, MALLOC_ARENA_MAX: '2' }, glibc: true },
@@ -69,12 +71,10 @@ const ALL_VARIANTS: Variant[] = [
   // relay runs no GC that would shrink it. These cap it (MiB per semi-space).
   { name: 'semi16', description: 'glibc defaults, node --max-semi-space-size=16', env: { ...CLEAR }, glibc: true, nodeOptions: '--max-semi-space-size=16' },
   { name: 'semi8', description: 'glibc defaults, node --max-semi-space-size=8', env: { ...CLEAR }, glibc: true, nodeOptions: '--max-semi-space-size=8' },
-  // The fix proposed for the relay's bin, preloaded: one memory-reducing full GC once it goes quiet.
-  { name: 'idle-gc', description: 'glibc defaults, idle GC (bench/relay-idle-gc.mjs preloaded)', env: { ...CLEAR }, glibc: true, nodeOptions: `--import=${pathToFileURL(join(import.meta.dirname, 'relay-idle-gc.mjs')).href}` },
-  {
-    name: 'semi8-idle-gc', description: 'glibc defaults, node --max-semi-space-size=8 and the idle GC', env: { ...CLEAR }, glibc: true,
-    nodeOptions: `--max-semi-space-size=8 --import=${pathToFileURL(join(import.meta.dirname, 'relay-idle-gc.mjs')).href}`,
-  },
+  // The relay's idle GC (on by default in the relay; off in the variants above): one memory-reducing
+  // full GC once it goes quiet after work.
+  { name: 'idle-gc', description: 'glibc defaults, the relay\'s idle GC', env: WITH_IDLE_GC, glibc: true },
+  { name: 'semi8-idle-gc', description: 'glibc defaults, node --max-semi-space-size=8 and the idle GC (as deployed)', env: WITH_IDLE_GC, glibc: true, nodeOptions: '--max-semi-space-size=8' },
 ];
 /** --short compares the default, the allocator settings that matter most, and the fix. */
 const SHORT_VARIANTS = ['glibc', 'arena2', 'jemalloc-decay', 'semi8', 'semi8-idle-gc'];
@@ -218,7 +218,11 @@ async function mallocProbe(pid: number, logPath: string) {
  * it): process.memoryUsage() and V8's heap spaces, then a full GC (HeapProfiler.collectGarbage) and
  * the same again, so live JS memory is told apart from garbage V8 had no reason to collect while idle.
  */
-async function inspectorProbe(pid: number, port: number) {
+interface HeapReading { rssMiB: number; heapTotalMiB: number; heapUsedMiB: number; externalMiB: number; arrayBuffersMiB: number; spaces: Record<string, { sizeMiB: number; usedMiB: number }> }
+/** The inspector's readings of the idle relay, or why there are none. */
+type InspectorResult = { before: HeapReading; afterGc: HeapReading; rssAfterGcMiB: number; error?: undefined } | { error: string; before?: undefined; afterGc?: undefined; rssAfterGcMiB?: undefined };
+
+async function inspectorProbe(pid: number, port: number): Promise<InspectorResult> {
   process.kill(pid, 'SIGUSR1');
   let target: string | undefined;
   for (let i = 0; i < 50 && !target; i++) {
@@ -239,7 +243,7 @@ async function inspectorProbe(pid: number, port: number) {
     sleep(60_000).then(() => { throw new Error(`inspector ${method} timed out`); }),
   ]);
   const expression = `JSON.stringify({ usage: process.memoryUsage(), spaces: process.getBuiltinModule('v8').getHeapSpaceStatistics().map((s) => ({ name: s.space_name, size: s.space_size, used: s.space_used_size })) })`;
-  const read = async () => {
+  const read = async (): Promise<HeapReading> => {
     const result = await call('Runtime.evaluate', { expression, returnByValue: true }) as { result: { value: string } };
     const { usage, spaces } = JSON.parse(result.result.value) as { usage: Record<string, number>; spaces: { name: string; size: number; used: number }[] };
     return {
@@ -390,7 +394,7 @@ try {
       }
       const afterIdle = { ...(await status(pid)), map: await memoryMap(pid), metrics: await scrape(metricsUrl) };
       // Then the relay's own view and a forced full GC, then malloc's view and malloc_trim(0).
-      const inspector = await inspectorProbe(pid, inspectPort).catch((error: Error) => ({ error: error.message }));
+      const inspector: InspectorResult = await inspectorProbe(pid, inspectPort).catch((error: Error) => ({ error: error.message }));
       const probe = gdb && variant.glibc ? await mallocProbe(pid, logPath) : undefined;
       const afterTrim = probe && !('error' in probe) ? { rss: (await status(pid)).rss, map: await memoryMap(pid) } : undefined;
       const result = {
@@ -404,9 +408,9 @@ try {
         externalMiB: { baseline: baseline.metrics?.externalMiB, endOfUpload: endOfUpload.metrics?.externalMiB, afterIdle: afterIdle.metrics?.externalMiB },
         memoryMap: { baseline: baseline.map, endOfUpload: endOfUpload.map, afterIdle: afterIdle.map, ...(afterTrim ? { afterMallocTrim: afterTrim.map } : {}) },
         inspectorAfterIdle: inspector,
-        ...('afterGc' in inspector ? { afterFullGcRssMiB: inspector.rssAfterGcMiB, releasedByFullGcMiB: mib(afterIdle.rss - inspector.rssAfterGcMiB * MiB), liveHeapAfterGcMiB: inspector.afterGc.heapUsedMiB, heapCommittedAfterGcMiB: inspector.afterGc.heapTotalMiB } : {}),
+        ...(inspector.afterGc ? { afterFullGcRssMiB: inspector.rssAfterGcMiB, releasedByFullGcMiB: mib(afterIdle.rss - inspector.rssAfterGcMiB * MiB), liveHeapAfterGcMiB: inspector.afterGc.heapUsedMiB, heapCommittedAfterGcMiB: inspector.afterGc.heapTotalMiB } : {}),
         ...(probe ? { mallocStatsAfterGc: probe } : {}),
-        ...(afterTrim ? { afterMallocTrimRssMiB: mib(afterTrim.rss), releasedByMallocTrimMiB: round(('afterGc' in inspector ? inspector.rssAfterGcMiB : mib(afterIdle.rss)) - mib(afterTrim.rss)) } : {}),
+        ...(afterTrim ? { afterMallocTrimRssMiB: mib(afterTrim.rss), releasedByMallocTrimMiB: round((inspector.afterGc ? inspector.rssAfterGcMiB : mib(afterIdle.rss)) - mib(afterTrim.rss)) } : {}),
         rssSeries: series, idleSeries,
       };
       log(`${name}: after idle ${result.afterIdleRssMiB} MiB (baseline ${result.baselineRssMiB}, peak ${result.peakRssMiB}), heap ${result.heapUsedMiB.afterIdle} / ${result.heapTotalMiB.afterIdle} MiB; after full GC ${result.afterFullGcRssMiB} MiB (heap ${result.liveHeapAfterGcMiB} / ${result.heapCommittedAfterGcMiB} MiB)${afterTrim ? `, after malloc_trim ${result.afterMallocTrimRssMiB} MiB; ${probe && 'arenas' in probe ? `${probe.arenas} arenas hold ${probe.arenaSystemMiB} MiB, use ${probe.arenaInUseMiB} MiB` : ''}` : ''}`);
@@ -451,7 +455,7 @@ try {
       variant: variant.name, description: variant.description, runs: mine.length,
       baselineRssMiB: med((m) => m.baselineRssMiB), peakRssMiB: med((m) => m.peakRssMiB), endOfUploadRssMiB: med((m) => m.endOfUploadRssMiB),
       afterIdleRssMiB: med((m) => m.afterIdleRssMiB), afterIdleOverBaselineMiB: med((m) => m.afterIdleOverBaselineMiB),
-      newSpaceAfterIdleMiB: med((m) => ('before' in m.inspectorAfterIdle ? m.inspectorAfterIdle.before.spaces.new_space?.sizeMiB : undefined)),
+      newSpaceAfterIdleMiB: med((m) => m.inspectorAfterIdle.before?.spaces.new_space?.sizeMiB),
       mallocArenasAfterGc: med((m) => (m.mallocStatsAfterGc && 'arenas' in m.mallocStatsAfterGc ? m.mallocStatsAfterGc.arenas : undefined)),
       mallocHeldAfterGcMiB: med((m) => (m.mallocStatsAfterGc && 'arenas' in m.mallocStatsAfterGc ? m.mallocStatsAfterGc.totalInclMmapSystemMiB : undefined)),
       mallocInUseAfterGcMiB: med((m) => (m.mallocStatsAfterGc && 'arenas' in m.mallocStatsAfterGc ? m.mallocStatsAfterGc.totalInclMmapInUseMiB : undefined)),

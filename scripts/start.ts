@@ -61,7 +61,8 @@ console.log(!electron.found
     ? `start: Electron found at ${electron.binary.path}, but RELAYPACS_HEADLESS=1: running the headless programs only.`
     : `start: Electron found at ${electron.binary.path}: building the desktop app; its window opens beside the headless programs.`);
 
-keep(spawn(process.execPath, [RELAY_BIN, '--port', port, '--data', relayData, ...process.argv.slice(2)], { stdio: 'inherit' }));
+// --max-semi-space-size=8: the relay's memory bound (docs/BENCHMARKS.md, "Relay memory"), as the deploy units start it.
+keep(spawn(process.execPath, ['--max-semi-space-size=8', RELAY_BIN, '--port', port, '--data', relayData, ...process.argv.slice(2)], { stdio: 'inherit' }));
 for (let i = 0; i < 100; i++) {
   if (await fetch(`${relayUrl}/healthz`).then((r) => r.ok, () => false)) break;
   await new Promise((r) => setTimeout(r, 200));

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { runUserCommand } from './auth/user-cli.js';
 import { ConfigError, loadRelayConfig } from './config/relay-config.js';
 import { openDatabase } from './db/database.js';
+import { startIdleMemoryRelease } from './ops/idle-memory-release.js';
 import { startRelayServer } from './server.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,7 +11,8 @@ import { join } from 'node:path';
 const USAGE = `Usage:
   relaypacs-relay [--port N] [--host ADDR] [--data DIR] [--config FILE] [--stow-url URL]
       Runs the relay. Environment: RELAYPACS_PORT, RELAYPACS_HOST, RELAYPACS_DATA, RELAYPACS_CONFIG,
-      RELAYPACS_STOW_URL, RELAYPACS_LOG_LEVEL. Defaults: 127.0.0.1:8780, data under
+      RELAYPACS_STOW_URL, RELAYPACS_LOG_LEVEL, RELAYPACS_METRICS_PORT (or off), RELAYPACS_IDLE_GC=off.
+      Defaults: 127.0.0.1:8780 (metrics on 127.0.0.1:8781), data under
       ~/.local/share/relaypacs/relay, studies delivered to DATA/delivered unless a destination is set.
   relaypacs-relay user add NAME --role ROLE [--password-stdin]
   relaypacs-relay user passwd NAME [--password-stdin]
@@ -73,10 +75,13 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const relay = await startRelayServer(config);
-  process.stderr.write(`relaypacs-relay: listening on ${relay.url}, data in ${config.dataDir}\n`);
+  // Memory back to near its start-up level when the relay goes quiet (RELAYPACS_IDLE_GC=off: not).
+  const idleRelease = process.env.RELAYPACS_IDLE_GC === 'off' ? undefined : startIdleMemoryRelease();
+  process.stderr.write(`relaypacs-relay: listening on ${relay.url}${relay.metricsUrl ? `, metrics on ${relay.metricsUrl}` : ''}, data in ${config.dataDir}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(`relaypacs-relay: ${signal}, finishing requests in flight\n`);
+      idleRelease?.stop();
       relay.close().then(resolve, resolve);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));

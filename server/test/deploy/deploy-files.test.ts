@@ -95,7 +95,7 @@ describe('server/deploy/relaypacs-relay.service', () => {
 
   it('has the sections and starts the relay with its config passed as a credential', () => {
     expect([...service.keys()]).toEqual(['Unit', 'Service', 'Install']);
-    expect(one('ExecStart')).toBe('/usr/bin/node /opt/relaypacs/server/bin/relaypacs-relay.js --config ${CREDENTIALS_DIRECTORY}/relay.json');
+    expect(one('ExecStart')).toBe('/usr/bin/node --max-semi-space-size=8 /opt/relaypacs/server/bin/relaypacs-relay.js --config ${CREDENTIALS_DIRECTORY}/relay.json');
     expect(service.get('Service')!.get('LoadCredential')).toContain('relay.json:/etc/relaypacs/relay.json');
     expect(service.get('Install')!.get('WantedBy')).toEqual(['multi-user.target']);
   });
