@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { freeLoopbackPort, generateStudy, relayUserCommand, runNodeProgram, spawnRelay, startKeyringSession } from '@relaypacs/testkit';
-import { buildAgent } from '../scripts/build-agent.js';
+import { buildForBench } from './builds.js';
 
 const run = promisify(execFile);
 const { values } = parseArgs({ options: {
@@ -271,22 +271,8 @@ async function hasGdb(): Promise<boolean> {
   }
 }
 
-// Measure the relay and the agent as deployed: compiled. A failed build (the tree is being edited)
-// falls back to the sources through tsx, said in the results (tsx adds its own memory).
-let relayBuild: 'dist' | 'tsx' = 'dist';
-try {
-  execFileSync('npm', ['run', '--silent', 'build', '-w', '@relaypacs/relay'], { cwd: ROOT, stdio: 'inherit' });
-} catch {
-  relayBuild = 'tsx';
-  log('relay build failed: measuring the relay from its sources through tsx');
-}
-let agentBuild: 'dist' | 'tsx' = 'dist';
-try {
-  await buildAgent();
-} catch {
-  agentBuild = 'tsx';
-  log('agent build failed: running the agent from its sources through tsx');
-}
+// Measured compiled, as deployed (bench/builds.ts).
+const { relayBuild, agentBuild, relayEnv, agentEnv } = await buildForBench(log);
 const gdb = await hasGdb();
 if (!gdb) log('gdb not found: skipping malloc_stats and malloc_trim probes');
 
@@ -318,7 +304,7 @@ try {
     const inspectPort = await freeLoopbackPort();
     const relay = await spawnRelay(dataDir, logPath, {
       NODE_OPTIONS: `--inspect-port=127.0.0.1:${inspectPort}${variant.nodeOptions ? ` ${variant.nodeOptions}` : ''}`,
-      RELAYPACS_CONFIG: config, RELAYPACS_LOG_LEVEL: 'warn', ...(relayBuild === 'dist' ? { RELAYPACS_RELAY_BUILD: 'dist' } : {}), ...metrics.env, ...variant.env,
+      RELAYPACS_CONFIG: config, RELAYPACS_LOG_LEVEL: 'warn', ...relayEnv, ...metrics.env, ...variant.env,
     });
     const pid = relay.process.pid!;
     const metricsUrl = metrics.url(relay.url);
@@ -327,7 +313,7 @@ try {
       // Agents signed in (Argon2id on the relay) before the baseline, so it includes sign-in.
       const agents: NodeJS.ProcessEnv[] = [];
       for (let a = 0; a < agentCount; a++) {
-        const env = { ...process.env, ...keyrings[a]!.env, RELAYPACS_AGENT_DATA: join(workDir, `agent-${name}-${a}`), ...(agentBuild === 'dist' ? { RELAYPACS_AGENT_BUILD: 'dist' } : {}) };
+        const env = { ...process.env, ...keyrings[a]!.env, RELAYPACS_AGENT_DATA: join(workDir, `agent-${name}-${a}`), ...agentEnv };
         const login = await runNodeProgram(AGENT, ['login', '--relay', relay.url, '--user', DEVICE.user, '--password-stdin'], { env, stdin: `${DEVICE.password}\n` });
         if (login.code !== 0) throw new Error(`agent login: ${login.stderr}`);
         agents.push(env);

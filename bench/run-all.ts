@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs, promisify } from 'node:util';
 import { OrthancServer, generateStudy, relayUserCommand, runNodeProgram, spawnRelay, startKeyringSession, type GeneratedStudy } from '@relaypacs/testkit';
 import { barChartSvg } from './svg-chart.js';
-import { buildAgent } from '../scripts/build-agent.js';
+import { buildForBench } from './builds.js';
 
 const run = promisify(execFile);
 const { values } = parseArgs({ options: {
@@ -59,22 +59,8 @@ async function vmRssBytes(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 }
 
-// Measure the relay and the agent as they run in production: compiled. If a build fails (the tree is
-// being edited), fall back to the sources through tsx and say so in the results.
-let relayBuild: 'dist' | 'tsx' = 'dist';
-try {
-  execFileSync('npm', ['run', '--silent', 'build', '-w', '@relaypacs/relay'], { cwd: ROOT, stdio: 'inherit' });
-} catch {
-  relayBuild = 'tsx';
-  log('relay build failed: measuring the relay from its sources through tsx');
-}
-let agentBuild: 'dist' | 'tsx' = 'dist';
-try {
-  await buildAgent();
-} catch {
-  agentBuild = 'tsx';
-  log('agent build failed: measuring the agent from its sources through tsx');
-}
+// Measured compiled, as deployed (bench/builds.ts).
+const { relayBuild, agentBuild, relayEnv, agentEnv } = await buildForBench(log);
 
 const workDir = await mkdtemp(join(tmpdir(), 'relaypacs-bench-all-'));
 const orthanc = await OrthancServer.start();
@@ -94,7 +80,7 @@ async function startBenchRelay(name: string): Promise<BenchRelay> {
   }));
   const added = await relayUserCommand(relayData, ['add', DEVICE.user, '--role', 'device', '--password-stdin'], `${DEVICE.password}\n`);
   if (added.code !== 0) throw new Error(added.stderr);
-  return spawnRelay(relayData, join(workDir, `${name}.log`), { RELAYPACS_CONFIG: config, RELAYPACS_LOG_LEVEL: 'warn', ...(relayBuild === 'dist' ? { RELAYPACS_RELAY_BUILD: 'dist' } : {}) });
+  return spawnRelay(relayData, join(workDir, `${name}.log`), { RELAYPACS_CONFIG: config, RELAYPACS_LOG_LEVEL: 'warn', ...relayEnv });
 }
 try {
   relay = await startBenchRelay('relay');
@@ -102,7 +88,7 @@ try {
 
   /** A fresh agent data folder, signed in (untimed). */
   async function freshAgent(relayUrl: string): Promise<NodeJS.ProcessEnv> {
-    const env = { ...process.env, ...keyring.env, RELAYPACS_AGENT_DATA: join(workDir, `agent-${randomBytes(4).toString('hex')}`), ...(agentBuild === 'dist' ? { RELAYPACS_AGENT_BUILD: 'dist' } : {}) };
+    const env = { ...process.env, ...keyring.env, RELAYPACS_AGENT_DATA: join(workDir, `agent-${randomBytes(4).toString('hex')}`), ...agentEnv };
     const login = await runNodeProgram(AGENT, ['login', '--relay', relayUrl, '--user', DEVICE.user, '--password-stdin'], { env, stdin: `${DEVICE.password}\n` });
     if (login.code !== 0) throw new Error(`agent login: ${login.stderr}`);
     return env;

@@ -25,6 +25,12 @@ const ATTACK_RSS_BOUND_BYTES = 32 * 1024 * 1024;
 const ROUNDS = SHORT ? 1 : 3;
 /** No attack outlives this, whatever the upload does. */
 const ATTACK_LIMIT_MS = 10 * 60_000;
+/**
+ * How long the attack runs before the upload starts. The full form starts the upload just before the
+ * relay's request timeout (30 s) closes the first wave of slow connections, so it runs while the relay
+ * closes 200 of them and the attackers open 200 more; the short form only lets the attack build up.
+ */
+const LEAD_MS = SHORT ? 2_000 : 29_000;
 
 let world: FaultWorld;
 let studyCount = 0;
@@ -60,12 +66,14 @@ async function relayRss(): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) * 1024;
 }
 
-/** Samples the relay's RSS every 200 ms while `work` runs. */
-async function sampled<T>(work: Promise<T>, sample: (rss: number) => void): Promise<T> {
+/** Samples the relay's RSS and the time GET /healthz takes, every 200 ms while `work` runs. */
+async function sampled<T>(work: Promise<T>, sample: (rss: number, healthzMs: number) => void): Promise<T> {
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      sample(await relayRss());
+      const started = performance.now();
+      await fetch(`${world.relayUrl}/healthz`).then((r) => r.arrayBuffer());
+      sample(await relayRss(), performance.now() - started);
       await sleep(200);
     }
   })();
@@ -77,8 +85,9 @@ async function sampled<T>(work: Promise<T>, sample: (rss: number) => void): Prom
   }
 }
 
+interface AttackStats { slowOpened: number; slowClosedByRelay: number; floodsOpened: number; floodBytesSent: number }
 interface Attack {
-  stop(): Promise<{ slowOpened: number; floodsOpened: number; floodBytesSent: number }>;
+  stop(): Promise<AttackStats>;
 }
 
 /** Starts the attackers; each kind reopens what the relay closes until stop(). */
@@ -87,6 +96,7 @@ function attack(): Attack {
   const deadline = Date.now() + ATTACK_LIMIT_MS;
   const live = new Set<RawConnection>();
   let slowOpened = 0;
+  let slowClosedByRelay = 0;
   let floodsOpened = 0;
   let floodBytesSent = 0;
   const body = JSON.stringify({ username: 'nobody', password: 'x'.repeat(64) });
@@ -101,6 +111,8 @@ function attack(): Attack {
     slowOpened++;
     await dripBody(connection, `POST /auth/login HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`, body, 10_000);
     await connection.closed;
+    // Closed while the attack runs: the relay did it (its request timeout); stop() closes the rest.
+    if (running) slowClosedByRelay++;
     live.delete(connection);
   };
   const flood = async () => {
@@ -122,7 +134,7 @@ function attack(): Attack {
       running = false;
       for (const connection of live) connection.socket.destroy();
       await Promise.all(tasks);
-      return { slowOpened, floodsOpened, floodBytesSent };
+      return { slowOpened, slowClosedByRelay, floodsOpened, floodBytesSent };
     },
   };
 }
@@ -135,20 +147,22 @@ it(`an upload under ${SLOW_CONNECTIONS} slow-body connections and ${FLOODS} 64 G
   const quiet: number[] = [];
   const hostile: number[] = [];
   let peakRss = 0;
-  let attackStats = { slowOpened: 0, floodsOpened: 0, floodBytesSent: 0 };
-  let checked = { instances: 0, lost: 0, mismatched: 0 };
   let quietPeakRss = 0;
+  const quietHealthz: number[] = [];
+  const hostileHealthz: number[] = [];
+  let attackStats: AttackStats = { slowOpened: 0, slowClosedByRelay: 0, floodsOpened: 0, floodBytesSent: 0 };
+  let checked = { instances: 0, lost: 0, mismatched: 0 };
   for (let round = 0; round < ROUNDS; round++) {
-    const calm = await sampled(timedUpload(), (rss) => { quietPeakRss = Math.max(quietPeakRss, rss); });
+    const calm = await sampled(timedUpload(), (rss, ms) => { quietPeakRss = Math.max(quietPeakRss, rss); quietHealthz.push(ms); });
     quiet.push(calm.ms);
     const attackers = attack();
-    // Let the attack build up before the upload starts.
-    await sleep(2_000);
-    const underAttack = await sampled(timedUpload(), (rss) => { peakRss = Math.max(peakRss, rss); });
+    await sleep(LEAD_MS);
+    const underAttack = await sampled(timedUpload(), (rss, ms) => { peakRss = Math.max(peakRss, rss); hostileHealthz.push(ms); });
     const stats = await attackers.stop();
     hostile.push(underAttack.ms);
     attackStats = {
       slowOpened: attackStats.slowOpened + stats.slowOpened,
+      slowClosedByRelay: attackStats.slowClosedByRelay + stats.slowClosedByRelay,
       floodsOpened: attackStats.floodsOpened + stats.floodsOpened,
       floodBytesSent: attackStats.floodBytesSent + stats.floodBytesSent,
     };
@@ -158,7 +172,8 @@ it(`an upload under ${SLOW_CONNECTIONS} slow-body connections and ${FLOODS} 64 G
   }
   const ratio = median(hostile) / median(quiet);
   const result = {
-    study: STUDY, rounds: ROUNDS, slowConnections: SLOW_CONNECTIONS, floods: FLOODS,
+    study: STUDY, rounds: ROUNDS, slowConnections: SLOW_CONNECTIONS, floods: FLOODS, leadMs: LEAD_MS,
+    healthzMedianMs: { quiet: Number(median(quietHealthz).toFixed(1)), hostile: Number(median(hostileHealthz).toFixed(1)) },
     quietMs: quiet.map(Math.round), hostileMs: hostile.map(Math.round), ratio: Number(ratio.toFixed(2)),
     peakRelayRssMiB: Math.round(peakRss / 1024 / 1024), quietPeakRelayRssMiB: Math.round(quietPeakRss / 1024 / 1024), attackRssBoundMiB: ATTACK_RSS_BOUND_BYTES / 1024 / 1024,
     attack: { ...attackStats, floodBytesPerConnection: Math.round(attackStats.floodBytesSent / Math.max(1, attackStats.floodsOpened)) },

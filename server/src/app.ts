@@ -49,7 +49,7 @@ export async function buildApp(services: RelayServices, options: BuildAppOptions
   app.addHook('onSend', async () => {
     await services.durability.flush();
   });
-  installErrorHandler(app);
+  installErrorHandler(app, { storageRetryAfterSeconds: () => services.uploads.storageRetryAfterSeconds() });
   installSecurityHeaders(app, { https: options.https !== undefined });
   if (services.config.corsOrigins.length > 0) {
     await app.register(cors, { origin: services.config.corsOrigins, credentials: false });

@@ -92,11 +92,18 @@ export const RelayConfigSchema = Type.Object({
     minFreeDiskBytes: Type.Integer({ minimum: 0, default: 2 * GiB }),
     /**
      * Kept free for the relay's database (relay.db and its WAL sit in the data directory, beside the
-     * uploads): a chunk is refused with 507 when writing it would leave less than this. Without it a
-     * disk filled by something else meets SQLite with no room to record chunks, verifications or
-     * deliveries (SQLITE_FULL), and nothing moves until space is freed by hand.
+     * uploads): a chunk is refused with 507 when writing it would leave less than this, so the
+     * relay's own uploads never take the last bytes SQLite needs to record chunks, verifications and
+     * deliveries. It cannot stop another program filling the disk: then SQLite may meet a full disk,
+     * which is answered 507 too, and delivery bookkeeping is retried until space returns.
      */
     reserveDiskBytes: Type.Integer({ minimum: 0, default: 256 * MiB }),
+    /**
+     * An upload that received nothing for this long stops holding the space it still has to
+     * receive: one abandoned init (a workstation wiped mid-job) must not refuse everyone else for
+     * the day it takes to expire. When it resumes, its chunks compete for space like any other's.
+     */
+    reservationIdleSeconds: Type.Integer({ minimum: 60, default: 900 }),
     /** A chunk request that sends nothing for this long is abandoned. */
     chunkIdleTimeoutSeconds: Type.Integer({ minimum: 1, default: 60 }),
     allowedSopClasses: Type.Array(Type.String({ pattern: '^[0-9.]+$' }), { default: [...DEFAULT_ALLOWED_SOP_CLASSES] }),

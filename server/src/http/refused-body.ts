@@ -32,8 +32,9 @@ function bodyStillComing(request: IncomingMessage): boolean {
 }
 
 function discardAtMost(request: IncomingMessage, maxBytes: number): void {
-  // The client may be gone already (it dropped the connection mid-body, which is why the body is
-  // incomplete): Node has then detached the socket, and there is nothing left to limit.
+  // The connection may be gone already: the client dropped it mid-body, or the relay stopped reading
+  // mid-body (a handler's `for await` over the body that throws, on ENOSPC say, destroys the request
+  // and its socket). Node has then detached the socket, and there is nothing left to limit.
   const socket = request.socket as IncomingMessage['socket'] | null;
   if (!socket || socket.destroyed) return;
   let read = 0;

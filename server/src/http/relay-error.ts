@@ -13,3 +13,8 @@ export class RelayError extends Error {
     super(message);
   }
 }
+
+/** 507 STORAGE_FULL (RFC 4918 §11.5) with when to try again, in the body and in Retry-After. */
+export function storageFullError(retryAfterSeconds: number): RelayError {
+  return new RelayError(507, 'STORAGE_FULL', undefined, { retryAfterSeconds }, { 'retry-after': String(retryAfterSeconds) });
+}

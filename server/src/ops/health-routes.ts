@@ -1,13 +1,22 @@
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { parseQueryInteger, QueryInteger } from '../protocol/upload-protocol.js';
 import type { RelayServices } from '../relay-services.js';
+
+const ReadyQuery = Type.Object({ bytes: Type.Optional(QueryInteger) }, { additionalProperties: false });
 
 /**
  * /healthz: the process answers (liveness). /readyz: it can take uploads: the database answers
- * and the data directory has the configured free space.
+ * and a new upload would be admitted for space (the same rule as init: free space, less what the
+ * uploads already admitted still have to receive, above the floor, has room for `bytes`).
  */
 export function registerHealthRoutes(app: FastifyInstance, services: RelayServices): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  // ?bytes=N: whether an upload of N bytes would be admitted now (an agent waiting after a 507
+  // asks for its study); without it, whether there is room for one chunk of the preferred size.
+  app.get('/readyz', { schema: { querystring: ReadyQuery } }, async (request, reply) => {
+    const asked = (request.query as { bytes?: string }).bytes;
+    const bytes = asked === undefined ? services.config.upload.preferredChunkBytes : parseQueryInteger(asked) ?? Number.MAX_SAFE_INTEGER;
     const checks: Record<string, string> = {};
     try {
       services.db.prepare('SELECT 1').get();
@@ -15,8 +24,7 @@ export function registerHealthRoutes(app: FastifyInstance, services: RelayServic
     } catch {
       checks.database = 'unavailable';
     }
-    const free = await services.storage.freeBytes().catch(() => -1);
-    checks.disk = free >= services.config.upload.minFreeDiskBytes ? 'ok' : 'low';
+    checks.disk = await services.uploads.hasRoomForUploads(bytes).then((room) => (room ? 'ok' : 'low'), () => 'unavailable');
     const ready = Object.values(checks).every((value) => value === 'ok');
     // Not ready: when to look again, soon while deliveries are freeing space (as a 507 says).
     if (!ready) void reply.header('retry-after', String(retryAfterSeconds(services)));

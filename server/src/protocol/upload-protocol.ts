@@ -114,12 +114,13 @@ export type InitUploadResponse = Static<typeof InitUploadResponse>;
  * string in the schema because Ajv's type coercion reads whatever Number() reads ("0x10" is 16,
  * "1e3" is 1000, " 7" is 7): an offset must mean exactly one thing. parseQueryInteger converts it.
  */
-export const QueryInteger = Type.String({ pattern: '^(0|[1-9][0-9]{0,15})$' });
+const DECIMAL_INTEGER = '^(0|[1-9][0-9]{0,15})$';
+export const QueryInteger = Type.String({ pattern: DECIMAL_INTEGER });
 
 /** The number a QueryInteger names, or undefined past Number.MAX_SAFE_INTEGER. */
 export function parseQueryInteger(text: string): number | undefined {
   const value = Number(text);
-  return /^(0|[1-9][0-9]{0,15})$/.test(text) && Number.isSafeInteger(value) ? value : undefined;
+  return new RegExp(DECIMAL_INTEGER).test(text) && Number.isSafeInteger(value) ? value : undefined;
 }
 
 /** PUT /upload/{id}/chunk?instance=INDEX&offset=N; body: the bytes; header Content-Digest: sha-256=:BASE64: (RFC 9530). */

@@ -3,11 +3,12 @@ import type { Readable } from 'node:stream';
 import type { AccessPrincipal, TokenService } from '../auth/token-service.js';
 import type { RelayConfig } from '../config/relay-config.js';
 import type { RelayDatabase } from '../db/database.js';
-import { RelayError } from '../http/relay-error.js';
+import { RelayError, storageFullError } from '../http/relay-error.js';
 import type { RelayMetrics } from '../ops/relay-metrics.js';
 import type { RelayEvents } from '../ops/relay-events.js';
 import type { DeliveryItemStatus } from '../forward/deliveries-repository.js';
 import type { ChunkQuery, ChunkResponse, InitUploadRequest, InitUploadResponse, InstanceStatus, UploadStatus } from '../protocol/upload-protocol.js';
+import { isDiskFull } from '../storage/disk-full.js';
 import { OverlongWriteError, ShortWriteError, type TemporaryStorage } from '../storage/storage.js';
 import { ByteRangeSet, type ByteRange } from './byte-ranges.js';
 import { sha256FromContentDigest } from './content-digest.js';
@@ -514,12 +515,31 @@ export class UploadService {
    * under their chunks and under the database.
    */
   private requireRoom(needed: number): void {
-    const { minFreeDiskBytes, reserveDiskBytes } = this.options.limits;
-    const promised = this.repo.bytesToReceive();
-    if (this.space.estimate() - promised - needed < Math.max(minFreeDiskBytes, reserveDiskBytes)) {
+    const promised = this.promisedBytes();
+    if (!this.fits(needed, promised)) {
       this.options.log?.info({ needed, promised }, 'upload refused: not enough free space for it and the uploads already admitted');
       throw this.storageFull();
     }
+  }
+
+  /**
+   * Whether a new upload of `bytes` would be admitted now, by the same rule as init (for /readyz):
+   * a client told "ready" must not meet a 507 at its next init for want of space.
+   */
+  async hasRoomForUploads(bytes: number): Promise<boolean> {
+    await this.space.refresh(true);
+    return this.fits(bytes, this.promisedBytes());
+  }
+
+  private fits(needed: number, promised: number): boolean {
+    const { minFreeDiskBytes, reserveDiskBytes } = this.options.limits;
+    return this.space.estimate() - promised - needed >= Math.max(minFreeDiskBytes, reserveDiskBytes);
+  }
+
+  /** What active uploads still have to receive (upload.reservationIdleSeconds: idle ones hold nothing). */
+  private promisedBytes(): number {
+    const activeSince = new Date(this.options.now().getTime() - this.options.limits.reservationIdleSeconds * 1000).toISOString();
+    return this.repo.bytesToReceive(activeSince);
   }
 
   /**
@@ -550,8 +570,7 @@ export class UploadService {
   }
 
   private storageFull(): RelayError {
-    const seconds = this.storageRetryAfterSeconds();
-    return new RelayError(507, 'STORAGE_FULL', undefined, { retryAfterSeconds: seconds }, { 'retry-after': String(seconds) });
+    return storageFullError(this.storageRetryAfterSeconds());
   }
 
   /**
@@ -599,12 +618,6 @@ function summarizeDeliveries(items: readonly DeliveryItemStatus[]): UploadStatus
           : 'forwarding';
     return { destination, state, total: list.length, delivered, confirmed, failed };
   });
-}
-
-/** ENOSPC / EDQUOT from the file system, SQLITE_FULL from the database: the disk is full. */
-function isDiskFull(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
 }
 
 /** Bytes received so far on the connection a request body comes over (0 for a body with no socket). */

@@ -130,11 +130,12 @@ export class UploadsRepository {
 
   /**
    * Bytes the uploads receiving data have been promised and not sent yet: the sum over their
-   * instances still receiving of size less received (instances already delivered are not sent).
+   * instances still receiving of size less received (instances already delivered are not sent), for
+   * uploads that received something (or began) at `activeSince` or later.
    */
-  bytesToReceive(): number {
+  bytesToReceive(activeSince: string): number {
     return (this.db.prepare(`SELECT COALESCE(SUM(i.size - i.received_bytes), 0) AS n FROM upload_instances i JOIN uploads u ON u.id = i.upload_id
-      WHERE u.state = 'receiving' AND i.state = 'receiving'`).get() as { n: number }).n;
+      WHERE u.state = 'receiving' AND u.updated_at >= ? AND i.state = 'receiving'`).get(activeSince) as { n: number }).n;
   }
 
   /**

@@ -81,7 +81,8 @@ describe('a refused request body is not drained (finding 4)', () => {
     const lived = await connection.closed;
     expect(statusOf(connection.received())).toBe(401);
     expect(headerOf(connection.received(), 'connection')).toBe('close');
-    expect(lived).toBeLessThan(5_000);
+    // Dropped 2 s after the answer (the linger), not when 64 GiB have gone by; the margin is for a loaded machine.
+    expect(lived).toBeLessThan(10_000);
     expect(bytesReadByRelay(connection)).toBeLessThan(REFUSED_BODY_BYTES + READ_SLACK);
   });
 
@@ -112,16 +113,17 @@ describe('timeouts and caps (finding 5)', () => {
     const connection = await openRaw(relay.url);
     void dripBody(connection, `POST /auth/login HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`, body, 500);
     const lived = await connection.closed;
-    // 2 s configured; the whole body would have taken 100 s.
+    // 2 s configured, checked every second; the whole body would have taken 100 s.
     expect(lived).toBeGreaterThanOrEqual(1_900);
-    expect(lived).toBeLessThan(4_500);
+    expect(lived).toBeLessThan(8_000);
   });
 
   it('closes a connection whose header never ends within the header timeout', async () => {
     const connection = await openRaw(relay.url);
     void dripBody(connection, 'GET /healthz HTTP/1.1\r\nHost: relay\r\n', 'X-Slow: ' + 'a'.repeat(100), 300);
     const lived = await connection.closed;
-    expect(lived).toBeLessThan(4_500);
+    // 2 s configured, checked every second; the header alone would have taken 30 s.
+    expect(lived).toBeLessThan(8_000);
     expect(statusOf(connection.received())).toBe(408);
   });
 

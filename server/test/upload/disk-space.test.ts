@@ -69,6 +69,52 @@ describe('admission', () => {
   });
 });
 
+describe('admission and readiness agree', () => {
+  it('answers /readyz 503 while admitted uploads hold the room, and an idle upload stops holding it', async () => {
+    const free = await statfs(tmpdir()).then((s) => s.bavail * s.bsize);
+    const room = Math.floor(free / 2);
+    relay = await startTestRelay({ upload: { minFreeDiskBytes: free - room, reserveDiskBytes: 0, maxInstanceBytes: room, maxStudyBytes: room, reservationIdleSeconds: 900 } });
+    const client = new TestUploadClient(relay.url);
+    const [first, second] = await tokens(2);
+    const half = Math.floor(room * 0.5);
+    expect((await fetch(`${relay.url}/readyz?bytes=${half}`)).status).toBe(200);
+    // One upload promises 90% of the room: another half would not fit, so the relay is not ready for it.
+    expect((await client.init(first!, manifest('31', Math.floor(room * 0.9)))).status).toBe(201);
+    const notReady = await fetch(`${relay.url}/readyz?bytes=${half}`);
+    expect(notReady.status).toBe(503);
+    expect(await notReady.json()).toMatchObject({ checks: { disk: 'low' } });
+    expect(Number(notReady.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await client.init(second!, manifest('32', half))).status).toBe(507);
+    // A small upload still fits in what is left: ready for that.
+    expect((await fetch(`${relay.url}/readyz?bytes=1024`)).status).toBe(200);
+    expect((await fetch(`${relay.url}/readyz?bytes=0x10`)).status).toBe(400);
+    // Nothing arrives for reservationIdleSeconds: the abandoned upload holds nothing any more.
+    relay.advance(901);
+    expect((await fetch(`${relay.url}/readyz?bytes=${half}`)).status).toBe(200);
+    const [later] = await tokens(1); // the access tokens above expired meanwhile
+    expect((await client.init(later!, manifest('32', half))).status).toBe(201);
+  });
+});
+
+describe('a full database', () => {
+  it('answers 507 STORAGE_FULL, not 500, when the database cannot grow (SQLITE_FULL) at init', async () => {
+    relay = await startTestRelay({ upload: { minFreeDiskBytes: 0, reserveDiskBytes: 0 } });
+    const client = new TestUploadClient(relay.url);
+    const [token] = await tokens(1);
+    // The relay's own connection may not add a page to the file: SQLite answers SQLITE_FULL, as on a full disk.
+    const pages = relay.services.db.pragma('page_count', { simple: true }) as number;
+    relay.services.db.pragma(`max_page_count = ${pages}`);
+    try {
+      const refused = await client.init(token!, manifest('41', 1024, 2000));
+      expect(refused.status).toBe(507);
+      expect(refused.body).toMatchObject({ error: { code: 'STORAGE_FULL' } });
+    } finally {
+      relay.services.db.pragma('max_page_count = 1073741823');
+    }
+    expect((await client.init(token!, manifest('41', 1024, 2000))).status).toBe(201);
+  });
+});
+
 describe.skipIf(!CAN_MOUNT)('a full disk (tmpfs, root)', () => {
   it('refuses a chunk with 507 that would leave less than reserveDiskBytes, and takes it once space is back', async () => {
     await relayOnSmallDisk(16 * MiB, { minFreeDiskBytes: 0, reserveDiskBytes: 4 * MiB });

@@ -139,10 +139,11 @@ export class RelayClient {
 
   /**
    * Whether the relay can take uploads: its readiness route (GET /readyz: the database answers and
-   * it has disk space) answers 200 within `timeoutMs`. Never throws; anything else counts as no.
+   * it has disk space, for an upload of `bytes` when given) answers 200 within `timeoutMs`. Never
+   * throws; anything else counts as no.
    */
-  async isReady(timeoutMs = 3_000): Promise<boolean> {
-    return this.answersOk('/readyz', timeoutMs);
+  async isReady(bytes?: number, timeoutMs = 3_000): Promise<boolean> {
+    return this.answersOk(bytes === undefined ? '/readyz' : `/readyz?bytes=${Math.max(0, Math.round(bytes))}`, timeoutMs);
   }
 
   private async answersOk(url: string, timeoutMs: number): Promise<boolean> {

@@ -303,7 +303,10 @@ export class UploadEngine {
         if (error instanceof RelayRequestError && (error.status === 507 || error.status === 503)) {
           // Out of space or not ready: sooner than its Retry-After when the relay says it is ready.
           const client = this.options.client;
-          await sleepUntilReady(waitMs, { isReady: () => client.isReady(), pollMs: this.options.readyPollMs ?? 15_000, signal: this.stopping.signal });
+          // Asked for what is left of the study: "ready" then means this job would be admitted.
+          const last = this.lastReported.get(jobId);
+          const remaining = last ? last.totalBytes - last.bytesSent : undefined;
+          await sleepUntilReady(waitMs, { isReady: () => client.isReady(remaining), pollMs: this.options.readyPollMs ?? 15_000, signal: this.stopping.signal });
         } else {
           await sleepUnlessAborted(waitMs, this.stopping.signal);
         }
