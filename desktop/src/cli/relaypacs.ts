@@ -136,7 +136,10 @@ async function main(argv: string[]): Promise<number> {
         for (const path of args.map((p) => resolve(p))) {
           const run = await core.imports.run(path, sourceForPath(path, { tempDir: core.tempDir }), (p) => progress.update('importing', p.found, p.found + 1));
           progress.done();
-          if (!json) process.stdout.write(`${path}: ${run.counts.imported} imported, ${run.counts.duplicates} already known, ${run.counts.conflicts} conflicts, ${run.counts.skipped} skipped\n`);
+          if (!json) {
+            const headers = run.fileHeaderAdded > 0 ? ` (${run.fileHeaderAdded} without a DICOM file header: DICOM file header added)` : '';
+            process.stdout.write(`${path}: ${run.counts.imported} imported${headers}, ${run.counts.duplicates} already known, ${run.counts.conflicts} conflicts, ${run.counts.skipped} skipped\n`);
+          }
           for (const uid of run.studyInstanceUids) jobIds.push(engine.enqueue(uid, values.stat ? 'STAT' : 'ROUTINE', values.history));
         }
         if (jobIds.length === 0) {

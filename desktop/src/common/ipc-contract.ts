@@ -40,6 +40,11 @@ export interface ReviewStudy {
   totalBytes: number;
   /** Instances whose UID is in the catalog with different bytes. */
   conflicts: number;
+  /**
+   * Instances that were bare data sets (no DICOM file header: preamble, "DICM", file meta) and are
+   * sent in the Part 10 file made for them, the data set unchanged: "DICOM file header added".
+   */
+  fileHeaderAdded: number;
 }
 
 export interface ImportProblem {

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { openCatalogDatabase, type CatalogDatabase } from './catalog/catalog-database.js';
 import { CatalogReader } from './catalog/catalog-reader.js';
+import { aeTitleFor } from './import/file-meta-wrapping.js';
 import { ImportService } from './import/import-service.js';
 import type { CredentialStore } from './secrets/credential-store.js';
 import { createCredentialStore } from './secrets/os-keychain-store.js';
@@ -81,7 +82,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   return {
     dataDir: options.dataDir, tempDir, db, session, settings,
     catalog: new CatalogReader(db),
-    imports: new ImportService({ db }),
+    imports: new ImportService({ db, wrappedDir: join(options.dataDir, 'wrapped'), sourceAeTitle: aeTitleFor(hostname()) }),
     async engine() {
       if (engine) return engine;
       const info = await session.info();

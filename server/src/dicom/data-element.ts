@@ -45,11 +45,11 @@ export async function readElementHeader(window: ByteWindow, offset: number, enco
 function decodeElementHeader(head: Buffer, window: ByteWindow, offset: number, encoding: DataSetEncoding): ElementHeader | undefined {
   if (head.length === 0) {
     if (window.length !== undefined && offset > window.length) {
-      throw new HeaderRejection('TRUNCATED', 'the file ends inside the value of a data element');
+      throw new HeaderRejection('TRUNCATED', `the file ends inside the value of a data element, before byte ${offset}`);
     }
     return undefined;
   }
-  if (head.length < 8) throw new HeaderRejection('TRUNCATED', 'the file ends inside a data element header');
+  if (head.length < 8) throw new HeaderRejection('TRUNCATED', `the file ends inside the data element header at byte ${offset}`);
   const le = encoding.littleEndian;
   const group = le ? head.readUInt16LE(0) : head.readUInt16BE(0);
   const element = le ? head.readUInt16LE(2) : head.readUInt16BE(2);
@@ -61,7 +61,7 @@ function decodeElementHeader(head: Buffer, window: ByteWindow, offset: number, e
     throw new HeaderRejection('MALFORMED', `data element ${formatTag(group, element)} has no valid value representation (PS3.5 §6.2)`);
   }
   if (!LONG_LENGTH_VRS.has(vr)) return { tag, group, vr, length: le ? head.readUInt16LE(6) : head.readUInt16BE(6), headerBytes: 8 };
-  if (head.length < 12) throw new HeaderRejection('TRUNCATED', 'the file ends inside a data element header');
+  if (head.length < 12) throw new HeaderRejection('TRUNCATED', `the file ends inside the header of ${formatTag(group, element)} at byte ${offset}`);
   return { tag, group, vr, length: uint32(8), headerBytes: 12 };
 }
 
@@ -72,7 +72,7 @@ export async function readUidValue(window: ByteWindow, header: ElementHeader, va
     throw new HeaderRejection('MALFORMED', `${name} declares ${header.length === UNDEFINED_LENGTH ? 'an undefined length' : `${header.length} bytes`}, too long for a UID (PS3.5 §6.2: at most 64)`);
   }
   const bytes = await window.peek(valueOffset, header.length);
-  if (bytes.length < header.length) throw new HeaderRejection('TRUNCATED', `the file ends inside ${name}`);
+  if (bytes.length < header.length) throw new HeaderRejection('TRUNCATED', `the file ends inside ${name}, whose value starts at byte ${valueOffset}`);
   return normalizeUid(bytes.toString('latin1'));
 }
 

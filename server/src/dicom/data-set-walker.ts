@@ -11,14 +11,8 @@ export interface DataSetFacts {
   sopClassUid?: string;
   sopInstanceUid?: string;
   studyInstanceUid?: string;
-  /** Rows (0028,0010) is present: the object has an image, so it needs pixels (PS3.3 §C.7.6.3). */
-  hasRows: boolean;
-  /** Pixel Data Provider URL (0028,7FE0) or Spectroscopy Data (5600,0020) stands in for Pixel Data. */
-  hasPixelSubstitute: boolean;
-  /** The top-level pixel data element where the walk stopped, if any. */
+  /** The top-level pixel data element where the walk stopped, if any (none: an SR, a PDF...). */
   pixelData?: { tag: number; length: number };
-  /** The highest top-level tag walked over (0 if none): where in tag order the data set ended. */
-  lastTopLevelTag: number;
   /** Why the walk stopped. */
   endedBy: 'pixel-data' | 'trailing-padding' | 'end-of-data';
 }
@@ -27,9 +21,6 @@ const SOP_CLASS_UID = 0x00080016;
 const SOP_INSTANCE_UID = 0x00080018;
 const STUDY_INSTANCE_UID = 0x0020000d;
 const TOP_LEVEL_UIDS: ReadonlySet<number> = new Set([SOP_CLASS_UID, SOP_INSTANCE_UID, STUDY_INSTANCE_UID]);
-const ROWS = 0x00280010;
-const PIXEL_DATA_PROVIDER_URL = 0x00287fe0;
-const SPECTROSCOPY_DATA = 0x56000020;
 const PIXEL_DATA = 0x7fe00010;
 /** Float Pixel Data, Double Float Pixel Data and Pixel Data (PS3.3 §C.7.6.24, §C.7.6.25, §C.7.6.3). */
 const PIXEL_DATA_TAGS: ReadonlySet<number> = new Set([0x7fe00008, 0x7fe00009, PIXEL_DATA]);
@@ -49,14 +40,15 @@ const malformed = (reason: string) => new HeaderRejection('MALFORMED', reason);
  * every length is checked against the element, item or sequence that holds it and against the end
  * of the file before anything moves past it, so an absurd length costs nothing.
  */
-export async function walkDataSet(window: ByteWindow, start: number, encoding: DataSetEncoding): Promise<DataSetFacts> {
-  return new DataSetWalker(window, encoding).walk(start);
+export async function walkDataSet(window: ByteWindow, start: number, encoding: DataSetEncoding, offsetNote = ''): Promise<DataSetFacts> {
+  return new DataSetWalker(window, encoding, offsetNote).walk(start);
 }
 
 class DataSetWalker {
-  private readonly facts: DataSetFacts = { hasRows: false, hasPixelSubstitute: false, lastTopLevelTag: 0, endedBy: 'end-of-data' };
+  private readonly facts: DataSetFacts = { endedBy: 'end-of-data' };
 
-  constructor(private readonly window: ByteWindow, private readonly encoding: DataSetEncoding) {}
+  /** `offsetNote` says what the offsets in reasons count from when not the file (" of the inflated data set"). */
+  constructor(private readonly window: ByteWindow, private readonly encoding: DataSetEncoding, private readonly offsetNote: string) {}
 
   async walk(start: number): Promise<DataSetFacts> {
     let offset = start;
@@ -76,7 +68,6 @@ class DataSetWalker {
         this.facts.endedBy = 'trailing-padding';
         return this.facts;
       }
-      this.facts.lastTopLevelTag = Math.max(this.facts.lastTopLevelTag, header.tag);
       offset = await this.element(header, offset, this.encoding, 0, undefined);
     }
   }
@@ -113,9 +104,8 @@ class DataSetWalker {
     this.checkFits(header, valueEnd, limit);
     if (encoding.explicitVr && header.vr === 'SQ') {
       await this.sequence(header.tag, valueStart, valueEnd, encoding, depth + 1, valueEnd);
-    } else if (depth === 0) {
-      this.noteTopLevel(header);
-      if (TOP_LEVEL_UIDS.has(header.tag)) await this.noteUid(header, valueStart);
+    } else if (depth === 0 && TOP_LEVEL_UIDS.has(header.tag)) {
+      await this.noteUid(header, valueStart);
     }
     // Implicit VR gives no VR, so a defined-length sequence there is skipped as an opaque value.
     return valueEnd;
@@ -198,7 +188,7 @@ class DataSetWalker {
 
   private async header(offset: number, encoding: DataSetEncoding, limit: number | undefined, where: string): Promise<ElementHeader> {
     const header = await readElementHeader(this.window, offset, encoding);
-    if (!header) throw new HeaderRejection('TRUNCATED', `the file ends ${where}`);
+    if (!header) throw new HeaderRejection('TRUNCATED', `the file ends ${where}, at byte ${offset}${this.offsetNote}`);
     if (limit !== undefined && offset + header.headerBytes > limit) {
       throw malformed(`a data element header crosses the end of the item or sequence that holds it`);
     }
@@ -215,13 +205,9 @@ class DataSetWalker {
     }
     const length = this.window.length;
     if (length !== undefined && valueEnd > length) {
-      throw new HeaderRejection('TRUNCATED', `the file ends inside ${tagName(header.tag)}, which declares ${header.length} bytes`);
+      const valueStart = valueEnd - header.length;
+      throw new HeaderRejection('TRUNCATED', `the file ends inside ${tagName(header.tag)}: its value starts at byte ${valueStart}${this.offsetNote} and declares ${header.length} bytes, of which ${Math.max(0, length - valueStart)} are there`);
     }
-  }
-
-  private noteTopLevel(header: ElementHeader): void {
-    if (header.tag === ROWS) this.facts.hasRows = true;
-    else if (header.tag === PIXEL_DATA_PROVIDER_URL || header.tag === SPECTROSCOPY_DATA) this.facts.hasPixelSubstitute = true;
   }
 
   private async noteUid(header: ElementHeader, valueStart: number): Promise<void> {

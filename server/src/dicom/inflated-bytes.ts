@@ -1,5 +1,5 @@
 import { Readable, pipeline } from 'node:stream';
-import { constants, createInflateRaw, type InflateRaw } from 'node:zlib';
+import { createInflateRaw, type InflateRaw } from 'node:zlib';
 import { EMPTY, type ByteSource, type ReadBudget } from './byte-source.js';
 import { HeaderRejection, StorageReadFailure } from './header-rejection.js';
 
@@ -19,6 +19,8 @@ export class InflatedBytes implements ByteSource {
   private chunksStart = 0;
   /** Stream offset just past the last chunk. */
   private produced = 0;
+  /** The deflate stream ended before its last block: the file was cut short (known once read to its end). */
+  cutShort = false;
   private readonly compressed: Readable;
   private readonly inflater: InflateRaw;
   private readonly output: AsyncIterator<Buffer>;
@@ -43,9 +45,10 @@ export class InflatedBytes implements ByteSource {
         );
       },
     });
-    // Z_SYNC_FLUSH at the end: a stream cut short yields what it has instead of an error, and the
-    // walk then reports exactly where the file ends (TRUNCATED) rather than a zlib message.
-    this.inflater = createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH, chunkSize: COMPRESSED_SLICE_BYTES });
+    // Z_FINISH at the end (the default): a stream cut short is told by zlib ("unexpected end of
+    // file", Z_BUF_ERROR) after everything it could inflate; read() then records where the data set
+    // ends and that it was cut (cutShort), and the walk reports a value cut short exactly (TRUNCATED).
+    this.inflater = createInflateRaw({ chunkSize: COMPRESSED_SLICE_BYTES });
     // Errors reach us through the iterator; the pipeline only wires destruction both ways.
     pipeline(this.compressed, this.inflater, () => {});
     this.output = this.inflater[Symbol.asyncIterator]();
@@ -59,6 +62,12 @@ export class InflatedBytes implements ByteSource {
         next = await this.output.next();
       } catch (error) {
         if (error instanceof HeaderRejection || error instanceof StorageReadFailure) throw error;
+        if ((error as { code?: string }).code === 'Z_BUF_ERROR') {
+          // The compressed bytes ended before the deflate stream did: the file was cut short.
+          this.cutShort = true;
+          this.length = this.produced;
+          break;
+        }
         throw new HeaderRejection('MALFORMED', 'the deflated data set is not a valid deflate stream (PS3.5 Annex A.5)');
       }
       if (next.done) {

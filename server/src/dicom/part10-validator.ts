@@ -3,7 +3,6 @@ import { ReadBudget, StoredBytes, type HeaderReader } from './byte-source.js';
 import { ByteWindow } from './byte-window.js';
 import { walkDataSet, type DataSetFacts } from './data-set-walker.js';
 import { readFileMeta, type FileMeta } from './file-meta.js';
-import { IMAGE_SOP_CLASSES } from './sop-classes.js';
 import { HeaderRejection, StorageReadFailure } from './header-rejection.js';
 import { InflatedBytes } from './inflated-bytes.js';
 import { dataSetEncoding } from './transfer-syntax.js';
@@ -69,7 +68,11 @@ export async function validatePart10(
     if (encoding.deflated) {
       const compressed = new StoredBytes(readHeader, meta.dataSetStart, size - meta.dataSetStart, budget);
       inflated = new InflatedBytes(compressed, new ReadBudget(maxHeaderBytes));
-      facts = await walkDataSet(new ByteWindow(inflated, firstReadBytes, MAX_READ_BYTES), 0, encoding);
+      facts = await walkDataSet(new ByteWindow(inflated, firstReadBytes, MAX_READ_BYTES), 0, encoding, ' of the inflated data set');
+      // Whole elements up to where the inflater stopped, but the deflate stream itself was cut.
+      if (facts.endedBy === 'end-of-data' && inflated.cutShort) {
+        return { ok: false, code: 'TRUNCATED', reason: `the deflated data set ends before its deflate stream does: the file is cut short at byte ${size}` };
+      }
     } else {
       facts = await walkDataSet(file, meta.dataSetStart, encoding);
     }
@@ -89,19 +92,15 @@ export async function validatePart10(
 function judge(meta: FileMeta, facts: DataSetFacts, expected: InstanceExpectations): ValidationResult {
   const reject = (code: InstanceRejectionCode, reason: string): ValidationResult => ({ ok: false, code, reason });
   const { sopClassUid, sopInstanceUid, studyInstanceUid } = facts;
-  // Data elements come in ascending tag order (PS3.5 §7.1): a data set that ends before reaching
-  // the place of a required attribute, or of the Pixel Data an image needs (an image SOP class or
-  // Rows present, PS3.3 §C.7.6.3), is most likely a file cut at an element boundary; one that went
-  // past that place simply lacks it.
-  const missing = (code: InstanceRejectionCode, tag: number, attribute: string) =>
-    facts.endedBy === 'end-of-data' && facts.lastTopLevelTag < tag
-      ? reject('TRUNCATED', `the file ends before its ${attribute}`)
-      : reject(code, `the data set has no ${attribute}`);
-  if (!sopInstanceUid) return missing('SOP_INSTANCE_UID_MISMATCH', 0x00080018, 'SOP Instance UID (0008,0018)');
-  if (!sopClassUid) return missing('SOP_CLASS_MISMATCH', 0x00080016, 'SOP Class UID (0008,0016)');
-  if (!studyInstanceUid) return missing('STUDY_UID_MISMATCH', 0x0020000d, 'Study Instance UID (0020,000D)');
-  const isImage = facts.hasRows || IMAGE_SOP_CLASSES.has(sopClassUid);
-  if (isImage && !facts.pixelData && !facts.hasPixelSubstitute) return missing('MALFORMED', 0x7fe00010, 'Pixel Data (7FE0,0010)');
+  // A data set that ends at an element boundary is a whole data set: whether it lacks an attribute
+  // or was cut between two elements cannot be told from the bytes, and a PACS stores it as it is
+  // (Orthanc does). So an object without Pixel Data (an SR, a PDF, a presentation state, or an image
+  // written without pixels) is accepted; "truncated" is kept for a value or item cut short, which the
+  // walk reports with its offset and tag. What the relay needs to store and route an instance by
+  // UID must be there.
+  if (!sopInstanceUid) return reject('SOP_INSTANCE_UID_MISMATCH', 'the data set has no SOP Instance UID (0008,0018), so no PACS can store it');
+  if (!sopClassUid) return reject('SOP_CLASS_MISMATCH', 'the data set has no SOP Class UID (0008,0016), so no PACS can store it');
+  if (!studyInstanceUid) return reject('STUDY_UID_MISMATCH', 'the data set has no Study Instance UID (0020,000D), so it belongs to no study');
   // PS3.10 §7.1, Table 7.1-1: the meta header identifies the SOP instance and class of the data set it precedes.
   if (meta.mediaStorageSopInstanceUid !== sopInstanceUid) {
     return reject('BAD_META_HEADER', 'the Media Storage SOP Instance UID (0002,0003) differs from the SOP Instance UID (0008,0018) of the data set');

@@ -41,6 +41,38 @@ export function indexOfElement(bytes: Buffer, tag: number, syntax: Syntax, vr?: 
   return at;
 }
 
+/**
+ * Offsets at which a Part 10 file's data set may end whole: after the meta group, and after each
+ * top-level element up to Pixel Data (values skipped by their defined lengths; the generator's files
+ * have no undefined-length sequences at the top level). A cut there leaves a shorter, complete data
+ * set, not a truncated one.
+ */
+export function topLevelBoundaries(bytes: Buffer, syntax: Syntax): Set<number> {
+  const metaEnd = 144 + bytes.readUInt32LE(140);
+  const boundaries = new Set<number>([metaEnd]);
+  const be = syntax === 'explicit-be';
+  const long = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
+  let offset = metaEnd;
+  while (offset + 8 <= bytes.length) {
+    const group = be ? bytes.readUInt16BE(offset) : bytes.readUInt16LE(offset);
+    const element = be ? bytes.readUInt16BE(offset + 2) : bytes.readUInt16LE(offset + 2);
+    let length: number;
+    let headerBytes: number;
+    if (syntax === 'implicit-le') {
+      length = bytes.readUInt32LE(offset + 4);
+      headerBytes = 8;
+    } else {
+      const vr = bytes.toString('latin1', offset + 4, offset + 6);
+      headerBytes = long.has(vr) ? 12 : 8;
+      length = long.has(vr) ? (be ? bytes.readUInt32BE(offset + 8) : bytes.readUInt32LE(offset + 8)) : (be ? bytes.readUInt16BE(offset + 6) : bytes.readUInt16LE(offset + 6));
+    }
+    if (((group << 16) | element) >>> 0 === 0x7fe00010 || length === 0xffffffff) break;
+    offset += headerBytes + length;
+    boundaries.add(offset);
+  }
+  return boundaries;
+}
+
 /** mulberry32: the fuzz loop must be reproducible from its seed. */
 export function seededRandom(seed: number): { next(): number; int(min: number, max: number): number } {
   let state = seed >>> 0;

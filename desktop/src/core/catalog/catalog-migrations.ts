@@ -138,4 +138,8 @@ export const CATALOG_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE upload_jobs ADD COLUMN routing_tag TEXT;
   `,
+  // 6: instances that were bare data sets, sent in the Part 10 file made for them ("DICOM file header added")
+  `
+  ALTER TABLE instances ADD COLUMN file_meta_added INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -9,6 +9,8 @@ export interface CatalogInstanceRow {
   sha256: string;
   path: string;
   displayName: string;
+  /** Present when the file was a bare data set, sent in the Part 10 file made for it ("DICOM file header added"). */
+  fileMetaAdded?: true;
 }
 
 export interface CatalogSeriesRow {
@@ -53,14 +55,16 @@ export class CatalogReader {
     const series = this.db.prepare('SELECT id, series_instance_uid, modality, series_number, description FROM series WHERE study_row_id = ? ORDER BY series_number, id')
       .all(study.id) as { id: number; series_instance_uid: string; modality: string; series_number: number | null; description: string }[];
     const instancesOf = this.db.prepare(`SELECT sop_instance_uid AS sopInstanceUid, sop_class_uid AS sopClassUid, instance_number AS instanceNumber,
-        transfer_syntax_uid AS transferSyntaxUid, size, sha256, path, display_name AS displayName
+        transfer_syntax_uid AS transferSyntaxUid, size, sha256, path, display_name AS displayName, file_meta_added AS fileMetaAdded
       FROM instances WHERE series_row_id = ? ORDER BY instance_number, id`);
+    const instanceRow = ({ fileMetaAdded, ...row }: Omit<CatalogInstanceRow, 'fileMetaAdded'> & { fileMetaAdded: number }): CatalogInstanceRow =>
+      (fileMetaAdded ? { ...row, fileMetaAdded: true } : row);
     return {
       studyInstanceUid: study.study_instance_uid, studyDate: study.study_date, description: study.description, accessionNumber: study.accession_number,
       patient: { patientId: study.patient_id, name: study.name, birthDate: study.birth_date, sex: study.sex },
       series: series.map((s) => ({
         seriesInstanceUid: s.series_instance_uid, modality: s.modality, seriesNumber: s.series_number, description: s.description,
-        instances: instancesOf.all(s.id) as CatalogInstanceRow[],
+        instances: (instancesOf.all(s.id) as (Omit<CatalogInstanceRow, 'fileMetaAdded'> & { fileMetaAdded: number })[]).map(instanceRow),
       })),
     };
   }

@@ -32,7 +32,7 @@ export class InstancesRepository {
       findSeries: db.prepare('SELECT id FROM series WHERE series_instance_uid = ?'),
       insertSeries: db.prepare('INSERT INTO series (series_instance_uid, study_row_id, modality, series_number, description) VALUES (?, ?, ?, ?, ?) RETURNING id'),
       insertInstance: db.prepare(`INSERT INTO instances (sop_instance_uid, series_row_id, sop_class_uid, instance_number, number_of_frames, transfer_syntax_uid,
-        size, sha256, path, display_name, import_run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        size, sha256, path, display_name, import_run_id, created_at, file_meta_added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       insertConflict: db.prepare(`INSERT OR IGNORE INTO instance_conflicts (sop_instance_uid, existing_instance_id, sha256, size, path, display_name, import_run_id, detected_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     };
@@ -55,7 +55,7 @@ export class InstancesRepository {
     const series = (s.findSeries.get(header.series.instanceUid) as { id: number } | undefined)
       ?? (s.insertSeries.get(header.series.instanceUid, study.id, header.series.modality, header.series.number, header.series.description) as { id: number });
     s.insertInstance.run(header.sopInstanceUid, series.id, header.sopClassUid, header.instanceNumber, header.numberOfFrames, header.transferSyntaxUid,
-      file.size, file.sha256, file.path, file.displayName, importRunId, now);
+      file.size, file.sha256, file.path, file.displayName, importRunId, now, header.withoutFileMeta ? 1 : 0);
     return 'imported';
   }
 }

@@ -91,6 +91,7 @@ export class ImportReviewer {
         instanceCount: instances.length,
         totalBytes: instances.reduce((sum, i) => sum + i.size, 0),
         conflicts: conflicts.filter((c) => c.studyInstanceUid === uid).length,
+        fileHeaderAdded: instances.filter((i) => i.fileMetaAdded).length,
       });
     }
     // Newest study first, as a radiographer looks for the patient just scanned.

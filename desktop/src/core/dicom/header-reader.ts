@@ -200,8 +200,10 @@ function readHeaderFields(dataSet: DataSet, rawSyntax: string | undefined): Head
     const value = dataSet.intString(tag);
     return value === undefined || Number.isNaN(value) ? null : value;
   };
-  const sopInstanceUid = text('x00080018') || text('x00020003');
-  const sopClassUid = text('x00080016') || text('x00020002');
+  // The data set's own UIDs, as the relay and a PACS store it by: the meta header's copies
+  // (0002,0002-0003) do not stand in for them.
+  const sopInstanceUid = text('x00080018');
+  const sopClassUid = text('x00080016');
   const studyInstanceUid = text('x0020000d');
   const seriesInstanceUid = text('x0020000e');
   const missing = [
@@ -219,6 +221,7 @@ function readHeaderFields(dataSet: DataSet, rawSyntax: string | undefined): Head
       patient: { id: text('x00100020'), name: text('x00100010'), birthDate: text('x00100030'), sex: text('x00100040') },
       study: { instanceUid: studyInstanceUid, date: text('x00080020'), time: text('x00080030'), description: text('x00081030'), accessionNumber: text('x00080050') },
       series: { instanceUid: seriesInstanceUid, number: int('x00200011'), description: text('x0008103e'), modality: text('x00080060') },
+      ...(rawSyntax ? { withoutFileMeta: true as const } : {}),
     },
   };
 }

@@ -3,7 +3,14 @@ import { open } from 'node:fs/promises';
 import type { IndexedFile } from '../catalog/instances-repository.js';
 import { sha256OfFile } from '../dicom/file-digest.js';
 import { fileErrorReason, parseHeader, readInstanceHeader } from '../dicom/header-reader.js';
+import { wrapWithFileMeta } from './file-meta-wrapping.js';
 import type { CandidateFile, SkippedInput } from './import-source.js';
+
+/** Where bare data sets are made into Part 10 files, and the AE title they name as their source. */
+export interface WrapOptions {
+  wrappedDir: string;
+  sourceAeTitle?: string;
+}
 
 /** Files up to this size are read once, then parsed and hashed from memory. */
 const SMALL_FILE_BYTES = 1024 * 1024;
@@ -15,7 +22,20 @@ export type IndexResult = { ok: true; file: IndexedFile } | { ok: false; skipped
  * of a few hundred kilobytes is read once; a large multi-frame is read twice in bounded pieces (a
  * header prefix, then a streamed hash), so memory does not grow with the file.
  */
-export async function indexFile(candidate: CandidateFile): Promise<IndexResult> {
+export async function indexFile(candidate: CandidateFile, wrap?: WrapOptions): Promise<IndexResult> {
+  const indexed = await indexAsIs(candidate);
+  if (!indexed.ok || !indexed.file.header.withoutFileMeta || !wrap) return indexed;
+  // A bare data set: what is catalogued and sent is the Part 10 file made for it (its size, its
+  // SHA-256: the manifest hash is of what is sent); the import review shows the original's name.
+  try {
+    const wrapped = await wrapWithFileMeta(candidate.path, indexed.file.header, wrap.wrappedDir, wrap.sourceAeTitle);
+    return { ok: true, file: { ...indexed.file, ...wrapped } };
+  } catch (error) {
+    return { ok: false, skipped: { displayName: candidate.displayName, code: 'FILE_UNREADABLE', reason: `the DICOM file header could not be added (${fileErrorReason(error)})` } };
+  }
+}
+
+async function indexAsIs(candidate: CandidateFile): Promise<IndexResult> {
   const skipped = (code: SkippedInput['code'], reason: string): IndexResult => ({ ok: false, skipped: { displayName: candidate.displayName, code, reason } });
   try {
     // One open for stat and read: at thousands of files a second, every system call shows.

@@ -1,7 +1,8 @@
 import type { CatalogDatabase } from '../catalog/catalog-database.js';
 import { ImportRunsRepository, type ImportCounts } from '../catalog/import-runs-repository.js';
 import { InstancesRepository, type IndexedFile } from '../catalog/instances-repository.js';
-import { indexFile, type IndexResult } from './file-indexer.js';
+import { dirname, join } from 'node:path';
+import { indexFile, type IndexResult, type WrapOptions } from './file-indexer.js';
 import type { ImportSource, SkippedInput } from './import-source.js';
 
 export interface ImportProgress extends ImportCounts {
@@ -16,6 +17,10 @@ export interface ImportServiceOptions {
   concurrency?: number;
   /** Files per catalog transaction (one fsync each): an interrupted import loses at most one uncommitted batch. */
   batchSize?: number;
+  /** Where bare data sets get their Part 10 file made (default: `wrapped/` beside the catalog file). */
+  wrappedDir?: string;
+  /** The workstation's AE title, named as Source AE in those files' meta header. */
+  sourceAeTitle?: string;
 }
 
 export interface ImportRunResult {
@@ -23,6 +28,8 @@ export interface ImportRunResult {
   counts: ImportCounts;
   /** Every study the source held (new, duplicate or conflicting instances alike), to queue for sending. */
   studyInstanceUids: string[];
+  /** New instances that were bare data sets, catalogued in the Part 10 file made for them ("DICOM file header added"). */
+  fileHeaderAdded: number;
 }
 
 /**
@@ -35,7 +42,10 @@ export class ImportService {
   private readonly runs: ImportRunsRepository;
   private readonly instances: InstancesRepository;
 
+  private readonly wrap: WrapOptions;
+
   constructor(private readonly options: ImportServiceOptions) {
+    this.wrap = { wrappedDir: options.wrappedDir ?? join(dirname(options.db.name), 'wrapped'), ...(options.sourceAeTitle ? { sourceAeTitle: options.sourceAeTitle } : {}) };
     this.runs = new ImportRunsRepository(options.db, options.now);
     this.instances = new InstancesRepository(options.db, options.now);
     this.runs.markInterrupted();
@@ -47,6 +57,7 @@ export class ImportService {
     const batchSize = this.options.batchSize ?? 1000;
     const concurrency = this.options.concurrency ?? 32;
     const studies = new Set<string>();
+    let fileHeaderAdded = 0;
     let pendingFiles: IndexedFile[] = [];
     let pendingSkips: SkippedInput[] = [];
 
@@ -59,6 +70,7 @@ export class ImportService {
       this.options.db.transaction(() => {
         for (const file of files) {
           const outcome = this.instances.add(file, runId);
+          if (outcome === 'imported' && file.header.withoutFileMeta) fileHeaderAdded++;
           if (outcome === 'imported') counts.imported++;
           else if (outcome === 'duplicate') counts.duplicates++;
           else counts.conflicts++;
@@ -87,7 +99,7 @@ export class ImportService {
         accept({ ok: false, skipped: item.skipped }, item.skipped.displayName);
         continue;
       }
-      const task: Promise<void> = indexFile(item.file).then((result) => accept(result, item.file.displayName)).finally(() => inFlight.delete(task));
+      const task: Promise<void> = indexFile(item.file, this.wrap).then((result) => accept(result, item.file.displayName)).finally(() => inFlight.delete(task));
       inFlight.add(task);
       if (inFlight.size >= concurrency) await Promise.race(inFlight);
     }
@@ -95,6 +107,6 @@ export class ImportService {
     flush();
     this.runs.finish(runId, counts);
     onProgress?.({ ...counts });
-    return { runId, counts, studyInstanceUids: [...studies] };
+    return { runId, counts, studyInstanceUids: [...studies], fileHeaderAdded };
   }
 }

@@ -177,7 +177,7 @@ describe('photos attached to a new study', () => {
     });
     expect(attached.studies).toEqual([{
       studyInstanceUid: expect.stringMatching(/^2\.25\.\d+$/), patientName: 'Featherstonehaugh, Ivy', patientId: 'SYN0000812', studyDate: today(), description: 'Referral form',
-      modalities: ['XC'], seriesCount: 1, instanceCount: 1, totalBytes: expect.any(Number), conflicts: 0,
+      modalities: ['XC'], seriesCount: 1, instanceCount: 1, totalBytes: expect.any(Number), conflicts: 0, fileHeaderAdded: 0,
     }]);
     const uid = attached.studies[0]!.studyInstanceUid;
     await ok('import:send', { studies: [{ studyInstanceUid: uid, serviceLevel: 'STAT' }] });

@@ -166,7 +166,7 @@ describe('a working day', () => {
       studyInstanceUid: study.studyInstanceUid,
       patientName: 'QUIMBLEFORD, ADA', patientId: 'SYN0000042',
       studyDate: `${study.studyDate.slice(0, 4)}-${study.studyDate.slice(4, 6)}-${study.studyDate.slice(6)}`,
-      description: expect.any(String), modalities: ['CT'], seriesCount: 2, instanceCount: 8, totalBytes: study.totalBytes, conflicts: 0,
+      description: expect.any(String), modalities: ['CT'], seriesCount: 2, instanceCount: 8, totalBytes: study.totalBytes, conflicts: 0, fileHeaderAdded: 0,
     }]);
     expect(review.problems).toEqual([{ displayName: join(stack.workDir, 'import-me', 'BROKEN.dcm'), code: 'FILE_NOT_DICOM', reason: expect.any(String) }]);
     expect(eventsOf('import:progress').at(-1)).toEqual({ found: 9, imported: 8, duplicates: 0, skipped: 1 });

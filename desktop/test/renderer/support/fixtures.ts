@@ -27,6 +27,7 @@ export function reviewStudy(overrides: Partial<ReviewStudy> = {}): ReviewStudy {
     instanceCount: 120,
     totalBytes: 62_914_560,
     conflicts: 0,
+    fileHeaderAdded: 0,
     ...overrides,
   };
 }

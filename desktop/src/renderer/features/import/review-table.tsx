@@ -25,7 +25,7 @@ export function ReviewTable({ studies, choices, disabled, onChange }: ReviewTabl
             <th scope="col" className="numeric">Series</th>
             <th scope="col" className="numeric">Images</th>
             <th scope="col" className="numeric">Size</th>
-            <th scope="col">Conflicts</th>
+            <th scope="col">Notes</th>
             <th scope="col">Service level</th>
             <th scope="col">Clinical history</th>
           </tr>
@@ -56,7 +56,15 @@ export function ReviewTable({ studies, choices, disabled, onChange }: ReviewTabl
                 <td className="numeric">{study.seriesCount}</td>
                 <td className="numeric">{study.instanceCount}</td>
                 <td className="numeric">{formatBytes(study.totalBytes)}</td>
-                <td>{study.conflicts > 0 ? <span className="badge badge-bad">{study.conflicts} conflicting</span> : 'None'}</td>
+                <td>
+                  {study.conflicts > 0 ? <span className="badge badge-bad">{study.conflicts} conflicting</span> : null}
+                  {study.fileHeaderAdded > 0 ? (
+                    <span className="badge badge-neutral" title="These files held a bare DICOM data set; a standard file header was added, the images unchanged.">
+                      DICOM file header added ({study.fileHeaderAdded})
+                    </span>
+                  ) : null}
+                  {study.conflicts === 0 && study.fileHeaderAdded === 0 ? 'None' : null}
+                </td>
                 <td>
                   <select
                     aria-label={`Service level for ${label}`}
