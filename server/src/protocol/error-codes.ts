@@ -36,7 +36,7 @@ export const INSTANCE_REJECTION_CODES = {
   NOT_PART10: 'The file has no DICOM Part 10 preamble and "DICM" prefix.',
   BAD_META_HEADER: 'The file meta information header is missing or malformed.',
   MALFORMED: 'The DICOM data could not be parsed.',
-  TRUNCATED: 'The file ends before its header does.',
+  TRUNCATED: 'The file was cut short: it ends inside a value, header or item.',
   HEADER_TOO_LARGE: 'The header before the pixel data is unreasonably large.',
   STUDY_UID_MISMATCH: 'The Study Instance UID in the file differs from the upload\'s.',
   SOP_INSTANCE_UID_MISMATCH: 'The SOP Instance UID in the file differs from the manifest.',

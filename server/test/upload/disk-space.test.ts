@@ -85,6 +85,8 @@ describe('admission and readiness agree', () => {
     expect(await notReady.json()).toMatchObject({ checks: { disk: 'low' } });
     expect(Number(notReady.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await client.init(second!, manifest('32', half))).status).toBe(507);
+    // The admitted upload's own chunks are promised already: for them (no bytes asked) the relay is ready.
+    expect((await fetch(`${relay.url}/readyz`)).status).toBe(200);
     // A small upload still fits in what is left: ready for that.
     expect((await fetch(`${relay.url}/readyz?bytes=1024`)).status).toBe(200);
     expect((await fetch(`${relay.url}/readyz?bytes=0x10`)).status).toBe(400);

@@ -210,7 +210,9 @@ function readHeaderFields(dataSet: DataSet, rawSyntax: string | undefined): Head
     ['SOP Instance UID (0008,0018)', sopInstanceUid], ['SOP Class UID (0008,0016)', sopClassUid],
     ['Study Instance UID (0020,000D)', studyInstanceUid], ['Series Instance UID (0020,000E)', seriesInstanceUid],
   ].filter(([, value]) => !value).map(([name]) => name);
-  if (missing.length > 0) return { ok: false, code: 'FILE_NOT_DICOM', reason: `the header has no ${missing.join(', ')}` };
+  // A PACS stores and finds an instance by these UIDs: without them it cannot be sent (ACR-NEMA
+  // files and damaged exports), so it is listed as a problem, not queued to be refused later.
+  if (missing.length > 0) return { ok: false, code: 'FILE_NOT_DICOM', reason: `the header has no ${missing.join(', ')}, so no PACS can store it` };
   return {
     ok: true,
     header: {

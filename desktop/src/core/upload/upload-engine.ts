@@ -303,9 +303,11 @@ export class UploadEngine {
         if (error instanceof RelayRequestError && (error.status === 507 || error.status === 503)) {
           // Out of space or not ready: sooner than its Retry-After when the relay says it is ready.
           const client = this.options.client;
-          // Asked for what is left of the study: "ready" then means this job would be admitted.
+          // A job the relay has not admitted yet asks for its study's bytes: "ready" then means its
+          // init would be admitted. One already admitted (refused a chunk) asks whether chunks fit.
           const last = this.lastReported.get(jobId);
-          const remaining = last ? last.totalBytes - last.bytesSent : undefined;
+          const admitted = this.jobs.find(jobId)?.relayUploadId != null;
+          const remaining = last && !admitted ? last.totalBytes - last.bytesSent : undefined;
           await sleepUntilReady(waitMs, { isReady: () => client.isReady(remaining), pollMs: this.options.readyPollMs ?? 15_000, signal: this.stopping.signal });
         } else {
           await sleepUnlessAborted(waitMs, this.stopping.signal);
