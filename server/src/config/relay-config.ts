@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
-import { DEFAULT_ALLOWED_SOP_CLASSES } from '../dicom/sop-classes.js';
+import { ANY_SOP_CLASS } from '../dicom/sop-classes.js';
 import { DeliveryConfig, DestinationConfig, RouteConfig } from '../forward/delivery-config.js';
 
 const MiB = 1024 * 1024;
@@ -106,7 +106,8 @@ export const RelayConfigSchema = Type.Object({
     reservationIdleSeconds: Type.Integer({ minimum: 60, default: 900 }),
     /** A chunk request that sends nothing for this long is abandoned. */
     chunkIdleTimeoutSeconds: Type.Integer({ minimum: 1, default: 60 }),
-    allowedSopClasses: Type.Array(Type.String({ pattern: '^[0-9.]+$' }), { default: [...DEFAULT_ALLOWED_SOP_CLASSES] }),
+    /** SOP class UIDs accepted, or "*" for any (the default: whatever the PACS stores). */
+    allowedSopClasses: Type.Array(Type.String({ pattern: '^([0-9.]+|\\*)$' }), { default: [ANY_SOP_CLASS] }),
   }, { default: {}, additionalProperties: false }),
   /**
    * Where studies go. None configured: a local folder under the data directory (DATA/delivered),

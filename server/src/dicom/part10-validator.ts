@@ -4,6 +4,7 @@ import { ByteWindow } from './byte-window.js';
 import { walkDataSet, type DataSetFacts } from './data-set-walker.js';
 import { readFileMeta, type FileMeta } from './file-meta.js';
 import { HeaderRejection, StorageReadFailure } from './header-rejection.js';
+import { ANY_SOP_CLASS } from './sop-classes.js';
 import { InflatedBytes } from './inflated-bytes.js';
 import { dataSetEncoding } from './transfer-syntax.js';
 import { isWellFormedUid, normalizeUid } from './uid.js';
@@ -120,7 +121,7 @@ function judge(meta: FileMeta, facts: DataSetFacts, expected: InstanceExpectatio
   if (sopClassUid !== normalizeUid(expected.sopClassUid)) {
     return reject('SOP_CLASS_MISMATCH', `the file's SOP class (${sopClass}) differs from the manifest's`);
   }
-  if (!expected.allowedSopClasses.has(sopClassUid)) {
+  if (!expected.allowedSopClasses.has(ANY_SOP_CLASS) && !expected.allowedSopClasses.has(sopClassUid)) {
     return reject('SOP_CLASS_NOT_ALLOWED', `SOP class ${sopClass} is not on this relay's list of accepted SOP classes`);
   }
   return { ok: true, transferSyntaxUid: meta.transferSyntaxUid, sopClassUid, sopInstanceUid, studyInstanceUid };

@@ -49,6 +49,13 @@ const STORAGE_SOP_CLASSES: readonly { uid: string; name: string; image: boolean;
 
 export const DEFAULT_ALLOWED_SOP_CLASSES: readonly string[] = STORAGE_SOP_CLASSES.filter((c) => c.allowed).map((c) => c.uid);
 
+/**
+ * In upload.allowedSopClasses: every SOP class. The relay's default, since a PACS stores any storage
+ * SOP class (Orthanc does, Key Object Selection and private classes included) and a relay that
+ * refuses what the PACS would take loses studies for nothing; a site can narrow it to a list.
+ */
+export const ANY_SOP_CLASS = '*';
+
 export const IMAGE_SOP_CLASSES: ReadonlySet<string> = new Set(STORAGE_SOP_CLASSES.filter((c) => c.image).map((c) => c.uid));
 
 /** A readable name for a SOP class UID, for rejection reasons and logs. */

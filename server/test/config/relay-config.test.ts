@@ -17,7 +17,8 @@ describe('relay configuration', () => {
     const config = loadRelayConfig({ env: {} });
     expect(config).toMatchObject({ host: '127.0.0.1', port: 8780, logLevel: 'info', corsOrigins: [] });
     expect(config.dataDir).toMatch(/relaypacs\/relay$/);
-    expect(config.upload.allowedSopClasses).toContain('1.2.840.10008.5.1.4.1.1.2');
+    // Any SOP class by default: whatever the PACS stores (issue 14).
+    expect(config.upload.allowedSopClasses).toEqual(['*']);
     expect(config.auth.accessTokenSeconds).toBeLessThanOrEqual(900);
   });
 
