@@ -334,7 +334,7 @@ describe('out of space while deliveries free it', () => {
     const init = () => client.init(token, { study: { studyInstanceUid: '2.25.77', serviceLevel: 'ROUTINE' }, instances: [{ sopInstanceUid: '2.25.78', sopClassUid: '1.2.840.10008.5.1.4.1.1.2', size: 10, sha256: 'a'.repeat(64) }] });
     const retryAfter = async () => {
       const refused = await init();
-      const ready = await fetch(`${relay!.url}/readyz`);
+      const ready = await fetch(`${relay!.url}/readyz?bytes=10`);
       expect([refused.status, ready.status]).toEqual([507, 503]);
       return [(refused.body as unknown as { error: { retryAfterSeconds: number } }).error.retryAfterSeconds, Number(ready.headers.get('retry-after'))];
     };

@@ -380,7 +380,8 @@ describe('upload limits and refusals', () => {
       const result = await new TestUploadClient(full.url).init(token, { study: { studyInstanceUid: '2.25.5', serviceLevel: 'STAT' }, instances: [{ sopInstanceUid: '2.25.6', sopClassUid: CT, size: 10, sha256: 'd'.repeat(64) }] });
       expect(result.status).toBe(507);
       expect(result.body).toMatchObject({ error: { code: 'STORAGE_FULL' } });
-      expect((await fetch(`${full.url}/readyz`)).status).toBe(503);
+      // Not ready for a new upload (chunks of admitted ones would still be taken: there are none).
+      expect((await fetch(`${full.url}/readyz?bytes=10`)).status).toBe(503);
     } finally {
       await full.close();
     }
