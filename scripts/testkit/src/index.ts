@@ -6,6 +6,7 @@ export { OrthancServer, DICOMWEB_PLUGIN_PATH, type OrthancOptions, type OrthancI
 export { ManagedProcess, waitUntilReady, type ExitStatus, type ManagedProcessOptions } from './managed-process.js';
 export { freeLoopbackPort, freeLoopbackPorts } from './free-port.js';
 export { dcmdump, dumpedValue } from './dcmtk.js';
+export { dciodvfy, type DciodvfyReport } from './dciodvfy.js';
 export { RELAY_BIN, relayUserCommand, spawnRelay } from './relay-process.js';
 export { StorescpServer, STORESCP_BINARY, type StorescpOptions, type StorescpAcceptance, type ReceivedFile } from './storescp-server.js';
 export { startKeyringSession, dbusSend, type KeyringSession, type KeyringSessionOptions } from './keyring-session.js';

@@ -151,8 +151,6 @@ export async function generateStudy(outDir: string, spec: StudySpec, onProgress?
         SeriesNumber: seriesInfo.seriesNumber,
         InstanceNumber: instanceNumber,
         PatientOrientation: '',
-        FrameOfReferenceUID: study.frameOfReferenceUid,
-        PositionReferenceIndicator: '',
         SamplesPerPixel: 1,
         PhotometricInterpretation: 'MONOCHROME2',
         Rows: settings.rows,
@@ -161,7 +159,7 @@ export async function generateStudy(outDir: string, spec: StudySpec, onProgress?
         BitsStored: settings.bitsStored,
         HighBit: settings.bitsStored - 1,
         PixelRepresentation: 0,
-        ...modalityAttributes(settings, i),
+        ...modalityAttributes(settings, i, study.frameOfReferenceUid),
       };
       const written = await writePart10File(join(seriesDir, `IM${String(instanceNumber).padStart(5, '0')}${settings.extension}`), {
         dataset,
@@ -238,21 +236,42 @@ function resolveSpec(spec: StudySpec) {
   };
 }
 
-/** Module attributes that depend on the SOP class (PS3.3 CT Image, MR Image, SC Equipment, Multi-frame). */
-function modalityAttributes(settings: ResolvedSpec, index: number): NaturalDataset {
+/**
+ * Module attributes that depend on the SOP class (PS3.3 CT Image, MR Image, SC Equipment, Multi-frame).
+ * Checked with dicom3tools dciodvfy (test/study-generator-dciodvfy.test.ts): no errors for any
+ * modality, frame count, bit depth or transfer syntax the generator writes.
+ */
+function modalityAttributes(settings: ResolvedSpec, index: number, frameOfReferenceUid: string): NaturalDataset {
   // DS values hold at most 16 characters (PS3.5 §6.2): keep six decimals.
   const spacing = Number((250 / Math.max(settings.rows, settings.columns)).toFixed(6));
   const sliceThickness = 5;
   const geometry = {
+    // Frame of Reference module (PS3.3 C.7.4.1): part of the CT and MR IODs (A.3, A.4), not of SC.
+    FrameOfReferenceUID: frameOfReferenceUid,
+    PositionReferenceIndicator: '',
+    // General Series (PS3.3 C.7.3.1): Patient Position is Type 2C, required for CT and MR Image Storage.
+    PatientPosition: 'HFS',
     ImagePositionPatient: [-125, -125, -index * sliceThickness],
     ImageOrientationPatient: [1, 0, 0, 0, 1, 0],
     PixelSpacing: [spacing, spacing],
     SliceThickness: sliceThickness,
     SliceLocation: -index * sliceThickness,
   };
+  // General Series (PS3.3 C.7.3.1): Laterality is Type 2C, required when the body part may be a paired
+  // structure. The OT objects name no body part, so their laterality is unknown: present, empty.
+  const laterality = settings.modality === 'OT' ? { Laterality: '' } : {};
   if (settings.frames > 1) {
     return {
+      ...laterality,
       ConversionType: 'WSD',
+      // SC Multi-frame Image module (PS3.3 C.8.6.3): Burned In Annotation is Type 1; for
+      // MONOCHROME2 the Presentation LUT Shape is IDENTITY and the rescale is the identity, with
+      // Rescale Type US (unspecified), all Type 1C.
+      BurnedInAnnotation: 'NO',
+      PresentationLUTShape: 'IDENTITY',
+      RescaleIntercept: 0,
+      RescaleSlope: 1,
+      RescaleType: 'US',
       NumberOfFrames: settings.frames,
       // (0018,1063) Frame Time: frames are evenly spaced in time (PS3.3 C.7.6.6 Multi-frame Module).
       FrameIncrementPointer: 0x00181063,
@@ -262,13 +281,14 @@ function modalityAttributes(settings: ResolvedSpec, index: number): NaturalDatas
   }
   switch (settings.sopClassUid) {
     case SOP_CLASS.CT:
-      return { ...geometry, KVP: 120, RescaleIntercept: -1024, RescaleSlope: 1, RescaleType: 'HU', WindowCenter: 40, WindowWidth: 400 };
+      // CT Image module (PS3.3 C.8.2.1): Acquisition Number is Type 2.
+      return { ...geometry, AcquisitionNumber: 1, KVP: 120, RescaleIntercept: -1024, RescaleSlope: 1, RescaleType: 'HU', WindowCenter: 40, WindowWidth: 400 };
     case SOP_CLASS.MR:
       return {
         ...geometry, ScanningSequence: 'SE', SequenceVariant: 'NONE', ScanOptions: '', MRAcquisitionType: '2D',
         RepetitionTime: 500, EchoTime: 15, EchoTrainLength: 1, MagneticFieldStrength: 1.5,
       };
     default:
-      return { ConversionType: 'WSD' };
+      return { ...laterality, ConversionType: 'WSD' };
   }
 }

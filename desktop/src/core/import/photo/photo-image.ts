@@ -20,7 +20,7 @@ export interface PhotoImage {
   rows: number;
   columns: number;
   samplesPerPixel: 1 | 3;
-  photometricInterpretation: 'MONOCHROME2' | 'RGB' | 'YBR_FULL' | 'YBR_FULL_422';
+  photometricInterpretation: 'MONOCHROME2' | 'RGB' | 'YBR_FULL_422';
   bitsAllocated: 8 | 16;
   /** True when the pixels have been through lossy JPEG, which (0028,2110) must then say forever. */
   lossy: boolean;
@@ -113,9 +113,10 @@ function jpegPlan(structure: JpegStructure): { photometric: PhotoImage['photomet
  * The Photometric Interpretation of a JPEG stream kept as it is (PS3.5 §8.2.1, PS3.3 C.7.6.3.1.2),
  * or undefined when it must be decoded instead. One component is MONOCHROME2. Three are RGB when
  * no colour transform was applied (Adobe APP14 transform 0, or libjpeg's "R","G","B" component
- * ids without JFIF); otherwise YCbCr, as JFIF requires: YBR_FULL_422 when the chroma is subsampled
- * (4:2:2, and by common practice 4:2:0, which has no JPEG interpretation of its own), YBR_FULL
- * when it is not (4:4:4).
+ * ids without JFIF); otherwise YCbCr, as JFIF requires, which is YBR_FULL_422 whatever the chroma
+ * subsampling (4:4:4, 4:2:2 or 4:2:0): PS3.5 §8.2.1 (Table 8.2.1-1) allows only YBR_FULL_422 and
+ * RGB for three-sample lossy JPEG, and PS3.3 C.7.6.3.1.2 notes that the subsampling in the JPEG bit
+ * stream may differ from what YBR_FULL_422 describes (dciodvfy refuses YBR_FULL here).
  */
 function encapsulatedPhotometric(structure: JpegStructure): PhotoImage['photometricInterpretation'] | undefined {
   const [luma, blue, red, ...rest] = structure.components;
@@ -124,8 +125,7 @@ function encapsulatedPhotometric(structure: JpegStructure): PhotoImage['photomet
   const rgbIds = luma.id === 0x52 && blue.id === 0x47 && red.id === 0x42;
   if (structure.adobeTransform === 0 || (structure.adobeTransform === undefined && !structure.jfif && rgbIds)) return 'RGB';
   if (structure.adobeTransform !== undefined && structure.adobeTransform !== 1) return undefined;
-  const full = (c: typeof blue) => c.horizontalSampling === luma.horizontalSampling && c.verticalSampling === luma.verticalSampling;
-  return full(blue) && full(red) ? 'YBR_FULL' : 'YBR_FULL_422';
+  return 'YBR_FULL_422';
 }
 
 function nativeImage(raster: Raster, lossy: boolean): PhotoImage {

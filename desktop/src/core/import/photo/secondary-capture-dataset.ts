@@ -33,6 +33,10 @@ export function secondaryCaptureDataset(attributes: SecondaryCaptureAttributes, 
     ReferringPhysicianName: attributes.referringPhysicianName ?? '',
     ...(attributes.studyDescription !== undefined ? { StudyDescription: attributes.studyDescription } : {}),
     SeriesDescription: attributes.seriesDescription ?? 'Photos',
+    // General Series (C.7.3.1): Laterality is Type 2C, required when the body part may be a
+    // paired structure (an arm, a breast). A photo does not say what it shows, so its laterality
+    // is unknown: present, and empty.
+    Laterality: '',
     // Patient (C.7.1.1)
     PatientName: attributes.patientName,
     PatientID: attributes.patientId,

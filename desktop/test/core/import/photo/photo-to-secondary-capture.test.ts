@@ -75,7 +75,7 @@ describe('wrapPhotoAsSecondaryCapture', () => {
     expect(value('0028,0010')).toBe('23');
     expect(value('0028,0011')).toBe('41');
     expect(value('0028,0002')).toBe('3');
-    expect(value('0028,0004')).toBe('YBR_FULL'); // jpeg-js does not subsample chroma
+    expect(value('0028,0004')).toBe('YBR_FULL_422'); // 4:4:4 from jpeg-js, still YBR_FULL_422 (PS3.5 Table 8.2.1-1)
     expect(value('0028,0006')).toBe('0');
     expect(value('0028,0100')).toBe('8');
     expect(value('0028,2110')).toBe('01');
