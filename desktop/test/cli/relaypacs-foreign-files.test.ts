@@ -5,10 +5,10 @@
 // Part 10 files byte-identical, bare data sets with an identical data set (sent with a file header
 // added); the rest are listed with their reasons.
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OrthancServer } from '@relaypacs/testkit';
+import { dataSetOf, isPart10, OrthancServer, postForeignCorpus, writeForeignCorpus, type ForeignCase } from '@relaypacs/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { dataSetOf, isPart10, postForeignCorpus, writeForeignCorpus, type ForeignCase } from '../../../scripts/testkit/src/foreign-dicom.js';
 import { AgentWorld } from './agent-harness.js';
 
 let world: AgentWorld;
@@ -49,7 +49,7 @@ it('delivers exactly what Orthanc itself stores, each file as it was (bare data 
       continue;
     }
     expect(arrived, `${foreign.name} (${foreign.kind}) should have arrived`).toBeDefined();
-    const original = await import('node:fs/promises').then((fs) => fs.readFile(foreign.file));
+    const original = await readFile(foreign.file);
     if (foreign.part10) expect(sha(arrived!), `${foreign.name}: byte-identical`).toBe(sha(original));
     else {
       // Sent in the Part 10 file made for it: the data set is the file's, byte for byte.
@@ -63,7 +63,7 @@ it('delivers exactly what Orthanc itself stores, each file as it was (bare data 
   if (uid) {
     const arrived = held.get(uid);
     expect(arrived).toBeDefined();
-    const originals = await Promise.all(pair.map((c) => import('node:fs/promises').then((fs) => fs.readFile(c.file))));
+    const originals = await Promise.all(pair.map((c) => readFile(c.file)));
     expect(originals.map(sha)).toContain(sha(arrived!));
   }
   // What was not sent is said, with its reason, where the user sees it.

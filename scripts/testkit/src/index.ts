@@ -15,3 +15,7 @@ export { CuttingProxy } from './cutting-proxy.js';
 export { zipLocalHeader, zipCentralHeader, zipEndRecords, ZIP_SIGNATURES, ZIP_MAX32, type ZipRecordEntry } from './zip-records.js';
 export { SmallDisk, CAN_MOUNT } from './small-disk.js';
 export { openRaw, floodBody, dripBody, statusOf, headerOf, type RawConnection } from './raw-http.js';
+export {
+  writeForeignCorpus, postForeignCorpus, dataSetOf, dataSetOffset, isPart10, minimalPdf, ORTHANC_VERDICTS, COMPRESSED_TRANSFER_SYNTAX_UIDS,
+  type ForeignCase, type ForeignCaseKind, type ForeignCorpusOptions, type OrthancVerdict, type OrthancMeasurement, type Truncation,
+} from './foreign-dicom.js';

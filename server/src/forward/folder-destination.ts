@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { link, lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { link, lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { validatePart10 } from '../dicom/part10-validator.js';
 import { isWellFormedUid } from '../dicom/uid.js';
+import { fsyncDirectory } from '../storage/fsync-directory.js';
 import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend, type StudyContext } from './destination.js';
 
 export interface FolderDestinationOptions {
@@ -260,19 +261,6 @@ async function publish(tempPath: string, finalPath: string): Promise<boolean> {
   return true;
 }
 
-async function fsyncDirectory(path: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(path, 'r');
-    await handle.sync();
-  } catch (error) {
-    // Some file systems (and Windows) cannot open or fsync a directory; the data itself is already synced.
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw error;
-  } finally {
-    await handle?.close();
-  }
-}
 
 async function hasPart10Prefix(path: string): Promise<boolean> {
   const handle = await open(path, 'r');

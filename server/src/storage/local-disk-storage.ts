@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rm, statfs, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { fsyncDirectory } from './fsync-directory.js';
 import { SharedSync } from './shared-sync.js';
 import { OverlongWriteError, ShortWriteError, type TemporaryStorage, type WrittenRange } from './storage.js';
 
@@ -144,21 +145,11 @@ export class LocalDiskStorage implements TemporaryStorage {
     const dir = this.uploadDir(uploadId);
     let folder = this.folders.get(dir);
     if (!folder) {
-      folder = mkdir(dir, { recursive: true, mode: 0o700 }).then(() => ({ dir, entries: new SharedSync(() => syncDirectory(dir)) }));
+      folder = mkdir(dir, { recursive: true, mode: 0o700 }).then(() => ({ dir, entries: new SharedSync(() => fsyncDirectory(dir)) }));
       // A failed mkdir (disk full, permissions) is tried again by the next write.
       folder.catch(() => this.folders.delete(dir));
       this.folders.set(dir, folder);
     }
     return folder;
-  }
-}
-
-/** fsync a directory so the entries of new files in it survive a crash (POSIX). */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeFileMeta } from '../../../../server/src/dicom/file-meta.js';
+import { fsyncDirectory } from '../../../../server/src/storage/fsync-directory.js';
 import type { InstanceHeader } from '../dicom/instance-header.js';
 import { RELAYPACS_IMPLEMENTATION_CLASS_UID, RELAYPACS_IMPLEMENTATION_VERSION } from './photo/dicom-uid.js';
 
@@ -48,7 +49,7 @@ export async function wrapWithFileMeta(sourcePath: string, header: InstanceHeade
     const sha256 = hash.digest('hex');
     const path = join(dir, `${sha256}.dcm`);
     await rename(temporary, path);
-    await syncDirectory(dir);
+    await fsyncDirectory(dir);
     return { path, size, sha256 };
   } catch (error) {
     await rm(temporary, { force: true });
@@ -63,13 +64,4 @@ export async function wrapWithFileMeta(sourcePath: string, header: InstanceHeade
 export function aeTitleFor(hostName: string): string {
   const title = hostName.split('.')[0]!.toUpperCase().replace(/[^A-Z0-9_-]/g, '').slice(0, 16);
   return title || 'RELAYPACS';
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
