@@ -126,6 +126,8 @@ export interface QueueItem {
   /** Seconds until sent at the current speed; null when unknown. */
   etaSeconds: number | null;
   instanceCount: number;
+  /** Images sent in a Part 10 file made for a bare data set ("DICOM file header added"); absent when none. */
+  fileHeaderAdded?: number;
   /** Why it failed or waits, in words a radiographer can act on. */
   error?: { code: string; message: string };
   createdAt: string;
@@ -179,6 +181,8 @@ export interface HistoryItem {
   serviceLevel: ServiceLevel;
   state: JobState;
   instanceCount: number;
+  /** Images sent in a Part 10 file made for a bare data set ("DICOM file header added"); absent when none. */
+  fileHeaderAdded?: number;
   totalBytes: number;
   finishedAt: string;
   error?: { code: string; message: string };

@@ -28,17 +28,18 @@ interface JobViewRow {
   instance_count: number;
   total_bytes: number;
   recorded_bytes: number;
+  file_header_added: number;
 }
 
 /** A job with its study's patient, description and size, in one statement. */
 const SELECT_JOBS = `SELECT j.id, j.study_instance_uid, j.service_level, j.state, j.error_code, j.last_error, j.created_at, j.updated_at, j.finished_at,
     p.name AS patient_name, p.patient_id, s.study_date, s.description,
-    COALESCE(sz.instance_count, 0) AS instance_count, COALESCE(sz.total_bytes, 0) AS total_bytes,
+    COALESCE(sz.instance_count, 0) AS instance_count, COALESCE(sz.total_bytes, 0) AS total_bytes, COALESCE(sz.file_header_added, 0) AS file_header_added,
     COALESCE((SELECT SUM(bytes_sent) FROM upload_job_instances WHERE job_id = j.id), 0) AS recorded_bytes
   FROM upload_jobs j
   LEFT JOIN studies s ON s.study_instance_uid = j.study_instance_uid
   LEFT JOIN patients p ON p.id = s.patient_row_id
-  LEFT JOIN (SELECT se.study_row_id, COUNT(i.id) AS instance_count, SUM(i.size) AS total_bytes
+  LEFT JOIN (SELECT se.study_row_id, COUNT(i.id) AS instance_count, SUM(i.size) AS total_bytes, SUM(i.file_meta_added) AS file_header_added
              FROM series se JOIN instances i ON i.series_row_id = se.id GROUP BY se.study_row_id) sz ON sz.study_row_id = s.id`;
 
 /**
@@ -108,6 +109,7 @@ export class JobViews {
         patientName: formatPersonName(row.patient_name ?? ''), patientId: row.patient_id ?? '',
         studyDate: formatDicomDate(row.study_date ?? ''), description: row.description ?? '',
         serviceLevel: row.service_level, state: row.state, instanceCount: row.instance_count, totalBytes: row.total_bytes,
+        ...fileHeaderNote(row),
         finishedAt: row.finished_at ?? row.updated_at,
         ...(error ? { error } : {}),
       };
@@ -140,6 +142,7 @@ export class JobViews {
       bytesPerSecond: sending ? transfer?.bytesPerSecond ?? 0 : 0,
       etaSeconds: sending ? transfer?.etaSeconds ?? null : null,
       instanceCount: row.instance_count,
+      ...fileHeaderNote(row),
       ...(error ? { error } : {}),
       createdAt: row.created_at, updatedAt: row.updated_at,
     };
@@ -155,6 +158,11 @@ export class JobViews {
     const instances = row.state === 'failed' ? this.instanceOutcomes.all(row.id) as InstanceOutcome[] : [];
     return explainJobError(row.error_code, row.last_error, instances);
   }
+}
+
+/** "DICOM file header added" to some of the study's images: said only when it happened. */
+function fileHeaderNote(row: JobViewRow): { fileHeaderAdded?: number } {
+  return row.file_header_added > 0 ? { fileHeaderAdded: row.file_header_added } : {};
 }
 
 /** Local midnight of an ISO date plus `days`, as the UTC instant the catalog stores. */

@@ -13,6 +13,9 @@ import { CatalogReader } from '../../../src/core/catalog/catalog-reader.js';
 import { aeTitleFor } from '../../../src/core/import/file-meta-wrapping.js';
 import { folderSource } from '../../../src/core/import/folder-source.js';
 import { ImportService } from '../../../src/core/import/import-service.js';
+import { JobViews } from '../../../src/core/desktop-api/job-views.js';
+import { TransferSpeed } from '../../../src/core/desktop-api/transfer-speed.js';
+import { UploadJobsRepository } from '../../../src/core/upload/upload-jobs-repository.js';
 
 let workDir: string;
 beforeAll(async () => {
@@ -61,6 +64,12 @@ describe('bare data sets', () => {
         expect(verdict).toMatchObject({ ok: true, transferSyntaxUid: generated.instances[0]!.transferSyntaxUid });
         expect(sent.toString('latin1').includes('CT-WS-01')).toBe(true);
       }
+      // The queue and the history say so for the study's job.
+      const jobId = new UploadJobsRepository(db).enqueue(generated.studyInstanceUid, 'ROUTINE');
+      const views = new JobViews(db, new TransferSpeed());
+      expect(views.queue().find((item) => item.jobId === jobId)).toMatchObject({ instanceCount: 3, fileHeaderAdded: 3 });
+      db.prepare(`UPDATE upload_jobs SET state = 'delivered', finished_at = ? WHERE id = ?`).run(new Date().toISOString(), jobId);
+      expect(views.history({}).find((item) => item.jobId === jobId)).toMatchObject({ fileHeaderAdded: 3 });
       // Importing the same folder again finds the same files: duplicates, not new instances.
       expect((await new ImportService({ db, sourceAeTitle: 'CT-WS-01' }).run(folder, folderSource(folder))).counts).toMatchObject({ duplicates: 3, imported: 0 });
     } finally {

@@ -27,6 +27,13 @@ function withQueue(items: QueueItem[]) {
 }
 
 describe('queue screen', () => {
+  it('says when a study\'s files had a DICOM file header added', async () => {
+    withQueue([queueItem({ fileHeaderAdded: 2 })]);
+    render(<QueueScreen />);
+    const list = await screen.findByRole('list', { name: 'Studies in the queue' });
+    expect(within(list).getAllByRole('listitem')[0]!.textContent).toContain('DICOM file header added to 2 images');
+  });
+
   it('shows each study with progress, speed, time left, state in words and a STAT badge', async () => {
     withQueue([sending, stat, failed]);
     render(<QueueScreen />);

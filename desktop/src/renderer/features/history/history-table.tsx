@@ -42,7 +42,10 @@ export function HistoryTable({ items }: { items: HistoryItem[] }) {
                   </p>
                 ) : null}
               </td>
-              <td className="numeric">{item.instanceCount}</td>
+              <td className="numeric">
+                {item.instanceCount}
+                {item.fileHeaderAdded ? <p className="muted">DICOM file header added to {item.fileHeaderAdded}</p> : null}
+              </td>
               <td className="numeric">{formatBytes(item.totalBytes)}</td>
             </tr>
           ))}

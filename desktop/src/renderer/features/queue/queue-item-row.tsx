@@ -46,6 +46,7 @@ export function QueueItemRow({ item, pending, onAct }: QueueItemRowProps) {
       </div>
       <p className="queue-item-description">
         {item.description || 'No description'} · {plural(item.instanceCount, 'image')}
+        {item.fileHeaderAdded ? <> · DICOM file header added to {plural(item.fileHeaderAdded, 'image')}</> : null}
       </p>
       <ProgressBar
         label={`Progress for ${name}`}
