@@ -1,6 +1,6 @@
 // @ts-check
 // ESLint flat config. Besides the usual TypeScript rules it enforces the dependency direction of
-// ../shared/ARCHITECTURE.md: common imports nothing; core never imports electron or the layers above
+// docs/architecture.md: common imports nothing; core never imports electron or the layers above
 // it; the renderer reaches the main process only through lib/api-client.ts; server/src/upload never
 // imports a concrete storage or destination. The renderer may import common, types and its pure data
 // alike (common is runtime-free by its own rule). desktop/test/architecture proves each rule fires.
