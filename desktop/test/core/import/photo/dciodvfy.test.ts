@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { dciodvfy } from '@relaypacs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wrapPhotoAsSecondaryCapture, type SecondaryCaptureAttributes } from '../../../../src/core/import/photo/photo-to-secondary-capture.js';
-import { dcmtkJpeg, jpegJs, leftRedRightBlue, palettePng, pngjsPng, withExifOrientation } from './photo-fixtures.js';
+import { everyKindOfPhoto } from './photo-fixtures.js';
 
 /** Only what the user must give: every optional Type 2 attribute is then present and empty. */
 const FEWEST: SecondaryCaptureAttributes = {
@@ -42,24 +42,7 @@ describe('Secondary Capture photos under dciodvfy', () => {
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'relaypacs-photo-dciodvfy-'));
-    const paint = leftRedRightBlue(40);
-    // Every way a photo is stored: JPEG wrapped as it is (YCbCr 4:4:4 and 4:2:2, RGB, grey,
-    // extended), JPEG decoded to native RGB (progressive, EXIF-turned), and PNGs decoded to native
-    // RGB, MONOCHROME2 8-bit and 16-bit.
-    photos = [
-      ['jpeg-baseline-444', jpegJs(40, 24, paint)],
-      ['jpeg-baseline-422', await dcmtkJpeg(work, 'b422', 40, 24, paint, ['+eb', '+s2'])],
-      ['jpeg-rgb', await dcmtkJpeg(work, 'rgb', 40, 24, paint, ['+eb', '+cr'])],
-      ['jpeg-grey', await dcmtkJpeg(work, 'grey', 40, 24, paint, ['+eb', '+cm'])],
-      ['jpeg-extended', await dcmtkJpeg(work, 'ext', 40, 24, paint, ['+ee'])],
-      ['jpeg-progressive', await dcmtkJpeg(work, 'prog', 40, 24, paint, ['+ep'])],
-      ['jpeg-exif-rotated', withExifOrientation(jpegJs(40, 24, paint), 6)],
-      ['png-rgb', pngjsPng({ width: 9, height: 5, colorType: 2, rgba: (x, y) => [x * 25, y * 50, 128, 255] })],
-      ['png-grey-8', pngjsPng({ width: 9, height: 5, colorType: 0, rgba: (x) => [x * 25, x * 25, x * 25, 255] })],
-      ['png-grey-16', pngjsPng({ width: 9, height: 5, colorType: 0, bitDepth: 16, rgba: (x) => [x * 7000, x * 7000, x * 7000, 65_535] })],
-      ['png-palette', palettePng(3, 3, [[255, 0, 0], [0, 255, 0], [0, 0, 255]], (x, y) => (x + y) % 3)],
-      ['png-rgba', pngjsPng({ width: 4, height: 4, colorType: 6, rgba: (x) => [0, 0, 255, x * 80] })],
-    ];
+    photos = await everyKindOfPhoto(work);
   });
   afterAll(async () => {
     await rm(work, { recursive: true, force: true });

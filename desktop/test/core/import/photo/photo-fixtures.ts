@@ -157,3 +157,26 @@ export function palettePng(width: number, height: number, palette: readonly Rgb[
     chunk('IEND', Buffer.alloc(0)),
   ]);
 }
+
+/**
+ * Every way a photo is stored, named: JPEG wrapped as it is (YCbCr 4:4:4 and 4:2:2, RGB, grey,
+ * extended), JPEG decoded to native RGB (progressive, EXIF-turned), and PNGs decoded to native RGB,
+ * MONOCHROME2 8-bit and 16-bit, from a palette and with transparency. DCMTK's are written in `workDir`.
+ */
+export async function everyKindOfPhoto(workDir: string): Promise<[string, Buffer][]> {
+  const paint = leftRedRightBlue(40);
+  return [
+    ['jpeg-baseline-444', jpegJs(40, 24, paint)],
+    ['jpeg-baseline-422', await dcmtkJpeg(workDir, 'b422', 40, 24, paint, ['+eb', '+s2'])],
+    ['jpeg-rgb', await dcmtkJpeg(workDir, 'rgb', 40, 24, paint, ['+eb', '+cr'])],
+    ['jpeg-grey', await dcmtkJpeg(workDir, 'grey', 40, 24, paint, ['+eb', '+cm'])],
+    ['jpeg-extended', await dcmtkJpeg(workDir, 'ext', 40, 24, paint, ['+ee'])],
+    ['jpeg-progressive', await dcmtkJpeg(workDir, 'prog', 40, 24, paint, ['+ep'])],
+    ['jpeg-exif-rotated', withExifOrientation(jpegJs(40, 24, paint), 6)],
+    ['png-rgb', pngjsPng({ width: 9, height: 5, colorType: 2, rgba: (x, y) => [x * 25, y * 50, 128, 255] })],
+    ['png-grey-8', pngjsPng({ width: 9, height: 5, colorType: 0, rgba: (x) => [x * 25, x * 25, x * 25, 255] })],
+    ['png-grey-16', pngjsPng({ width: 9, height: 5, colorType: 0, bitDepth: 16, rgba: (x) => [x * 7000, x * 7000, x * 7000, 65_535] })],
+    ['png-palette', palettePng(3, 3, [[255, 0, 0], [0, 255, 0], [0, 0, 255]], (x, y) => (x + y) % 3)],
+    ['png-rgba', pngjsPng({ width: 4, height: 4, colorType: 6, rgba: (x) => [0, 0, 255, x * 80] })],
+  ];
+}

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { OrthancServer } from '@relaypacs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wrapPhotoAsSecondaryCapture, type SecondaryCaptureAttributes } from '../../../../src/core/import/photo/photo-to-secondary-capture.js';
-import { dcmtkJpeg, jpegJs, leftRedRightBlue, palettePng, pngjsPng, withExifOrientation } from './photo-fixtures.js';
+import { everyKindOfPhoto } from './photo-fixtures.js';
 
 const ATTRIBUTES: SecondaryCaptureAttributes = {
   patientName: 'ORTHANC^PHOTO',
@@ -25,20 +25,7 @@ describe('Secondary Capture photos in a real Orthanc', () => {
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'relaypacs-photo-orthanc-'));
-    const paint = leftRedRightBlue(40);
-    const photos: [string, Buffer][] = [
-      ['jpeg-baseline-444', jpegJs(40, 24, paint)],
-      ['jpeg-baseline-422', await dcmtkJpeg(work, 'b422', 40, 24, paint, ['+eb', '+s2'])],
-      ['jpeg-rgb', await dcmtkJpeg(work, 'rgb', 40, 24, paint, ['+eb', '+cr'])],
-      ['jpeg-grey', await dcmtkJpeg(work, 'grey', 40, 24, paint, ['+eb', '+cm'])],
-      ['jpeg-extended', await dcmtkJpeg(work, 'ext', 40, 24, paint, ['+ee'])],
-      ['jpeg-progressive', await dcmtkJpeg(work, 'prog', 40, 24, paint, ['+ep'])],
-      ['jpeg-exif-rotated', withExifOrientation(jpegJs(40, 24, paint), 6)],
-      ['png-rgb', pngjsPng({ width: 9, height: 5, colorType: 2, rgba: (x, y) => [x * 25, y * 50, 128, 255] })],
-      ['png-grey-16', pngjsPng({ width: 9, height: 5, colorType: 0, bitDepth: 16, rgba: (x) => [x * 7000, x * 7000, x * 7000, 65_535] })],
-      ['png-palette', palettePng(3, 3, [[255, 0, 0], [0, 255, 0], [0, 0, 255]], (x, y) => (x + y) % 3)],
-      ['png-rgba', pngjsPng({ width: 4, height: 4, colorType: 6, rgba: (x) => [0, 0, 255, x * 80] })],
-    ];
+    const photos = await everyKindOfPhoto(work);
     let instanceNumber = 0;
     for (const [name, bytes] of photos) {
       const photoPath = join(work, name);
