@@ -288,21 +288,32 @@ function emptySequence(tag: string): string[] {
   return [`${tag} SQ (Sequence with undefined length)`, '(fffe,e0dd) na (SequenceDelimitationItem)'];
 }
 
-/** A Basic Text SR (PS3.3 §A.35.1): a report with one TEXT finding, no Pixel Data. */
-function basicTextSrDump(study: GeneratedStudy, uids: { series: string; instance: string }): string {
+/**
+ * What an SR document (an SR or a Key Object Selection) starts with: patient and study, its SOP
+ * class and instance, content date and time, modality, manufacturer, an empty Referenced Performed
+ * Procedure Step Sequence, and its own series (SR Document Series module, PS3.3 §C.17.1).
+ */
+function srDocumentHeader(study: GeneratedStudy, sopClassUid: string, modality: string, uids: { series: string; instance: string }, seriesNumber: number): string[] {
   const { date, time } = dicomDateTime();
   return [
     ...patientStudyDump(study),
-    `(0008,0016) UI ${SOP_CLASS.BASIC_TEXT_SR}`,
+    `(0008,0016) UI ${sopClassUid}`,
     `(0008,0018) UI ${uids.instance}`,
     `(0008,0023) DA ${date}`,
     `(0008,0033) TM ${time}`,
-    '(0008,0060) CS [SR]',
+    `(0008,0060) CS [${modality}]`,
     '(0008,0070) LO [OFFIS DCMTK dump2dcm]',
     ...emptySequence('(0008,1111)'),
     `(0020,000e) UI ${uids.series}`,
-    '(0020,0011) IS [901]',
+    `(0020,0011) IS [${seriesNumber}]`,
     '(0020,0013) IS [1]',
+  ];
+}
+
+/** A Basic Text SR (PS3.3 §A.35.1): a report with one TEXT finding, no Pixel Data. */
+function basicTextSrDump(study: GeneratedStudy, uids: { series: string; instance: string }): string {
+  return [
+    ...srDocumentHeader(study, SOP_CLASS.BASIC_TEXT_SR, 'SR', uids, 901),
     ...emptySequence('(0040,a372)'),
     '(0040,a040) CS [CONTAINER]',
     ...codeSequence('(0040,a043)', '18748-4', 'LN', 'Diagnostic Imaging Report'),
@@ -322,7 +333,6 @@ function basicTextSrDump(study: GeneratedStudy, uids: { series: string; instance
 
 /** A Key Object Selection document (PS3.3 §A.35.4) flagging one image "Of Interest", no Pixel Data. */
 function keyObjectSelectionDump(study: GeneratedStudy, uids: { series: string; instance: string }, image: GeneratedInstance): string {
-  const { date, time } = dicomDateTime();
   const referencedSop = [
     '(0008,1199) SQ (Sequence with undefined length)',
     '(fffe,e000) na (Item with undefined length)',
@@ -332,17 +342,7 @@ function keyObjectSelectionDump(study: GeneratedStudy, uids: { series: string; i
     '(fffe,e0dd) na (SequenceDelimitationItem)',
   ];
   return [
-    ...patientStudyDump(study),
-    `(0008,0016) UI ${SOP_CLASS.KEY_OBJECT_SELECTION}`,
-    `(0008,0018) UI ${uids.instance}`,
-    `(0008,0023) DA ${date}`,
-    `(0008,0033) TM ${time}`,
-    '(0008,0060) CS [KO]',
-    '(0008,0070) LO [OFFIS DCMTK dump2dcm]',
-    ...emptySequence('(0008,1111)'),
-    `(0020,000e) UI ${uids.series}`,
-    '(0020,0011) IS [902]',
-    '(0020,0013) IS [1]',
+    ...srDocumentHeader(study, SOP_CLASS.KEY_OBJECT_SELECTION, 'KO', uids, 902),
     '(0040,a040) CS [CONTAINER]',
     ...codeSequence('(0040,a043)', '113000', 'DCM', 'Of Interest'),
     '(0040,a050) CS [SEPARATE]',
