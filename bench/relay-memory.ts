@@ -26,6 +26,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { freeLoopbackPort, generateStudy, relayUserCommand, runNodeProgram, spawnRelay, startKeyringSession } from '@relaypacs/testkit';
 import { buildForBench } from './builds.js';
+import { replaceBenchmarksSection } from './doc-section.js';
 
 const run = promisify(execFile);
 const { values } = parseArgs({ options: {
@@ -492,13 +493,5 @@ async function writeDocs(result: { date: string; machine: ReturnType<typeof mach
     ...result.summary.map((s) => `| ${String(s.variant)} | ${cell(s.baselineRssMiB)} | ${cell(s.peakRssMiB)} | ${cell(s.afterIdleRssMiB)} | ${cell(s.afterIdleOverBaselineMiB)} | ${cell(s.heapTotalAfterIdleMiB)} / ${cell(s.heapUsedAfterIdleMiB)} (${cell(s.newSpaceAfterIdleMiB)}) | ${cell(s.afterFullGcRssMiB)}, ${cell(s.liveHeapAfterGcMiB)} | ${s.mallocHeldAfterGcMiB === undefined ? '–' : `${cell(s.mallocHeldAfterGcMiB)} / ${cell(s.mallocInUseAfterGcMiB)} (${cell(s.mallocArenasAfterGc)})`} | ${cell(s.afterMallocTrimRssMiB)} | ${cell(s.uploadTimeRatioToGlibc)} |`),
     '<!-- relay-memory:end -->',
   ];
-  const docPath = join(ROOT, 'docs/BENCHMARKS.md');
-  const doc = await readFile(docPath, 'utf8');
-  const section = lines.join('\n');
-  const start = doc.indexOf('<!-- relay-memory:start');
-  const end = doc.indexOf('<!-- relay-memory:end -->');
-  const next = start >= 0 && end > start
-    ? doc.slice(0, start) + section + doc.slice(end + '<!-- relay-memory:end -->'.length)
-    : `${doc.trimEnd()}\n\n## Relay memory over many instances (\`npx tsx bench/relay-memory.ts\`)\n\n${section}\n`;
-  await writeFile(docPath, next);
+  await replaceBenchmarksSection('relay-memory', lines.join('\n'), `Relay memory over many instances (\`npx tsx bench/relay-memory.ts\`)`);
 }

@@ -22,6 +22,7 @@ import { parseArgs, promisify } from 'node:util';
 import { OrthancServer, generateStudy, relayUserCommand, runNodeProgram, spawnRelay, startKeyringSession, type GeneratedStudy } from '@relaypacs/testkit';
 import { barChartSvg } from './svg-chart.js';
 import { buildForBench } from './builds.js';
+import { replaceBenchmarksSection } from './doc-section.js';
 
 const run = promisify(execFile);
 const { values } = parseArgs({ options: {
@@ -340,13 +341,5 @@ async function writeDocs(result: Result): Promise<void> {
     `| small: at most 1.5 × direct STOW-RS | ${yes(result.aims.smallAtMost1_5xStowRs)} (${result.small.ratioAgentToStowRs} ×) |`,
     `| 1.2 GB instance: agent and relay each under 256 MiB | ${yes(result.aims.largeRssUnder256MiB)} |`,
     '<!-- bench:end -->');
-  const docPath = join(ROOT, 'docs/BENCHMARKS.md');
-  const doc = await readFile(docPath, 'utf8');
-  const section = lines.join('\n');
-  const start = doc.indexOf('<!-- bench:start');
-  const end = doc.indexOf('<!-- bench:end -->');
-  const next = start >= 0 && end > start
-    ? doc.slice(0, start) + section + doc.slice(end + '<!-- bench:end -->'.length)
-    : `${doc.trimEnd()}\n\n## RelayPACS vs curl STOW-RS vs storescu (\`npm run bench\`)\n\n${section}\n`;
-  await writeFile(docPath, next);
+  await replaceBenchmarksSection('bench', lines.join('\n'), `RelayPACS vs curl STOW-RS vs storescu (\`npm run bench\`)`);
 }
