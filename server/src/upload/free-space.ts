@@ -34,13 +34,18 @@ export class FreeSpace {
     return this.reading.free - this.inFlight - (this.finished - this.reading.finishedBefore);
   }
 
+  /** Whether `bytes` more would leave at least `floor` free, by the estimate (refresh() first). */
+  fits(bytes: number, floor: number): boolean {
+    return this.estimate() - bytes >= floor;
+  }
+
   /**
    * Claims `bytes` for a write when at least `floor` bytes stay free after it; answers the release
    * to call once the write ended (written or failed), or undefined when it would not fit.
    * Synchronous: two chunks cannot both be given the same last free bytes.
    */
   tryClaim(bytes: number, floor: number): (() => void) | undefined {
-    if (this.estimate() - bytes < floor) return undefined;
+    if (!this.fits(bytes, floor)) return undefined;
     this.inFlight += bytes;
     let released = false;
     return () => {

@@ -534,12 +534,12 @@ export class UploadService {
   /** Whether a chunk of the preferred size would be taken now (claimSpace's rule: above the database's reserve). */
   async hasRoomForChunks(): Promise<boolean> {
     await this.space.refresh(true);
-    return this.space.estimate() - this.options.limits.preferredChunkBytes >= this.options.limits.reserveDiskBytes;
+    return this.space.fits(this.options.limits.preferredChunkBytes, this.options.limits.reserveDiskBytes);
   }
 
   private fits(needed: number, promised: number): boolean {
     const { minFreeDiskBytes, reserveDiskBytes } = this.options.limits;
-    return this.space.estimate() - promised - needed >= Math.max(minFreeDiskBytes, reserveDiskBytes);
+    return this.space.fits(promised + needed, Math.max(minFreeDiskBytes, reserveDiskBytes));
   }
 
   /** What active uploads still have to receive (upload.reservationIdleSeconds: idle ones hold nothing). */
