@@ -12,7 +12,7 @@ import { openCatalogDatabase } from '../desktop/src/core/catalog/catalog-databas
 import { ImportRunsRepository } from '../desktop/src/core/catalog/import-runs-repository.js';
 import { ImportService } from '../desktop/src/core/import/import-service.js';
 import { sourceForPath } from '../desktop/src/core/import/source-for-path.js';
-import { DEFAULT_ALLOWED_SOP_CLASSES } from '../server/src/dicom/sop-classes.js';
+import { DEFAULT_ALLOWED_SOP_CLASSES } from '@relaypacs/dicom';
 import { validatePart10 } from '../server/src/dicom/part10-validator.js';
 import type { UploadStatus } from '../server/src/protocol/upload-protocol.js';
 import { fileReader } from '../server/test/dicom/header-readers.js';

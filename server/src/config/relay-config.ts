@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
-import { ANY_SOP_CLASS } from '../dicom/sop-classes.js';
+import { ANY_SOP_CLASS } from '@relaypacs/dicom';
 import { DeliveryConfig, DestinationConfig, RouteConfig } from '../forward/delivery-config.js';
 
 const MiB = 1024 * 1024;

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import dimse from 'dcmjs-dimse';
 import type { Dataset, association as dimseAssociation, responses } from 'dcmjs-dimse';
-import { normalizeUid } from '../dicom/uid.js';
+import { normalizeUid } from '@relaypacs/dicom';
 import { TransientDestinationError } from './destination.js';
 
 const { Scp } = dimse;

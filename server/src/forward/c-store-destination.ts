@@ -1,5 +1,4 @@
-import { sopClassName } from '../dicom/sop-classes.js';
-import { EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN } from '../dicom/transfer-syntax.js';
+import { EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, sopClassName } from '@relaypacs/dicom';
 import {
   AssociationLostError,
   MAX_PRESENTATION_CONTEXTS,

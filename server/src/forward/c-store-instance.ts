@@ -1,18 +1,11 @@
 import { inflateRawSync } from 'node:zlib';
 import dimse from 'dcmjs-dimse';
 import type { Dataset } from 'dcmjs-dimse';
-import type { ByteSource } from '../dicom/byte-source.js';
-import { ByteWindow } from '../dicom/byte-window.js';
-import { readFileMeta } from '../dicom/file-meta.js';
-import { HeaderRejection } from '../dicom/header-rejection.js';
-import { validatePart10 } from '../dicom/part10-validator.js';
 import {
-  DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
-  EXPLICIT_VR_BIG_ENDIAN,
-  EXPLICIT_VR_LITTLE_ENDIAN,
-  IMPLICIT_VR_LITTLE_ENDIAN,
-} from '../dicom/transfer-syntax.js';
-import { normalizeUid } from '../dicom/uid.js';
+  ByteWindow, DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, DicomReadError, EXPLICIT_VR_BIG_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN,
+  IMPLICIT_VR_LITTLE_ENDIAN, normalizeUid, readFileMeta, type ByteSource,
+} from '@relaypacs/dicom';
+import { validatePart10 } from '../dicom/part10-validator.js';
 import type { InstanceToSend } from './destination.js';
 
 /**
@@ -96,7 +89,7 @@ export class LoadedInstance {
     try {
       meta = await readFileMeta(new ByteWindow(bufferSource(file), 4096, 64 * 1024), file.length);
     } catch (error) {
-      if (error instanceof HeaderRejection) throw new InstanceNotSendable(`the stored file is not a valid DICOM Part 10 file: ${error.reason}`);
+      if (error instanceof DicomReadError) throw new InstanceNotSendable(`the stored file is not a valid DICOM Part 10 file: ${error.reason}`);
       throw error;
     }
     return new LoadedInstance(instance, normalizeUid(meta.transferSyntaxUid), file.subarray(meta.dataSetStart));

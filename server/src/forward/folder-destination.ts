@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { validatePart10 } from '../dicom/part10-validator.js';
-import { isWellFormedUid } from '../dicom/uid.js';
+import { isWellFormedUid } from '@relaypacs/dicom';
 import { fsyncDirectory } from '../storage/fsync-directory.js';
 import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend, type StudyContext } from './destination.js';
 

@@ -31,13 +31,18 @@ export const RELAY_ERROR_CODES = {
 
 export type RelayErrorCode = keyof typeof RELAY_ERROR_CODES;
 
-/** Why an instance was rejected by validation: stable codes the desktop can explain. */
+/**
+ * Why an instance was rejected by validation: stable codes the desktop can explain. The first six
+ * are the reading core's (@relaypacs/dicom DicomReadProblem: validatePart10 passes them on, so the
+ * compiler holds the two lists together), the rest the relay's own checks.
+ */
 export const INSTANCE_REJECTION_CODES = {
   NOT_PART10: 'The file has no DICOM Part 10 preamble and "DICM" prefix.',
   BAD_META_HEADER: 'The file meta information header is missing or malformed.',
   MALFORMED: 'The DICOM data could not be parsed.',
   TRUNCATED: 'The file was cut short: it ends inside a value, header or item.',
   HEADER_TOO_LARGE: 'The header before the pixel data is unreasonably large.',
+  MISSING_IDENTITY: 'The data set lacks a UID a PACS stores it by (SOP Class or Instance, Study or Series Instance UID).',
   STUDY_UID_MISMATCH: 'The Study Instance UID in the file differs from the upload\'s.',
   SOP_INSTANCE_UID_MISMATCH: 'The SOP Instance UID in the file differs from the manifest.',
   SOP_CLASS_MISMATCH: 'The SOP Class UID in the file differs from the manifest.',

@@ -158,7 +158,7 @@ describe('values and value representations', () => {
       text(0x00080005, 'CS', 'ISO_IR 100', syntax), uid(0x00080016, SAMPLE_IDS.sopClassUid, syntax), uid(0x00080018, SAMPLE_IDS.sopInstanceUid, syntax),
       uid(0x0020000e, '1.2.3.4.5', syntax), ...nativeImage(syntax),
     ]);
-    expectRejected((await validateBytes(part10(SAMPLE_IDS, TS.explicitLe, noStudy), expected)).result, 'STUDY_UID_MISMATCH');
+    expectRejected((await validateBytes(part10(SAMPLE_IDS, TS.explicitLe, noStudy), expected)).result, 'MISSING_IDENTITY');
     // A Basic Text SR: no Rows, no Pixel Data, complete.
     const sr = { ...SAMPLE_IDS, sopClassUid: '1.2.840.10008.5.1.4.1.1.88.11' };
     const report = part10(sr, TS.explicitLe, dataSet(sr, syntax, { middle: [text(0x0040a040, 'CS', 'CONTAINER', syntax)] }));

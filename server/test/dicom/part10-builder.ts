@@ -139,6 +139,7 @@ export function dataSet(ids: InstanceIds, syntax: Syntax, parts: { beforeUids?: 
     uid(0x00080018, ids.sopInstanceUid, syntax, pad),
     text(0x00080060, 'CS', 'OT', syntax),
     uid(0x0020000d, ids.studyInstanceUid, syntax, pad),
+    uid(0x0020000e, `${ids.studyInstanceUid}.1`, syntax, pad),
     ...(parts.middle ?? []),
     ...(parts.tail ?? []),
   ]);

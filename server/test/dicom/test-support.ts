@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { GeneratedInstance, GeneratedStudy } from '@relaypacs/testkit';
-import { DEFAULT_ALLOWED_SOP_CLASSES } from '../../src/dicom/sop-classes.js';
+import { DEFAULT_ALLOWED_SOP_CLASSES } from '@relaypacs/dicom';
 import { validatePart10, type InstanceExpectations, type ValidationLimits, type ValidationResult } from '../../src/dicom/part10-validator.js';
 import { bufferReader, type ReadLog } from './header-readers.js';
 import type { InstanceIds, Syntax } from './part10-builder.js';

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeFileMeta } from '../../../../server/src/dicom/file-meta.js';
+import { encodeFileMeta } from '@relaypacs/dicom';
 import { fsyncDirectory } from '../../../../server/src/storage/fsync-directory.js';
 import type { InstanceHeader } from '../dicom/instance-header.js';
 import { RELAYPACS_IMPLEMENTATION_CLASS_UID, RELAYPACS_IMPLEMENTATION_VERSION } from './photo/dicom-uid.js';

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OrthancServer, relayUserCommand, spawnRelay, startKeyringSession, type KeyringSession, type ManagedProcess } from '@relaypacs/testkit';
-import { DEFAULT_ALLOWED_SOP_CLASSES } from '../../../../server/src/dicom/sop-classes.js';
+import { DEFAULT_ALLOWED_SOP_CLASSES } from '@relaypacs/dicom';
 
 /** SOP class of MR Image Storage (PS3.4 B.5): the stack's relay refuses it, for failure tests. */
 export const MR_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.4';

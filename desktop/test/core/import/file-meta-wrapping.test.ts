@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { generateStudy, type TransferSyntaxName } from '@relaypacs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validatePart10 } from '../../../../server/src/dicom/part10-validator.js';
-import { DEFAULT_ALLOWED_SOP_CLASSES } from '../../../../server/src/dicom/sop-classes.js';
+import { DEFAULT_ALLOWED_SOP_CLASSES } from '@relaypacs/dicom';
 import { openCatalogDatabase } from '../../../src/core/catalog/catalog-database.js';
 import { CatalogReader } from '../../../src/core/catalog/catalog-reader.js';
 import { aeTitleFor } from '../../../src/core/import/file-meta-wrapping.js';

@@ -1,4 +1,4 @@
-import { HeaderRejection, StorageReadFailure } from './header-rejection.js';
+import { DicomReadError, ByteReadFailure } from './read-problem.js';
 
 /** Bytes [start, end) of the stored instance. The relay's storage sits behind this; tests adapt a file or a Buffer. */
 export type HeaderReader = (start: number, end: number) => Promise<Buffer>;
@@ -38,7 +38,7 @@ export class ReadBudget {
     this.spent += bytes;
     if (this.spent > this.limit) {
       const limit = this.limit >= MiB ? `${Math.round(this.limit / MiB)} MiB` : `${this.limit} bytes`;
-      throw new HeaderRejection('HEADER_TOO_LARGE', `more than ${limit} had to be read without reaching the pixel data or the end of the data set`);
+      throw new DicomReadError('HEADER_TOO_LARGE', `more than ${limit} had to be read without reaching the pixel data or the end of the data set`);
     }
   }
 }
@@ -61,11 +61,11 @@ export class StoredBytes implements ByteSource {
     try {
       bytes = await this.readHeader(this.base + start, this.base + end);
     } catch (error) {
-      throw new StorageReadFailure(error);
+      throw new ByteReadFailure(error);
     }
     if (!(bytes instanceof Uint8Array) || bytes.byteLength !== end - start) {
       // The storage broke its contract (e.g. the file is shorter than its recorded size): an I/O fault, not a bad instance.
-      throw new StorageReadFailure(new Error(`the header reader returned ${bytes instanceof Uint8Array ? bytes.byteLength : 'no'} bytes for a range of ${end - start}`));
+      throw new ByteReadFailure(new Error(`the header reader returned ${bytes instanceof Uint8Array ? bytes.byteLength : 'no'} bytes for a range of ${end - start}`));
     }
     return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }

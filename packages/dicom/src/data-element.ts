@@ -1,6 +1,6 @@
 import type { ByteWindow } from './byte-window.js';
 import type { DataSetEncoding } from './transfer-syntax.js';
-import { HeaderRejection, formatTag } from './header-rejection.js';
+import { DicomReadError, formatTag } from './read-problem.js';
 import { MAX_UID_BYTES, normalizeUid } from './uid.js';
 
 /** A value length of FFFFFFFFH: the value ends at a delimitation item (PS3.5 §7.1.1, §7.5). */
@@ -11,13 +11,15 @@ export const ITEM_DELIMITATION_ITEM = 0xfffee00d;
 export const SEQUENCE_DELIMITATION_ITEM = 0xfffee0dd;
 
 /** Every VR of PS3.5 Table 6.2-1. */
-const VALUE_REPRESENTATIONS = new Set([
+const VALUE_REPRESENTATION_LIST = [
   'AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FD', 'FL', 'IS', 'LO', 'LT', 'OB', 'OD', 'OF', 'OL', 'OV', 'OW',
   'PN', 'SH', 'SL', 'SQ', 'SS', 'ST', 'SV', 'TM', 'UC', 'UI', 'UL', 'UN', 'UR', 'US', 'UT', 'UV',
-]);
+] as const;
+export type ValueRepresentation = typeof VALUE_REPRESENTATION_LIST[number];
+const VALUE_REPRESENTATIONS: ReadonlySet<string> = new Set(VALUE_REPRESENTATION_LIST);
 
 /** VRs whose explicit header has 2 reserved bytes and a 32-bit length (PS3.5 §7.1.2, Table 7.1-1). */
-const LONG_LENGTH_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
+const LONG_LENGTH_VRS: ReadonlySet<string> = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 
 export interface ElementHeader {
   /** (group << 16 | element), unsigned. */
@@ -45,11 +47,11 @@ export async function readElementHeader(window: ByteWindow, offset: number, enco
 function decodeElementHeader(head: Buffer, window: ByteWindow, offset: number, encoding: DataSetEncoding): ElementHeader | undefined {
   if (head.length === 0) {
     if (window.length !== undefined && offset > window.length) {
-      throw new HeaderRejection('TRUNCATED', `the file ends inside the value of a data element, before byte ${offset}`);
+      throw new DicomReadError('TRUNCATED', `the file ends inside the value of a data element, before byte ${offset}`);
     }
     return undefined;
   }
-  if (head.length < 8) throw new HeaderRejection('TRUNCATED', `the file ends inside the data element header at byte ${offset}`);
+  if (head.length < 8) throw new DicomReadError('TRUNCATED', `the file ends inside the data element header at byte ${offset}`);
   const le = encoding.littleEndian;
   const group = le ? head.readUInt16LE(0) : head.readUInt16BE(0);
   const element = le ? head.readUInt16LE(2) : head.readUInt16BE(2);
@@ -58,10 +60,10 @@ function decodeElementHeader(head: Buffer, window: ByteWindow, offset: number, e
   if (group === 0xfffe || !encoding.explicitVr) return { tag, group, vr: undefined, length: uint32(4), headerBytes: 8 };
   const vr = head.toString('latin1', 4, 6);
   if (!VALUE_REPRESENTATIONS.has(vr)) {
-    throw new HeaderRejection('MALFORMED', `data element ${formatTag(group, element)} has no valid value representation (PS3.5 §6.2)`);
+    throw new DicomReadError('MALFORMED', `data element ${formatTag(group, element)} has no valid value representation (PS3.5 §6.2)`);
   }
   if (!LONG_LENGTH_VRS.has(vr)) return { tag, group, vr, length: le ? head.readUInt16LE(6) : head.readUInt16BE(6), headerBytes: 8 };
-  if (head.length < 12) throw new HeaderRejection('TRUNCATED', `the file ends inside the header of ${formatTag(group, element)} at byte ${offset}`);
+  if (head.length < 12) throw new DicomReadError('TRUNCATED', `the file ends inside the header of ${formatTag(group, element)} at byte ${offset}`);
   return { tag, group, vr, length: uint32(8), headerBytes: 12 };
 }
 
@@ -69,10 +71,10 @@ function decodeElementHeader(head: Buffer, window: ByteWindow, offset: number, e
 export async function readUidValue(window: ByteWindow, header: ElementHeader, valueOffset: number): Promise<string> {
   const name = tagName(header.tag);
   if (header.length === UNDEFINED_LENGTH || header.length > MAX_UID_BYTES) {
-    throw new HeaderRejection('MALFORMED', `${name} declares ${header.length === UNDEFINED_LENGTH ? 'an undefined length' : `${header.length} bytes`}, too long for a UID (PS3.5 §6.2: at most 64)`);
+    throw new DicomReadError('MALFORMED', `${name} declares ${header.length === UNDEFINED_LENGTH ? 'an undefined length' : `${header.length} bytes`}, too long for a UID (PS3.5 §6.2: at most 64)`);
   }
   const bytes = await window.peek(valueOffset, header.length);
-  if (bytes.length < header.length) throw new HeaderRejection('TRUNCATED', `the file ends inside ${name}, whose value starts at byte ${valueOffset}`);
+  if (bytes.length < header.length) throw new DicomReadError('TRUNCATED', `the file ends inside ${name}, whose value starts at byte ${valueOffset}`);
   return normalizeUid(bytes.toString('latin1'));
 }
 

@@ -1,7 +1,8 @@
 import type { ByteWindow } from './byte-window.js';
 import { UNDEFINED_LENGTH, readElementHeader, readUidValue, tagName } from './data-element.js';
-import { HeaderRejection } from './header-rejection.js';
+import { DicomReadError } from './read-problem.js';
 import type { DataSetEncoding } from './transfer-syntax.js';
+import { encodeElement, paddedText } from './element-writer.js';
 import { isWellFormedUid } from './uid.js';
 
 /** What the File Meta Information says about the data set that follows it (PS3.10 §7.1). */
@@ -33,67 +34,67 @@ const META_ENCODING: DataSetEncoding = { explicitVr: true, littleEndian: true, d
  * instance and the transfer syntax. The preamble's content is free (PS3.10 §7.1) and not examined.
  */
 export async function readFileMeta(window: ByteWindow, size: number): Promise<FileMeta> {
-  if (size === 0) throw new HeaderRejection('NOT_PART10', 'the file is empty');
+  if (size === 0) throw new DicomReadError('NOT_PART10', 'the file is empty');
   if (size < GROUP_LENGTH_OFFSET) {
-    throw new HeaderRejection('NOT_PART10', `the file is ${size} bytes long, too short for the 128-byte preamble and the "DICM" prefix (PS3.10 §7.1)`);
+    throw new DicomReadError('NOT_PART10', `the file is ${size} bytes long, too short for the 128-byte preamble and the "DICM" prefix (PS3.10 §7.1)`);
   }
   const prefix = await window.peek(PREAMBLE_BYTES, 4);
   if (prefix.toString('latin1') !== 'DICM') {
-    throw new HeaderRejection('NOT_PART10', 'the 128-byte preamble is not followed by "DICM" (PS3.10 §7.1)');
+    throw new DicomReadError('NOT_PART10', 'the 128-byte preamble is not followed by "DICM" (PS3.10 §7.1)');
   }
   try {
     return await readMetaGroup(window);
   } catch (error) {
     // Inside the meta header, "cannot be parsed" means the meta header is bad.
-    if (error instanceof HeaderRejection && error.code === 'MALFORMED') throw new HeaderRejection('BAD_META_HEADER', error.reason);
+    if (error instanceof DicomReadError && error.code === 'MALFORMED') throw new DicomReadError('BAD_META_HEADER', error.reason);
     throw error;
   }
 }
 
 async function readMetaGroup(window: ByteWindow): Promise<FileMeta> {
   const first = await readElementHeader(window, GROUP_LENGTH_OFFSET, META_ENCODING);
-  if (!first) throw new HeaderRejection('TRUNCATED', 'the file ends after the "DICM" prefix, at byte 132');
+  if (!first) throw new DicomReadError('TRUNCATED', 'the file ends after the "DICM" prefix, at byte 132');
   if (first.tag !== FILE_META_GROUP_LENGTH || first.vr !== 'UL' || first.length !== 4) {
-    throw new HeaderRejection('BAD_META_HEADER', 'the file meta header does not start with its group length (0002,0000) (PS3.10 §7.1)');
+    throw new DicomReadError('BAD_META_HEADER', 'the file meta header does not start with its group length (0002,0000) (PS3.10 §7.1)');
   }
   const value = await window.peek(GROUP_LENGTH_OFFSET + 8, 4);
-  if (value.length < 4) throw new HeaderRejection('TRUNCATED', `the file ends inside the file meta header's group length, at byte ${GROUP_LENGTH_OFFSET + 8}`);
+  if (value.length < 4) throw new DicomReadError('TRUNCATED', `the file ends inside the file meta header's group length, at byte ${GROUP_LENGTH_OFFSET + 8}`);
   const end = FIRST_META_ELEMENT + value.readUInt32LE(0);
 
   const uids = new Map<number, string>();
   let offset = FIRST_META_ELEMENT;
   while (offset < end) {
     const header = await readElementHeader(window, offset, META_ENCODING);
-    if (!header) throw new HeaderRejection('TRUNCATED', `the file ends inside the file meta header, at byte ${offset}`);
+    if (!header) throw new DicomReadError('TRUNCATED', `the file ends inside the file meta header, at byte ${offset}`);
     if (header.group !== 0x0002) {
       // Walking by the group length ran into the data set: the length is larger than the group.
-      throw new HeaderRejection('BAD_META_HEADER', 'the meta group length (0002,0000) is larger than the file meta elements');
+      throw new DicomReadError('BAD_META_HEADER', 'the meta group length (0002,0000) is larger than the file meta elements');
     }
     if (header.length === UNDEFINED_LENGTH) {
-      throw new HeaderRejection('BAD_META_HEADER', `file meta element ${tagName(header.tag)} has an undefined length`);
+      throw new DicomReadError('BAD_META_HEADER', `file meta element ${tagName(header.tag)} has an undefined length`);
     }
     const valueStart = offset + header.headerBytes;
     const valueEnd = valueStart + header.length;
     if (valueEnd > end) {
-      throw new HeaderRejection('BAD_META_HEADER', `file meta element ${tagName(header.tag)} runs past the meta group length (0002,0000)`);
+      throw new DicomReadError('BAD_META_HEADER', `file meta element ${tagName(header.tag)} runs past the meta group length (0002,0000)`);
     }
     if (window.length !== undefined && valueEnd > window.length) {
-      throw new HeaderRejection('TRUNCATED', `the file ends inside file meta element ${tagName(header.tag)}, whose value starts at byte ${valueStart}`);
+      throw new DicomReadError('TRUNCATED', `the file ends inside file meta element ${tagName(header.tag)}, whose value starts at byte ${valueStart}`);
     }
     if (header.tag === MEDIA_STORAGE_SOP_CLASS_UID || header.tag === MEDIA_STORAGE_SOP_INSTANCE_UID || header.tag === TRANSFER_SYNTAX_UID) {
-      if (uids.has(header.tag)) throw new HeaderRejection('BAD_META_HEADER', `file meta element ${tagName(header.tag)} appears twice`);
+      if (uids.has(header.tag)) throw new DicomReadError('BAD_META_HEADER', `file meta element ${tagName(header.tag)} appears twice`);
       uids.set(header.tag, await readUidValue(window, header, valueStart));
     }
     offset = valueEnd;
   }
 
   const transferSyntaxUid = uids.get(TRANSFER_SYNTAX_UID);
-  if (!transferSyntaxUid) throw new HeaderRejection('BAD_META_HEADER', 'the file meta header has no Transfer Syntax UID (0002,0010)');
-  if (!isWellFormedUid(transferSyntaxUid)) throw new HeaderRejection('BAD_META_HEADER', 'the Transfer Syntax UID (0002,0010) is not a valid UID');
+  if (!transferSyntaxUid) throw new DicomReadError('BAD_META_HEADER', 'the file meta header has no Transfer Syntax UID (0002,0010)');
+  if (!isWellFormedUid(transferSyntaxUid)) throw new DicomReadError('BAD_META_HEADER', 'the Transfer Syntax UID (0002,0010) is not a valid UID');
   const mediaStorageSopClassUid = uids.get(MEDIA_STORAGE_SOP_CLASS_UID);
-  if (!mediaStorageSopClassUid) throw new HeaderRejection('BAD_META_HEADER', 'the file meta header has no Media Storage SOP Class UID (0002,0002)');
+  if (!mediaStorageSopClassUid) throw new DicomReadError('BAD_META_HEADER', 'the file meta header has no Media Storage SOP Class UID (0002,0002)');
   const mediaStorageSopInstanceUid = uids.get(MEDIA_STORAGE_SOP_INSTANCE_UID);
-  if (!mediaStorageSopInstanceUid) throw new HeaderRejection('BAD_META_HEADER', 'the file meta header has no Media Storage SOP Instance UID (0002,0003)');
+  if (!mediaStorageSopInstanceUid) throw new DicomReadError('BAD_META_HEADER', 'the file meta header has no Media Storage SOP Instance UID (0002,0003)');
   return { mediaStorageSopClassUid, mediaStorageSopInstanceUid, transferSyntaxUid, dataSetStart: end };
 }
 
@@ -110,37 +111,21 @@ export interface FileMetaFields {
 
 /**
  * The 128-byte preamble (zeros), "DICM" and the File Meta Information group, in explicit VR little
- * endian as PS3.10 §7.1 requires, for a data set stored without them: appended before the data
- * set's bytes, unchanged, it makes a Part 10 file. UI values are padded with NUL, text with a space,
- * to even length (PS3.5 §6.2); the group length covers every element after it.
+ * endian as PS3.10 §7.1 requires: followed by a data set's bytes, unchanged, it makes a Part 10
+ * file. UI values are padded with NUL, text with a space, to even length (PS3.5 §6.2); the group
+ * length covers every element after it.
  */
 export function encodeFileMeta(fields: FileMetaFields): Buffer {
   const elements = [
-    metaElement(0x0001, 'OB', Buffer.from([0x00, 0x01])),
-    metaElement(0x0002, 'UI', padded(fields.sopClassUid, '\0')),
-    metaElement(0x0003, 'UI', padded(fields.sopInstanceUid, '\0')),
-    metaElement(0x0010, 'UI', padded(fields.transferSyntaxUid, '\0')),
-    metaElement(0x0012, 'UI', padded(fields.implementationClassUid, '\0')),
-    metaElement(0x0013, 'SH', padded(fields.implementationVersionName.slice(0, 16), ' ')),
-    ...(fields.sourceAeTitle ? [metaElement(0x0016, 'AE', padded(fields.sourceAeTitle.slice(0, 16), ' '))] : []),
+    encodeElement(0x00020001, 'OB', Buffer.from([0x00, 0x01])),
+    encodeElement(MEDIA_STORAGE_SOP_CLASS_UID, 'UI', paddedText(fields.sopClassUid, 'UI')),
+    encodeElement(MEDIA_STORAGE_SOP_INSTANCE_UID, 'UI', paddedText(fields.sopInstanceUid, 'UI')),
+    encodeElement(TRANSFER_SYNTAX_UID, 'UI', paddedText(fields.transferSyntaxUid, 'UI')),
+    encodeElement(0x00020012, 'UI', paddedText(fields.implementationClassUid, 'UI')),
+    encodeElement(0x00020013, 'SH', paddedText(fields.implementationVersionName.slice(0, 16), 'SH')),
+    ...(fields.sourceAeTitle ? [encodeElement(0x00020016, 'AE', paddedText(fields.sourceAeTitle.slice(0, 16), 'AE'))] : []),
   ];
   const groupLength = Buffer.alloc(4);
   groupLength.writeUInt32LE(elements.reduce((sum, e) => sum + e.length, 0));
-  return Buffer.concat([Buffer.alloc(PREAMBLE_BYTES), Buffer.from('DICM', 'latin1'), metaElement(0x0000, 'UL', groupLength), ...elements]);
-}
-
-function padded(text: string, pad: string): Buffer {
-  return Buffer.from(text.length % 2 === 1 ? text + pad : text, 'latin1');
-}
-
-/** One group 0002 element, explicit VR little endian (PS3.5 §7.1.2): OB has a 32-bit length. */
-function metaElement(element: number, vr: 'OB' | 'UI' | 'UL' | 'SH' | 'AE', value: Buffer): Buffer {
-  const long = vr === 'OB';
-  const header = Buffer.alloc(long ? 12 : 8);
-  header.writeUInt16LE(0x0002, 0);
-  header.writeUInt16LE(element, 2);
-  header.write(vr, 4, 'latin1');
-  if (long) header.writeUInt32LE(value.length, 8);
-  else header.writeUInt16LE(value.length, 6);
-  return Buffer.concat([header, value]);
+  return Buffer.concat([Buffer.alloc(PREAMBLE_BYTES), Buffer.from('DICM', 'latin1'), encodeElement(FILE_META_GROUP_LENGTH, 'UL', groupLength), ...elements]);
 }

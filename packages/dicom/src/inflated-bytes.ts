@@ -1,7 +1,7 @@
 import { Readable, pipeline } from 'node:stream';
 import { createInflateRaw, type InflateRaw } from 'node:zlib';
 import { EMPTY, type ByteSource, type ReadBudget } from './byte-source.js';
-import { HeaderRejection, StorageReadFailure } from './header-rejection.js';
+import { DicomReadError, ByteReadFailure } from './read-problem.js';
 
 const COMPRESSED_SLICE_BYTES = 64 * 1024;
 
@@ -61,14 +61,14 @@ export class InflatedBytes implements ByteSource {
       try {
         next = await this.output.next();
       } catch (error) {
-        if (error instanceof HeaderRejection || error instanceof StorageReadFailure) throw error;
+        if (error instanceof DicomReadError || error instanceof ByteReadFailure) throw error;
         if ((error as { code?: string }).code === 'Z_BUF_ERROR') {
           // The compressed bytes ended before the deflate stream did: the file was cut short.
           this.cutShort = true;
           this.length = this.produced;
           break;
         }
-        throw new HeaderRejection('MALFORMED', 'the deflated data set is not a valid deflate stream (PS3.5 Annex A.5)');
+        throw new DicomReadError('MALFORMED', 'the deflated data set is not a valid deflate stream (PS3.5 Annex A.5)');
       }
       if (next.done) {
         this.length = this.produced;
