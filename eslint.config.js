@@ -37,6 +37,18 @@ export default tseslint.config(
     },
   },
   {
+    // The DICOM reading core is plain TypeScript on Node built-ins, shared by every program.
+    files: ['packages/dicom/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { regex: '^(?!node:|\\.{1,2}/)', message: '@relaypacs/dicom imports only Node built-ins and its own modules: no npm packages.' },
+          { group: ['**/desktop/**', '**/server/**', '**/scripts/**'], message: '@relaypacs/dicom is shared by every program and imports none of their code.' },
+        ],
+      }],
+    },
+  },
+  {
     files: ['desktop/src/common/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {

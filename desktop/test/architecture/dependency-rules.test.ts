@@ -25,6 +25,8 @@ describe('dependency direction (lint)', () => {
     ['renderer imports the preload', 'desktop/src/renderer/lib/api-client.ts', "import { x } from '../../preload/preload.js';\nexport const y = x;\n", /Nothing imports the preload script/],
     ['upload imports a concrete storage', 'server/src/upload/chunk-handler.ts', "import { LocalDiskStorage } from '../storage/local-disk-storage.js';\nexport const s = LocalDiskStorage;\n", /only through the interface/],
     ['upload imports a concrete destination', 'server/src/upload/complete-handler.ts', "import { StowRsDestination } from '../forward/stow-rs-destination.js';\nexport const d = StowRsDestination;\n", /never imports a concrete destination/],
+    ['the DICOM package imports an npm package', 'packages/dicom/src/data-set-walker.ts', "import Fastify from 'fastify';\nexport const f = Fastify;\n", /no npm packages/],
+    ['the DICOM package imports relay code', 'packages/dicom/src/uid.ts', "import { x } from '../../../server/src/app.js';\nexport const y = x;\n", /imports none of their code/],
   ])('rejects: %s', async (_name, path, code, message) => {
     const messages = await lintAs(path, code);
     expect(messages.some((m) => message.test(m)), messages.join('\n')).toBe(true);
@@ -38,6 +40,7 @@ describe('dependency direction (lint)', () => {
     ['renderer imports a value from common', 'desktop/src/renderer/lib/labels.ts', "import { JOB_STATE_LABELS } from '../../common/ipc-contract.js';\nexport const l = JOB_STATE_LABELS;\n"],
     ['the api client reads window.api', 'desktop/src/renderer/lib/api-client.ts', 'export const api = window.api;\n'],
     ['upload uses the storage and destination interfaces', 'server/src/upload/chunk-handler.ts', "import type { TemporaryStorage } from '../storage/storage.js';\nimport type { Destination } from '../forward/destination.js';\nexport type X = [TemporaryStorage, Destination];\n"],
+    ['the DICOM package imports a Node built-in and its own module', 'packages/dicom/src/inflated-bytes.ts', "import { createInflateRaw } from 'node:zlib';\nimport { EMPTY } from './byte-source.js';\nexport const x = [createInflateRaw, EMPTY];\n"],
   ])('allows: %s', async (_name, path, code) => {
     expect(await lintAs(path, code)).toEqual([]);
   });
