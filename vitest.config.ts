@@ -9,6 +9,7 @@ export default defineConfig({
       'desktop/test/**/*.test.ts',
       'desktop/test/**/*.test.tsx',
       'server/test/**/*.test.ts',
+      'packages/*/test/**/*.test.ts',
       'scripts/testkit/test/**/*.test.ts',
       'scripts/test/**/*.test.ts',
     ],
