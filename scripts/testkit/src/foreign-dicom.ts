@@ -29,6 +29,7 @@ import { TRANSFER_SYNTAX_UIDS } from './transfer-syntax.js';
  * | `compressed-jpeg-lossless-dcmtk`, `-rle-dcmtk`, `-jpeg-ls-dcmtk`, `compressed-jpeg2000-gdcm` | compressed | stored (byte-identical) |
  * | `truncated-pixel-data`, `truncated-header` | truncated | refused: HTTP 400 "Bad file format", "Cannot parse an invalid DICOM file" |
  * | `no-sop-instance-uid` | no-sop-instance-uid | refused: HTTP 404 "Inexistent tag" (the meta's (0002,0003) is not used) |
+ * | `no-series-instance-uid` | no-series-instance-uid | refused: HTTP 404 "Inexistent tag" |
  * | `duplicate-original` | part10 | stored |
  * | `duplicate-gdcmanon-copy` | duplicate-uid | already-stored: HTTP 200, Status AlreadyStored, the original kept |
  * | `acr-nema-no-uids` | acr-nema | refused: HTTP 404 "Inexistent tag" |
@@ -53,6 +54,8 @@ export type ForeignCaseKind =
   | 'truncated'
   /** A Part 10 file whose data set has no SOP Instance UID (0008,0018). */
   | 'no-sop-instance-uid'
+  /** A Part 10 file whose data set has no Series Instance UID (0020,000E). */
+  | 'no-series-instance-uid'
   /** The second of two different files that carry the same SOP Instance UID. */
   | 'duplicate-uid'
   /** ACR-NEMA 2.0 style: a bare implicit VR data set with group lengths, Recognition Code, no SOP Class or Instance UID. */
@@ -165,6 +168,7 @@ export const ORTHANC_VERDICTS: Readonly<Record<string, OrthancVerdict>> = {
   'truncated-pixel-data': 'refused',
   'truncated-header': 'refused',
   'no-sop-instance-uid': 'refused',
+  'no-series-instance-uid': 'refused',
   'duplicate-original': 'stored',
   'duplicate-gdcmanon-copy': 'already-stored',
   'acr-nema-no-uids': 'refused',
@@ -572,6 +576,14 @@ export async function writeForeignCorpus(dir: string, options: ForeignCorpusOpti
       await copyFile(nextSource().path, file);
       await run('dcmodify', ['-nb', '-ea', '(0008,0018)', file]);
       await add({ name: 'no-sop-instance-uid', file, kind: 'no-sop-instance-uid', writtenBy: 'dcmodify -ea (0008,0018)', note: 'SOP Instance UID (0008,0018) erased from the data set; DCMTK put a new UID of its own in the meta\'s (0002,0003).' });
+    }
+
+    // 5b. No Series Instance UID: a PACS files every instance under its series (PS3.4 §C.1.2.1).
+    {
+      const file = fileFor('no-series-instance-uid');
+      await copyFile(nextSource().path, file);
+      await run('dcmodify', ['-nb', '-ea', '(0020,000e)', file]);
+      await add({ name: 'no-series-instance-uid', file, kind: 'no-series-instance-uid', writtenBy: 'dcmodify -ea (0020,000E)', note: 'Series Instance UID (0020,000E) erased from the data set.' });
     }
 
     // 6. Two different files with one SOP Instance UID: an original and a copy that GDCM's

@@ -50,7 +50,7 @@ async function dcmdumpResult(path: string): Promise<{ ok: boolean; output: strin
 describe('foreign DICOM corpus', () => {
   it('holds every kind issue 14 names, each file once, nothing else in the folder', async () => {
     const kinds = new Set(cases.map((c) => c.kind));
-    for (const kind of ['part10', 'headerless', 'no-pixel-data', 'compressed', 'truncated', 'no-sop-instance-uid', 'duplicate-uid', 'acr-nema'] as const) {
+    for (const kind of ['part10', 'headerless', 'no-pixel-data', 'compressed', 'truncated', 'no-sop-instance-uid', 'no-series-instance-uid', 'duplicate-uid', 'acr-nema'] as const) {
       expect(kinds, kind).toContain(kind);
     }
     expect(new Set(cases.map((c) => c.name)).size).toBe(cases.length);
@@ -173,10 +173,10 @@ describe('foreign DICOM corpus', () => {
       }
     });
 
-    it('says why it refuses: unparsable for truncated files, a missing tag for files without SOP Instance UID', () => {
+    it('says why it refuses: unparsable for truncated files, a missing tag for files without SOP Instance or Series Instance UID', () => {
       const refusal = (name: string) => measured.find((m) => m.name === name)!;
       for (const c of ofKind('truncated')) expect(refusal(c.name)).toMatchObject({ httpStatus: 400, error: expect.stringContaining('Bad file format') });
-      for (const c of [...ofKind('no-sop-instance-uid'), ...ofKind('acr-nema')]) {
+      for (const c of [...ofKind('no-sop-instance-uid'), ...ofKind('no-series-instance-uid'), ...ofKind('acr-nema')]) {
         expect(refusal(c.name)).toMatchObject({ httpStatus: 404, error: expect.stringContaining('Inexistent tag') });
       }
     });
