@@ -6,24 +6,14 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { bundleWorkspacePackagesOnly } from './esbuild-workspace-packages.js';
+import { nodeProgramBundle } from './esbuild-workspace-packages.js';
 
 const root = join(import.meta.dirname, '..');
 export const AGENT_BUNDLE = join(root, 'out', 'cli', 'relaypacs.js');
 
 export async function buildAgent(): Promise<string> {
-  await build({
-    entryPoints: [join(root, 'desktop/src/cli/relaypacs.ts')],
-    outfile: AGENT_BUNDLE,
-    bundle: true,
-    plugins: [bundleWorkspacePackagesOnly],
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    sourcemap: 'linked',
-    logLevel: 'warning',
-    absWorkingDir: root,
-  });
+  // Electron 45's Node, where the agent also runs inside the desktop app.
+  await build(nodeProgramBundle('desktop/src/cli/relaypacs.ts', AGENT_BUNDLE, 'node22'));
   return AGENT_BUNDLE;
 }
 

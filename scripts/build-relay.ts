@@ -6,25 +6,14 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { bundleWorkspacePackagesOnly } from './esbuild-workspace-packages.js';
+import { nodeProgramBundle } from './esbuild-workspace-packages.js';
 
 const root = join(import.meta.dirname, '..');
 export const RELAY_BUNDLE = join(root, 'server', 'dist', 'cli.js');
 
 export async function buildRelay(): Promise<string> {
   await rm(join(root, 'server', 'dist'), { recursive: true, force: true });
-  await build({
-    entryPoints: [join(root, 'server/src/cli.ts')],
-    outfile: RELAY_BUNDLE,
-    bundle: true,
-    plugins: [bundleWorkspacePackagesOnly],
-    platform: 'node',
-    format: 'esm',
-    target: 'node24',
-    sourcemap: 'linked',
-    logLevel: 'warning',
-    absWorkingDir: root,
-  });
+  await build(nodeProgramBundle('server/src/cli.ts', RELAY_BUNDLE, 'node24'));
   return RELAY_BUNDLE;
 }
 

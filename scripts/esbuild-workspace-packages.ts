@@ -1,4 +1,5 @@
-import type { Plugin } from 'esbuild';
+import { join } from 'node:path';
+import type { BuildOptions, Plugin } from 'esbuild';
 
 /**
  * esbuild's `packages: 'external'`, except for this repository's own workspace packages
@@ -13,3 +14,24 @@ export const bundleWorkspacePackagesOnly: Plugin = {
     build.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('@relaypacs/') ? undefined : { path: args.path, external: true }));
   },
 };
+
+const root = join(import.meta.dirname, '..');
+
+/**
+ * One command-line program as one ES module for Node (the agent, the relay): the repository's code
+ * and workspace packages inside, npm packages from node_modules, a linked source map.
+ */
+export function nodeProgramBundle(entry: string, outfile: string, target: `node${number}`): BuildOptions {
+  return {
+    entryPoints: [join(root, entry)],
+    outfile,
+    bundle: true,
+    plugins: [bundleWorkspacePackagesOnly],
+    platform: 'node',
+    format: 'esm',
+    target,
+    sourcemap: 'linked',
+    logLevel: 'warning',
+    absWorkingDir: root,
+  };
+}
