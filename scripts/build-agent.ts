@@ -12,7 +12,6 @@ const root = join(import.meta.dirname, '..');
 export const AGENT_BUNDLE = join(root, 'out', 'cli', 'relaypacs.js');
 
 export async function buildAgent(): Promise<string> {
-  // Electron 45's Node, where the agent also runs inside the desktop app.
   await build(nodeProgramBundle('desktop/src/cli/relaypacs.ts', AGENT_BUNDLE, 'node22'));
   return AGENT_BUNDLE;
 }
