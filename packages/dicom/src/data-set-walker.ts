@@ -19,6 +19,12 @@ export interface DataSetFacts {
    * `valueOffset` counts from the start of what was walked (the inflated stream, if deflated).
    */
   pixelData?: { tag: number; length: number; valueOffset: number };
+  /**
+   * How many items of the listener's sequence (WalkOptions.items) the walk passed: 0 for an empty
+   * sequence, absent when the data set has no such sequence (a DICOMDIR without its Directory
+   * Record Sequence is no directory, one with an empty sequence is an empty directory).
+   */
+  itemCount?: number;
   /** Why the walk stopped. */
   endedBy: 'pixel-data' | 'trailing-padding' | 'end-of-data';
 }
@@ -153,13 +159,21 @@ class DataSetWalker {
     if (header.length === UNDEFINED_LENGTH) return this.undefinedLengthValue(header, valueStart, encoding, depth, limit);
     const valueEnd = valueStart + header.length;
     this.checkFits(header, valueEnd, limit);
-    if (encoding.explicitVr && header.vr === 'SQ') {
+    if (encoding.explicitVr ? header.vr === 'SQ' : this.isListenedSequence(header.tag, depth)) {
       await this.sequence(header.tag, valueStart, valueEnd, encoding, depth + 1, valueEnd);
     } else if (sink?.keep.has(header.tag)) {
       await this.keepValue(header, valueStart, sink);
     }
-    // Implicit VR gives no VR, so a defined-length sequence there is skipped as an opaque value.
+    // Implicit VR gives no VR, so any other defined-length sequence there is skipped as an opaque value.
     return valueEnd;
+  }
+
+  /**
+   * The listener's sequence is a sequence whatever the encoding: its caller names it as one (VR SQ
+   * in PS3.6), which is what implicit VR leaves to the dictionary (PS3.5 §7.1.3, Annex A.1).
+   */
+  private isListenedSequence(tag: number, depth: number): boolean {
+    return depth === 0 && this.options.items?.sequence === tag;
   }
 
   /** PS3.5 §7.1.1: only SQ, UN (holding a sequence in implicit VR, PS3.5 §6.2.2) and encapsulated pixel data may lack a length. */
@@ -188,7 +202,8 @@ class DataSetWalker {
    */
   private async sequence(tag: number, start: number, end: number | undefined, encoding: DataSetEncoding, depth: number, limit: number | undefined): Promise<number> {
     if (depth > MAX_SEQUENCE_DEPTH) throw malformed(`sequences are nested more than ${MAX_SEQUENCE_DEPTH} levels deep`);
-    const listener = depth === 1 && this.options.items?.sequence === tag ? this.options.items : undefined;
+    const listener = this.isListenedSequence(tag, depth - 1) ? this.options.items : undefined;
+    if (listener) this.facts.itemCount ??= 0;
     let offset = start;
     for (;;) {
       if (offset === end) return offset;
@@ -204,7 +219,10 @@ class DataSetWalker {
         this.checkFits(header, itemEnd, limit);
         offset = await this.itemDataSet(contentStart, itemEnd, encoding, depth, itemEnd, sink);
       }
-      if (listener && sink) listener.onItem(sink.values);
+      if (listener && sink) {
+        this.facts.itemCount = (this.facts.itemCount ?? 0) + 1;
+        listener.onItem(sink.values);
+      }
     }
   }
 

@@ -1,10 +1,16 @@
+import {
+  TAG, dataSetEncoding, readInstance, trimText,
+  type DicomReadProblem, type HeaderReader, type ItemListener,
+} from '@relaypacs/dicom';
+
 /**
- * Reads the directory records of a DICOMDIR (the Basic Directory IOD, PS3.3 F.3) from its bytes.
+ * Reads the directory records of a DICOMDIR (the Basic Directory IOD, PS3.3 F.3) with the DICOM
+ * core every other reader uses, so a DICOMDIR is parsed by the same rules as the images it lists.
  *
- * A small purpose-built walker rather than a general parser: it keeps only the three attributes of
- * each record that an import needs, so a DICOMDIR listing 200 000 images costs its own bytes plus
- * one short array per file, not a tree of element objects. Everything else (nested sequences,
- * icon images, private elements) is stepped over by its length.
+ * The core walks the file in bounded reads and hands over each item of the Directory Record
+ * Sequence (0004,1220) with only the three attributes an import needs, so a DICOMDIR listing
+ * 200 000 images costs one short array per file, not its own bytes nor a tree of element objects.
+ * Everything else (nested sequences, icon images, private elements) is stepped over by its length.
  */
 
 /** One directory record (an item of (0004,1220)) that references a file. */
@@ -34,164 +40,74 @@ export class DicomdirFormatError extends Error {
 }
 
 const MEDIA_STORAGE_DIRECTORY_SOP_CLASS = '1.2.840.10008.1.3.10';
-const EXPLICIT_LE = '1.2.840.10008.1.2.1';
-const IMPLICIT_LE = '1.2.840.10008.1.2';
-const UNDEFINED_LENGTH = 0xffffffff;
-/** VRs with a 2-byte reserved field and a 32-bit length in explicit VR (PS3.5 §7.1.2, Table 7.1-1). */
-const LONG_LENGTH_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 
-const ITEM = 0xfffee000;
-const ITEM_DELIMITATION = 0xfffee00d;
-const SEQUENCE_DELIMITATION = 0xfffee0dd;
-const DIRECTORY_RECORD_SEQUENCE = 0x00041220;
-const RECORD_IN_USE_FLAG = 0x00041410;
-const DIRECTORY_RECORD_TYPE = 0x00041430;
-const REFERENCED_FILE_ID = 0x00041500;
+/** The three attributes of a directory record an import needs (PS3.3 F.3.2.2). */
+const RECORD_ATTRIBUTES: ReadonlySet<number> = new Set([TAG.DirectoryRecordType, TAG.ReferencedFileID, TAG.RecordInUseFlag]);
 
-interface ElementHeader {
-  tag: number;
-  vr: string | undefined;
-  length: number;
-  valueStart: number;
-}
+/** How the core's reasons are introduced, by problem; the core's reason (tags, offsets, sizes) follows. */
+const PROBLEM_PREFIX: Readonly<Record<DicomReadProblem, string>> = {
+  NOT_PART10: 'the DICOMDIR is not a DICOM file',
+  BAD_META_HEADER: 'the DICOMDIR has a damaged file meta header',
+  MALFORMED: 'the DICOMDIR is damaged',
+  TRUNCATED: 'the DICOMDIR is cut short',
+  HEADER_TOO_LARGE: 'the DICOMDIR is too large to read',
+  MISSING_IDENTITY: 'the DICOMDIR is damaged',
+};
 
 /**
- * Parses a whole DICOMDIR file. Throws DicomdirFormatError when the bytes are not a DICOMDIR, or
- * end early: the caller then falls back to scanning the folder, so a partly read directory is
- * never used (it would silently leave out the files listed after the damage).
+ * Reads a whole DICOMDIR of `size` bytes through `readBytes`. Throws DicomdirFormatError when the
+ * bytes are not a DICOMDIR, or end early: the caller then falls back to scanning the folder, so a
+ * partly read directory is never used (it would silently leave out the files listed after the
+ * damage). Rejects with the reader's own error when reading fails (I/O).
  */
-export function readDirectoryRecords(bytes: Buffer): DirectoryContents {
-  // PS3.10 §7.1: 128-byte preamble, "DICM", then File Meta Information in explicit VR LE.
-  if (bytes.length < 132) throw new DicomdirFormatError(bytes.length === 0 ? 'FILE_NOT_DICOM' : 'FILE_TRUNCATED', 'the DICOMDIR is too short to be a DICOM file');
-  if (bytes.toString('latin1', 128, 132) !== 'DICM') throw new DicomdirFormatError('FILE_NOT_DICOM', 'the DICOMDIR has no DICOM preamble ("DICM" at byte 128)');
-
-  let position = 132;
-  let sopClass: string | undefined;
-  let transferSyntax: string | undefined;
-  while (position + 4 <= bytes.length && bytes.readUInt16LE(position) === 0x0002) {
-    const header = readElementHeader(bytes, position, true);
-    const end = valueEnd(bytes, header);
-    if (header.tag === 0x00020002) sopClass = textValue(bytes, header.valueStart, end);
-    if (header.tag === 0x00020010) transferSyntax = textValue(bytes, header.valueStart, end);
-    position = end;
+export async function readDirectoryRecords(readBytes: HeaderReader, size: number): Promise<DirectoryContents> {
+  const fileRecords: DirectoryRecord[] = [];
+  const items: ItemListener = {
+    sequence: TAG.DirectoryRecordSequence,
+    keep: RECORD_ATTRIBUTES,
+    onItem(values) {
+      const record = fileRecord(values);
+      if (record) fileRecords.push(record);
+    },
+  };
+  const read = await readInstance(readBytes, size, {
+    // PS3.10 §7.1, §8.6: a DICOMDIR is a Part 10 file; it has no SOP instance a PACS stores.
+    bareDataSet: 'refuse',
+    kind: 'directory',
+    items,
+    // The whole DICOMDIR is header (no Pixel Data ends the walk early), so the read budget must
+    // cover all of it. Each byte is read once, and again only where a read ended inside an element
+    // header (a few bytes per read): twice the size leaves ample room. Memory stays at one read.
+    maxHeaderBytes: 2 * size + 64 * 1024,
+  });
+  if (!read.ok) {
+    throw new DicomdirFormatError(read.code === 'TRUNCATED' ? 'FILE_TRUNCATED' : 'FILE_NOT_DICOM', `${PROBLEM_PREFIX[read.code]}: ${read.reason}`);
   }
-  // PS3.10 §8.6 requires explicit VR little endian; implicit VR is accepted too because some
-  // older writers used it and reading it costs nothing here. Big endian is refused.
-  const explicit = transferSyntax === undefined || transferSyntax === EXPLICIT_LE;
-  if (!explicit && transferSyntax !== IMPLICIT_LE) {
-    throw new DicomdirFormatError('FILE_NOT_DICOM', 'the DICOMDIR is encoded in a transfer syntax other than little endian');
-  }
-
-  const contents: DirectoryContents = { recordCount: 0, fileRecords: [] };
-  let sawSequence = false;
-  while (position < bytes.length) {
-    const header = readElementHeader(bytes, position, explicit);
-    if (header.tag === DIRECTORY_RECORD_SEQUENCE) {
-      sawSequence = true;
-      position = readRecordSequence(bytes, header, explicit, contents);
-    } else {
-      position = skipValue(bytes, header, explicit);
-    }
+  // PS3.10 §8.6 asks for explicit VR little endian; implicit VR (older writers) and the other
+  // little endian syntaxes cost nothing to read. Big endian, retired (PS3.5 Annex A.3), is refused.
+  if (!dataSetEncoding(read.transferSyntaxUid).littleEndian) {
+    throw new DicomdirFormatError('FILE_NOT_DICOM', 'the DICOMDIR is encoded in a big endian transfer syntax; PS3.10 §8.6 requires explicit VR little endian');
   }
   // The content decides, not the Media Storage SOP Class in the meta header (which some tools
   // rewrite): a data set with a Directory Record Sequence is read as a directory.
-  if (!sawSequence) {
-    throw new DicomdirFormatError('FILE_NOT_DICOM', sopClass !== undefined && sopClass !== MEDIA_STORAGE_DIRECTORY_SOP_CLASS
+  if (read.facts.itemCount === undefined) {
+    throw new DicomdirFormatError('FILE_NOT_DICOM', read.meta?.mediaStorageSopClassUid !== MEDIA_STORAGE_DIRECTORY_SOP_CLASS
       ? 'the file named DICOMDIR is a DICOM object of another kind, not a media directory'
       : 'the DICOMDIR has no Directory Record Sequence (0004,1220)');
   }
-  return contents;
+  return { recordCount: read.facts.itemCount, fileRecords };
 }
 
-/** Reads the items of (0004,1220); each item is one directory record (PS3.3 F.3.2.2). */
-function readRecordSequence(bytes: Buffer, sequence: ElementHeader, explicit: boolean, contents: DirectoryContents): number {
-  const definedEnd = sequence.length === UNDEFINED_LENGTH ? undefined : valueEnd(bytes, sequence);
-  let position = sequence.valueStart;
-  for (;;) {
-    if (definedEnd !== undefined && position >= definedEnd) return definedEnd;
-    const item = readElementHeader(bytes, position, false);
-    if (item.tag === SEQUENCE_DELIMITATION) return item.valueStart;
-    if (item.tag !== ITEM) throw new DicomdirFormatError('FILE_NOT_DICOM', 'the Directory Record Sequence contains something other than items');
-    contents.recordCount++;
-    let type = '';
-    let fileId: string[] | undefined;
-    let inUse = true;
-    const itemEnd = item.length === UNDEFINED_LENGTH ? undefined : valueEnd(bytes, item);
-    position = item.valueStart;
-    for (;;) {
-      if (itemEnd !== undefined && position >= itemEnd) break;
-      const element = readElementHeader(bytes, position, explicit);
-      if (element.tag === ITEM_DELIMITATION) {
-        position = element.valueStart;
-        break;
-      }
-      if (element.tag === DIRECTORY_RECORD_TYPE) type = textValue(bytes, element.valueStart, valueEnd(bytes, element));
-      else if (element.tag === REFERENCED_FILE_ID) fileId = textValue(bytes, element.valueStart, valueEnd(bytes, element)).split('\\').map((part) => part.trim());
-      // Record In-use Flag (retired, PS3.3 F.3.2.2 in older editions): 0000H marks a deleted record.
-      else if (element.tag === RECORD_IN_USE_FLAG && element.length === 2) {
-        valueEnd(bytes, element);
-        inUse = bytes.readUInt16LE(element.valueStart) !== 0;
-      }
-      position = skipValue(bytes, element, explicit);
-    }
-    if (itemEnd !== undefined) position = itemEnd;
-    if (inUse && fileId !== undefined && fileId.some((part) => part !== '')) contents.fileRecords.push({ type, fileId });
-  }
-}
-
-function readElementHeader(bytes: Buffer, position: number, explicit: boolean): ElementHeader {
-  need(bytes, position + 8);
-  const tag = ((bytes.readUInt16LE(position) << 16) | bytes.readUInt16LE(position + 2)) >>> 0;
-  // Item and delimitation tags carry no VR in either syntax (PS3.5 §7.5).
-  if (tag >>> 16 === 0xfffe || !explicit) return { tag, vr: undefined, length: bytes.readUInt32LE(position + 4), valueStart: position + 8 };
-  const vr = bytes.toString('latin1', position + 4, position + 6);
-  if (!/^[A-Z]{2}$/.test(vr)) throw new DicomdirFormatError('FILE_NOT_DICOM', 'the DICOMDIR contains an element with an invalid value representation');
-  if (LONG_LENGTH_VRS.has(vr)) {
-    need(bytes, position + 12);
-    return { tag, vr, length: bytes.readUInt32LE(position + 8), valueStart: position + 12 };
-  }
-  return { tag, vr, length: bytes.readUInt16LE(position + 6), valueStart: position + 8 };
-}
-
-/** Position after an element's value, whatever its length form. */
-function skipValue(bytes: Buffer, header: ElementHeader, explicit: boolean): number {
-  if (header.length !== UNDEFINED_LENGTH) return valueEnd(bytes, header);
-  // Undefined length: a sequence, or encapsulated/UN data made of items (PS3.5 §7.5, A.4, §6.2.2).
-  // The content of an undefined-length UN is implicit VR little endian.
-  const inner = header.vr === 'UN' ? false : explicit;
-  let position = header.valueStart;
-  for (;;) {
-    const item = readElementHeader(bytes, position, false);
-    if (item.tag === SEQUENCE_DELIMITATION) return item.valueStart;
-    if (item.tag !== ITEM) throw new DicomdirFormatError('FILE_NOT_DICOM', 'a sequence in the DICOMDIR contains something other than items');
-    if (item.length !== UNDEFINED_LENGTH) {
-      position = valueEnd(bytes, item);
-      continue;
-    }
-    position = item.valueStart;
-    for (;;) {
-      const element = readElementHeader(bytes, position, inner);
-      if (element.tag === ITEM_DELIMITATION) {
-        position = element.valueStart;
-        break;
-      }
-      position = skipValue(bytes, element, inner);
-    }
-  }
-}
-
-function valueEnd(bytes: Buffer, header: ElementHeader): number {
-  if (header.length === UNDEFINED_LENGTH) throw new DicomdirFormatError('FILE_NOT_DICOM', 'the DICOMDIR has an undefined length where a value was expected');
-  const end = header.valueStart + header.length;
-  need(bytes, end);
-  return end;
-}
-
-function need(bytes: Buffer, end: number): void {
-  if (end > bytes.length) throw new DicomdirFormatError('FILE_TRUNCATED', 'the DICOMDIR ends in the middle of an element');
-}
-
-/** A CS/UI value without its padding (PS3.5 §6.2: trailing space for text, NUL for UIDs). */
-function textValue(bytes: Buffer, start: number, end: number): string {
-  return bytes.toString('latin1', start, end).replace(/[\0 ]+$/, '').replace(/^ +/, '');
+/** The record's referenced file, if it has one and is in use (PS3.3 F.3.2.2). */
+function fileRecord(values: ReadonlyMap<number, Buffer>): DirectoryRecord | undefined {
+  const fileIdValue = values.get(TAG.ReferencedFileID);
+  if (!fileIdValue) return undefined;
+  // Record In-use Flag (retired, PS3.3 F.3.2.2 in older editions): 0000H marks a deleted record.
+  // Read as bytes: 0000H is the same in either byte order.
+  const inUse = values.get(TAG.RecordInUseFlag);
+  if (inUse?.length === 2 && inUse[0] === 0 && inUse[1] === 0) return undefined;
+  // CS values of the default repertoire (PS3.10 §8.2), one path component per value.
+  const fileId = fileIdValue.toString('latin1').split('\\').map(trimText);
+  if (!fileId.some((part) => part !== '')) return undefined;
+  return { type: trimText(values.get(TAG.DirectoryRecordType)?.toString('latin1') ?? ''), fileId };
 }

@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { fileRangeReader } from '@relaypacs/dicom';
 import type { ErrorCode } from '../../../common/error-codes.js';
 import { folderSource } from '../folder-source.js';
 import type { ImportSource, SourceItem } from '../import-source.js';
@@ -7,8 +8,8 @@ import { DicomdirFormatError, readDirectoryRecords, type DirectoryRecord } from 
 import { ReferencedFileResolver, isSafeFileIdComponent } from './referenced-file-resolver.js';
 
 /**
- * A DICOMDIR of a full Blu-ray is tens of MB; anything past this is not a real one, and reading it
- * whole would only cost memory before the scan that follows anyway.
+ * A DICOMDIR of a full Blu-ray is tens of MB; anything past this is not a real one, and walking it
+ * would only cost time before the scan that follows anyway.
  */
 export const MAX_DICOMDIR_BYTES = 256 * 1024 * 1024;
 
@@ -65,32 +66,25 @@ export async function* dicomdirSource(dicomdirPath: string): ImportSource {
 type LoadedDirectory = { ok: true; fileRecords: DirectoryRecord[] } | { ok: false; code: ErrorCode; reason: string };
 
 async function loadDirectory(dicomdirPath: string): Promise<LoadedDirectory> {
-  let bytes: Buffer;
   let handle;
   try {
     handle = await open(dicomdirPath, 'r');
   } catch (error) {
     return { ok: false, code: 'FILE_UNREADABLE', reason: `the DICOMDIR could not be opened (${errnoText(error)})` };
   }
+  let contents;
   try {
     const { size } = await handle.stat();
     if (size > MAX_DICOMDIR_BYTES) {
       return { ok: false, code: 'FILE_NOT_DICOM', reason: `the DICOMDIR is ${Math.round(size / 1024 / 1024)} MB, larger than any real one` };
     }
-    bytes = await handle.readFile();
+    // Walked in bounded reads through the handle, never loaded whole.
+    contents = await readDirectoryRecords(fileRangeReader(handle), size);
   } catch (error) {
+    if (error instanceof DicomdirFormatError) return { ok: false, code: error.code, reason: error.reason };
     return { ok: false, code: 'FILE_UNREADABLE', reason: `the DICOMDIR could not be read (${errnoText(error)})` };
   } finally {
     await handle.close();
-  }
-
-  let contents;
-  try {
-    contents = readDirectoryRecords(bytes);
-  } catch (error) {
-    if (error instanceof DicomdirFormatError) return { ok: false, code: error.code, reason: error.reason };
-    // Anything else from the walker (a nesting deep enough to exhaust the stack) is damage too.
-    return { ok: false, code: 'FILE_NOT_DICOM', reason: 'the DICOMDIR is malformed' };
   }
   if (contents.fileRecords.length === 0) {
     return { ok: false, code: 'FILE_NOT_DICOM', reason: contents.recordCount === 0 ? 'the DICOMDIR has no directory records' : 'the DICOMDIR lists no files' };

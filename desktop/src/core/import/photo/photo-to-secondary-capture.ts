@@ -34,7 +34,7 @@ export async function wrapPhotoAsSecondaryCapture(photoPath: string, attributes:
   const sopInstanceUid = newUid();
   const seriesInstanceUid = attributes.seriesInstanceUid ?? newUid();
   await writePart10File(outPath, {
-    dataset: secondaryCaptureDataset(attributes, image, seriesInstanceUid, new Date()),
+    elements: secondaryCaptureDataset(attributes, image, seriesInstanceUid, new Date()),
     sopClassUid: SECONDARY_CAPTURE_IMAGE_STORAGE,
     sopInstanceUid,
     transferSyntaxUid: image.transferSyntaxUid,

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { dcmdump, dumpedValue } from '@relaypacs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PhotoConversionError, wrapPhotoAsSecondaryCapture, type SecondaryCaptureAttributes } from '../../../../src/core/import/photo/photo-to-secondary-capture.js';
@@ -101,6 +103,24 @@ describe('wrapPhotoAsSecondaryCapture', () => {
     expect(value('0008,103e')).toBe('Photos');
     expect(value('0020,0013')).toBe('1');
     expect(value('0008,0005')).toBeUndefined();
+  });
+
+  it('writes the data set in ascending tag order (PS3.5 §7.1), explicit VR, Type 2 attributes present and empty', async () => {
+    const { outPath } = await wrap(pngjsPng({ width: 5, height: 3, colorType: 2, rgba: () => [...RED, 255] }), { patientName: 'PHOTO^PATIENT', patientId: 'PHOTO-0001', studyInstanceUid: ATTRIBUTES.studyInstanceUid });
+    // dicom3tools' dcdump lists elements in file order (DCMTK's dcmdump sorts them as it reads), on stderr.
+    const { stderr } = await promisify(execFile)('dcdump', [outPath], { maxBuffer: 16 * 1024 * 1024 });
+    const elements = [...stderr.matchAll(/^\(0x([0-9a-f]{4}),0x([0-9a-f]{4})\) .*VR=<(\w\w)>\s+VL=<0x([0-9a-f]+)>/gm)]
+      .map(([, group, element, vr, length]) => ({ tag: Number.parseInt(`${group}${element}`, 16), vr, length: Number.parseInt(length!, 16) }))
+      .filter(({ tag }) => tag >>> 16 !== 0x0002);
+    const tags = elements.map(({ tag }) => tag);
+    expect(tags.length).toBeGreaterThan(30);
+    expect(tags).toEqual([...tags].sort((a, b) => a - b));
+    expect(new Set(tags).size).toBe(tags.length);
+    expect(tags.at(-1)).toBe(0x7fe00010);
+    const empty = (tag: number) => elements.find((e) => e.tag === tag)?.length;
+    // Study Date, Accession Number, Referring Physician's Name, Patient's Birth Date, Patient's Sex, Study ID, Series Number.
+    for (const tag of [0x00080020, 0x00080050, 0x00080090, 0x00100030, 0x00100040, 0x00200010, 0x00200011]) expect(empty(tag)).toBe(0);
+    expect(elements.find((e) => e.tag === 0x00280010)).toEqual({ tag: 0x00280010, vr: 'US', length: 2 });
   });
 
   it('uses the series and instance given, and declares UTF-8 for non-ASCII names', async () => {
