@@ -1,5 +1,6 @@
-// dcmjs ships no type declarations; these cover the part of its API the desktop core and the test
-// kit use (one declaration, included by both projects).
+// dcmjs ships no type declarations; these cover the part of its API the test kit (which writes
+// test data with it, a toolkit other than RelayPACS's own reader) and the photo tests (which read
+// pixel data back with it) use. One declaration, included by both projects.
 declare module 'dcmjs' {
   export interface DicomJsonElement {
     vr: string;
