@@ -16,10 +16,17 @@ const VALUE_REPRESENTATION_LIST = [
   'PN', 'SH', 'SL', 'SQ', 'SS', 'ST', 'SV', 'TM', 'UC', 'UI', 'UL', 'UN', 'UR', 'US', 'UT', 'UV',
 ] as const;
 export type ValueRepresentation = typeof VALUE_REPRESENTATION_LIST[number];
-const VALUE_REPRESENTATIONS: ReadonlySet<string> = new Set(VALUE_REPRESENTATION_LIST);
 
 /** VRs whose explicit header has 2 reserved bytes and a 32-bit length (PS3.5 §7.1.2, Table 7.1-1). */
 const LONG_LENGTH_VRS: ReadonlySet<string> = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
+
+/**
+ * Every VR by its two bytes as one number (first byte high), so that the header of each element is
+ * decoded without making a string: the walk meets thousands of elements per file.
+ */
+const VALUE_REPRESENTATIONS: ReadonlyMap<number, { vr: ValueRepresentation; longLength: boolean }> = new Map(
+  VALUE_REPRESENTATION_LIST.map((vr) => [(vr.charCodeAt(0) << 8) | vr.charCodeAt(1), { vr, longLength: LONG_LENGTH_VRS.has(vr) }]),
+);
 
 export interface ElementHeader {
   /** (group << 16 | element), unsigned. */
@@ -56,25 +63,24 @@ function decodeElementHeader(head: Buffer, window: ByteWindow, offset: number, e
   const group = le ? head.readUInt16LE(0) : head.readUInt16BE(0);
   const element = le ? head.readUInt16LE(2) : head.readUInt16BE(2);
   const tag = ((group << 16) | element) >>> 0;
-  const uint32 = (at: number) => (le ? head.readUInt32LE(at) : head.readUInt32BE(at));
-  if (group === 0xfffe || !encoding.explicitVr) return { tag, group, vr: undefined, length: uint32(4), headerBytes: 8 };
-  const vr = head.toString('latin1', 4, 6);
-  if (!VALUE_REPRESENTATIONS.has(vr)) {
+  if (group === 0xfffe || !encoding.explicitVr) return { tag, group, vr: undefined, length: le ? head.readUInt32LE(4) : head.readUInt32BE(4), headerBytes: 8 };
+  const known = VALUE_REPRESENTATIONS.get((head[4]! << 8) | head[5]!);
+  if (!known) {
     throw new DicomReadError('MALFORMED', `data element ${formatTag(group, element)} has no valid value representation (PS3.5 §6.2)`);
   }
-  if (!LONG_LENGTH_VRS.has(vr)) return { tag, group, vr, length: le ? head.readUInt16LE(6) : head.readUInt16BE(6), headerBytes: 8 };
+  const { vr } = known;
+  if (!known.longLength) return { tag, group, vr, length: le ? head.readUInt16LE(6) : head.readUInt16BE(6), headerBytes: 8 };
   if (head.length < 12) throw new DicomReadError('TRUNCATED', `the file ends inside the header of ${formatTag(group, element)} at byte ${offset}`);
-  return { tag, group, vr, length: uint32(8), headerBytes: 12 };
+  return { tag, group, vr, length: le ? head.readUInt32LE(8) : head.readUInt32BE(8), headerBytes: 12 };
 }
 
 /** Reads a UI value with its padding removed (PS3.5 §9.1). Never reads more than MAX_UID_BYTES. */
 export async function readUidValue(window: ByteWindow, header: ElementHeader, valueOffset: number): Promise<string> {
-  const name = tagName(header.tag);
   if (header.length === UNDEFINED_LENGTH || header.length > MAX_UID_BYTES) {
-    throw new DicomReadError('MALFORMED', `${name} declares ${header.length === UNDEFINED_LENGTH ? 'an undefined length' : `${header.length} bytes`}, too long for a UID (PS3.5 §6.2: at most 64)`);
+    throw new DicomReadError('MALFORMED', `${tagName(header.tag)} declares ${header.length === UNDEFINED_LENGTH ? 'an undefined length' : `${header.length} bytes`}, too long for a UID (PS3.5 §6.2: at most 64)`);
   }
-  const bytes = await window.peek(valueOffset, header.length);
-  if (bytes.length < header.length) throw new DicomReadError('TRUNCATED', `the file ends inside ${name}, whose value starts at byte ${valueOffset}`);
+  const bytes = window.cached(valueOffset, header.length) ?? await window.peek(valueOffset, header.length);
+  if (bytes.length < header.length) throw new DicomReadError('TRUNCATED', `the file ends inside ${tagName(header.tag)}, whose value starts at byte ${valueOffset}`);
   return normalizeUid(bytes.toString('latin1'));
 }
 

@@ -94,15 +94,31 @@ export async function walkDataSet(window: ByteWindow, start: number, encoding: D
 
 class DataSetWalker {
   private readonly facts: DataSetFacts = { endedBy: 'end-of-data', values: new Map() };
-  private readonly topLevel: ValueSink;
+  private readonly topLevelSink: ValueSink;
   private readonly offsetNote: string;
 
   constructor(private readonly window: ByteWindow, private readonly encoding: DataSetEncoding, private readonly options: WalkOptions) {
     this.offsetNote = options.offsetNote ?? '';
-    this.topLevel = { keep: new Set([...IDENTITY_UIDS, ...(options.keep ?? [])]), values: this.facts.values, uids: IDENTITY_UIDS };
+    this.topLevelSink = { keep: new Set([...IDENTITY_UIDS, ...(options.keep ?? [])]), values: this.facts.values, uids: IDENTITY_UIDS };
   }
 
   async walk(start: number): Promise<DataSetFacts> {
+    try {
+      await this.topLevel(start);
+    } catch (error) {
+      // A file still being written is cut after its first elements: what they say (its study) is
+      // whole, as every value is checked against the end of the file before it is read.
+      if (error instanceof DicomReadError && error.code === 'TRUNCATED') {
+        this.noteIdentity();
+        error.readBeforeCut = this.facts;
+      }
+      throw error;
+    }
+    this.noteIdentity();
+    return this.facts;
+  }
+
+  private async topLevel(start: number): Promise<void> {
     let offset = start;
     for (;;) {
       const header = await readElementHeader(this.window, offset, this.encoding);
@@ -120,10 +136,8 @@ class DataSetWalker {
         this.facts.endedBy = 'trailing-padding';
         break;
       }
-      offset = await this.element(header, offset, this.encoding, 0, undefined, this.topLevel);
+      offset = await this.element(header, offset, this.encoding, 0, undefined, this.topLevelSink);
     }
-    this.noteIdentity();
-    return this.facts;
   }
 
   /**

@@ -43,7 +43,17 @@ export interface InstanceRead {
   facts: DataSetFacts;
 }
 
-export type InstanceReadResult = ({ ok: true } & InstanceRead) | { ok: false; code: DicomReadProblem; reason: string };
+export type InstanceReadResult = ({ ok: true } & InstanceRead) | {
+  ok: false;
+  code: DicomReadProblem;
+  reason: string;
+  /**
+   * TRUNCATED only: what had been read of the top-level data set before the cut (its UIDs, the
+   * values asked for). A file still being copied usually names its study before it stops, which
+   * lets a folder watcher hold that study back until the file is whole.
+   */
+  readBeforeCut?: DataSetFacts;
+};
 
 export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_FIRST_READ_BYTES = 64 * 1024;
@@ -78,7 +88,7 @@ export async function readInstance(readBytes: HeaderReader, size: number, option
       facts = await walkDataSet(new ByteWindow(inflated, firstReadBytes, MAX_READ_BYTES), 0, encoding, { ...walk, offsetNote: ' of the inflated data set' });
       // Whole elements up to where the inflater stopped, but the deflate stream itself was cut.
       if (facts.endedBy === 'end-of-data' && inflated.cutShort) {
-        return { ok: false, code: 'TRUNCATED', reason: `the deflated data set ends before its deflate stream does: the file is cut short at byte ${size}` };
+        return { ok: false, code: 'TRUNCATED', reason: `the deflated data set ends before its deflate stream does: the file is cut short at byte ${size}`, readBeforeCut: facts };
       }
     } else {
       facts = await walkDataSet(file, dataSetStart, encoding, walk);
@@ -86,7 +96,9 @@ export async function readInstance(readBytes: HeaderReader, size: number, option
     if ((options.kind ?? 'instance') === 'instance') checkIdentity(meta, facts);
     return { ok: true, meta, transferSyntaxUid, dataSetStart, facts };
   } catch (error) {
-    if (error instanceof DicomReadError) return { ok: false, code: error.code, reason: error.reason };
+    if (error instanceof DicomReadError) {
+      return { ok: false, code: error.code, reason: error.reason, ...(error.readBeforeCut ? { readBeforeCut: error.readBeforeCut } : {}) };
+    }
     if (error instanceof ByteReadFailure) throw error.cause;
     // A parser bug must not turn a bad file into a crash either; the wording makes it findable in logs.
     const detail = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';

@@ -1,3 +1,5 @@
+import type { DataSetFacts } from './data-set-walker.js';
+
 /**
  * Why bytes cannot be read as a DICOM instance. Stable codes (the relay puts them on its wire as
  * instance rejection codes; the desktop maps them to its own), and reasons that name tags, offsets
@@ -19,6 +21,9 @@ export type DicomReadProblem =
 
 /** Thrown inside a read when the bytes are not a readable instance; readers turn it into an answer. */
 export class DicomReadError extends Error {
+  /** TRUNCATED only: what the walk had read of the top-level data set before the cut (InstanceReadResult.readBeforeCut). */
+  readBeforeCut?: DataSetFacts;
+
   constructor(readonly code: DicomReadProblem, readonly reason: string) {
     super(reason);
     this.name = 'DicomReadError';
