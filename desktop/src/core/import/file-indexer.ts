@@ -54,8 +54,8 @@ async function indexAsIs(candidate: CandidateFile): Promise<IndexResult> {
     }
     if (size === 0) return skipped('FILE_NOT_DICOM', 'the file is empty');
     if (bytes) {
-      const parsed = parseHeader(bytes, true);
-      if (parsed === 'need-more' || !parsed.ok) return parsed === 'need-more' ? skipped('FILE_TRUNCATED', 'the file ends before its header does') : skipped(parsed.code, parsed.reason);
+      const parsed = await parseHeader(bytes);
+      if (!parsed.ok) return skipped(parsed.code, parsed.reason);
       return { ok: true, file: { header: parsed.header, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), path: candidate.path, displayName: candidate.displayName } };
     }
     const parsed = await readInstanceHeader(candidate.path);

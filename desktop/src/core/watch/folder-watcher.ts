@@ -379,7 +379,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     try {
       header = await this.readHeader(path);
       if (header.ok) {
-        completeness = await checkInstanceComplete(path, header.header.transferSyntaxUid)
+        completeness = await checkInstanceComplete(path)
           .catch((error: unknown) => ({ complete: false, reason: `it could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'})` }));
       }
     } finally {
@@ -396,7 +396,8 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       return;
     }
     if (!header.ok) {
-      if (header.code === 'FILE_TRUNCATED') return this.waitFor(path, entry, 'incomplete', header.code, header.reason, now);
+      // Cut inside its image data, a file has already named its study: that study waits for it.
+      if (header.code === 'FILE_TRUNCATED') return this.waitFor(path, entry, 'incomplete', header.code, header.reason, now, header.studyInstanceUid);
       if (header.code === 'FILE_UNREADABLE') return this.waitFor(path, entry, 'unreadable', header.code, header.reason, now);
       return this.skip(path, entry, header.code, header.reason);
     }

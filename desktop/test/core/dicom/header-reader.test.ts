@@ -6,7 +6,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createDeflateRaw, inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFLATED, parseHeader, readInstanceHeader } from '../../../src/core/dicom/header-reader.js';
+import { ANY_SOP_CLASS } from '@relaypacs/dicom';
+import { validatePart10, type ValidationResult } from '../../../../server/src/dicom/part10-validator.js';
+import { DEFLATED, parseHeader, readInstanceHeader, type HeaderResult } from '../../../src/core/dicom/header-reader.js';
 
 let workDir: string;
 beforeAll(async () => {
@@ -45,7 +47,7 @@ describe('readInstanceHeader', () => {
   it('refuses a header larger than the cap', async () => {
     const study = await generateStudy(join(workDir, 'cap'), { instances: 1, rows: 64, columns: 64 });
     const result = await readInstanceHeader(study.instances[0]!.path, { firstReadBytes: 64, maxHeaderBytes: 128 });
-    expect(result).toMatchObject({ ok: false, code: 'FILE_NOT_DICOM', reason: 'the header is larger than 128 bytes' });
+    expect(result).toEqual({ ok: false, code: 'FILE_NOT_DICOM', reason: 'more than 128 bytes had to be read without reaching the pixel data or the end of the data set' });
   });
 
   it('reads a raw explicit little endian data set without preamble', async () => {
@@ -95,13 +97,29 @@ async function peakGrowth(run: () => Promise<unknown>): Promise<number | undefin
 
 const MiB = 1024 * 1024;
 
+/** What names an instance for the relay: the manifest the agent would send with it. */
+interface InstanceIds {
+  studyInstanceUid: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+}
+
+/** The relay's verdict on a Part 10 file held in memory (server/src/dicom/part10-validator.ts). */
+async function relayVerdict(bytes: Buffer, ids: InstanceIds, maxHeaderBytes?: number): Promise<ValidationResult> {
+  return validatePart10(async (start, end) => bytes.subarray(start, end), bytes.length, { ...ids, allowedSopClasses: new Set([ANY_SOP_CLASS]) }, maxHeaderBytes === undefined ? {} : { maxHeaderBytes });
+}
+
+/** The refusal both readers give when a header needs more than `limit` bytes read (or inflated). */
+const tooLarge = (limit: string) => `more than ${limit} had to be read without reaching the pixel data or the end of the data set`;
+
 describe('deflated data sets that inflate to far more than a header', () => {
   // Found by the malformed-input fuzzer (faults/malformed-input.test.ts): a 200 KB file whose data
   // set inflates to 200 MB was inflated whole, then copied, to read its header: 600 MB of memory
-  // for one file, with 32 files indexed at once.
+  // for one file, with 32 files indexed at once. The reading core inflates on demand, in slices,
+  // and at most as much as a header may be read (16 MiB).
 
   /** A generated deflated instance with a private OB element of `zeros` zero bytes before the first element at or after `beforeTag`. */
-  async function deflatedWithZeros(name: string, zeros: number, beforeTag: number): Promise<{ bytes: Buffer; sopInstanceUid: string }> {
+  async function deflatedWithZeros(name: string, zeros: number, beforeTag: number): Promise<{ bytes: Buffer; ids: InstanceIds }> {
     const study = await generateStudy(join(workDir, name), { instances: 1, rows: 8, columns: 8, transferSyntax: 'deflated-le' });
     const file = await readFile(study.instances[0]!.path);
     const metaEnd = 144 + file.readUInt32LE(140);
@@ -127,41 +145,56 @@ describe('deflated data sets that inflate to far more than a header', () => {
     }
     deflate.end(after);
     await ended;
-    return { bytes: Buffer.concat([file.subarray(0, metaEnd), ...parts]), sopInstanceUid: study.instances[0]!.sopInstanceUid };
+    const { sopInstanceUid, sopClassUid } = study.instances[0]!;
+    return { bytes: Buffer.concat([file.subarray(0, metaEnd), ...parts]), ids: { studyInstanceUid: study.studyInstanceUid, sopInstanceUid, sopClassUid } };
   }
 
-  it('refuses one whose identifying attributes lie beyond 16 MB of inflated data, in bounded memory', async () => {
+  it('refuses one whose identifying attributes lie beyond 16 MiB of inflated data, in bounded memory', async () => {
     // 200 MB of zeros before the Study Instance UID (0020,000D): under 1 MB on disk, so read whole.
-    const { bytes } = await deflatedWithZeros('bomb-early', 200 * MiB, 0x00100000);
+    const { bytes, ids } = await deflatedWithZeros('bomb-early', 200 * MiB, 0x00100000);
     expect(bytes.length).toBeLessThan(1024 * 1024);
-    let result: ReturnType<typeof parseHeader> | undefined;
+    let result: HeaderResult | undefined;
     const growth = await peakGrowth(async () => {
-      result = parseHeader(bytes, true);
+      result = await parseHeader(bytes);
     });
-    expect(result).toEqual({ ok: false, code: 'FILE_NOT_DICOM', reason: 'the deflated data set inflates to more than 16 MB before its pixel data' });
+    expect(result).toEqual({ ok: false, code: 'FILE_NOT_DICOM', reason: tooLarge('16 MiB') });
     if (growth !== undefined) expect(growth).toBeLessThan(150 * MiB);
-    // The same through the growing prefixes of a file on disk.
+    // The same through bounded reads of a file on disk, and the same as the relay.
     const path = join(workDir, 'bomb-early.dcm');
     await writeFile(path, bytes);
-    expect(await readInstanceHeader(path, { firstReadBytes: 4096 })).toMatchObject({ ok: false, code: 'FILE_NOT_DICOM' });
+    expect(await readInstanceHeader(path, { firstReadBytes: 4096 })).toEqual(result);
+    expect(await relayVerdict(bytes, ids)).toEqual({ ok: false, code: 'HEADER_TOO_LARGE', reason: tooLarge('16 MiB') });
   });
 
-  it('reads one whose identifying attributes all come before the huge element, as it would a raw file', async () => {
-    // After the UIDs and the image attributes, just before Pixel Data.
-    const { bytes, sopInstanceUid } = await deflatedWithZeros('bomb-late', 200 * MiB, 0x7fe00010);
+  it('refuses one whose huge element comes after the identifying attributes too, as the relay does, in bounded memory', async () => {
+    // Just before Pixel Data: the walk must inflate past the 200 MB to reach the pixel data or the
+    // end of the data set, as the relay's does, so both refuse it (the relay would never take it).
+    const { bytes, ids } = await deflatedWithZeros('bomb-late', 200 * MiB, 0x7fe00010);
+    let result: HeaderResult | undefined;
     const growth = await peakGrowth(async () => {
-      expect(parseHeader(bytes, true)).toMatchObject({ ok: true, header: { sopInstanceUid, transferSyntaxUid: DEFLATED } });
+      result = await parseHeader(bytes);
     });
+    expect(result).toEqual({ ok: false, code: 'FILE_NOT_DICOM', reason: tooLarge('16 MiB') });
     if (growth !== undefined) expect(growth).toBeLessThan(150 * MiB);
+    expect(await relayVerdict(bytes, ids)).toEqual({ ok: false, code: 'HEADER_TOO_LARGE', reason: tooLarge('16 MiB') });
+  });
+
+  it('reads a deflated header held in memory as it reads one from disk', async () => {
+    const study = await generateStudy(join(workDir, 'deflated-small'), { instances: 1, rows: 8, columns: 8, transferSyntax: 'deflated-le' });
+    const { path, sopInstanceUid } = study.instances[0]!;
+    const fromDisk = await readInstanceHeader(path, { firstReadBytes: 256 });
+    expect(fromDisk).toMatchObject({ ok: true, header: { sopInstanceUid, transferSyntaxUid: DEFLATED, study: { instanceUid: study.studyInstanceUid } } });
+    expect(await parseHeader(await readFile(path))).toEqual(fromDisk);
   });
 });
 
 describe('headers of hundreds of thousands of sequence items', () => {
-  // Found by the malformed-input fuzzer: dicom-parser keeps an object of about 1 KB per item, so a
-  // 6 MB file holding one sequence of 400 000 empty items took 380 MB to index.
+  // Found by the malformed-input fuzzer: dicom-parser, which the desktop once read with, kept an
+  // object of about 1 KB per item, so a 6 MB file holding one sequence of 400 000 empty items took
+  // 380 MB to index. The reading core walks items without keeping them.
 
   /** A generated explicit VR little endian instance with a sequence of `items` empty undefined-length items before `beforeTag`. */
-  async function withItems(name: string, items: number, beforeTag: number): Promise<{ path: string; sopInstanceUid: string }> {
+  async function withItems(name: string, items: number, beforeTag: number): Promise<{ path: string; ids: InstanceIds }> {
     const study = await generateStudy(join(workDir, name), { instances: 1, rows: 8, columns: 8, transferSyntax: 'explicit-le' });
     const file = await readFile(study.instances[0]!.path);
     const metaEnd = 144 + file.readUInt32LE(140);
@@ -172,24 +205,115 @@ describe('headers of hundreds of thousands of sequence items', () => {
     const sequence = Buffer.concat([head, Buffer.alloc(item.length * items).fill(item), end]);
     const path = join(workDir, `${name}.dcm`);
     await writeFile(path, Buffer.concat([file.subarray(0, metaEnd), insertBefore(file.subarray(metaEnd), beforeTag, sequence)]));
-    return { path, sopInstanceUid: study.instances[0]!.sopInstanceUid };
+    const { sopInstanceUid, sopClassUid } = study.instances[0]!;
+    return { path, ids: { studyInstanceUid: study.studyInstanceUid, sopInstanceUid, sopClassUid } };
   }
 
-  it('refuses one whose identifying attributes come after the items, in bounded memory', async () => {
-    const { path } = await withItems('items-early', 400_000, 0x00100000);
-    let result: Awaited<ReturnType<typeof readInstanceHeader>> | undefined;
+  it('reads one whose identifying attributes come after the items, in bounded memory', async () => {
+    const { path, ids } = await withItems('items-early', 400_000, 0x00100000);
+    let result: HeaderResult | undefined;
     const growth = await peakGrowth(async () => {
       result = await readInstanceHeader(path);
     });
-    expect(result).toEqual({ ok: false, code: 'FILE_NOT_DICOM', reason: 'the header holds more than 50000 sequence items before its pixel data' });
+    expect(result).toMatchObject({ ok: true, header: { sopInstanceUid: ids.sopInstanceUid, study: { instanceUid: ids.studyInstanceUid } } });
     if (growth !== undefined) expect(growth).toBeLessThan(150 * MiB);
   });
 
-  it('reads one whose identifying attributes come before the items, as it would a header too large to read whole', async () => {
-    const { path, sopInstanceUid } = await withItems('items-late', 400_000, 0x7fe00010);
+  it('refuses one whose items run past the read limit before its identifying attributes, as the relay does', async () => {
+    const { path, ids } = await withItems('items-over-limit', 400_000, 0x00100000);
+    expect(await readInstanceHeader(path, { maxHeaderBytes: MiB })).toEqual({ ok: false, code: 'FILE_NOT_DICOM', reason: tooLarge('1 MiB') });
+    expect(await relayVerdict(await readFile(path), ids, MiB)).toEqual({ ok: false, code: 'HEADER_TOO_LARGE', reason: tooLarge('1 MiB') });
+  });
+
+  it('reads one whose identifying attributes come before the items, in bounded memory', async () => {
+    const { path, ids } = await withItems('items-late', 400_000, 0x7fe00010);
     const growth = await peakGrowth(async () => {
-      expect(await readInstanceHeader(path)).toMatchObject({ ok: true, header: { sopInstanceUid, transferSyntaxUid: '1.2.840.10008.1.2.1' } });
+      expect(await readInstanceHeader(path)).toMatchObject({ ok: true, header: { sopInstanceUid: ids.sopInstanceUid, transferSyntaxUid: '1.2.840.10008.1.2.1' } });
     });
     if (growth !== undefined) expect(growth).toBeLessThan(150 * MiB);
+  });
+});
+
+describe('text in the character set the data set names', () => {
+  it('decodes a UTF-8 (ISO_IR 192) patient name', async () => {
+    const name = 'MÜLLER^ZOË=山田^太郎';
+    const study = await generateStudy(join(workDir, 'utf8'), { instances: 1, rows: 8, columns: 8, transferSyntax: 'explicit-le', patient: { name } });
+    const bytes = await readFile(study.instances[0]!.path);
+    // The file does hold UTF-8 under Specific Character Set (0008,0005) ISO_IR 192 (PS3.3 §C.12.1.1.2).
+    expect(bytes.includes(Buffer.from(name, 'utf8'))).toBe(true);
+    expect(bytes.includes(Buffer.from('ISO_IR 192', 'latin1'))).toBe(true);
+    expect(await readInstanceHeader(study.instances[0]!.path)).toMatchObject({ ok: true, header: { patient: { name } } });
+    expect(await parseHeader(bytes)).toMatchObject({ ok: true, header: { patient: { name } } });
+  });
+
+  it('decodes a Latin-1 (ISO_IR 100) patient name', async () => {
+    const study = await generateStudy(join(workDir, 'latin1'), { instances: 1, rows: 8, columns: 8, transferSyntax: 'explicit-le', patient: { name: 'PLAIN^ASCII' } });
+    const bytes = await readFile(study.instances[0]!.path);
+    const metaEnd = 144 + bytes.readUInt32LE(140);
+    // Replace the name by one in ISO_IR 100 bytes, of the same even length, under ISO_IR 100.
+    const at = bytes.indexOf(Buffer.from('PLAIN^ASCII', 'latin1'), metaEnd);
+    const latin1 = Buffer.from(bytes);
+    Buffer.from('PLÄIN^ÅSCII', 'latin1').copy(latin1, at);
+    expect(latin1.includes(Buffer.from('ISO_IR 100', 'latin1'))).toBe(true);
+    expect(await parseHeader(latin1)).toMatchObject({ ok: true, header: { patient: { name: 'PLÄIN^ÅSCII' } } });
+  });
+});
+
+describe('one verdict with the relay', () => {
+  /** The generated instance's file and what names it. */
+  async function instanceOf(name: string): Promise<{ bytes: Buffer; ids: InstanceIds; path: string }> {
+    const study = await generateStudy(join(workDir, name), { instances: 1, rows: 8, columns: 8, transferSyntax: 'explicit-le' });
+    const { path, sopInstanceUid, sopClassUid } = study.instances[0]!;
+    return { bytes: await readFile(path), ids: { studyInstanceUid: study.studyInstanceUid, sopInstanceUid, sopClassUid }, path };
+  }
+
+  it('refuses a file cut short as the relay does, with the relay\'s reason, wherever the cut is', async () => {
+    const { bytes, ids } = await instanceOf('agree-cut');
+    // Inside the Study Instance UID's value, and inside the pixel data (8 × 8 × 16 bits at the end).
+    const studyUid = bytes.indexOf(Buffer.from([0x20, 0x00, 0x0d, 0x00, 0x55, 0x49]), 132);
+    for (const cut of [studyUid + 10, bytes.length - 50]) {
+      const cutBytes = bytes.subarray(0, cut);
+      const path = join(workDir, 'agree-cut.dcm');
+      await writeFile(path, cutBytes);
+      const relay = await relayVerdict(cutBytes, ids);
+      expect(relay, `cut at ${cut}`).toMatchObject({ ok: false, code: 'TRUNCATED', reason: expect.stringContaining('the file ends inside') as string });
+      const { reason } = relay as Extract<ValidationResult, { ok: false }>;
+      expect(await readInstanceHeader(path), `cut at ${cut}`).toMatchObject({ ok: false, code: 'FILE_TRUNCATED', reason });
+      expect(await parseHeader(cutBytes), `cut at ${cut}`).toMatchObject({ ok: false, code: 'FILE_TRUNCATED', reason });
+    }
+  });
+
+  it('names the study of a file cut inside its image data (the folder watcher holds that study back)', async () => {
+    const { bytes, ids } = await instanceOf('cut-pixels');
+    expect(await parseHeader(bytes.subarray(0, bytes.length - 50))).toMatchObject({ ok: false, code: 'FILE_TRUNCATED', studyInstanceUid: ids.studyInstanceUid });
+    // Cut before its Study Instance UID, a file names no study.
+    const studyUid = bytes.indexOf(Buffer.from([0x20, 0x00, 0x0d, 0x00, 0x55, 0x49]), 132);
+    expect(await parseHeader(bytes.subarray(0, studyUid + 10))).not.toHaveProperty('studyInstanceUid');
+  });
+
+  it('accepts an object without Pixel Data as the relay does', async () => {
+    const { bytes, ids } = await instanceOf('agree-no-pixels');
+    // Pixel Data (7FE0,0010) OW is the last element: a 12-byte header and 8 × 8 × 2 bytes.
+    const pixelData = bytes.length - 12 - 128;
+    expect(bytes.readUInt32LE(pixelData)).toBe(0x00107fe0);
+    const noPixels = bytes.subarray(0, pixelData);
+    const path = join(workDir, 'no-pixels.dcm');
+    await writeFile(path, noPixels);
+    const relay = await relayVerdict(noPixels, ids);
+    expect(relay).toEqual({ ok: true, transferSyntaxUid: '1.2.840.10008.1.2.1', ...ids });
+    const expected = { ok: true, header: { sopInstanceUid: ids.sopInstanceUid, sopClassUid: ids.sopClassUid, transferSyntaxUid: '1.2.840.10008.1.2.1', study: { instanceUid: ids.studyInstanceUid } } };
+    expect(await readInstanceHeader(path)).toMatchObject(expected);
+    expect(await parseHeader(noPixels)).toMatchObject(expected);
+  });
+
+  it('refuses a data set without Series Instance UID as the relay does', async () => {
+    const { bytes, ids } = await instanceOf('agree-no-series');
+    // Renumber (0020,000E) to the unused (0020,000F), order and length kept: the data set no longer has it.
+    const series = bytes.indexOf(Buffer.from([0x20, 0x00, 0x0e, 0x00, 0x55, 0x49]), 132);
+    const without = Buffer.from(bytes);
+    without.writeUInt16LE(0x000f, series + 2);
+    const relay = await relayVerdict(without, ids);
+    expect(relay).toEqual({ ok: false, code: 'MISSING_IDENTITY', reason: 'the data set has no Series Instance UID (0020,000E), so no PACS can store it' });
+    expect(await parseHeader(without)).toEqual({ ok: false, code: 'FILE_NOT_DICOM', reason: (relay as Extract<ValidationResult, { ok: false }>).reason });
   });
 });
