@@ -173,6 +173,7 @@ class DataSetWalker {
     if (header.length === UNDEFINED_LENGTH) return this.undefinedLengthValue(header, valueStart, encoding, depth, limit);
     const valueEnd = valueStart + header.length;
     this.checkFits(header, valueEnd, limit);
+    if (this.window.length === undefined && header.length > 0) await this.checkStreamHolds(header, valueEnd, limit);
     if (encoding.explicitVr ? header.vr === 'SQ' : this.isListenedSequence(header.tag, depth)) {
       await this.sequence(header.tag, valueStart, valueEnd, encoding, depth + 1, valueEnd);
     } else if (sink?.keep.has(header.tag)) {
@@ -295,6 +296,17 @@ class DataSetWalker {
       const valueStart = valueEnd - header.length;
       throw new DicomReadError('TRUNCATED', `the file ends inside ${tagName(header.tag)}: its value starts at byte ${valueStart}${this.offsetNote} and declares ${header.length} bytes, of which ${Math.max(0, length - valueStart)} are there`);
     }
+  }
+
+  /**
+   * In a stream whose length is not known yet (an inflated data set), a value's end is checked by
+   * inflating up to it: the walk would inflate through it to the next element anyway, and a cut is
+   * then reported as the value it cuts, whether or not the caller keeps that value. So the relay,
+   * which keeps no values, and the desktop, which keeps several, give one reason.
+   */
+  private async checkStreamHolds(header: ElementHeader, valueEnd: number, limit: number | undefined): Promise<void> {
+    const last = this.window.cached(valueEnd - 1, 1) ?? await this.window.peek(valueEnd - 1, 1);
+    if (last.length === 0) this.checkFits(header, valueEnd, limit);
   }
 
   /**

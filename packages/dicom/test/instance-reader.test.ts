@@ -134,6 +134,18 @@ describe('readInstance', () => {
     expect(await read(bytes.subarray(0, bytes.length - 10))).toMatchObject({ ok: false, code: 'TRUNCATED' });
   });
 
+  it('gives one reason for a value cut short in a deflated data set, whether the value is kept or not', async () => {
+    // Instance Number (0020,0013) declaring far more bytes than the stream holds (found by faults/verdict-agreement.test.ts).
+    const long = Buffer.concat([encodeElementHeader(TAG.InstanceNumber, 'IS', 0xe59e), Buffer.from('12')]);
+    const pixels = encodeElement(TAG.PixelData, 'OB', Buffer.alloc(2048, 0x5a));
+    const bytes = part10(deflateRawSync(Buffer.concat([identity(), long, pixels])), DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN);
+    const kept = await read(bytes, { keep: new Set([TAG.InstanceNumber]) });
+    const skipped = await read(bytes);
+    expect(kept).toMatchObject({ ok: false, code: 'TRUNCATED' });
+    expect(skipped).toEqual(kept);
+    if (!kept.ok) expect(kept.reason).toMatch(/ends inside \(0020,0013\): its value starts at byte \d+ of the inflated data set and declares 58782 bytes, of which 2062 are there/);
+  });
+
   it('keeps no value longer than its cap, and reads no more than its budget', async () => {
     const big = encodeElement(0x00189999, 'UT', Buffer.alloc(200 * 1024, 0x41));
     const bytes = part10(identity(IDS, [big]));
