@@ -331,19 +331,21 @@ class DataSetWalker {
 
   /** The identifying UIDs, read like any kept value, as strings; the caller sees them in `values` only if it asked. */
   private noteIdentity(): void {
-    const values = this.facts.values;
-    const uid = (tag: number) => {
-      const value = values.get(tag)?.toString('latin1');
-      if (!this.options.keep?.has(tag)) values.delete(tag);
-      return value || undefined;
-    };
-    const sopClassUid = uid(SOP_CLASS_UID);
-    const sopInstanceUid = uid(SOP_INSTANCE_UID);
-    const studyInstanceUid = uid(STUDY_INSTANCE_UID);
-    const seriesInstanceUid = uid(SERIES_INSTANCE_UID);
+    const sopClassUid = this.takeUid(SOP_CLASS_UID);
+    const sopInstanceUid = this.takeUid(SOP_INSTANCE_UID);
+    const studyInstanceUid = this.takeUid(STUDY_INSTANCE_UID);
+    const seriesInstanceUid = this.takeUid(SERIES_INSTANCE_UID);
     if (sopClassUid) this.facts.sopClassUid = sopClassUid;
     if (sopInstanceUid) this.facts.sopInstanceUid = sopInstanceUid;
     if (studyInstanceUid) this.facts.studyInstanceUid = studyInstanceUid;
     if (seriesInstanceUid) this.facts.seriesInstanceUid = seriesInstanceUid;
+  }
+
+  /** One identifying UID as a string; its raw value stays in `values` only if the caller asked to keep it. */
+  private takeUid(tag: number): string | undefined {
+    const values = this.facts.values;
+    const value = values.get(tag)?.toString('latin1');
+    if (!this.options.keep?.has(tag)) values.delete(tag);
+    return value || undefined;
   }
 }

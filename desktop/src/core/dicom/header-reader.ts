@@ -91,25 +91,41 @@ async function readHeader(readBytes: HeaderReader, size: number, limits: HeaderR
 /** The catalog's attributes from what the walk kept: text decoded as the data set says, then unpadded (PS3.5 §6.2). */
 function headerFrom(read: Extract<InstanceReadResult, { ok: true }>): InstanceHeader {
   const { facts } = read;
+  const values = facts.values;
   // Specific Character Set is itself in the default repertoire (PS3.3 §C.12.1.1.2).
-  const decode = textDecoderFor(facts.values.get(TAG.SpecificCharacterSet)?.toString('latin1'));
-  const text = (tag: number) => {
-    const value = facts.values.get(tag);
-    return value ? trimText(decode(value)) : '';
-  };
-  const int = (tag: number) => integerString(facts.values.get(tag)?.toString('latin1'));
+  const decode = textDecoderFor(values.get(TAG.SpecificCharacterSet)?.toString('latin1'));
   // The data set's own UIDs, as the relay and a PACS store it by: readInstance has checked that
   // all four are there (PS3.4 §C.1.2.1) and that the meta header agrees (PS3.10 §7.1).
   return {
     sopClassUid: facts.sopClassUid!, sopInstanceUid: facts.sopInstanceUid!,
     transferSyntaxUid: read.transferSyntaxUid,
-    instanceNumber: int(TAG.InstanceNumber),
-    numberOfFrames: int(TAG.NumberOfFrames),
-    patient: { id: text(TAG.PatientID), name: text(TAG.PatientName), birthDate: text(TAG.PatientBirthDate), sex: text(TAG.PatientSex) },
-    study: { instanceUid: facts.studyInstanceUid!, date: text(TAG.StudyDate), time: text(TAG.StudyTime), description: text(TAG.StudyDescription), accessionNumber: text(TAG.AccessionNumber) },
-    series: { instanceUid: facts.seriesInstanceUid!, number: int(TAG.SeriesNumber), description: text(TAG.SeriesDescription), modality: text(TAG.Modality) },
+    instanceNumber: integerValue(values, TAG.InstanceNumber),
+    numberOfFrames: integerValue(values, TAG.NumberOfFrames),
+    patient: {
+      id: textValue(values, TAG.PatientID, decode), name: textValue(values, TAG.PatientName, decode),
+      birthDate: textValue(values, TAG.PatientBirthDate, decode), sex: textValue(values, TAG.PatientSex, decode),
+    },
+    study: {
+      instanceUid: facts.studyInstanceUid!, date: textValue(values, TAG.StudyDate, decode), time: textValue(values, TAG.StudyTime, decode),
+      description: textValue(values, TAG.StudyDescription, decode), accessionNumber: textValue(values, TAG.AccessionNumber, decode),
+    },
+    series: {
+      instanceUid: facts.seriesInstanceUid!, number: integerValue(values, TAG.SeriesNumber),
+      description: textValue(values, TAG.SeriesDescription, decode), modality: textValue(values, TAG.Modality, decode),
+    },
     ...(read.meta ? {} : { withoutFileMeta: true as const }),
   };
+}
+
+/** A text attribute, decoded and without its padding; '' when absent. */
+function textValue(values: ReadonlyMap<number, Buffer>, tag: number, decode: (bytes: Buffer) => string): string {
+  const value = values.get(tag);
+  return value ? trimText(decode(value)) : '';
+}
+
+/** An IS attribute (PS3.5 §6.2: ASCII digits), or null when absent or not a number. */
+function integerValue(values: ReadonlyMap<number, Buffer>, tag: number): number | null {
+  return integerString(values.get(tag)?.toString('latin1'));
 }
 
 /**
