@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import type { ImportSource, SourceItem } from './import-source.js';
 
 /**
- * Every regular file under `root` (or `root` itself when it is a file), depth first, streamed from
- * the directory handles so a folder of tens of thousands of files costs no more memory than a small
- * one. Symbolic links are not followed (a CD export has none; a loop would never end). A folder that
+ * Every regular file under `root` (or `root` itself when it is a file), depth first and in name
+ * order within each folder, read from the directory handles one folder at a time. Symbolic links are not followed (a CD export has none; a loop would never end). A folder that
  * cannot be read or vanishes mid-scan is reported and skipped; the rest goes on.
  */
 export async function* folderSource(root: string): ImportSource {
@@ -36,17 +35,21 @@ export async function* folderSource(root: string): ImportSource {
       continue;
     }
     const subfolders: string[] = [];
+    const files: string[] = [];
     try {
       for await (const entry of handle as AsyncIterable<Dirent>) {
         const path = join(dir, entry.name);
         if (entry.isDirectory()) subfolders.push(path);
-        else if (entry.isFile()) yield { kind: 'file', file: { path, displayName: path } };
+        else if (entry.isFile()) files.push(path);
         // symbolic links, sockets, devices: not images
       }
     } catch (error) {
       yield unreadable(dir, error);
     }
-    // Sorted so an import walks media in a stable order (CD exports are named IM0001, IM0002...).
+    // In name order, so an import walks media the same way every time (CD exports are named IM0001,
+    // IM0002...) and, of two files with one SOP Instance UID, the first by name is the one sent.
+    // One folder's names at a time: a folder of 100,000 files costs a few megabytes.
+    for (const path of files.sort()) yield { kind: 'file', file: { path, displayName: path } };
     pending.push(...subfolders.sort().reverse());
   }
 }

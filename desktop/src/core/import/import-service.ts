@@ -92,16 +92,33 @@ export class ImportService {
       onProgress?.({ ...counts, current: displayName });
     };
 
+    // Files are read `concurrency` at a time but catalogued in the order the source lists them, so
+    // when two files of one import share a SOP Instance UID, the one listed first is the one kept
+    // and sent, and the other is the conflict, on every run (not whichever read finished first).
+    // The window of read-but-not-yet-catalogued files is bounded by `concurrency` too.
     const inFlight = new Set<Promise<void>>();
+    const finished = new Map<number, () => void>();
+    let listed = 0;
+    let catalogued = 0;
+    const inOrder = (position: number, step: () => void) => {
+      finished.set(position, step);
+      for (let next = finished.get(catalogued); next; next = finished.get(catalogued)) {
+        finished.delete(catalogued++);
+        next();
+      }
+    };
     for await (const item of source) {
       counts.found++;
+      const position = listed++;
       if (item.kind === 'skipped') {
-        accept({ ok: false, skipped: item.skipped }, item.skipped.displayName);
+        inOrder(position, () => accept({ ok: false, skipped: item.skipped }, item.skipped.displayName));
         continue;
       }
-      const task: Promise<void> = indexFile(item.file, this.wrap).then((result) => accept(result, item.file.displayName)).finally(() => inFlight.delete(task));
+      const task: Promise<void> = indexFile(item.file, this.wrap)
+        .then((result) => inOrder(position, () => accept(result, item.file.displayName)))
+        .finally(() => inFlight.delete(task));
       inFlight.add(task);
-      if (inFlight.size >= concurrency) await Promise.race(inFlight);
+      while (listed - catalogued >= concurrency && inFlight.size > 0) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
     flush();

@@ -82,6 +82,30 @@ describe('importing folders', () => {
     expect(reader.conflicts()).toEqual([expect.objectContaining({ sopInstanceUid: study.instances[0]!.sopInstanceUid, existingPath: study.instances[0]!.path, newPath: join(otherDir, 'IM00001.dcm') })]);
     expectCatalogHolds(study); // the original row is untouched
   });
+
+  it('of two files with one SOP Instance UID in one import, keeps the first by name, however long it takes to read', async () => {
+    const root = join(workDir, 'same-uid');
+    // A. is large (read and hashed last), B. is small (done first): the order of the folder decides, not the reads.
+    const large = await generateStudy(join(workDir, 'same-uid-source'), { instances: 1, rows: 2048, columns: 2048, seed: 41 });
+    const source = await readFile(large.instances[0]!.path);
+    const pixelData = source.lastIndexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00]));
+    const small = Buffer.from(source.subarray(0, pixelData + 12 + 16));
+    small.writeUInt32LE(16, pixelData + 8); // explicit VR OW: 32-bit length after two reserved bytes (PS3.5 §7.1.2)
+    await mkdir(root, { recursive: true });
+    await writeFile(join(root, 'A-large.dcm'), source);
+    // The same header with a short Pixel Data: another file under the same SOP Instance UID.
+    await writeFile(join(root, 'B-small.dcm'), small);
+    for (let run = 0; run < 3; run++) {
+      const runDb = openCatalogDatabase(join(await mkdtemp(join(workDir, 'catalog-')), 'catalog.db'));
+      try {
+        const { counts } = await new ImportService({ db: runDb }).run(root, folderSource(root));
+        expect(counts).toMatchObject({ imported: 1, conflicts: 1 });
+        expect(new CatalogReader(runDb).conflicts()).toEqual([expect.objectContaining({ existingPath: join(root, 'A-large.dcm'), newPath: join(root, 'B-small.dcm') })]);
+      } finally {
+        runDb.close();
+      }
+    }
+  });
 });
 
 describe('bad input', () => {
