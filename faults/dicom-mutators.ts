@@ -6,6 +6,7 @@
 // behind the inflater too.
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Xorshift32 } from './fuzz-random.js';
+import { LONG_LENGTH_VRS } from '@relaypacs/dicom';
 
 export interface DicomSyntax {
   explicitVr: boolean;
@@ -82,7 +83,6 @@ const PIXEL_DATA = 0x7fe00010;
 const IMPLICIT_LE = '1.2.840.10008.1.2';
 const EXPLICIT_BE = '1.2.840.10008.1.2.2';
 const DEFLATED_LE = '1.2.840.10008.1.2.1.99';
-const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 const ALL_VRS = ['AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FD', 'FL', 'IS', 'LO', 'LT', 'OB', 'OD', 'OF', 'OL', 'OV', 'OW',
   'PN', 'SH', 'SL', 'SQ', 'SS', 'ST', 'SV', 'TM', 'UC', 'UI', 'UL', 'UN', 'UR', 'US', 'UT', 'UV'] as const;
 /** Sequences an implicit VR walker should descend into even when their length is defined. */
@@ -137,7 +137,7 @@ class SiteWalker {
     }
     if (this.syntax.explicitVr) {
       const vr = this.bytes.toString('latin1', offset + 4, offset + 6);
-      if (LONG_VRS.has(vr)) {
+      if (LONG_LENGTH_VRS.has(vr)) {
         const length = this.u32(offset + 8);
         return { ...common, kind: 'element', vr, lengthOffset: offset + 8, lengthBytes: 4, length, headerBytes: 12, end: offset + 12 + (length === UNDEFINED_LENGTH ? 0 : length) };
       }

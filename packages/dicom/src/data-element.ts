@@ -18,7 +18,7 @@ const VALUE_REPRESENTATION_LIST = [
 export type ValueRepresentation = typeof VALUE_REPRESENTATION_LIST[number];
 
 /** VRs whose explicit header has 2 reserved bytes and a 32-bit length (PS3.5 §7.1.2, Table 7.1-1). */
-const LONG_LENGTH_VRS: ReadonlySet<string> = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
+export const LONG_LENGTH_VRS: ReadonlySet<string> = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 
 /**
  * Every VR by its two bytes as one number (first byte high), so that the header of each element is

@@ -1,7 +1,4 @@
-import type { ValueRepresentation } from './data-element.js';
-
-/** VRs whose explicit header has 2 reserved bytes and a 32-bit length (PS3.5 §7.1.2, Table 7.1-1). */
-const LONG_LENGTH_VRS: ReadonlySet<string> = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
+import { LONG_LENGTH_VRS, type ValueRepresentation } from './data-element.js';
 
 /** The value length of an element or item that ends at a delimitation item (PS3.5 §7.1.1). */
 export const UNDEFINED_LENGTH_VALUE = 0xffffffff;

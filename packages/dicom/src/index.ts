@@ -3,7 +3,7 @@
 // TypeScript on Node built-ins: no Electron, no Fastify, no npm dependencies.
 export { ReadBudget, StoredBytes, type ByteSource, type HeaderReader } from './byte-source.js';
 export { ByteWindow } from './byte-window.js';
-export { UNDEFINED_LENGTH, readElementHeader, tagName, type ElementHeader, type ValueRepresentation } from './data-element.js';
+export { LONG_LENGTH_VRS, UNDEFINED_LENGTH, readElementHeader, tagName, type ElementHeader, type ValueRepresentation } from './data-element.js';
 export { MAX_KEPT_VALUE_BYTES, MAX_SEQUENCE_DEPTH, walkDataSet, type DataSetFacts, type ItemListener, type WalkOptions } from './data-set-walker.js';
 export { encodeElement, encodeElementHeader, encodeItemHeader, paddedText, UNDEFINED_LENGTH_VALUE } from './element-writer.js';
 export { encodeFileMeta, readFileMeta, type FileMeta, type FileMetaFields } from './file-meta.js';

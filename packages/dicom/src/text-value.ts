@@ -5,29 +5,24 @@
  * switching sets inside a value, PS3.5 §6.1.2.5) are decoded by their first set, the rest as Latin-1:
  * the catalog shows a name slightly wrong rather than not at all.
  */
-const DECODERS: Readonly<Record<string, string>> = {
-  'ISO_IR 6': 'latin1', 'ISO 2022 IR 6': 'latin1',
-  'ISO_IR 100': 'latin1', 'ISO 2022 IR 100': 'latin1',
-  'ISO_IR 101': 'iso-8859-2', 'ISO 2022 IR 101': 'iso-8859-2',
-  'ISO_IR 109': 'iso-8859-3', 'ISO 2022 IR 109': 'iso-8859-3',
-  'ISO_IR 110': 'iso-8859-4', 'ISO 2022 IR 110': 'iso-8859-4',
-  'ISO_IR 144': 'iso-8859-5', 'ISO 2022 IR 144': 'iso-8859-5',
-  'ISO_IR 127': 'iso-8859-6', 'ISO 2022 IR 127': 'iso-8859-6',
-  'ISO_IR 126': 'iso-8859-7', 'ISO 2022 IR 126': 'iso-8859-7',
-  'ISO_IR 138': 'iso-8859-8', 'ISO 2022 IR 138': 'iso-8859-8',
-  'ISO_IR 148': 'iso-8859-9', 'ISO 2022 IR 148': 'iso-8859-9',
-  'ISO_IR 203': 'iso-8859-15', 'ISO 2022 IR 203': 'iso-8859-15',
-  'ISO_IR 13': 'shift_jis', 'ISO 2022 IR 13': 'shift_jis',
-  'ISO_IR 166': 'windows-874', 'ISO 2022 IR 166': 'windows-874',
-  'ISO_IR 192': 'utf-8',
-  'GB18030': 'gb18030',
-  'GBK': 'gbk',
-};
+
+/** ISO-IR registration numbers of the single-byte sets (PS3.3 Table C.12-2) and how to decode each. */
+const SINGLE_BYTE_SETS: readonly [number, string][] = [
+  [6, 'latin1'], [100, 'latin1'], [101, 'iso-8859-2'], [109, 'iso-8859-3'], [110, 'iso-8859-4'], [144, 'iso-8859-5'],
+  [127, 'iso-8859-6'], [126, 'iso-8859-7'], [138, 'iso-8859-8'], [148, 'iso-8859-9'], [203, 'iso-8859-15'],
+  [13, 'shift_jis'], [166, 'windows-874'],
+];
+
+/** Each set under its plain term ("ISO_IR 100") and its code extension term ("ISO 2022 IR 100"), and the multi-byte sets. */
+const DECODERS: ReadonlyMap<string, string> = new Map([
+  ...SINGLE_BYTE_SETS.flatMap(([ir, label]): [string, string][] => [[`ISO_IR ${ir}`, label], [`ISO 2022 IR ${ir}`, label]]),
+  ['ISO_IR 192', 'utf-8'], ['GB18030', 'gb18030'], ['GBK', 'gbk'],
+]);
 
 /** The decoder for a Specific Character Set value (its first value decides; see above). */
 export function textDecoderFor(specificCharacterSet: string | undefined): (bytes: Buffer) => string {
   const first = (specificCharacterSet ?? '').split('\\')[0]!.trim();
-  const label = DECODERS[first] ?? 'latin1';
+  const label = DECODERS.get(first) ?? 'latin1';
   if (label === 'latin1') return (bytes) => bytes.toString('latin1');
   try {
     const decoder = new TextDecoder(label);

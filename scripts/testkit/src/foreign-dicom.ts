@@ -8,6 +8,7 @@ import type { OrthancServer } from './orthanc-server.js';
 import { SeededRandom } from './seeded-random.js';
 import { generateStudy, type GeneratedInstance, type GeneratedStudy } from './study-generator.js';
 import { TRANSFER_SYNTAX_UIDS } from './transfer-syntax.js';
+import { LONG_LENGTH_VRS } from '@relaypacs/dicom';
 
 /**
  * A folder of DICOM files that no one here wrote: DCMTK (dcmconv, dump2dcm, dcmodify, dcmpsmk,
@@ -199,8 +200,6 @@ async function runTool(command: string, args: string[], timeoutMs: number): Prom
 }
 
 const PREAMBLE_LENGTH = 128;
-/** Explicit VR little endian VRs with a 2-byte reserved field and a 4-byte length (PS3.5 §7.1.2). */
-const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 
 /** Whether the bytes start as a Part 10 file: 128-byte preamble then "DICM" (PS3.10 §7.1). */
 export function isPart10(bytes: Buffer): boolean {
@@ -217,7 +216,7 @@ export function dataSetOffset(bytes: Buffer): number {
   let offset = PREAMBLE_LENGTH + 4;
   while (offset + 8 <= bytes.length && bytes.readUInt16LE(offset) === 0x0002) {
     const vr = bytes.toString('latin1', offset + 4, offset + 6);
-    offset += LONG_VRS.has(vr) ? 12 + bytes.readUInt32LE(offset + 8) : 8 + bytes.readUInt16LE(offset + 6);
+    offset += LONG_LENGTH_VRS.has(vr) ? 12 + bytes.readUInt32LE(offset + 8) : 8 + bytes.readUInt16LE(offset + 6);
   }
   return offset;
 }
@@ -238,7 +237,7 @@ function findExplicitValue(bytes: Buffer, group: number, element: number, vr: st
   pattern.write(vr, 4, 'latin1');
   const at = options.last ? bytes.lastIndexOf(pattern) : bytes.indexOf(pattern, options.from ?? 0);
   if (at < 0) throw new Error(`no (${hex4(group)},${hex4(element)}) ${vr} element found`);
-  return LONG_VRS.has(vr)
+  return LONG_LENGTH_VRS.has(vr)
     ? { valueOffset: at + 12, valueLength: bytes.readUInt32LE(at + 8) }
     : { valueOffset: at + 8, valueLength: bytes.readUInt16LE(at + 6) };
 }
