@@ -173,11 +173,12 @@ class DataSetWalker {
     if (header.length === UNDEFINED_LENGTH) return this.undefinedLengthValue(header, valueStart, encoding, depth, limit);
     const valueEnd = valueStart + header.length;
     this.checkFits(header, valueEnd, limit);
-    if (this.window.length === undefined && header.length > 0) await this.checkStreamHolds(header, valueEnd, limit);
     if (encoding.explicitVr ? header.vr === 'SQ' : this.isListenedSequence(header.tag, depth)) {
       await this.sequence(header.tag, valueStart, valueEnd, encoding, depth + 1, valueEnd);
     } else if (sink?.keep.has(header.tag)) {
-      await this.keepValue(header, valueStart, sink);
+      await this.keepValue(header, valueStart, sink, limit);
+    } else if (this.window.length === undefined && header.length > 0) {
+      await this.checkStreamHolds(header, valueEnd, limit);
     }
     // Implicit VR gives no VR, so any other defined-length sequence there is skipped as an opaque value.
     return valueEnd;
@@ -299,10 +300,12 @@ class DataSetWalker {
   }
 
   /**
-   * In a stream whose length is not known yet (an inflated data set), a value's end is checked by
-   * inflating up to it: the walk would inflate through it to the next element anyway, and a cut is
-   * then reported as the value it cuts, whether or not the caller keeps that value. So the relay,
-   * which keeps no values, and the desktop, which keeps several, give one reason.
+   * In a stream whose length is not known yet (an inflated data set), a skipped value's end is
+   * checked by inflating up to it: the walk would inflate through it to the next element anyway, and
+   * a cut is then reported as the value it cuts, as keepValue reports a kept value. So the relay,
+   * which keeps no values, and the desktop, which keeps several, give one reason. Only for a value
+   * that is skipped: the stream is read forward only, so a sequence's items or a kept value must be
+   * read before anything past them.
    */
   private async checkStreamHolds(header: ElementHeader, valueEnd: number, limit: number | undefined): Promise<void> {
     const last = this.window.cached(valueEnd - 1, 1) ?? await this.window.peek(valueEnd - 1, 1);
@@ -314,7 +317,7 @@ class DataSetWalker {
    * instance ambiguous and is refused; any other attribute given twice keeps its first value, so
    * what the caller asked to read never changes the verdict.
    */
-  private async keepValue(header: ElementHeader, valueStart: number, sink: ValueSink): Promise<void> {
+  private async keepValue(header: ElementHeader, valueStart: number, sink: ValueSink, limit: number | undefined): Promise<void> {
     if (sink.values.has(header.tag)) {
       if (sink.uids.has(header.tag)) throw malformed(`${tagName(header.tag)} appears twice in the data set`);
       return;
@@ -323,9 +326,17 @@ class DataSetWalker {
       sink.values.set(header.tag, Buffer.from(await readUidValue(this.window, header, valueStart), 'latin1'));
       return;
     }
-    if (header.length > MAX_KEPT_VALUE_BYTES) return;
+    const valueEnd = valueStart + header.length;
+    if (header.length > MAX_KEPT_VALUE_BYTES) {
+      if (this.window.length === undefined) await this.checkStreamHolds(header, valueEnd, limit);
+      return;
+    }
     const bytes = await this.window.peek(valueStart, header.length);
-    if (bytes.length < header.length) throw new DicomReadError('TRUNCATED', `the file ends inside ${tagName(header.tag)}, whose value starts at byte ${valueStart}${this.offsetNote}`);
+    if (bytes.length < header.length) {
+      // The source ended inside the value, so its length is known now: the same reason as a skipped value's.
+      this.checkFits(header, valueEnd, limit);
+      throw new DicomReadError('TRUNCATED', `the file ends inside ${tagName(header.tag)}, whose value starts at byte ${valueStart}${this.offsetNote}`);
+    }
     sink.values.set(header.tag, Buffer.from(bytes));
   }
 

@@ -146,6 +146,19 @@ describe('readInstance', () => {
     if (!kept.ok) expect(kept.reason).toMatch(/ends inside \(0020,0013\): its value starts at byte \d+ of the inflated data set and declares 58782 bytes, of which 2062 are there/);
   });
 
+  it('walks nested defined-length sequences in a deflated data set forward, as the stream allows', async () => {
+    // Found by the malformed-input fuzzer (sequence-bomb on a deflated seed): the stream is read forward only.
+    // More than one read and one inflated chunk (64 KiB each) inside the sequences.
+    let nested = Buffer.concat([el(TAG.Modality, 'CS', 'OT'), encodeElement(0x00091010, 'OB', Buffer.alloc(300 * 1024, 0x33))]);
+    for (let level = 0; level < 40; level++) {
+      const item = Buffer.concat([encodeItemHeader(TAG.Item, nested.length), nested]);
+      nested = Buffer.concat([encodeElementHeader(0x00081115, 'SQ', item.length), item]);
+    }
+    const bytes = part10(deflateRawSync(Buffer.concat([identity(), nested, el(0x00204000, 'LT', 'after the sequences')])), DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN);
+    const result = await read(bytes, { keep: new Set([0x00204000]) });
+    expect(result.ok && result.facts.values.get(0x00204000)?.toString('latin1')).toBe('after the sequences ');
+  });
+
   it('keeps no value longer than its cap, and reads no more than its budget', async () => {
     const big = encodeElement(0x00189999, 'UT', Buffer.alloc(200 * 1024, 0x41));
     const bytes = part10(identity(IDS, [big]));
