@@ -62,7 +62,10 @@ console.log(!electron.found
     : `start: Electron found at ${electron.binary.path}: building the desktop app; its window opens beside the headless programs.`);
 
 // --max-semi-space-size=8: the relay's memory bound (docs/BENCHMARKS.md, "Relay memory"), as the deploy units start it.
-keep(spawn(process.execPath, ['--max-semi-space-size=8', RELAY_BIN, '--port', port, '--data', relayData, ...process.argv.slice(2)], { stdio: 'inherit' }));
+// --log-file: this console is for sentences; the relay's JSON request log (a line per request) goes
+// to its data folder, and only its warnings and errors show here (server/src/ops/relay-log.ts).
+const relayLog = join(relayData, 'logs', 'relay.log');
+keep(spawn(process.execPath, ['--max-semi-space-size=8', RELAY_BIN, '--port', port, '--data', relayData, '--log-file', relayLog, ...process.argv.slice(2)], { stdio: 'inherit' }));
 for (let i = 0; i < 100; i++) {
   if (await fetch(`${relayUrl}/healthz`).then((r) => r.ok, () => false)) break;
   await new Promise((r) => setTimeout(r, 200));

@@ -9,11 +9,15 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const USAGE = `Usage:
-  relaypacs-relay [--port N] [--host ADDR] [--data DIR] [--config FILE] [--stow-url URL]
+  relaypacs-relay [--port N] [--host ADDR] [--data DIR] [--config FILE] [--stow-url URL] [--log-file PATH]
       Runs the relay. Environment: RELAYPACS_PORT, RELAYPACS_HOST, RELAYPACS_DATA, RELAYPACS_CONFIG,
-      RELAYPACS_STOW_URL, RELAYPACS_LOG_LEVEL, RELAYPACS_METRICS_PORT (or off), RELAYPACS_IDLE_GC=off.
+      RELAYPACS_STOW_URL, RELAYPACS_LOG_LEVEL, RELAYPACS_LOG_FILE, RELAYPACS_METRICS_PORT (or off),
+      RELAYPACS_IDLE_GC=off.
       Defaults: 127.0.0.1:8780 (metrics on 127.0.0.1:8781), data under
       ~/.local/share/relaypacs/relay, studies delivered to DATA/delivered unless a destination is set.
+      Log (JSON, pino, one line per request, never PHI): to stdout when it is not a terminal; on a
+      terminal only warnings and errors, readable; with --log-file PATH everything goes to PATH
+      (rotated at 10 MiB to PATH.1) and a terminal still shows warnings and errors.
   relaypacs-relay user add NAME --role ROLE [--password-stdin]
   relaypacs-relay user passwd NAME [--password-stdin]
   relaypacs-relay user disable|enable NAME
@@ -23,14 +27,14 @@ const USAGE = `Usage:
       Roles: admin, radiographer, clinician, radiologist, device.`;
 
 /** Splits the server's own flags from a subcommand's arguments. */
-function splitArgs(argv: string[]): { flags: { port?: number; host?: string; dataDir?: string; configFile?: string; stowUrl?: string; help?: boolean }; rest: string[] } {
+function splitArgs(argv: string[]): { flags: { port?: number; host?: string; dataDir?: string; configFile?: string; stowUrl?: string; logFile?: string; help?: boolean }; rest: string[] } {
   const { values, tokens } = parseArgs({
     args: argv,
     strict: false,
     tokens: true,
-    options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' }, 'stow-url': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' }, 'stow-url': { type: 'string' }, 'log-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
-  const own = new Set(['port', 'host', 'data', 'config', 'stow-url', 'help']);
+  const own = new Set(['port', 'host', 'data', 'config', 'stow-url', 'log-file', 'help']);
   const rest: string[] = [];
   for (const token of tokens) {
     if (token.kind === 'option' && own.has(token.name)) continue;
@@ -47,6 +51,7 @@ function splitArgs(argv: string[]): { flags: { port?: number; host?: string; dat
       ...(typeof values.data === 'string' ? { dataDir: values.data } : {}),
       ...(typeof values.config === 'string' ? { configFile: values.config } : {}),
       ...(typeof values['stow-url'] === 'string' ? { stowUrl: values['stow-url'] } : {}),
+      ...(typeof values['log-file'] === 'string' ? { logFile: values['log-file'] } : {}),
       ...(values.help === true ? { help: true } : {}),
     },
     rest,
@@ -77,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
   const relay = await startRelayServer(config);
   // Memory back to near its start-up level when the relay goes quiet (RELAYPACS_IDLE_GC=off: not).
   const idleRelease = process.env.RELAYPACS_IDLE_GC === 'off' ? undefined : startIdleMemoryRelease();
-  process.stderr.write(`relaypacs-relay: listening on ${relay.url}${relay.metricsUrl ? `, metrics on ${relay.metricsUrl}` : ''}, data in ${config.dataDir}\n`);
+  process.stderr.write(`relaypacs-relay: listening on ${relay.url}${relay.metricsUrl ? `, metrics on ${relay.metricsUrl}` : ''}, data in ${config.dataDir}${relay.logDescription ? `, ${relay.logDescription}` : ''}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(`relaypacs-relay: ${signal}, finishing requests in flight\n`);

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { RelayConfig } from './config/relay-config.js';
+import { relayLogDestination } from './ops/relay-log.js';
 import { startMetricsListener, type MetricsListener } from './ops/metrics-listener.js';
 import { createRelayServices, type RelayServices } from './relay-services.js';
 
@@ -11,12 +12,15 @@ export interface RunningRelay {
   url: string;
   /** The metrics listener's address (metrics.port), when it runs. */
   metricsUrl: string | undefined;
+  /** Where the log goes, in words, when not JSON on stdout (relay-log.ts). */
+  logDescription: string | undefined;
   close(): Promise<void>;
 }
 
 /**
  * Starts the relay: services, app, listen, background jobs. Only this file listens and closes.
  * Logs are JSON (pino) with request and upload ids; bodies and Authorization headers are never logged.
+ * Where they go (stdout, a terminal, a file) is decided in ops/relay-log.ts.
  */
 export async function startRelayServer(config: RelayConfig): Promise<RunningRelay> {
   const services = await createRelayServices(config);
@@ -25,9 +29,11 @@ export async function startRelayServer(config: RelayConfig): Promise<RunningRela
     : undefined;
   const metricsBearerToken = config.metrics.bearerTokenFile ? (await readFile(config.metrics.bearerTokenFile, 'utf8')).trim() : undefined;
   if (metricsBearerToken === '') throw new Error(`metrics.bearerTokenFile ${config.metrics.bearerTokenFile} is empty`);
+  const log = relayLogDestination({ logFile: config.logFile, level: config.logLevel });
   const logger = {
     level: config.logLevel,
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], remove: true },
+    ...(log.stream ? { stream: log.stream } : {}),
   };
   const app = await buildApp(services, { logger, ...(https ? { https } : {}), ...(metricsBearerToken ? { metricsBearerToken } : {}) });
   services.uploads.setLogger(app.log);
@@ -39,6 +45,7 @@ export async function startRelayServer(config: RelayConfig): Promise<RunningRela
   } catch (error) {
     await app.close();
     await services.close();
+    log.close();
     throw new Error(`cannot serve metrics on ${config.metrics.host}:${config.metrics.port} (${(error as Error).message}); set metrics.port (RELAYPACS_METRICS_PORT) to a free port, or to off`, { cause: error });
   }
   services.uploads.start();
@@ -49,12 +56,13 @@ export async function startRelayServer(config: RelayConfig): Promise<RunningRela
   const url = `${https ? 'https' : 'http'}://${host}:${port}`;
   let closing: Promise<void> | undefined;
   return {
-    app, services, url, metricsUrl: metrics?.url,
+    app, services, url, metricsUrl: metrics?.url, logDescription: log.description,
     close() {
       closing ??= (async () => {
         await metrics?.close();
         await app.close();
         await services.close();
+        log.close();
       })();
       return closing;
     },

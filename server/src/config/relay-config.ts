@@ -18,6 +18,12 @@ export const RelayConfigSchema = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 8780 }),
   dataDir: Type.String({ minLength: 1, default: join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'relaypacs', 'relay') }),
   logLevel: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info' }),
+  /**
+   * The JSON log goes to this file (rotated at 10 MiB, one previous file kept) instead of stdout; a
+   * terminal on stdout then still shows warnings and errors. Unset: JSON lines on stdout, or only
+   * warnings and errors, pretty-printed, when stdout is a terminal (server/src/ops/relay-log.ts).
+   */
+  logFile: Type.Optional(Type.String({ minLength: 1 })),
   /** HTTPS when both are given (PEM files). */
   tls: Type.Optional(Type.Object({ keyFile: Type.String(), certFile: Type.String() }, { additionalProperties: false })),
   /** CORS is off unless origins are listed. */
@@ -127,7 +133,7 @@ export class ConfigError extends Error {}
 
 export interface ConfigSources {
   /** Parsed command-line flags (already named like config fields). */
-  flags?: { port?: number; host?: string; dataDir?: string; configFile?: string; stowUrl?: string };
+  flags?: { port?: number; host?: string; dataDir?: string; configFile?: string; stowUrl?: string; logFile?: string };
   env?: NodeJS.ProcessEnv;
 }
 
@@ -160,6 +166,7 @@ export function loadRelayConfig(sources: ConfigSources = {}): RelayConfig {
   if (env.RELAYPACS_HOST) merged.host = env.RELAYPACS_HOST;
   if (env.RELAYPACS_DATA) merged.dataDir = env.RELAYPACS_DATA;
   if (env.RELAYPACS_LOG_LEVEL) merged.logLevel = env.RELAYPACS_LOG_LEVEL;
+  if (env.RELAYPACS_LOG_FILE) merged.logFile = env.RELAYPACS_LOG_FILE;
   if (env.RELAYPACS_STOW_URL) merged.stowUrl = env.RELAYPACS_STOW_URL;
   if (env.RELAYPACS_METRICS_PORT !== undefined) {
     merged.metrics = { ...(merged.metrics as object | undefined), port: env.RELAYPACS_METRICS_PORT === 'off' ? null : Number(env.RELAYPACS_METRICS_PORT) };
@@ -169,6 +176,7 @@ export function loadRelayConfig(sources: ConfigSources = {}): RelayConfig {
   if (flags.host !== undefined) merged.host = flags.host;
   if (flags.dataDir !== undefined) merged.dataDir = flags.dataDir;
   if (flags.stowUrl !== undefined) merged.stowUrl = flags.stowUrl;
+  if (flags.logFile !== undefined) merged.logFile = flags.logFile;
   return parseRelayConfig(merged, configFile ?? 'configuration');
 }
 
@@ -182,6 +190,7 @@ export function parseRelayConfig(input: Record<string, unknown>, source = 'confi
   }
   const config = withDefaults;
   config.dataDir = resolve(config.dataDir);
+  if (config.logFile) config.logFile = resolve(config.logFile);
   const u = config.upload;
   if (!(u.minChunkBytes <= u.preferredChunkBytes && u.preferredChunkBytes <= u.maxChunkBytes)) {
     throw new ConfigError(`invalid ${source}: /upload needs minChunkBytes <= preferredChunkBytes <= maxChunkBytes`);
