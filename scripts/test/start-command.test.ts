@@ -2,7 +2,7 @@
 // inbox, so a study dropped there ends up in the default destination folder. Runs with a private
 // gnome-keyring (the agent keeps its sign-in in the system keychain).
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeLoopbackPort, generateStudy, startKeyringSession, type KeyringSession } from '@relaypacs/testkit';
@@ -37,6 +37,10 @@ it('starts the relay and an agent watching the inbox; a dropped study reaches th
     const delivered = join(workDir, 'relaypacs', 'relay', 'delivered', study.studyInstanceUid);
     await expect.poll(() => readdir(delivered).catch(() => []), { timeout: 60_000, interval: 500 })
       .toEqual(study.instances.map((i) => `${i.sopInstanceUid}.dcm`).sort());
+    // The console is for a person: the relay's JSON request log goes to its data folder instead.
+    expect(output).not.toMatch(/^\s*\{"level":\d+/m);
+    const relayLog = await readFile(join(workDir, 'relaypacs', 'relay', 'logs', 'relay.log'), 'utf8');
+    expect(relayLog).toMatch(/"msg":"request completed"/);
   } finally {
     // npm, tsx and the two programs form one process group.
     try {
