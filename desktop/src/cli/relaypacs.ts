@@ -7,6 +7,7 @@ import { sourceForPath } from '../core/import/source-for-path.js';
 import { SettingsError } from '../core/settings/agent-settings.js';
 import { formatByteRate } from '../core/settings/byte-rate.js';
 import { sleepUnlessAborted } from '../core/upload/backoff.js';
+import { applyToAll, jobsForAll } from '../core/upload/queue-actions.js';
 import { describeTransferWindows, formatTransferWindow, isWindowOpen } from '../core/upload/transfer-window.js';
 import type { JobOutcome } from '../core/upload/upload-engine.js';
 import { FolderWatcher } from '../core/watch/folder-watcher.js';
@@ -26,10 +27,13 @@ const USAGE = `Usage: relaypacs COMMAND [options]   (--data DIR or RELAYPACS_AGE
       settled (no new file for --quiet seconds, default 30). --poll for network shares. Also sends
       what is queued, routine studies when their window opens.
   queue [--json]            the upload queue
-  retry ID|--all [--wait]   send failed or stalled jobs again (a study a PACS refused after the
-                            relay accepted it is re-delivered by the relay, not sent again)
+  retry ID|--all [--wait]   send a job again; --all retries what the desktop's Retry all does (every
+                            failed job, every job waiting to try again after a failed attempt), then
+                            sends them with the rest of the queue, jobs a stopped agent left included
+                            (a study a PACS refused after the relay accepted it is re-delivered by the
+                            relay, not sent again)
   pause ID|--all            hold jobs (they are skipped until resumed)
-  resume ID|--all           release held jobs (send them with retry)
+  resume ID|--all           release held jobs (send them with retry ID, or watch)
   cancel ID                 cancel a job the relay has not accepted yet, freeing its space there
   settings [--max-rate RATE|off] [--routine-window HH:MM-HH:MM[,HH:MM-HH:MM]|off]
            [--ca-file PEM|off] [--proxy http://HOST:PORT|off] [--json]
@@ -211,8 +215,16 @@ async function main(argv: string[]): Promise<number> {
       }
       case 'retry': {
         const engine = await core.engine();
-        // --all: failed jobs, and jobs an agent that stopped (or was killed) left unfinished.
-        const ids = values.all ? engine.jobs.all().filter((j) => !['delivered', 'confirmed', 'cancelled', 'paused'].includes(j.state)).map((j) => j.id) : args.map(Number);
+        if (values.all) {
+          // Retries what the desktop's "Retry all" retries (see queue-actions): failed jobs and jobs backing off.
+          const { changed, firstError } = await applyToAll(engine, core.db, 'retry');
+          if (firstError !== undefined && changed.length === 0) throw firstError;
+          // Then sends them with the rest of the queue: the desktop's sender loop always runs what is pending,
+          // here nothing else does (an agent stopped or killed mid-send leaves its jobs pending).
+          const ids = [...new Set([...changed, ...engine.jobs.pending().map((job) => job.id)])];
+          return await sendJobs(core, ids, values.wait === true, json, progress);
+        }
+        const ids = args.map(Number);
         if (ids.length === 0 || ids.some((id) => !Number.isInteger(id) || !engine.jobs.find(id))) throw new UsageError('retry needs job ids from `relaypacs queue`, or --all');
         for (const id of ids) {
           // A failed job: the engine re-queues a PACS's refusal on the relay, or sends the study again.
@@ -227,8 +239,7 @@ async function main(argv: string[]): Promise<number> {
       case 'pause':
       case 'resume': {
         const engine = await core.engine();
-        const wanted = command === 'pause' ? ['queued', 'uploading', 'failed'] : ['paused'];
-        const ids = values.all ? engine.jobs.all().filter((j) => wanted.includes(j.state)).map((j) => j.id) : args.map(Number);
+        const ids = values.all ? jobsForAll(engine, command) : args.map(Number);
         if (ids.length === 0 || ids.some((id) => !Number.isInteger(id) || !engine.jobs.find(id))) throw new UsageError(`${command} needs job ids from \`relaypacs queue\`, or --all`);
         const changed = ids.filter((id) => (command === 'pause' ? engine.pause(id) : engine.resume(id)));
         print(json, { [command === 'pause' ? 'paused' : 'resumed']: changed }, `${command === 'pause' ? 'paused' : 'resumed'}: ${changed.join(', ') || 'none'}`);

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { generateStudy } from '@relaypacs/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expectedUntouched, jobNow, plantJobs, RETRIED, UNTOUCHED } from '../core/upload/queue-fixture.js';
 import { AgentWorld } from './agent-harness.js';
 
 let world: AgentWorld;
@@ -49,3 +50,16 @@ it('retries through the relay: the failed deliveries go again, no byte is sent a
   const held = await world.heldInOrthanc(study);
   expect(held.sort()).toEqual(study.instances.map((i) => i.sopInstanceUid).sort());
 }, 120_000);
+
+it('retry --all retries what the desktop\'s Retry all does: failed jobs and jobs backing off, never delivered, confirmed, cancelled or paused ones', async () => {
+  const dataDir = join(world.workDir, 'agent');
+  const planted = plantJobs(dataDir, '1.2.826.0.1.3680043.99.72');
+  const retry = await world.agent(['retry', '--all', '--json']);
+  // The planted studies are not in the catalog: what was retried fails again (exit 1), with that reason.
+  expect(retry.code, retry.stderr).toBe(1);
+  const outcomes = (JSON.parse(retry.stdout.trim().split('\n').at(-1)!) as { jobs: (Outcome & { error?: { code: string } })[] }).jobs;
+  expect(outcomes.map((o) => o.jobId).sort()).toEqual(RETRIED.map((name) => planted[name]).sort());
+  expect(outcomes.every((o) => o.state === 'failed' && o.error?.code === 'INVALID_REQUEST')).toBe(true);
+  const untouched = Object.fromEntries(UNTOUCHED.map((name) => [name, (({ state, errorCode }) => ({ state, errorCode }))(jobNow(dataDir, planted[name]))]));
+  expect(untouched).toEqual(expectedUntouched());
+}, 60_000);

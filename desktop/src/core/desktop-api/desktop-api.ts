@@ -9,6 +9,7 @@ import type { Core } from '../create-core.js';
 import { AttachedPhotoFiles } from '../import/photo/photo-files.js';
 import { NotSignedInError } from '../session/agent-session.js';
 import type { ConnectivityMonitor } from '../upload/connectivity-monitor.js';
+import { applyQueueAction, applyToAll, type QueueAction } from '../upload/queue-actions.js';
 import type { JobOutcome, UploadEngine } from '../upload/upload-engine.js';
 import { WatchedFoldersRepository } from '../watch/watched-folders-repository.js';
 import { CodedFailure, toCodedError } from './coded-failure.js';
@@ -363,72 +364,31 @@ class DesktopApiService implements DesktopApi {
     }
   }
 
-  private async act(action: 'pause' | 'resume' | 'cancel' | 'retry', target: number | 'all'): Promise<{ changed: number }> {
+  private async act(action: QueueAction, target: number | 'all'): Promise<{ changed: number }> {
     const engine = await this.requireEngine('Sign in to change the queue.');
-    const applies: Record<typeof action, readonly string[]> = {
-      pause: ['queued', 'uploading', 'failed'],
-      resume: ['paused'],
-      cancel: ['queued', 'uploading', 'paused', 'failed'],
-      // "Retry all" is for failures; a cancelled study is sent again only when asked for by itself.
-      retry: target === 'all' ? ['failed'] : ['failed', 'cancelled'],
-    };
-    let ids: number[];
-    if (target === 'all') ids = engine.jobs.all().filter((job) => applies[action].includes(job.state)).map((job) => job.id);
+    let changed: number[];
+    let firstError: unknown;
+    if (target === 'all') ({ changed, firstError } = await applyToAll(engine, this.core.db, action));
     else {
       const job = engine.jobs.find(target);
       if (!job) throw new CodedFailure('INVALID_REQUEST', `There is no job ${target} in the queue. Refresh the queue and try again.`);
-      if (action === 'cancel' && ['completing', 'forwarding'].includes(job.state)) {
-        throw new CodedFailure('INVALID_REQUEST', 'The relay has already accepted this study and is sending it to PACS; it cannot be called back.');
-      }
-      ids = [target];
-    }
-    let changed = 0;
-    let firstError: unknown;
-    for (const id of ids) {
+      const accepted = new CodedFailure('INVALID_REQUEST', 'The relay has already accepted this study and is sending it to PACS; it cannot be called back.');
+      if (action === 'cancel' && ['completing', 'forwarding'].includes(job.state)) throw accepted;
       try {
-        if (action === 'pause' ? engine.pause(id)
-          : action === 'resume' ? engine.resume(id)
-            : action === 'cancel' ? await this.cancel(engine, id)
-              : await this.retry(engine, id)) {
-          changed++;
-          this.speed.forget(id);
-        } else if (action === 'cancel' && target !== 'all') {
-          throw new CodedFailure('INVALID_REQUEST', 'The relay has already accepted this study and is sending it to PACS; it cannot be called back.');
-        }
+        changed = (await applyQueueAction(engine, this.core.db, action, target)) ? [target] : [];
       } catch (error) {
-        firstError ??= error;
+        changed = [];
+        firstError = error;
       }
+      if (action === 'cancel' && changed.length === 0 && firstError === undefined) throw accepted;
     }
-    if (changed > 0) this.log(`queue: ${action} ${target === 'all' ? 'all' : `job ${target}`}: ${changed} changed`);
+    for (const id of changed) this.speed.forget(id);
+    if (changed.length > 0) this.log(`queue: ${action} ${target === 'all' ? 'all' : `job ${target}`}: ${changed.length} changed`);
     this.loop.wake();
     await this.loop.settleWaiters();
     this.queueChanged(true);
-    if (firstError !== undefined && changed === 0) throw firstError;
-    return { changed };
-  }
-
-  /**
-   * Cancels a job the relay has not accepted (freeing what it holds there). A failed job is
-   * dismissed even when the relay had accepted it: nothing of it is on its way any more.
-   */
-  private async cancel(engine: UploadEngine, jobId: number): Promise<boolean> {
-    if (await engine.cancel(jobId)) return true;
-    if (engine.jobs.find(jobId)?.state !== 'failed') return false;
-    engine.jobs.setState(jobId, 'cancelled');
-    return true;
-  }
-
-  /**
-   * The engine decides how: a study a PACS refused after the relay accepted it has its deliveries
-   * queued again on the relay and is followed; anything else is sent again from what the relay holds.
-   */
-  private async retry(engine: UploadEngine, jobId: number): Promise<boolean> {
-    const job = engine.jobs.find(jobId);
-    if (job?.state !== 'failed' && job?.state !== 'cancelled') return false;
-    // A cancelled study sent again since has its own job: that one is the study's.
-    if (job.state === 'cancelled' && this.core.db.prepare(`SELECT 1 FROM upload_jobs WHERE study_instance_uid = ? AND id <> ?
-      AND state IN ('queued', 'uploading', 'completing', 'forwarding', 'paused', 'delivered', 'confirmed')`).get(job.studyInstanceUid, jobId)) return false;
-    return engine.retry(jobId);
+    if (firstError !== undefined && changed.length === 0) throw firstError;
+    return { changed: changed.length };
   }
 
   private finished(outcome: JobOutcome): void {

@@ -83,6 +83,17 @@ export interface RunOptions {
 /** What a job waiting for an unreachable relay reports. */
 export const OFFLINE_REASON: HoldReason = { code: 'RELAY_UNREACHABLE', message: 'offline, waiting for the relay' };
 
+/**
+ * A job still to send whose last attempt failed, waiting out its back-off before the next one: it carries that
+ * attempt's error. A job held for its window or for an unreachable relay carries a hold reason instead, and is
+ * not backing off (retrying it would change nothing).
+ */
+export function isBackingOff(job: UploadJob): boolean {
+  if (job.state !== 'queued' && job.state !== 'uploading') return false;
+  if (job.errorCode === null || job.errorCode === 'WAITING_FOR_WINDOW') return false;
+  return !(job.errorCode === OFFLINE_REASON.code && job.lastError === OFFLINE_REASON.message);
+}
+
 export interface JobOutcome {
   jobId: number;
   state: 'delivered' | 'confirmed' | 'failed' | 'queued' | 'forwarding' | 'paused' | 'cancelled';
@@ -123,6 +134,8 @@ export class UploadEngine {
   /** Jobs being run, so a job asked for twice (a watcher and a queue drain) is sent once. */
   private readonly running = new Map<number, Promise<JobOutcome>>();
   private readonly stopping = new AbortController();
+  /** Per job waiting out a back-off: aborting it ends the wait (a retry asked for). */
+  private readonly backoffWakers = new Map<number, AbortController>();
   /** The last progress reported per running job, repeated when the job is held. */
   private readonly lastReported = new Map<number, { bytesSent: number; totalBytes: number }>();
   /** Routine jobs run alongside a STAT one (the desktop's lanes, watched folders) yield it the link. */
@@ -173,7 +186,7 @@ export class UploadEngine {
   }
 
   /**
-   * Makes a failed (or cancelled) job go again, and answers whether it will. A study the relay
+   * Makes a failed (or cancelled) job go again, or one backing off go now, and answers whether it will. A study the relay
    * accepted but a PACS did not take (error PACS_REJECTED after delivery was followed) is not sent
    * again: the relay owns its delivery, so its failed deliveries are queued again there
    * (POST /upload/{id}/retry; init only finds the upload again for a token, sending nothing) and the
@@ -183,6 +196,12 @@ export class UploadEngine {
    */
   async retry(jobId: number): Promise<boolean> {
     const job = this.jobs.find(jobId);
+    if (job && isBackingOff(job)) {
+      // Waiting before its next attempt: it goes now, its back-off starting over.
+      this.jobs.setState(jobId, job.state, { error: null });
+      this.backoffWakers.get(jobId)?.abort();
+      return true;
+    }
     if (job?.state !== 'failed' && job?.state !== 'cancelled') return false;
     if (job.relayUploadId && job.errorCode === 'PACS_REJECTED') {
       let init: InitUploadResponse | undefined;
@@ -299,8 +318,13 @@ export class UploadEngine {
         if (maxAttempts > 0 && attempt + 1 >= maxAttempts) return this.outcome(jobId, 'queued', { code, message });
         const retryAfter = error instanceof RelayRequestError && error.retryAfterSeconds ? error.retryAfterSeconds * 1000 : 0;
         const waitMs = Math.max(retryAfter, backoffMs(attempt, this.options.backoffBaseMs ?? 500, this.options.backoffMaxMs ?? 30_000));
-        // close() ends the wait too: the job keeps its place in the queue for the next engine.
-        if (error instanceof RelayRequestError && (error.status === 507 || error.status === 503)) {
+        // close() ends the wait too: the job keeps its place in the queue for the next engine. retry() ends it
+        // early: someone asked for the job to go now.
+        const waker = new AbortController();
+        this.backoffWakers.set(jobId, waker);
+        const signal = AbortSignal.any([this.stopping.signal, waker.signal]);
+        try {
+          if (error instanceof RelayRequestError && (error.status === 507 || error.status === 503)) {
           // Out of space or not ready: sooner than its Retry-After when the relay says it is ready.
           const client = this.options.client;
           // A job the relay has not admitted yet asks for its study's bytes: "ready" then means its
@@ -308,13 +332,16 @@ export class UploadEngine {
           const last = this.lastReported.get(jobId);
           const admitted = this.jobs.find(jobId)?.relayUploadId != null;
           const remaining = last && !admitted ? last.totalBytes - last.bytesSent : undefined;
-          await sleepUntilReady(waitMs, { isReady: () => client.isReady(remaining), pollMs: this.options.readyPollMs ?? 15_000, signal: this.stopping.signal });
-        } else {
-          await sleepUnlessAborted(waitMs, this.stopping.signal);
+            await sleepUntilReady(waitMs, { isReady: () => client.isReady(remaining), pollMs: this.options.readyPollMs ?? 15_000, signal });
+          } else {
+            await sleepUnlessAborted(waitMs, signal);
+          }
+        } finally {
+          this.backoffWakers.delete(jobId);
         }
         if (this.stopping.signal.aborted) return this.outcome(jobId, 'queued', { code, message });
-        // An attempt that got bytes to the relay before it failed (a lossy link) starts the backoff over.
-        attempt = (this.lastReported.get(jobId)?.bytesSent ?? 0) > sentBefore ? 0 : attempt + 1;
+        // An attempt that got bytes to the relay before it failed (a lossy link), or a retry asked for, starts the backoff over.
+        attempt = waker.signal.aborted || (this.lastReported.get(jobId)?.bytesSent ?? 0) > sentBefore ? 0 : attempt + 1;
       }
     }
   }

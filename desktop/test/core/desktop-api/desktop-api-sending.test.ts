@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventChannel, EventChannels, InvokeChannel, InvokeResponse, QueueItem } from '../../../src/common/ipc-contract.js';
 import { createCore } from '../../../src/core/create-core.js';
 import { createDesktopApi, type DesktopApi } from '../../../src/core/desktop-api/desktop-api.js';
+import { expectedUntouched, jobNow, plantJobs, RETRIED, UNTOUCHED } from '../upload/queue-fixture.js';
 import { ACCOUNTS, startRelayStack, type RelayStack } from './relay-stack.js';
 
 let stack: RelayStack;
@@ -147,4 +148,20 @@ describe('sending from the desktop', () => {
     expect((await jobOf(study.studyInstanceUid))!.error).toBeUndefined();
     expect(await ok('status:get')).toMatchObject({ failed: 0 });
   }, 90_000);
+});
+
+describe('Retry all from the desktop', () => {
+  it('retries failed jobs and jobs backing off, leaving delivered, confirmed, cancelled and paused ones as they were (as `relaypacs retry --all`)', async () => {
+    const dataDir = join(stack.workDir, 'agent');
+    const planted = plantJobs(dataDir, '1.2.826.0.1.3680043.99.71');
+    const retried = await ok('queue:act', { action: 'retry', jobId: 'all' });
+    expect(retried).toEqual({ changed: RETRIED.length });
+    const untouched = Object.fromEntries(UNTOUCHED.map((name) => [name, (({ state, errorCode }) => ({ state, errorCode }))(jobNow(dataDir, planted[name]))]));
+    expect(untouched).toEqual(expectedUntouched());
+    // The planted studies are not in the catalog: let what was retried fail again, then dismiss it.
+    for (const name of RETRIED) {
+      await expect.poll(() => jobNow(dataDir, planted[name]).state, { timeout: 10_000, interval: 50 }).toBe('failed');
+      await ok('queue:act', { action: 'cancel', jobId: planted[name] });
+    }
+  }, 30_000);
 });
