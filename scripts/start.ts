@@ -72,7 +72,22 @@ for (let i = 0; i < 100; i++) {
 }
 
 // The agent signs in with a device account of its own, created once; its refresh token goes to the
-// system keychain, which on Linux needs a Secret Service (GNOME Keyring, KWallet).
+// system keychain, which on Linux needs a Secret Service (GNOME Keyring, KWallet). Where none
+// answers (a server, a container, SSH without a desktop session) the agent is told to keep it in a
+// file of mode 0600 in its data folder instead, saying so once; not when the choice is already made
+// (RELAYPACS_CREDENTIAL_STORE) or systemd hands it credentials, and IT policy can still forbid it
+// (allowFileCredentialStore: false), which the agent then reports as the reason it cannot sign in.
+if (!process.env.RELAYPACS_CREDENTIAL_STORE && !process.env.CREDENTIALS_DIRECTORY) {
+  // Named through a variable: the desktop's sources belong to its own TypeScript project, not this one.
+  const keychainModule = new URL('../desktop/src/core/secrets/os-keychain-store.js', import.meta.url).href;
+  const { OsKeychainStore } = await import(keychainModule) as { OsKeychainStore: new () => { get(account: string): Promise<string | undefined> } };
+  // A lookup of an item that never exists: proves the keychain answers without asking to unlock it.
+  const unavailable = await new OsKeychainStore().get('relaypacs-probe').then(() => undefined, (error: unknown) => (error as { reason?: string }).reason ?? 'error');
+  if (unavailable) {
+    process.env.RELAYPACS_CREDENTIAL_STORE = 'file';
+    console.log(`start: no system keychain answers here (${unavailable}), so the agent keeps its sign-in in ${join(agentData, 'credentials.json')} (mode 0600) instead; set RELAYPACS_CREDENTIAL_STORE=keychain to refuse that.`);
+  }
+}
 const session = await run(AGENT_BIN, ['status', '--json']);
 let signedIn = session.code === 0 && Boolean((JSON.parse(session.output || '{}') as { session?: unknown }).session);
 if (!signedIn) {
@@ -83,7 +98,7 @@ if (!signedIn) {
   signedIn = login.code === 0;
   if (!signedIn) {
     console.log(`start: the agent could not sign in, so the inbox is not watched: ${login.output.trim()}`);
-    console.log(`start: the relay still runs at ${relayUrl}; send with \`npm run agent -- upload PATH\` once a keychain is available.`);
+    console.log(`start: the relay still runs at ${relayUrl}; send with \`npm run agent -- upload PATH\` once it can sign in.`);
   }
 }
 if (signedIn && !stopping) {

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createCore, type Core } from '../core/create-core.js';
+import { agentCredentials, credentialStoreChoice } from '../core/secrets/agent-credentials.js';
 import { sourceForPath } from '../core/import/source-for-path.js';
 import { SettingsError } from '../core/settings/agent-settings.js';
 import { formatByteRate } from '../core/settings/byte-rate.js';
@@ -42,7 +43,11 @@ const USAGE = `Usage: relaypacs COMMAND [options]   (--data DIR or RELAYPACS_AGE
       (4MB/s, 512KB/s, 20Mbit/s; off = no cap). --routine-window: ROUTINE studies are sent only then,
       local time, e.g. 20:00-07:00 (across midnight); STAT studies always go. Running agents apply
       changes from their next chunk.
-  status [--json]           who is signed in where, whether the relay answers, the sending settings`;
+  status [--json]           who is signed in where, whether the relay answers, the sending settings
+
+Credentials: the system keychain; --credential-store file (or RELAYPACS_CREDENTIAL_STORE=file) keeps
+them in DATA/credentials.json, mode 0600, where no keychain exists and IT policy allows it. Under
+systemd, LoadCredential= relaypacs-relay, relaypacs-user and relaypacs-password sign the agent in.`;
 
 class UsageError extends Error {}
 
@@ -107,7 +112,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true, strict: true,
     options: {
-      data: { type: 'string' }, relay: { type: 'string' }, user: { type: 'string' }, 'password-stdin': { type: 'boolean' }, totp: { type: 'string' },
+      data: { type: 'string' }, 'credential-store': { type: 'string' }, relay: { type: 'string' }, user: { type: 'string' }, 'password-stdin': { type: 'boolean' }, totp: { type: 'string' },
       quiet: { type: 'string' }, poll: { type: 'boolean' }, stability: { type: 'string' }, 'max-rate': { type: 'string' }, 'routine-window': { type: 'string' },
       'ca-file': { type: 'string' }, proxy: { type: 'string' },
       stat: { type: 'boolean' }, history: { type: 'string' }, wait: { type: 'boolean' }, json: { type: 'boolean' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -120,8 +125,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const json = values.json === true;
   const progress = new ProgressLine();
+  const dataDir = resolve(values.data ?? process.env.RELAYPACS_AGENT_DATA ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'relaypacs', 'agent'));
+  const credentials = await agentCredentials({ dataDir, choice: credentialStoreChoice(values['credential-store']) });
   const core = await createCore({
-    dataDir: resolve(values.data ?? process.env.RELAYPACS_AGENT_DATA ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'relaypacs', 'agent')),
+    dataDir, credentials: credentials.store, ...(credentials.unattended ? { unattended: credentials.unattended } : {}),
     onUploadProgress: (p) => progress.update(`job ${p.jobId} ${p.state}${p.reason ? ` (${p.reason.message})` : ''}`, p.bytesSent, p.totalBytes),
   });
   try {
@@ -130,7 +137,7 @@ async function main(argv: string[]): Promise<number> {
         if (!values.relay || !values.user) throw new UsageError('login needs --relay URL and --user NAME');
         if (!values['password-stdin']) throw new UsageError('give the password on standard input with --password-stdin');
         const info = await core.session.login(values.relay, values.user, await readStdin(), values.totp);
-        print(json, info, `signed in to ${info.relayUrl} as ${info.username} (${info.role}); the session is kept in the system keychain`);
+        print(json, info, `signed in to ${info.relayUrl} as ${info.username} (${info.role}); the session is kept ${credentials.where}`);
         return 0;
       }
       case 'upload': {

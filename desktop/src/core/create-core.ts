@@ -6,6 +6,7 @@ import { openCatalogDatabase, type CatalogDatabase } from './catalog/catalog-dat
 import { CatalogReader } from './catalog/catalog-reader.js';
 import { aeTitleFor } from './import/file-meta-wrapping.js';
 import { ImportService } from './import/import-service.js';
+import type { UnattendedSignIn } from './secrets/agent-credentials.js';
 import type { CredentialStore } from './secrets/credential-store.js';
 import { createCredentialStore } from './secrets/os-keychain-store.js';
 import { AgentSettings } from './settings/agent-settings.js';
@@ -18,6 +19,8 @@ import { UploadEngine, type JobProgress } from './upload/upload-engine.js';
 export interface CoreOptions {
   dataDir: string;
   credentials?: CredentialStore;
+  /** A sign-in the agent repeats by itself (systemd credentials, agent-credentials.ts). */
+  unattended?: UnattendedSignIn;
   onUploadProgress?: (progress: JobProgress) => void;
 }
 
@@ -65,7 +68,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     if (!client) clients.set(key, (client = new RelayClient({ baseUrl: relayUrl, ...connectionFor() })));
     return client;
   };
-  const session = new AgentSession(options.dataDir, options.credentials ?? createCredentialStore(), clientFor);
+  const session = new AgentSession(options.dataDir, options.credentials ?? createCredentialStore(), clientFor, options.unattended);
   let engine: UploadEngine | undefined;
   let events: RelayEventStream | undefined;
   const progressListeners = new Set<(progress: JobProgress) => void>();

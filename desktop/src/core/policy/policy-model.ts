@@ -45,10 +45,15 @@ export interface PolicyValues {
   routineWindows?: string[];
   updates?: { enabled?: boolean; channel?: UpdateChannel };
   startAtLogin?: boolean;
+  /**
+   * false: the headless agent may not keep credentials in a file (--credential-store file); it uses
+   * the OS keychain or systemd credentials only. Unset or true: the file store may be chosen.
+   */
+  allowFileCredentialStore?: boolean;
 }
 
 /** The keys a policy source can claim, in the order documentation lists them. */
-export const POLICY_KEYS = ['relayUrl', 'deviceAccount', 'watchedFolders', 'maxBytesPerSecond', 'routineWindows', 'updates', 'startAtLogin'] as const;
+export const POLICY_KEYS = ['relayUrl', 'deviceAccount', 'watchedFolders', 'maxBytesPerSecond', 'routineWindows', 'updates', 'startAtLogin', 'allowFileCredentialStore'] as const;
 export type PolicyKey = (typeof POLICY_KEYS)[number];
 
 export type PolicySourceKind = 'windows-registry' | 'macos-managed-preferences' | 'linux-policy-file' | 'policy-file';
@@ -100,4 +105,5 @@ export const LOCKS: Record<PolicyKey, readonly (keyof LockedSettings)[]> = {
   routineWindows: ['routineWindows'],
   updates: ['updates'],
   startAtLogin: ['startAtLogin'],
+  allowFileCredentialStore: [],
 };

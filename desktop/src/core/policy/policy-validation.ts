@@ -34,7 +34,7 @@ const ROUTING_TAG_MAX = 128;
 const USERNAME_MAX = 128;
 /** Keys a policy document may carry for people, not for the app. */
 const IGNORED_KEYS = new Set(['$schema', 'comment', 'description']);
-const TOP_LEVEL_KEYS = new Set<string>(['relayUrl', 'deviceAccount', 'watchedFolders', 'watchedFolderDefaults', 'maxBytesPerSecond', 'routineWindows', 'updates', 'startAtLogin']);
+const TOP_LEVEL_KEYS = new Set<string>(['relayUrl', 'deviceAccount', 'watchedFolders', 'watchedFolderDefaults', 'maxBytesPerSecond', 'routineWindows', 'updates', 'startAtLogin', 'allowFileCredentialStore']);
 
 /** Thrown inside a key's check: the message becomes that key's problem. */
 class Invalid extends Error {
@@ -80,6 +80,7 @@ export function validatePolicyDocument(document: unknown, context: ValidationCon
   check('routineWindows', raw.routineWindows !== undefined, () => windows(raw.routineWindows, 'routineWindows'));
   check('updates', raw.updates !== undefined, () => updates(raw.updates));
   check('startAtLogin', raw.startAtLogin !== undefined, () => boolean(raw.startAtLogin, 'startAtLogin'));
+  check('allowFileCredentialStore', raw.allowFileCredentialStore !== undefined, () => boolean(raw.allowFileCredentialStore, 'allowFileCredentialStore'));
 
   // Folders: each bad folder is reported and left out; the list stays locked either way, so a broken
   // entry never lets the user replace what IT set.

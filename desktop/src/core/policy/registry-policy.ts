@@ -44,6 +44,7 @@ const ROOT_FIELDS: Record<string, Field & { name: string }> = Object.fromEntries
   ['UpdatesEnabled', 'updates.enabled', 'updates', 'boolean'],
   ['UpdateChannel', 'updates.channel', 'updates', 'string'],
   ['StartAtLogin', 'startAtLogin', 'startAtLogin', 'boolean'],
+  ['AllowFileCredentialStore', 'allowFileCredentialStore', 'allowFileCredentialStore', 'boolean'],
 ] as const).map(([name, canonical, key, kind]) => [name.toLowerCase(), { name, canonical, key, kind }]));
 
 const FOLDER_FIELDS: Record<string, { name: string; field: string; kind: Kind }> = Object.fromEntries(([

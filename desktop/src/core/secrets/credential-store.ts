@@ -30,10 +30,17 @@ export type KeychainUnavailableReason =
   /** The keyring is locked and could not be unlocked (prompt dismissed or impossible). */
   | 'locked'
   /** The keychain answered with a failure of its own. */
-  | 'backend-error';
+  | 'backend-error'
+  /** The agent's credential file (file-credential-store.ts) or a systemd credential is readable by others or not the user's own. */
+  | 'file-unsafe'
+  /** IT policy (allowFileCredentialStore: false) forbids the credential file. */
+  | 'file-forbidden'
+  /** $CREDENTIALS_DIRECTORY holds RelayPACS credentials, but not all the agent needs. */
+  | 'credentials-incomplete';
 
 /**
- * The keychain cannot be used, so credentials cannot be kept safely. `message` is a sentence for IT
+ * The credential store cannot be used (the keychain, or for the headless agent the store chosen
+ * instead of it), so credentials cannot be kept safely. `message` is a sentence for IT
  * (what is missing and how to provide it); the radiographer sees ERROR_CODES.KEYCHAIN_UNAVAILABLE.
  * `detail` is the keychain's own words, with any secret removed. Neither ever holds the secret.
  */

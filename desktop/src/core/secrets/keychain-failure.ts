@@ -51,6 +51,13 @@ export function explain(reason: KeychainUnavailableReason, operation: KeychainOp
       return 'The keyring is locked and could not be unlocked (the unlock prompt was dismissed or could not be shown). Unlock the login keyring, for example by signing in to the desktop with a password or in Passwords and Keys (seahorse), then try again.';
     case 'backend-error':
       return `The system keychain did not ${VERB[operation]}. Check the keychain service (its log names the failure given as detail) and that no other program created duplicate RelayPACS entries.`;
+    // The stores that raise these three give a sentence naming the file; these are the fallbacks.
+    case 'file-unsafe':
+      return 'The credential file can be read by other users or belongs to another user, so RelayPACS does not use it. Make it the agent user\'s own with mode 0600 (chmod 600 FILE).';
+    case 'file-forbidden':
+      return 'IT policy (allowFileCredentialStore: false) forbids keeping credentials in a file, so RelayPACS keeps them only in the system keychain or takes them from systemd credentials.';
+    case 'credentials-incomplete':
+      return 'The systemd credentials directory ($CREDENTIALS_DIRECTORY) lacks a RelayPACS credential the agent needs (relaypacs-relay, relaypacs-user and relaypacs-password).';
   }
 }
 

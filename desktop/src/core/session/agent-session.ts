@@ -1,8 +1,9 @@
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { UnattendedSignIn } from '../secrets/agent-credentials.js';
 import type { CredentialStore } from '../secrets/credential-store.js';
 import { userAccount } from '../secrets/credential-account.js';
-import type { RelayClient } from '../upload/relay-client.js';
+import { RelayRequestError, type RelayClient } from '../upload/relay-client.js';
 
 /** Who is signed in where: kept in DATA/session.json. The refresh token lives in the keychain only. */
 export interface SessionInfo {
@@ -24,7 +25,16 @@ export class AgentSession {
   private access: { token: string; expiresAt: number } | undefined;
   private refreshing: Promise<string> | undefined;
 
-  constructor(private readonly dataDir: string, private readonly store: CredentialStore, private readonly clientFor: (relayUrl: string) => RelayClient) {}
+  /**
+   * `unattended`: a sign-in the agent repeats by itself (systemd credentials): whenever no refresh
+   * token is kept for that account, or the relay refuses the kept one, it signs in with the password.
+   */
+  constructor(
+    private readonly dataDir: string,
+    private readonly store: CredentialStore,
+    private readonly clientFor: (relayUrl: string) => RelayClient,
+    private readonly unattended?: UnattendedSignIn,
+  ) {}
 
   async login(relayUrl: string, username: string, password: string, totp?: string): Promise<SessionInfo> {
     const answer = await this.clientFor(relayUrl).login(username, password, totp);
@@ -53,11 +63,27 @@ export class AgentSession {
   }
 
   async info(): Promise<SessionInfo | undefined> {
+    let saved: SessionInfo | undefined;
     try {
-      return JSON.parse(await readFile(join(this.dataDir, 'session.json'), 'utf8')) as SessionInfo;
+      saved = JSON.parse(await readFile(join(this.dataDir, 'session.json'), 'utf8')) as SessionInfo;
     } catch {
-      return undefined;
+      saved = undefined;
     }
+    // With systemd credentials the agent is signed in as they say, before its first request: the
+    // role is the relay's answer once it has signed in (session.json), 'device' until then.
+    if (this.unattended && !(saved && this.isUnattended(saved))) return { relayUrl: this.unattended.relayUrl, username: this.unattended.username, role: 'device' };
+    return saved;
+  }
+
+  private isUnattended(info: SessionInfo): boolean {
+    return this.unattended !== undefined && userAccount(info.relayUrl, info.username) === userAccount(this.unattended.relayUrl, this.unattended.username);
+  }
+
+  /** Signs in with the unattended password; the new refresh token is stored as any login's. */
+  private async signInUnattended(): Promise<string> {
+    const { relayUrl, username, password } = this.unattended!;
+    await this.login(relayUrl, username, await password());
+    return this.access!.token;
   }
 
   /**
@@ -80,8 +106,17 @@ export class AgentSession {
     if (!info) throw new NotSignedInError('not signed in: run `relaypacs login --relay URL --user NAME` first');
     const account = userAccount(info.relayUrl, info.username);
     const refreshToken = await this.store.get(account);
+    const unattended = this.isUnattended(info);
+    if (!refreshToken && unattended) return this.signInUnattended();
     if (!refreshToken) throw new NotSignedInError('the saved sign-in is gone from the keychain: sign in again');
-    const answer = await this.clientFor(info.relayUrl).refresh(refreshToken);
+    let answer: Awaited<ReturnType<RelayClient['refresh']>>;
+    try {
+      answer = await this.clientFor(info.relayUrl).refresh(refreshToken);
+    } catch (error) {
+      // Expired or revoked: with the password at hand, sign in again rather than stop.
+      if (unattended && error instanceof RelayRequestError && error.status === 401) return this.signInUnattended();
+      throw error;
+    }
     await this.store.set(account, answer.refreshToken);
     this.access = { token: answer.accessToken, expiresAt: Date.parse(answer.accessTokenExpiresAt) };
     return answer.accessToken;

@@ -104,7 +104,7 @@ describe('order among sources', () => {
     const file = join(dir, 'ok.json');
     await writeFile(file, JSON.stringify({ startAtLogin: true }));
     const policy = await loadPolicy({ platform: 'linux', env: { RELAYPACS_POLICY_FILE: file }, run: noReg, readFile: redirect('/etc/relaypacs/policy.json', machine) });
-    expect(policy.failedKeys).toEqual(['relayUrl', 'deviceAccount', 'watchedFolders', 'maxBytesPerSecond', 'routineWindows', 'updates', 'startAtLogin']);
+    expect(policy.failedKeys).toEqual(['relayUrl', 'deviceAccount', 'watchedFolders', 'maxBytesPerSecond', 'routineWindows', 'updates', 'startAtLogin', 'allowFileCredentialStore']);
     expect(policy.values).toEqual({});
     expect(policy.problems[0]).toMatchObject({ source: '/etc/relaypacs/policy.json', severity: 'error' });
     expect(policy.problems[0]!.message).toMatch(/^\/etc\/relaypacs\/policy.json is not valid JSON/);
