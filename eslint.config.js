@@ -2,7 +2,8 @@
 // ESLint flat config. Besides the usual TypeScript rules it enforces the dependency direction of
 // docs/architecture.md: common imports nothing; core never imports electron or the layers above
 // it; the renderer reaches the main process only through lib/api-client.ts; server/src/upload never
-// imports a concrete storage or destination. The renderer may import common, types and its pure data
+// imports a concrete storage or destination; main never imports the headless agent's credential
+// stores (the desktop app is pinned to the OS keychain). The renderer may import common, types and its pure data
 // alike (common is runtime-free by its own rule). desktop/test/architecture proves each rule fires.
 import js from '@eslint/js';
 import globals from 'globals';
@@ -20,6 +21,9 @@ const desktopLayers = {
   preload: forbid('**/preload/**', 'Nothing imports the preload script.'),
   renderer: forbid('**/renderer/**', 'Nothing outside the renderer imports it.'),
 };
+// The desktop app keeps its sign-in only in the OS keychain (the backend is pinned): the file store
+// and systemd credentials are the headless agent's, chosen in core/secrets/agent-credentials.ts.
+const headlessCredentials = { group: ['**/secrets/agent-credentials.js', '**/secrets/file-credential-store.js'], message: 'The desktop app keeps credentials only in the OS keychain; the file store and systemd credentials are for the headless agent.' };
 const electron = { name: 'electron', message: 'Only desktop/src/main and desktop/src/preload may import electron.' };
 
 export default tseslint.config(
@@ -81,7 +85,7 @@ export default tseslint.config(
   {
     files: ['desktop/src/main/**/*.ts', 'desktop/src/preload/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [desktopLayers.cli, desktopLayers.renderer] }],
+      'no-restricted-imports': ['error', { patterns: [desktopLayers.cli, desktopLayers.renderer, headlessCredentials] }],
     },
   },
   {
