@@ -5,7 +5,7 @@
 // window opens too; quitting it stops everything. RELAYPACS_HEADLESS=1 keeps the window closed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { findElectronBinary } from './electron-binary.js';
@@ -77,6 +77,12 @@ for (let i = 0; i < 100; i++) {
 // file of mode 0600 in its data folder instead, saying so once; not when the choice is already made
 // (RELAYPACS_CREDENTIAL_STORE) or systemd hands it credentials, and IT policy can still forbid it
 // (allowFileCredentialStore: false), which the agent then reports as the reason it cannot sign in.
+// A file an earlier start made stays in use, even once a keychain answers: the sign-in is there.
+const credentialFile = join(agentData, 'credentials.json');
+if (!process.env.RELAYPACS_CREDENTIAL_STORE && !process.env.CREDENTIALS_DIRECTORY && await stat(credentialFile).then(() => true, () => false)) {
+  process.env.RELAYPACS_CREDENTIAL_STORE = 'file';
+  console.log(`start: the agent keeps its sign-in in ${credentialFile} (mode 0600), as an earlier start without a system keychain chose; remove that file to use the keychain.`);
+}
 if (!process.env.RELAYPACS_CREDENTIAL_STORE && !process.env.CREDENTIALS_DIRECTORY) {
   // Named through a variable: the desktop's sources belong to its own TypeScript project, not this one.
   const keychainModule = new URL('../desktop/src/core/secrets/os-keychain-store.js', import.meta.url).href;
@@ -85,7 +91,7 @@ if (!process.env.RELAYPACS_CREDENTIAL_STORE && !process.env.CREDENTIALS_DIRECTOR
   const unavailable = await new OsKeychainStore().get('relaypacs-probe').then(() => undefined, (error: unknown) => (error as { reason?: string }).reason ?? 'error');
   if (unavailable) {
     process.env.RELAYPACS_CREDENTIAL_STORE = 'file';
-    console.log(`start: no system keychain answers here (${unavailable}), so the agent keeps its sign-in in ${join(agentData, 'credentials.json')} (mode 0600) instead; set RELAYPACS_CREDENTIAL_STORE=keychain to refuse that.`);
+    console.log(`start: no system keychain answers here (${unavailable}), so the agent keeps its sign-in in ${credentialFile} (mode 0600) instead; set RELAYPACS_CREDENTIAL_STORE=keychain to refuse that.`);
   }
 }
 const session = await run(AGENT_BIN, ['status', '--json']);
