@@ -6,6 +6,7 @@ import {
 } from '@relaypacs/dicom';
 import type { ErrorCode } from '../../common/error-codes.js';
 import type { InstanceHeader } from './instance-header.js';
+import { fileErrorReason } from '../file-error-reason.js';
 
 export type HeaderResult =
   | { ok: true; header: InstanceHeader }
@@ -152,10 +153,3 @@ function unreadable(error: unknown): HeaderResult {
   return { ok: false, code: 'FILE_UNREADABLE', reason: fileErrorReason(error) };
 }
 
-/** Why a file could not be read, in words a radiographer can act on. */
-export function fileErrorReason(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' ? 'the file disappeared before it could be read'
-    : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
-      : code === 'EISDIR' ? 'it is a folder' : `it could not be read (${code ?? (error as Error).message})`;
-}

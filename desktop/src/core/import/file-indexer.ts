@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { IndexedFile } from '../catalog/instances-repository.js';
 import { sha256OfFile } from '../dicom/file-digest.js';
-import { fileErrorReason, parseHeader, readInstanceHeader } from '../dicom/header-reader.js';
+import { parseHeader, readInstanceHeader } from '../dicom/header-reader.js';
 import { wrapWithFileMeta } from './file-meta-wrapping.js';
 import type { CandidateFile, SkippedInput } from './import-source.js';
+import { fileErrorReason } from '../file-error-reason.js';
 
 /** Where bare data sets are made into Part 10 files, and the AE title they name as their source. */
 export interface WrapOptions {

@@ -2,6 +2,7 @@ import type { Dirent } from 'node:fs';
 import { lstat, opendir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ImportSource, SourceItem } from './import-source.js';
+import { fileErrorReason } from '../file-error-reason.js';
 
 /**
  * Every regular file under `root` (or `root` itself when it is a file), depth first and in name
@@ -55,7 +56,5 @@ export async function* folderSource(root: string): ImportSource {
 }
 
 function unreadable(path: string, error: unknown): SourceItem {
-  const code = (error as NodeJS.ErrnoException).code;
-  const why = code === 'ENOENT' ? 'it disappeared during the scan' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : `it could not be read (${code ?? (error as Error).message})`;
-  return { kind: 'skipped', skipped: { displayName: path, code: 'FILE_UNREADABLE', reason: why } };
+  return { kind: 'skipped', skipped: { displayName: path, code: 'FILE_UNREADABLE', reason: fileErrorReason(error) } };
 }

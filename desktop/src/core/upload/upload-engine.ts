@@ -10,6 +10,7 @@ import { DEFAULT_CHUNK_STALL_MS, RelayRequestError, type RelayClient } from './r
 import { SendingPolicy, type HoldReason, type SendingLimits } from './sending-policy.js';
 import { StatFirstGate } from './stat-first-gate.js';
 import { UploadJobsRepository, type CatalogFile, type UploadJob } from './upload-jobs-repository.js';
+import { errnoCode, fileErrorReason } from '../file-error-reason.js';
 
 const DEFAULT_MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 
@@ -312,7 +313,9 @@ export class UploadEngine {
           this.jobs.setState(jobId, 'failed', { error: { code: error.code, message: error.message } });
           return this.outcome(jobId, 'failed', { code: error.code, message: error.message });
         }
-        const message = error instanceof Error ? error.message : String(error);
+        // A file system error's message holds its path, which can name a patient: its errno says enough.
+        const message = errnoCode(error) !== undefined && !(error instanceof RelayRequestError) ? fileErrorReason(error)
+          : error instanceof Error ? error.message : String(error);
         const code = error instanceof RelayRequestError ? error.code ?? (error.status ? `HTTP_${error.status}` : 'RELAY_UNREACHABLE') : 'INTERNAL';
         this.jobs.countAttempt(jobId, { code, message });
         if (maxAttempts > 0 && attempt + 1 >= maxAttempts) return this.outcome(jobId, 'queued', { code, message });
@@ -672,18 +675,21 @@ function sumMissing(status: UploadStatus): number {
   return status.instances.reduce((sum, i) => sum + i.missing.reduce((s, [a, b]) => s + (b - a), 0), 0);
 }
 
-/** A file that changed or vanished since it was imported cannot be sent: that is final for the job. */
+/**
+ * A file that changed or vanished since it was imported cannot be sent: that is final for the job. The
+ * job's error names no path (it can name a patient, and the error is shown, printed and logged).
+ */
 async function readRange(path: string, start: number, length: number): Promise<Buffer> {
   let handle;
   try {
     handle = await open(path, 'r');
   } catch (error) {
-    throw new JobFailed('FILE_UNREADABLE', `${path} can no longer be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); import it again`);
+    throw new JobFailed('FILE_UNREADABLE', `a file of the study can no longer be read: ${fileErrorReason(error)}; import the study again`);
   }
   try {
     const buffer = Buffer.allocUnsafe(length);
     const { bytesRead } = await handle.read(buffer, 0, length, start);
-    if (bytesRead !== length) throw new JobFailed('FILE_TRUNCATED', `${path} is shorter than when it was imported; import it again`);
+    if (bytesRead !== length) throw new JobFailed('FILE_TRUNCATED', 'a file of the study is shorter than when it was imported; import the study again');
     return buffer;
   } finally {
     await handle.close();

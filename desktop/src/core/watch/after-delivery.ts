@@ -3,6 +3,7 @@ import { copyFile, link, lstat, mkdir, rename, rm, unlink } from 'node:fs/promis
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ErrorCode } from '../../common/error-codes.js';
 import { isSameOrInside, type WatchedFolderConfig } from './watched-folder-config.js';
+import { fileErrorReason } from '../file-error-reason.js';
 
 export type AfterDeliveryOutcome = 'kept' | 'moved' | 'deleted' | 'failed';
 
@@ -155,10 +156,5 @@ export function withSuffix(path: string, n: number): string {
 }
 
 function failed(path: string, error: unknown, verb: 'moved' | 'deleted'): AfterDeliveryResult {
-  const code = (error as NodeJS.ErrnoException).code;
-  const reason = code === 'ENOENT' ? 'the file was no longer there'
-    : code === 'EACCES' || code === 'EPERM' ? `it could not be ${verb}: permission denied`
-      : code === 'EBUSY' ? `it could not be ${verb}: it is in use`
-        : `it could not be ${verb} (${code ?? 'error'})`;
-  return { path, outcome: 'failed', code: 'FILE_UNREADABLE', reason };
+  return { path, outcome: 'failed', code: 'FILE_UNREADABLE', reason: fileErrorReason(error, { action: verb }) };
 }

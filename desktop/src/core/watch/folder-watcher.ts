@@ -9,6 +9,7 @@ import { folderSource } from '../import/folder-source.js';
 import { checkInstanceComplete, type CompletenessResult } from './instance-completeness.js';
 import { isIgnoredPath } from './watch-ignore.js';
 import { resolveWatchedFolderConfig, type ResolvedWatchedFolderConfig, type WatchedFolderConfig } from './watched-folder-config.js';
+import { errnoCode, fileErrorReason } from '../file-error-reason.js';
 
 /** One instance of a settled study, as it was on disk when the study settled. */
 export interface SettledFile {
@@ -676,9 +677,9 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     try {
       return await lstat(path);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
+      const code = errnoCode(error);
       if (code === 'ENOENT' || code === 'ENOTDIR') return 'gone';
-      return { error: code === 'EACCES' || code === 'EPERM' ? 'permission denied' : `it could not be read (${code ?? 'error'})` };
+      return { error: fileErrorReason(error) };
     }
   }
 
@@ -704,10 +705,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
 }
 
 function folderErrorReason(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') return 'the folder is not there (share disconnected, drive removed, or folder renamed)';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission to read the folder was denied';
-  return `the folder could not be read (${code ?? 'error'})`;
+  return fileErrorReason(error, { subject: 'folder' });
 }
 
 /** Error name and code only: messages may quote paths, and paths may name patients. */

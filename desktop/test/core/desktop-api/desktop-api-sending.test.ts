@@ -2,6 +2,7 @@
 // queued while a routine one is sending goes at once, a study sent again as STAT makes its job STAT,
 // and a study the PACS did not take is retried through the relay. The relay gives a delivery up
 // after two attempts, so a stopped Orthanc fails a study instead of keeping it waiting.
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { generateStudy, type GeneratedStudy } from '@relaypacs/testkit';
@@ -164,4 +165,24 @@ describe('Retry all from the desktop', () => {
       await ok('queue:act', { action: 'cancel', jobId: planted[name] });
     }
   }, 30_000);
+});
+
+describe('a patient-named folder whose files disappear mid-upload', () => {
+  it('shows the job failed in the queue, its history and status with no part of the path', async () => {
+    const study = await imported('DOE^JANE 1970', { instances: 24, series: 2, rows: 256, columns: 256 });
+    await ok('settings:set', { maxBytesPerSecond: 400_000 });
+    try {
+      await ok('import:send', { studies: [{ studyInstanceUid: study.studyInstanceUid, serviceLevel: 'STAT' }] });
+      await expect.poll(async () => (await jobOf(study.studyInstanceUid))?.bytesSent ?? 0, { timeout: 10_000, interval: 20 }).toBeGreaterThan(0);
+      await rm(join(stack.workDir, 'DOE^JANE 1970'), { recursive: true, force: true });
+      await expect.poll(() => stateOf(study.studyInstanceUid), { timeout: 30_000, interval: 50 }).toBe('failed');
+    } finally {
+      await ok('settings:set', { maxBytesPerSecond: 0 });
+    }
+    const job = (await jobOf(study.studyInstanceUid))!;
+    expect(job.error).toMatchObject({ code: 'FILE_UNREADABLE' });
+    const shown = JSON.stringify({ job, history: await ok('history:list', {}), status: await ok('status:get'), events: queueEvents().slice(-3) });
+    expect(shown).not.toMatch(/DOE|JANE|1970/);
+    await ok('queue:act', { action: 'cancel', jobId: job.jobId });
+  }, 60_000);
 });

@@ -6,6 +6,7 @@ import { folderSource } from '../folder-source.js';
 import type { ImportSource, SourceItem } from '../import-source.js';
 import { DicomdirFormatError, readDirectoryRecords, type DirectoryRecord } from './dicomdir-reader.js';
 import { ReferencedFileResolver, isSafeFileIdComponent } from './referenced-file-resolver.js';
+import { fileErrorReason } from '../../file-error-reason.js';
 
 /**
  * A DICOMDIR of a full Blu-ray is tens of MB; anything past this is not a real one, and walking it
@@ -112,9 +113,5 @@ function referenceName(dicomdirPath: string, root: string, record: DirectoryReco
 }
 
 function errnoText(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'it does not exist';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'EISDIR') return 'it is a folder';
-  return code ?? 'unknown error';
+  return fileErrorReason(error, { action: 'opened' });
 }

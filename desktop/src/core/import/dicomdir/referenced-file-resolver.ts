@@ -1,6 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errnoCode, fileErrorReason } from '../../file-error-reason.js';
 
 export type Resolution =
   | { found: true; path: string }
@@ -71,9 +72,9 @@ async function readListing(folder: string): Promise<Listing> {
   try {
     dirents = await readdir(folder, { withFileTypes: true });
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = errnoCode(error);
     if (code === 'ENOENT' || code === 'ENOTDIR') return { ok: true, entries: new Map() };
-    return { ok: false, reason: code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? 'unknown error') };
+    return { ok: false, reason: fileErrorReason(error, { action: 'opened' }) };
   }
   const entries = new Map<string, Entry[]>();
   for (const dirent of dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {

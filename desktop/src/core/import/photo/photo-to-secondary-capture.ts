@@ -5,6 +5,7 @@ import { PhotoConversionError, unsupported } from './photo-errors.js';
 import { photoImage } from './photo-image.js';
 import { checkSecondaryCaptureAttributes, type SecondaryCaptureAttributes } from './secondary-capture-attributes.js';
 import { SECONDARY_CAPTURE_IMAGE_STORAGE, secondaryCaptureDataset } from './secondary-capture-dataset.js';
+import { fileErrorReason } from '../../file-error-reason.js';
 
 export type { SecondaryCaptureAttributes } from './secondary-capture-attributes.js';
 export { PhotoConversionError } from './photo-errors.js';
@@ -67,7 +68,5 @@ export async function readPhoto(photoPath: string): Promise<Buffer> {
 }
 
 function unreadable(error: unknown): PhotoConversionError {
-  const code = (error as NodeJS.ErrnoException).code;
-  const why = code === 'ENOENT' ? 'it does not exist' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder' : (code ?? 'unknown error');
-  return new PhotoConversionError('FILE_UNREADABLE', `the photo could not be read (${why})`);
+  return new PhotoConversionError('FILE_UNREADABLE', `the photo could not be read (${fileErrorReason(error, { subject: 'photo', action: 'opened' })})`);
 }

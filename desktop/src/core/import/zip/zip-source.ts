@@ -8,6 +8,7 @@ import { diskName, entryDisplayName, entryName } from './zip-entry-name.js';
 import { extractEntry } from './zip-entry-extractor.js';
 import { classifyEntry } from './zip-entry-policy.js';
 import { resolveZipLimits, type ZipLimits } from './zip-limits.js';
+import { errnoCode, fileErrorReason } from '../../file-error-reason.js';
 
 export { DEFAULT_ZIP_LIMITS, type ZipLimits } from './zip-limits.js';
 
@@ -124,11 +125,7 @@ function notUnpacked(remaining: number): string {
 /** Why the archive could not be opened at all: unreadable, not a ZIP, cut short, or damaged. */
 async function unopenable(archivePath: string, error: unknown): Promise<SourceItem> {
   if ((error as NodeJS.ErrnoException).syscall !== undefined) {
-    const code = errorCode(error);
-    const why = code === 'ENOENT' ? 'the archive disappeared before it could be read'
-      : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
-      : `the archive could not be read (${code})`;
-    return skipped(archivePath, 'FILE_UNREADABLE', why);
+    return skipped(archivePath, 'FILE_UNREADABLE', fileErrorReason(error, { subject: 'archive' }));
   }
   if (/end of central directory record signature not found/i.test((error as Error).message)) {
     // No end record. A file that starts like a ZIP lost its end (an interrupted copy or download);
@@ -155,8 +152,9 @@ async function startsLikeZip(path: string): Promise<boolean> {
   }
 }
 
+/** The errno code only: an error's message holds a path, which can name a patient. */
 function errorCode(error: unknown): string {
-  return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+  return errnoCode(error) ?? 'no error code';
 }
 
 function skipped(displayName: string, code: ErrorCode, reason: string): SourceItem {
