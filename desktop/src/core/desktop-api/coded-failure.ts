@@ -2,7 +2,8 @@ import { ERROR_CODES, type CodedError, type ErrorCode } from '../../common/error
 import { KeychainUnavailableError } from '../secrets/credential-store.js';
 import { NotSignedInError } from '../session/agent-session.js';
 import { SettingsError } from '../settings/agent-settings.js';
-import { RelayRequestError } from '../upload/relay-client.js';
+import { httpStatusOf, isTransientStatus, relayFailureCode, RelayRequestError } from '../upload/relay-client.js';
+import type { JobErrorCode } from '../upload/upload-engine.js';
 import { TransferWindowError } from '../upload/transfer-window.js';
 import { WatchedFolderConfigError } from '../watch/watched-folder-config.js';
 
@@ -37,7 +38,8 @@ export function toCodedError(error: unknown): CodedError {
 }
 
 function relayError(error: RelayRequestError): CodedError {
-  const detail = error.code ?? (error.status === undefined ? 'network' : `HTTP ${error.status}`);
+  // For IT and the log: the code a job would record (HTTP_400, never "HTTP 400").
+  const detail = error.status === undefined ? error.code ?? 'network' : relayFailureCode(error.code, error.status);
   if (error.status === undefined) return { code: 'RELAY_UNREACHABLE', message: 'The relay cannot be reached. Check the relay address and the network, then try again.', detail };
   switch (error.code) {
     case 'AUTH_INVALID_CREDENTIALS':
@@ -54,7 +56,7 @@ function relayError(error: RelayRequestError): CodedError {
     default:
       if (error.status === 401) return { code: 'SESSION_EXPIRED', message: ERROR_CODES.SESSION_EXPIRED, detail };
       if (error.status === 403) return { code: 'NOT_ALLOWED', message: ERROR_CODES.NOT_ALLOWED, detail };
-      if (error.status >= 500 || error.status === 408 || error.status === 429) {
+      if (isTransientStatus(error.status)) {
         return { code: 'RELAY_UNREACHABLE', message: 'The relay is not answering properly right now. Try again in a few minutes; tell IT if it goes on.', detail };
       }
       return { code: 'UPLOAD_REJECTED', message: 'The relay refused the request. Try again; tell IT if it happens again.', detail };
@@ -94,7 +96,7 @@ export interface InstanceOutcome {
  * Why a job failed or waits, in words a radiographer can act on, from the engine's code and the
  * relay's per-instance reasons. The relay's reasons name SOP classes and rules, never patients.
  */
-export function explainJobError(code: string | null, lastError: string | null, instances: readonly InstanceOutcome[]): { code: ErrorCode; message: string } | undefined {
+export function explainJobError(code: JobErrorCode | null, lastError: string | null, instances: readonly InstanceOutcome[]): { code: ErrorCode; message: string } | undefined {
   if (code === null && lastError === null) return undefined;
   const rejected = instances.filter((i) => i.state === 'rejected');
   const failed = instances.filter((i) => i.state === 'failed');
@@ -132,8 +134,12 @@ export function explainJobError(code: string | null, lastError: string | null, i
       return { code: 'UPLOAD_REJECTED', message: 'This study is larger than the relay accepts. Ask IT to raise the limit or send it in parts.' };
     case 'INTERNAL':
       return { code: 'INTERNAL', message: ERROR_CODES.INTERNAL };
-    default:
-      if (code?.startsWith('HTTP_5')) return { code: 'RELAY_UNREACHABLE', message: ERROR_CODES.RELAY_UNREACHABLE };
+    default: {
+      // A relay busy or not well (408, 429, 5xx without a code of its own): the engine retries it, as the
+      // desktop's own requests are (relayError above), so it is not the relay refusing the study.
+      const status = httpStatusOf(code);
+      if (status !== undefined && isTransientStatus(status)) return { code: 'RELAY_UNREACHABLE', message: ERROR_CODES.RELAY_UNREACHABLE };
       return { code: 'UPLOAD_REJECTED', message: ERROR_CODES.UPLOAD_REJECTED };
+    }
   }
 }

@@ -1,5 +1,6 @@
 import type { HistoryFilter, HistoryItem, JobState, QueueItem, ServiceLevel } from '../../common/ipc-contract.js';
 import type { CatalogDatabase } from '../catalog/catalog-database.js';
+import type { JobErrorCode } from '../upload/upload-engine.js';
 import { explainJobError, type InstanceOutcome } from './coded-failure.js';
 import { formatDicomDate, formatPersonName } from './dicom-display.js';
 import type { TransferSpeed } from './transfer-speed.js';
@@ -16,7 +17,8 @@ interface JobViewRow {
   study_instance_uid: string;
   service_level: ServiceLevel;
   state: JobState;
-  error_code: string | null;
+  /** Written by the upload engine only (JobFailed, countAttempt, holds): one of its codes. */
+  error_code: JobErrorCode | null;
   last_error: string | null;
   created_at: string;
   updated_at: string;

@@ -4,6 +4,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import axios, { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import type { TokenResponse } from '../../../../server/src/protocol/auth-protocol.js';
+import type { RelayErrorCode } from '../../../../server/src/protocol/error-codes.js';
 import type { ChunkResponse, InitUploadRequest, InitUploadResponse, UploadStatus } from '../../../../server/src/protocol/upload-protocol.js';
 import { socketProgress, StallWatchdog, type Stall } from './stall-watchdog.js';
 
@@ -47,14 +48,38 @@ const COMPLETE_HEDGE_MS = 5_000;
 /** Handshakes per request: one that never connected sent nothing, so another may be tried. */
 const CONNECT_TRIES = 3;
 
+/**
+ * A relay refusal without a code of its own, by HTTP status (HTTP_503): how the engine records it on a job.
+ * One spelling everywhere (never "HTTP 503"), so that what is matched is what is written.
+ */
+export type HttpStatusCode = `HTTP_${number}`;
+/** Why the relay refused a request: its wire code (server/src/protocol/error-codes.ts), else the status. */
+export type RelayFailureCode = RelayErrorCode | HttpStatusCode;
+
+/** The code a refusal is recorded and logged by. */
+export function relayFailureCode(code: RelayErrorCode | undefined, status: number): RelayFailureCode {
+  return code ?? `HTTP_${status}`;
+}
+
+/** The status of an HTTP_nnn code, or undefined for any other code. */
+export function httpStatusOf(code: string | null | undefined): number | undefined {
+  const match = code ? /^HTTP_(\d{3})$/.exec(code) : null;
+  return match ? Number(match[1]) : undefined;
+}
+
+/** A status the relay answers when it is busy or not well right now: worth retrying, not a refusal. */
+export function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
 /** A relay answer other than 2xx, or no answer at all. */
 export class RelayRequestError extends Error {
   constructor(
     message: string,
     /** HTTP status, or undefined when the network failed (refused, reset, timed out). */
     readonly status: number | undefined,
-    /** The relay's stable error code when it sent one. */
-    readonly code: string | undefined,
+    /** The relay's stable error code when it sent one (the relay's union; the wire is not checked against it). */
+    readonly code: RelayErrorCode | undefined,
     readonly body: Record<string, unknown> | undefined,
     /** Worth retrying: network failures, timeouts, 408/429/5xx, a range being written elsewhere. */
     readonly transient: boolean,
@@ -301,9 +326,9 @@ export class RelayClient {
     if (response.status >= 200 && response.status < 300) return response.data as T;
     if (response.status === 204) return undefined as T;
     const body = typeof response.data === 'object' && response.data !== null ? response.data as Record<string, unknown> : undefined;
-    const error = body?.error as { code?: string; message?: string } | undefined;
+    const error = body?.error as { code?: RelayErrorCode; message?: string } | undefined;
     const retryAfter = Number(response.headers['retry-after']);
-    const transient = response.status === 408 || response.status === 429 || response.status >= 500 || error?.code === 'UPLOAD_CHUNK_IN_PROGRESS';
+    const transient = isTransientStatus(response.status) || error?.code === 'UPLOAD_CHUNK_IN_PROGRESS';
     throw new RelayRequestError(error?.message ?? `the relay answered HTTP ${response.status}`, response.status, error?.code, body, transient,
       Number.isFinite(retryAfter) ? retryAfter : undefined);
   }

@@ -6,7 +6,7 @@ import type { ConnectivityMonitor } from './connectivity-monitor.js';
 import { LinkTuning } from './link-tuning.js';
 import { RangeQueue, type ByteRange } from './range-queue.js';
 import type { UploadEventSource } from './relay-event-stream.js';
-import { DEFAULT_CHUNK_STALL_MS, RelayRequestError, type RelayClient } from './relay-client.js';
+import { DEFAULT_CHUNK_STALL_MS, relayFailureCode, RelayRequestError, type RelayClient, type RelayFailureCode } from './relay-client.js';
 import { SendingPolicy, type HoldReason, type SendingLimits } from './sending-policy.js';
 import { StatFirstGate } from './stat-first-gate.js';
 import { UploadJobsRepository, type CatalogFile, type UploadJob } from './upload-jobs-repository.js';
@@ -104,9 +104,16 @@ export interface JobOutcome {
   error?: { code: string; message: string };
 }
 
+/**
+ * What a job's error code can be: the relay's refusal (its wire code, else HTTP_nnn) or the engine's own.
+ * The desktop's job view explains each (explainJobError), typed so that a misspelt code does not compile.
+ */
+export type JobErrorCode = RelayFailureCode | 'PACS_REJECTED' | 'FILE_UNREADABLE' | 'FILE_TRUNCATED' | 'INVALID_REQUEST'
+  | 'RELAY_UNREACHABLE' | 'WAITING_FOR_WINDOW' | 'SESSION_EXPIRED' | 'INTERNAL';
+
 /** A permanent failure of the whole job (e.g. nothing in the catalog, account not allowed). */
 class JobFailed extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(readonly code: JobErrorCode, message: string) {
     super(message);
   }
 }
@@ -307,7 +314,7 @@ export class UploadEngine {
         // A refusal that no retry can change (415, 403, 413 on init...) ends the job with the relay's reason;
         // 401/404/409 are handled by re-initialising, so they retry.
         if (error instanceof RelayRequestError && !error.transient && error.status !== undefined && ![401, 404, 409].includes(error.status)) {
-          error = new JobFailed(error.code ?? `HTTP_${error.status}`, error.message);
+          error = new JobFailed(relayFailureCode(error.code, error.status), error.message);
         }
         if (error instanceof JobFailed) {
           this.jobs.setState(jobId, 'failed', { error: { code: error.code, message: error.message } });
@@ -316,7 +323,7 @@ export class UploadEngine {
         // A file system error's message holds its path, which can name a patient: its errno says enough.
         const message = errnoCode(error) !== undefined && !(error instanceof RelayRequestError) ? fileErrorReason(error)
           : error instanceof Error ? error.message : String(error);
-        const code = error instanceof RelayRequestError ? error.code ?? (error.status ? `HTTP_${error.status}` : 'RELAY_UNREACHABLE') : 'INTERNAL';
+        const code: JobErrorCode = error instanceof RelayRequestError ? (error.status ? relayFailureCode(error.code, error.status) : error.code ?? 'RELAY_UNREACHABLE') : 'INTERNAL';
         this.jobs.countAttempt(jobId, { code, message });
         if (maxAttempts > 0 && attempt + 1 >= maxAttempts) return this.outcome(jobId, 'queued', { code, message });
         const retryAfter = error instanceof RelayRequestError && error.retryAfterSeconds ? error.retryAfterSeconds * 1000 : 0;
@@ -446,7 +453,7 @@ export class UploadEngine {
       });
     } catch (error) {
       if (error instanceof RelayRequestError && !error.transient && error.status !== 401) {
-        throw new JobFailed(error.code ?? `HTTP_${error.status}`, error.message);
+        throw new JobFailed(relayFailureCode(error.code, error.status!), error.message);
       }
       throw error;
     }
