@@ -5,7 +5,7 @@ import { ImportRunsRepository } from '../catalog/import-runs-repository.js';
 import type { ImportService } from '../import/import-service.js';
 import type { CandidateFile, ImportSource, SourceItem } from '../import/import-source.js';
 import { sourceForPath } from '../import/source-for-path.js';
-import { formatDicomDate, formatPersonName } from './dicom-display.js';
+import { formatDicomDate, formatPersonName } from '../../common/dicom-display.js';
 import type { PhotoAttachments } from './photo-attachments.js';
 
 export interface ImportReviewerOptions {

@@ -9,7 +9,7 @@ import { probePhoto } from '../import/photo/photo-probe.js';
 import { PhotoConversionError, wrapPhotoAsSecondaryCapture } from '../import/photo/photo-to-secondary-capture.js';
 import { checkSecondaryCaptureAttributes, type SecondaryCaptureAttributes } from '../import/photo/secondary-capture-attributes.js';
 import { CodedFailure, sentence } from './coded-failure.js';
-import { personNameFromDisplay } from './dicom-display.js';
+import { personNameFromDisplay } from '../../common/dicom-display.js';
 
 export interface PhotoAttachmentsOptions {
   catalog: CatalogReader;

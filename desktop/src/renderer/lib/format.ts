@@ -1,5 +1,7 @@
 /** Numbers, dates and names as a radiographer reads them. Pure functions: no DOM, no clock. */
 
+import { formatDicomDate, formatPersonName as formatDicomPersonName } from '../../common/dicom-display';
+
 const BYTE_UNITS = ['bytes', 'kB', 'MB', 'GB', 'TB'] as const;
 
 /** Decimal units (1 MB = 1,000,000 bytes), the way disks and network speeds are labelled. */
@@ -36,30 +38,14 @@ export function percentOf(done: number, total: number): number {
   return Math.max(0, Math.min(100, Math.floor((done / total) * 100)));
 }
 
-/**
- * A DICOM person name (PS3.5 §6.2, PN: family^given^middle^prefix^suffix) as "FAMILY, Given Middle".
- * Empty components are dropped; a name without '^' is shown as it is.
- */
+/** A person name by the one formatter (common/dicom-display), or a word for none. */
 export function formatPersonName(name: string): string {
-  const trimmed = name.trim();
-  if (!trimmed) return 'Unnamed patient';
-  // Only the first component group (alphabetic); ideographic/phonetic groups follow '='.
-  const alphabetic = trimmed.split('=')[0] ?? trimmed;
-  const [family = '', given = '', middle = '', prefix = '', suffix = ''] = alphabetic.split('^').map((p) => p.trim());
-  const first = [prefix, given, middle].filter(Boolean).join(' ');
-  const last = [family, suffix].filter(Boolean).join(' ');
-  if (!first) return last || trimmed;
-  if (!last) return first;
-  return `${last}, ${first}`;
+  return formatDicomPersonName(name) || 'Unnamed patient';
 }
 
-/** DICOM DA (YYYYMMDD, PS3.5 §6.2) or an ISO date as YYYY-MM-DD; anything else as it came. */
+/** A study date by the one formatter (common/dicom-display), or a word for none. */
 export function formatStudyDate(date: string): string {
-  const da = /^(\d{4})(\d{2})(\d{2})$/.exec(date.trim());
-  if (da) return `${da[1]}-${da[2]}-${da[3]}`;
-  const iso = /^(\d{4}-\d{2}-\d{2})/.exec(date.trim());
-  if (iso) return iso[1] ?? date;
-  return date.trim() || 'No date';
+  return formatDicomDate(date) || 'No date';
 }
 
 /** An ISO timestamp in local time as "YYYY-MM-DD HH:MM". */

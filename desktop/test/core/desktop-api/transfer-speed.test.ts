@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { csvField } from '../../../src/core/desktop-api/job-views.js';
-import { formatDicomDate, formatPersonName } from '../../../src/core/desktop-api/dicom-display.js';
 import { TransferSpeed } from '../../../src/core/desktop-api/transfer-speed.js';
 
 describe('transfer speed', () => {
@@ -52,17 +51,5 @@ describe('display and export helpers', () => {
     expect(csvField('+1')).toBe("'+1");
     expect(csvField('-2')).toBe("'-2");
     expect(csvField('@SUM(A1)')).toBe("'@SUM(A1)");
-  });
-
-  it('shows DICOM person names and dates as people read them', () => {
-    expect(formatPersonName('DOE^JOHN')).toBe('DOE, JOHN');
-    expect(formatPersonName('DOE^JOHN^Q^DR^JR')).toBe('DOE, DR JOHN Q JR');
-    expect(formatPersonName('DOE')).toBe('DOE');
-    expect(formatPersonName('^JOHN')).toBe('JOHN');
-    expect(formatPersonName('=山田^太郎')).toBe('山田, 太郎');
-    expect(formatPersonName('')).toBe('');
-    expect(formatDicomDate('20240131')).toBe('2024-01-31');
-    expect(formatDicomDate('2024.01.31')).toBe('2024-01-31');
-    expect(formatDicomDate('')).toBe('');
   });
 });

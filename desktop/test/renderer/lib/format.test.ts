@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatDicomDate, formatPersonName as dicomName } from '../../../src/common/dicom-display';
 import { formatBytes, formatEta, formatPersonName, formatSpeed, formatStudyDate, isTimeWindow, percentOf } from '../../../src/renderer/lib/format';
 
 describe('formatting', () => {
@@ -44,5 +45,16 @@ describe('formatting', () => {
     expect(percentOf(25, 100)).toBe(25);
     expect(percentOf(5, 0)).toBe(0);
     expect(percentOf(150, 100)).toBe(100);
+  });
+
+  // The one formatter (common/dicom-display) with a word for nothing: what the core sends reads the same.
+  it('is what the renderer shows, raw or already formatted by the core, with a word for nothing', () => {
+    for (const raw of ['DOE^JOHN^Q^DR^JR', '=山田^太郎', 'ANONYMOUS', 'DOE^JANE']) {
+      expect(formatPersonName(raw)).toBe(dicomName(raw));
+      expect(formatPersonName(dicomName(raw))).toBe(dicomName(raw));
+    }
+    expect(formatPersonName('')).toBe('Unnamed patient');
+    for (const raw of ['20240131', '2024.01.31', '2024-01-31T10:00:00Z']) expect(formatStudyDate(raw)).toBe(formatDicomDate(raw));
+    expect(formatStudyDate('')).toBe('No date');
   });
 });

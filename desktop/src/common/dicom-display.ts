@@ -1,5 +1,10 @@
 /**
- * DICOM values as the screens show them. PS3.5 §6.2 Person Name: up to three component groups
+ * DICOM values as people read them: the one formatter of names and dates, used by the core (what crosses
+ * IPC, the history CSV) and the renderer alike, so that a name reads the same wherever it is shown.
+ */
+
+/**
+ * PS3.5 §6.2 Person Name: up to three component groups
  * (alphabetic=ideographic=phonetic) of family^given^middle^prefix^suffix; the alphabetic group is
  * shown, or the first one that has anything in it.
  */
@@ -11,12 +16,14 @@ export function formatPersonName(value: string): string {
   return suffix ? `${name} ${suffix}` : name;
 }
 
-/** DA (YYYYMMDD, PS3.5 §6.2) → ISO 8601 YYYY-MM-DD; anything else as it is (old "YYYY.MM.DD", empty). */
+/**
+ * DA (YYYYMMDD, PS3.5 §6.2) → ISO 8601 YYYY-MM-DD, as is the old "YYYY.MM.DD"; an ISO date or timestamp
+ * gives its date; anything else as it is (trimmed; empty stays empty).
+ */
 export function formatDicomDate(value: string): string {
-  const da = /^(\d{4})(\d{2})(\d{2})$/.exec(value.trim());
-  if (da) return `${da[1]}-${da[2]}-${da[3]}`;
-  const old = /^(\d{4})\.(\d{2})\.(\d{2})$/.exec(value.trim());
-  return old ? `${old[1]}-${old[2]}-${old[3]}` : value.trim();
+  const trimmed = value.trim();
+  const da = /^(\d{4})(\d{2})(\d{2})$/.exec(trimmed) ?? /^(\d{4})\.(\d{2})\.(\d{2})$/.exec(trimmed) ?? /^(\d{4})-(\d{2})-(\d{2})/.exec(trimmed);
+  return da ? `${da[1]}-${da[2]}-${da[3]}` : trimmed;
 }
 
 /**
