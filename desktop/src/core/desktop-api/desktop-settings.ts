@@ -1,6 +1,7 @@
 import type { LockedSettings, Settings, SettingsView } from '../../common/ipc-contract.js';
 import type { CatalogDatabase } from '../catalog/catalog-database.js';
 import type { AgentSettings } from '../settings/agent-settings.js';
+import { SettingsTable } from '../settings/settings-table.js';
 import { formatTransferWindow, parseTransferWindow } from '../upload/transfer-window.js';
 import { CodedFailure } from './coded-failure.js';
 
@@ -46,12 +47,16 @@ type StoredKey = keyof typeof KEYS;
  * policy's value and cannot be changed here.
  */
 export class DesktopSettings {
+  private readonly table: SettingsTable;
+
   constructor(
-    private readonly db: CatalogDatabase,
+    db: CatalogDatabase,
     private readonly agent: AgentSettings,
     private readonly policy: PolicyProvider = NO_POLICY,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
+    now: () => Date = () => new Date(),
+  ) {
+    this.table = new SettingsTable(db, now);
+  }
 
   view(): SettingsView {
     const policy = this.policy();
@@ -85,13 +90,13 @@ export class DesktopSettings {
     }
     // Parsed before anything is written, so one bad window changes nothing.
     const windows = patch.routineWindows?.map((text) => parseTransferWindow(text));
-    this.db.transaction(() => {
+    this.table.transaction(() => {
       if (patch.maxBytesPerSecond !== undefined) this.agent.setMaxBytesPerSecond(patch.maxBytesPerSecond === 0 ? null : patch.maxBytesPerSecond);
       if (windows !== undefined) this.agent.setRoutineWindows(windows);
       for (const key of Object.keys(KEYS) as StoredKey[]) {
         if (patch[key] !== undefined) this.write(key, patch[key]);
       }
-    })();
+    });
     return this.view();
   }
 
@@ -101,7 +106,7 @@ export class DesktopSettings {
    */
   applyPolicy(): void {
     const { locked, values = {} } = this.policy();
-    this.db.transaction(() => {
+    this.table.transaction(() => {
       if (locked.maxBytesPerSecond && values.maxBytesPerSecond !== undefined) {
         const wanted = values.maxBytesPerSecond === 0 ? null : values.maxBytesPerSecond;
         if (this.agent.maxBytesPerSecond() !== wanted) this.agent.setMaxBytesPerSecond(wanted);
@@ -109,14 +114,14 @@ export class DesktopSettings {
       if (locked.routineWindows && values.routineWindows !== undefined) {
         this.agent.setRoutineWindows(values.routineWindows.map((text) => parseTransferWindow(text)));
       }
-    })();
+    });
   }
 
   private read<T>(key: StoredKey, fallback: T, valid: (value: unknown) => value is T): T {
-    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(KEYS[key]) as { value: string } | undefined;
-    if (!row) return fallback;
+    const stored = this.table.get(KEYS[key]);
+    if (stored === undefined) return fallback;
     try {
-      const value: unknown = JSON.parse(row.value);
+      const value: unknown = JSON.parse(stored);
       return valid(value) ? value : fallback;
     } catch {
       // A value edited by hand into nonsense reads as the default; saving the setting repairs it.
@@ -125,8 +130,7 @@ export class DesktopSettings {
   }
 
   private write(key: StoredKey, value: unknown): void {
-    this.db.prepare('INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
-      .run(KEYS[key], JSON.stringify(value), this.now().toISOString());
+    this.table.set(KEYS[key], JSON.stringify(value));
   }
 }
 

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import type { Statement } from 'better-sqlite3';
 import type { CatalogDatabase } from '../catalog/catalog-database.js';
 import type { SendingLimits } from '../upload/sending-policy.js';
 import { formatTransferWindow, parseTransferWindows, TransferWindowError, type TransferWindow } from '../upload/transfer-window.js';
 import { ByteRateError, formatByteRate, parseByteRate } from './byte-rate.js';
+import { SettingsTable } from './settings-table.js';
 
 /** A setting value that is not valid, with what to write instead. Code as in common/error-codes.ts. */
 export class SettingsError extends Error {
@@ -43,10 +43,10 @@ const PROXY = 'relay.proxy';
  * e.g. `relaypacs settings` while `relaypacs watch` runs, takes effect from the next chunk.
  */
 export class AgentSettings {
-  private readonly read: Statement<[string], { value: string }>;
+  private readonly table: SettingsTable;
 
-  constructor(private readonly db: CatalogDatabase, private readonly now: () => Date = () => new Date()) {
-    this.read = db.prepare('SELECT value FROM settings WHERE key = ?');
+  constructor(db: CatalogDatabase, now: () => Date = () => new Date()) {
+    this.table = new SettingsTable(db, now);
   }
 
   sending(): SendingLimits {
@@ -54,7 +54,7 @@ export class AgentSettings {
   }
 
   maxBytesPerSecond(): number | null {
-    const stored = this.read.get(MAX_RATE)?.value;
+    const stored = this.table.get(MAX_RATE);
     if (stored === undefined) return null;
     const rate = Number(stored);
     if (!Number.isSafeInteger(rate) || rate < MIN_RATE_BYTES_PER_SECOND) throw corrupt(MAX_RATE, stored);
@@ -62,7 +62,7 @@ export class AgentSettings {
   }
 
   routineWindows(): TransferWindow[] {
-    const stored = this.read.get(ROUTINE_WINDOWS)?.value;
+    const stored = this.table.get(ROUTINE_WINDOWS);
     if (stored === undefined) return [];
     try {
       return parseTransferWindows(stored);
@@ -72,8 +72,8 @@ export class AgentSettings {
   }
 
   connection(): ConnectionSettings {
-    const caFile = this.read.get(CA_FILE)?.value ?? null;
-    const proxyText = this.read.get(PROXY)?.value;
+    const caFile = this.table.get(CA_FILE) ?? null;
+    const proxyText = this.table.get(PROXY);
     let proxy: ConnectionSettings['proxy'] = null;
     if (proxyText !== undefined) {
       try {
@@ -122,21 +122,17 @@ export class AgentSettings {
         throw error instanceof TransferWindowError ? new SettingsError(`routine window: ${error.message}`) : error;
       }
     }
-    this.db.transaction(() => {
+    this.table.transaction(() => {
       if (rate !== undefined) this.setMaxBytesPerSecond(rate);
       if (windows !== undefined) this.setRoutineWindows(windows);
       if (caFile !== undefined) this.write(CA_FILE, caFile);
       if (proxy !== undefined) this.write(PROXY, proxy);
-    })();
+    });
     return this.sending();
   }
 
   private write(key: string, value: string | null): void {
-    if (value === null) this.db.prepare('DELETE FROM settings WHERE key = ?').run(key);
-    else {
-      this.db.prepare('INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
-        .run(key, value, this.now().toISOString());
-    }
+    this.table.set(key, value);
   }
 }
 
