@@ -1,7 +1,8 @@
 // @ts-check
 // ESLint flat config. Besides the usual TypeScript rules it enforces the dependency direction of
 // docs/architecture.md: common imports nothing; core never imports electron or the layers above
-// it; the renderer reaches the main process only through lib/api-client.ts; server/src/upload never
+// it (app, cli, main); app (the application layer speaking the IPC contract, Electron-free so the
+// browser tests run it) is used by main and the test harness, never by core or the cli; the renderer reaches the main process only through lib/api-client.ts; server/src/upload never
 // imports a concrete storage or destination; main never imports the headless agent's credential
 // stores (the desktop app is pinned to the OS keychain). The renderer may import common, types and its pure data
 // alike (common is runtime-free by its own rule). desktop/test/architecture proves each rule fires.
@@ -15,7 +16,8 @@ const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'child_process', 'net', 'htt
 const forbid = (name, why) => ({ group: [name], message: why });
 
 const desktopLayers = {
-  core: forbid('**/core/**', 'Only cli and main may import core.'),
+  core: forbid('**/core/**', 'Only app, cli and main may import core.'),
+  app: forbid('**/app/**', 'Only main (and the browser test harness) uses the app layer: core and the cli never import it.'),
   cli: forbid('**/cli/**', 'Nothing imports the cli.'),
   main: forbid('**/main/**', 'Nothing imports the Electron main process code.'),
   preload: forbid('**/preload/**', 'Nothing imports the preload script.'),
@@ -69,7 +71,17 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', {
         paths: [{ name: 'electron', message: 'core is plain Node and never imports electron: it must run headless and under vitest.' }],
-        patterns: [desktopLayers.cli, desktopLayers.main, desktopLayers.preload, desktopLayers.renderer],
+        patterns: [desktopLayers.app, desktopLayers.cli, desktopLayers.main, desktopLayers.preload, desktopLayers.renderer],
+      }],
+    },
+  },
+  {
+    // The application layer: Electron-free (the browser tests run it in the test process), above core.
+    files: ['desktop/src/app/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'electron', message: 'app never imports electron: main hands it what it needs, so the browser tests can run it.' }],
+        patterns: [desktopLayers.cli, desktopLayers.main, desktopLayers.preload, desktopLayers.renderer, headlessCredentials],
       }],
     },
   },
@@ -78,7 +90,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', {
         paths: [{ name: 'electron', message: 'The relaypacs command runs without Electron.' }],
-        patterns: [desktopLayers.main, desktopLayers.preload, desktopLayers.renderer],
+        patterns: [desktopLayers.app, desktopLayers.main, desktopLayers.preload, desktopLayers.renderer],
       }],
     },
   },
@@ -99,6 +111,8 @@ export default tseslint.config(
           { group: nodeBuiltins, message: 'The renderer runs in a sandboxed Chromium page: no Node built-ins.' },
           // common is runtime-free by definition (its own rule forbids Node built-ins and every other
           // layer), so the renderer may use its values too: JOB_STATE_LABELS, ERROR_CODES, channel lists.
+          // Not desktopLayers.app: the renderer has an app/ folder of its own (its shell), which the pattern
+          // would match; the app layer uses Node, which the renderer's tsconfig (DOM, no Node types) refuses.
           desktopLayers.core, desktopLayers.cli, desktopLayers.main, desktopLayers.preload,
         ],
       }],

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, Menu, session as electronSession, shell, type Session } from 'electron';
 import type { Settings, StatusSummary } from '../common/ipc-contract.js';
 import { createCore } from '../core/create-core.js';
-import { createDesktopApi, type DesktopApi } from '../core/desktop-api/desktop-api.js';
+import { createDesktopApi, type DesktopApi } from '../app/desktop-api.js';
 import { buildAppMenu } from './app-menu.js';
 import type { AppPaths } from './app-paths.js';
 import { registerAppScheme, serveAppProtocol } from './app-protocol.js';

@@ -2,7 +2,7 @@
  * The one place IPC is wired (GitHub Desktop's model: one typed channel map, every handler checks
  * its sender in one place). For each channel of the contract's INVOKE_CHANNELS, one
  * `ipcMain.handle` that refuses untrusted senders (security/sender-check.ts), refuses extra
- * arguments, and forwards the request to the core's desktop API (core/desktop-api), which validates
+ * arguments, and forwards the request to the desktop API (desktop/src/app), which validates
  * its shape and answers with an IpcResult. Channels outside the contract have no handler at all. Each EventChannels
  * entry is pushed with `webContents.send` to the app's own windows only.
  *
@@ -12,7 +12,7 @@
 import type { IpcMainInvokeEvent } from 'electron';
 import { codedError } from '../common/error-codes.js';
 import { EVENT_CHANNELS, INVOKE_CHANNELS, type IpcResult } from '../common/ipc-contract.js';
-import type { DesktopApi } from '../core/desktop-api/desktop-api.js';
+import type { DesktopApi } from '../app/desktop-api.js';
 import { isAppUrl } from './security/app-origin.js';
 import { isTrustedSender, type SenderFacts } from './security/sender-check.js';
 import type { RegisteredContents, WindowRegistry } from './window-registry.js';

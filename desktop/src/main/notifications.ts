@@ -4,7 +4,7 @@
  * (an update ready to install). Clicking one opens the window. A failure stays until dismissed.
  */
 import { Notification } from 'electron';
-import type { DesktopNotice } from '../core/desktop-api/desktop-api.js';
+import type { DesktopNotice } from '../app/desktop-api.js';
 
 export class OsNotifier {
   // Held until closed: a notification collected by the GC loses its click handler.

@@ -8,7 +8,7 @@
  * policy's values: main applies `startAtLogin` from that view and needs no rule of its own. The shell
  * adds what only it uses.
  */
-import type { DesktopPolicy } from '../core/desktop-api/desktop-settings.js';
+import type { DesktopPolicy } from '../app/desktop-settings.js';
 
 export interface ShellPolicy extends DesktopPolicy {
   /** Extra https origins links may open in the browser (besides the relay's), e.g. the site's intranet help. */

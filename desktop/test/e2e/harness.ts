@@ -1,6 +1,6 @@
 // The browser harness: the BUILT renderer (scripts/build-renderer.ts output) in Debian's Chromium
 // through playwright-core, with `window.api` built by the contract's buildRendererApi and served by
-// the real desktop API (core/desktop-api) running in the test process. Invokes travel through a
+// the real desktop API (desktop/src/app) running in the test process. Invokes travel through a
 // Playwright binding, events are pushed into the page; nothing of the core is mocked.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { extname, join, relative, resolve, sep } from 'node:path';
 import { build } from 'esbuild';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { EventChannel } from '../../src/common/ipc-contract.js';
-import type { DesktopApi } from '../../src/core/desktop-api/desktop-api.js';
+import type { DesktopApi } from '../../src/app/desktop-api.js';
 
 /** Debian's Chromium (scripts/setup/system-packages.sh installs it). */
 export const CHROMIUM_PATH = '/usr/bin/chromium';

@@ -10,8 +10,8 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildRenderer } from '../../../scripts/build-renderer.js';
 import { createCore } from '../../src/core/create-core.js';
-import { createDesktopApi, type DesktopApi } from '../../src/core/desktop-api/desktop-api.js';
-import { ACCOUNTS, startRelayStack, type RelayStack } from '../core/desktop-api/relay-stack.js';
+import { createDesktopApi, type DesktopApi } from '../../src/app/desktop-api.js';
+import { ACCOUNTS, startRelayStack, type RelayStack } from '../app/relay-stack.js';
 import { pngjsPng } from '../core/import/photo/photo-fixtures.js';
 import { openRenderer, type RendererHarness } from './harness.js';
 

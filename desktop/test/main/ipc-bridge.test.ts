@@ -52,7 +52,7 @@ function setup() {
   const ipcMain = new RecordingIpcMain();
   const calls: [string, unknown][] = [];
   const listeners = new Map<EventChannel, ((payload: never) => void)[]>();
-  // Stands in for core/desktop-api (tested on its own): records calls, answers each with its channel.
+  // Stands in for the desktop API (desktop/src/app) (tested on its own): records calls, answers each with its channel.
   const api: DesktopApiCalls = {
     async invoke(channel: string, request: unknown) {
       calls.push([channel, request]);

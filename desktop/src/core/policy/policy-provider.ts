@@ -11,7 +11,7 @@
 import type { LockedSettings, Settings, SettingsView, WatchedFolder } from '../../common/ipc-contract.js';
 import { LOCKS, NO_POLICY, POLICY_KEYS, type DeviceAccountPolicy, type EffectivePolicy } from './policy-model.js';
 
-/** What the desktop API's policy provider returns (core/desktop-api DesktopPolicy has this shape). */
+/** What the desktop API's policy provider returns (app/desktop-settings DesktopPolicy has this shape). */
 export interface SettingsPolicy {
   locked: LockedSettings;
   /** Only keys policy sets successfully; a locked key without a value keeps the stored value. */

@@ -13,8 +13,8 @@ import { CatalogReader } from '../../../src/core/catalog/catalog-reader.js';
 import { aeTitleFor } from '../../../src/core/import/file-meta-wrapping.js';
 import { folderSource } from '../../../src/core/import/folder-source.js';
 import { ImportService } from '../../../src/core/import/import-service.js';
-import { JobViews } from '../../../src/core/desktop-api/job-views.js';
-import { TransferSpeed } from '../../../src/core/desktop-api/transfer-speed.js';
+import { JobViews } from '../../../src/app/job-views.js';
+import { TransferSpeed } from '../../../src/app/transfer-speed.js';
 import { UploadJobsRepository } from '../../../src/core/upload/upload-jobs-repository.js';
 
 let workDir: string;

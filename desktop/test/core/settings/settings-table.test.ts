@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCatalogDatabase, type CatalogDatabase } from '../../../src/core/catalog/catalog-database.js';
-import { DesktopSettings } from '../../../src/core/desktop-api/desktop-settings.js';
+import { DesktopSettings } from '../../../src/app/desktop-settings.js';
 import { AgentSettings } from '../../../src/core/settings/agent-settings.js';
 import { SettingsTable } from '../../../src/core/settings/settings-table.js';
 

@@ -1,8 +1,8 @@
-import type { LockedSettings, Settings, SettingsView } from '../../common/ipc-contract.js';
-import type { CatalogDatabase } from '../catalog/catalog-database.js';
-import type { AgentSettings } from '../settings/agent-settings.js';
-import { SettingsTable } from '../settings/settings-table.js';
-import { formatTransferWindow, parseTransferWindow } from '../upload/transfer-window.js';
+import type { LockedSettings, Settings, SettingsView } from '../common/ipc-contract.js';
+import type { CatalogDatabase } from '../core/catalog/catalog-database.js';
+import type { AgentSettings } from '../core/settings/agent-settings.js';
+import { SettingsTable } from '../core/settings/settings-table.js';
+import { formatTransferWindow, parseTransferWindow } from '../core/upload/transfer-window.js';
 import { CodedFailure } from './coded-failure.js';
 
 /**

@@ -1,15 +1,15 @@
-import type { AttachPhotosRequest, NewPhotoStudy, ReviewPhoto } from '../../common/ipc-contract.js';
-import type { CatalogReader } from '../catalog/catalog-reader.js';
-import type { ImportRunResult, ImportService } from '../import/import-service.js';
-import type { CandidateFile, ImportSource, SourceItem } from '../import/import-source.js';
-import { attributesForCatalogStudy } from '../import/photo/attach-to-study.js';
-import { newUid } from '../import/photo/dicom-uid.js';
-import type { AttachedPhotoFiles } from '../import/photo/photo-files.js';
-import { probePhoto } from '../import/photo/photo-probe.js';
-import { PhotoConversionError, wrapPhotoAsSecondaryCapture } from '../import/photo/photo-to-secondary-capture.js';
-import { checkSecondaryCaptureAttributes, type SecondaryCaptureAttributes } from '../import/photo/secondary-capture-attributes.js';
+import type { AttachPhotosRequest, NewPhotoStudy, ReviewPhoto } from '../common/ipc-contract.js';
+import type { CatalogReader } from '../core/catalog/catalog-reader.js';
+import type { ImportRunResult, ImportService } from '../core/import/import-service.js';
+import type { CandidateFile, ImportSource, SourceItem } from '../core/import/import-source.js';
+import { attributesForCatalogStudy } from '../core/import/photo/attach-to-study.js';
+import { newUid } from '../core/import/photo/dicom-uid.js';
+import type { AttachedPhotoFiles } from '../core/import/photo/photo-files.js';
+import { probePhoto } from '../core/import/photo/photo-probe.js';
+import { PhotoConversionError, wrapPhotoAsSecondaryCapture } from '../core/import/photo/photo-to-secondary-capture.js';
+import { checkSecondaryCaptureAttributes, type SecondaryCaptureAttributes } from '../core/import/photo/secondary-capture-attributes.js';
 import { CodedFailure, sentence } from './coded-failure.js';
-import { personNameFromDisplay } from '../../common/dicom-display.js';
+import { personNameFromDisplay } from '../common/dicom-display.js';
 
 export interface PhotoAttachmentsOptions {
   catalog: CatalogReader;

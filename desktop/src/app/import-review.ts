@@ -1,11 +1,11 @@
-import type { AttachPhotosRequest, ImportProblem, ImportProgressEvent, ImportReview, ReviewPhoto, ReviewStudy } from '../../common/ipc-contract.js';
-import type { CatalogDatabase } from '../catalog/catalog-database.js';
-import type { CatalogReader } from '../catalog/catalog-reader.js';
-import { ImportRunsRepository } from '../catalog/import-runs-repository.js';
-import type { ImportService } from '../import/import-service.js';
-import type { CandidateFile, ImportSource, SourceItem } from '../import/import-source.js';
-import { sourceForPath } from '../import/source-for-path.js';
-import { formatDicomDate, formatPersonName } from '../../common/dicom-display.js';
+import type { AttachPhotosRequest, ImportProblem, ImportProgressEvent, ImportReview, ReviewPhoto, ReviewStudy } from '../common/ipc-contract.js';
+import type { CatalogDatabase } from '../core/catalog/catalog-database.js';
+import type { CatalogReader } from '../core/catalog/catalog-reader.js';
+import { ImportRunsRepository } from '../core/catalog/import-runs-repository.js';
+import type { ImportService } from '../core/import/import-service.js';
+import type { CandidateFile, ImportSource, SourceItem } from '../core/import/import-source.js';
+import { sourceForPath } from '../core/import/source-for-path.js';
+import { formatDicomDate, formatPersonName } from '../common/dicom-display.js';
 import type { PhotoAttachments } from './photo-attachments.js';
 
 export interface ImportReviewerOptions {

@@ -6,10 +6,10 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateStudy, type GeneratedStudy } from '@relaypacs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ImportReview, InvokeChannel, InvokeResponse } from '../../../src/common/ipc-contract.js';
-import { createCore } from '../../../src/core/create-core.js';
-import { createDesktopApi, type DesktopApi } from '../../../src/core/desktop-api/desktop-api.js';
-import { jpegJs, leftRedRightBlue, pngjsPng, withExifOrientation } from '../import/photo/photo-fixtures.js';
+import type { ImportReview, InvokeChannel, InvokeResponse } from '../../src/common/ipc-contract.js';
+import { createCore } from '../../src/core/create-core.js';
+import { createDesktopApi, type DesktopApi } from '../../src/app/desktop-api.js';
+import { jpegJs, leftRedRightBlue, pngjsPng, withExifOrientation } from '../core/import/photo/photo-fixtures.js';
 import { ACCOUNTS, startRelayStack, type RelayStack } from './relay-stack.js';
 
 const SECONDARY_CAPTURE = '1.2.840.10008.5.1.4.1.1.7';

@@ -5,13 +5,13 @@ import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { generateStudy, type GeneratedStudy } from '@relaypacs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventChannel, EventChannels, ImportReview, InvokeChannel, InvokeResponse, IpcResult, QueueItem, WatchedFolderStatus } from '../../../src/common/ipc-contract.js';
-import { INVOKE_CHANNELS } from '../../../src/common/ipc-contract.js';
-import { createCore } from '../../../src/core/create-core.js';
-import { userAccount } from '../../../src/core/secrets/credential-account.js';
-import { createCredentialStore } from '../../../src/core/secrets/os-keychain-store.js';
-import { createDesktopApi, type DesktopApi, type DesktopNotice } from '../../../src/core/desktop-api/desktop-api.js';
-import type { DesktopPolicy } from '../../../src/core/desktop-api/desktop-settings.js';
+import type { EventChannel, EventChannels, ImportReview, InvokeChannel, InvokeResponse, IpcResult, QueueItem, WatchedFolderStatus } from '../../src/common/ipc-contract.js';
+import { INVOKE_CHANNELS } from '../../src/common/ipc-contract.js';
+import { createCore } from '../../src/core/create-core.js';
+import { userAccount } from '../../src/core/secrets/credential-account.js';
+import { createCredentialStore } from '../../src/core/secrets/os-keychain-store.js';
+import { createDesktopApi, type DesktopApi, type DesktopNotice } from '../../src/app/desktop-api.js';
+import type { DesktopPolicy } from '../../src/app/desktop-settings.js';
 import { ACCOUNTS, startRelayStack, type RelayStack } from './relay-stack.js';
 
 let stack: RelayStack;

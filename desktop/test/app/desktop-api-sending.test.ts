@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { generateStudy, type GeneratedStudy } from '@relaypacs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventChannel, EventChannels, InvokeChannel, InvokeResponse, QueueItem } from '../../../src/common/ipc-contract.js';
-import { createCore } from '../../../src/core/create-core.js';
-import { createDesktopApi, type DesktopApi } from '../../../src/core/desktop-api/desktop-api.js';
-import { expectedUntouched, jobNow, plantJobs, RETRIED, UNTOUCHED } from '../upload/queue-fixture.js';
+import type { EventChannel, EventChannels, InvokeChannel, InvokeResponse, QueueItem } from '../../src/common/ipc-contract.js';
+import { createCore } from '../../src/core/create-core.js';
+import { createDesktopApi, type DesktopApi } from '../../src/app/desktop-api.js';
+import { expectedUntouched, jobNow, plantJobs, RETRIED, UNTOUCHED } from '../core/upload/queue-fixture.js';
 import { ACCOUNTS, startRelayStack, type RelayStack } from './relay-stack.js';
 
 let stack: RelayStack;

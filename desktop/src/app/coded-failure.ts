@@ -1,11 +1,11 @@
-import { ERROR_CODES, type CodedError, type ErrorCode } from '../../common/error-codes.js';
-import { KeychainUnavailableError } from '../secrets/credential-store.js';
-import { NotSignedInError } from '../session/agent-session.js';
-import { SettingsError } from '../settings/agent-settings.js';
-import { httpStatusOf, isTransientStatus, relayFailureCode, RelayRequestError } from '../upload/relay-client.js';
-import type { JobErrorCode } from '../upload/upload-engine.js';
-import { TransferWindowError } from '../upload/transfer-window.js';
-import { WatchedFolderConfigError } from '../watch/watched-folder-config.js';
+import { ERROR_CODES, type CodedError, type ErrorCode } from '../common/error-codes.js';
+import { KeychainUnavailableError } from '../core/secrets/credential-store.js';
+import { NotSignedInError } from '../core/session/agent-session.js';
+import { SettingsError } from '../core/settings/agent-settings.js';
+import { httpStatusOf, isTransientStatus, relayFailureCode, RelayRequestError } from '../core/upload/relay-client.js';
+import type { JobErrorCode } from '../core/upload/upload-engine.js';
+import { TransferWindowError } from '../core/upload/transfer-window.js';
+import { WatchedFolderConfigError } from '../core/watch/watched-folder-config.js';
 
 /**
  * A refusal the desktop API means to give: a stable code and a sentence for the person at the

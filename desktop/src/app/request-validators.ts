@@ -2,7 +2,7 @@ import { isAbsolute } from 'node:path';
 import type {
   AttachPhotosRequest, HistoryFilter, InvokeChannel, InvokeRequest, JobActionRequest, NewPhotoStudy, SendRequest, ServiceLevel, Settings, SignInRequest,
   WatchedFolder,
-} from '../../common/ipc-contract.js';
+} from '../common/ipc-contract.js';
 import { CodedFailure, sentence } from './coded-failure.js';
 
 /**

@@ -1,11 +1,11 @@
 import { basename, resolve } from 'node:path';
-import type { WatchedFolder, WatchedFolderStatus } from '../../common/ipc-contract.js';
-import type { ImportService } from '../import/import-service.js';
-import type { UploadEngine } from '../upload/upload-engine.js';
-import { FolderWatcher } from '../watch/folder-watcher.js';
-import { WatchUploader } from '../watch/watch-uploader.js';
-import { resolveWatchedFolderConfig, type ResolvedWatchedFolderConfig, type WatchedFolderConfig } from '../watch/watched-folder-config.js';
-import type { StoredWatchedFolder, WatchedFoldersRepository } from '../watch/watched-folders-repository.js';
+import type { WatchedFolder, WatchedFolderStatus } from '../common/ipc-contract.js';
+import type { ImportService } from '../core/import/import-service.js';
+import type { UploadEngine } from '../core/upload/upload-engine.js';
+import { FolderWatcher } from '../core/watch/folder-watcher.js';
+import { WatchUploader } from '../core/watch/watch-uploader.js';
+import { resolveWatchedFolderConfig, type ResolvedWatchedFolderConfig, type WatchedFolderConfig } from '../core/watch/watched-folder-config.js';
+import type { StoredWatchedFolder, WatchedFoldersRepository } from '../core/watch/watched-folders-repository.js';
 
 /** Timing applied to every watched folder (defaults: watched-folder-config.ts). */
 export type WatchTimings = Partial<Pick<WatchedFolderConfig, 'pollIntervalMs' | 'stabilityMs' | 'studyQuietMs' | 'reconcileIntervalMs'>>;

@@ -1,17 +1,17 @@
 import { join } from 'node:path';
-import type { CodedError } from '../../common/error-codes.js';
+import type { CodedError } from '../common/error-codes.js';
 import {
   INVOKE_CHANNELS,
   type EventChannel, type EventChannels, type InvokeChannel, type InvokeRequest, type InvokeResponse, type IpcResult, type QueueItem,
   type SessionInfo, type Settings, type StatusSummary,
-} from '../../common/ipc-contract.js';
-import type { Core } from '../create-core.js';
-import { AttachedPhotoFiles } from '../import/photo/photo-files.js';
-import { NotSignedInError } from '../session/agent-session.js';
-import type { ConnectivityMonitor } from '../upload/connectivity-monitor.js';
-import { applyQueueAction, applyToAll, type QueueAction } from '../upload/queue-actions.js';
-import type { JobOutcome, UploadEngine } from '../upload/upload-engine.js';
-import { WatchedFoldersRepository } from '../watch/watched-folders-repository.js';
+} from '../common/ipc-contract.js';
+import type { Core } from '../core/create-core.js';
+import { AttachedPhotoFiles } from '../core/import/photo/photo-files.js';
+import { NotSignedInError } from '../core/session/agent-session.js';
+import type { ConnectivityMonitor } from '../core/upload/connectivity-monitor.js';
+import { applyQueueAction, applyToAll, type QueueAction } from '../core/upload/queue-actions.js';
+import type { JobOutcome, UploadEngine } from '../core/upload/upload-engine.js';
+import { WatchedFoldersRepository } from '../core/watch/watched-folders-repository.js';
 import { CodedFailure, toCodedError } from './coded-failure.js';
 import { DesktopSettings, NO_POLICY, type PolicyProvider } from './desktop-settings.js';
 import { ImportReviewer } from './import-review.js';

@@ -1,8 +1,8 @@
-import type { HistoryFilter, HistoryItem, JobState, QueueItem, ServiceLevel } from '../../common/ipc-contract.js';
-import type { CatalogDatabase } from '../catalog/catalog-database.js';
-import type { JobErrorCode } from '../upload/upload-engine.js';
+import type { HistoryFilter, HistoryItem, JobState, QueueItem, ServiceLevel } from '../common/ipc-contract.js';
+import type { CatalogDatabase } from '../core/catalog/catalog-database.js';
+import type { JobErrorCode } from '../core/upload/upload-engine.js';
 import { explainJobError, type InstanceOutcome } from './coded-failure.js';
-import { formatDicomDate, formatPersonName } from '../../common/dicom-display.js';
+import { formatDicomDate, formatPersonName } from '../common/dicom-display.js';
 import type { TransferSpeed } from './transfer-speed.js';
 
 /** Finished jobs stay in the queue this long, so "it arrived" is seen there before it moves to history. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { csvField } from '../../../src/core/desktop-api/job-views.js';
-import { TransferSpeed } from '../../../src/core/desktop-api/transfer-speed.js';
+import { csvField } from '../../src/app/job-views.js';
+import { TransferSpeed } from '../../src/app/transfer-speed.js';
 
 describe('transfer speed', () => {
   it('measures bytes per second over the last few seconds and the time left at that speed', () => {

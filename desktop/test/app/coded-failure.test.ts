@@ -1,8 +1,8 @@
 // Relay error codes are the relay's typed union (server/src/protocol/error-codes.ts) on the desktop, and a
 // refusal without a code of its own is spelt one way (HTTP_nnn) wherever it is written or matched.
 import { describe, expect, it } from 'vitest';
-import { explainJobError, toCodedError } from '../../../src/core/desktop-api/coded-failure.js';
-import { httpStatusOf, relayFailureCode, RelayRequestError } from '../../../src/core/upload/relay-client.js';
+import { explainJobError, toCodedError } from '../../src/app/coded-failure.js';
+import { httpStatusOf, relayFailureCode, RelayRequestError } from '../../src/core/upload/relay-client.js';
 
 const refusal = (status: number, code?: ConstructorParameters<typeof RelayRequestError>[2]) =>
   new RelayRequestError('refused', status, code, undefined, status === 408 || status === 429 || status >= 500);
