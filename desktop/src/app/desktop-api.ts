@@ -10,6 +10,7 @@ import { AttachedPhotoFiles } from '../core/import/photo/photo-files.js';
 import { NotSignedInError } from '../core/session/agent-session.js';
 import type { ConnectivityMonitor } from '../core/upload/connectivity-monitor.js';
 import { applyQueueAction, applyToAll, type QueueAction } from '../core/upload/queue-actions.js';
+import { SenderLoop } from '../core/upload/sender-loop.js';
 import type { JobOutcome, UploadEngine } from '../core/upload/upload-engine.js';
 import { WatchedFoldersRepository } from '../core/watch/watched-folders-repository.js';
 import { CodedFailure, toCodedError } from './coded-failure.js';
@@ -18,7 +19,6 @@ import { ImportReviewer } from './import-review.js';
 import { JobViews } from './job-views.js';
 import { PhotoAttachments } from './photo-attachments.js';
 import { normalizeRelayUrl, REQUEST_VALIDATORS } from './request-validators.js';
-import { SenderLoop } from './sender-loop.js';
 import { TransferSpeed } from './transfer-speed.js';
 import { WatchService, type WatchTimings } from './watch-service.js';
 

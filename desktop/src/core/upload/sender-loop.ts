@@ -1,4 +1,4 @@
-import type { JobOutcome, RunOptions, UploadEngine } from '../core/upload/upload-engine.js';
+import type { JobOutcome, RunOptions, UploadEngine } from './upload-engine.js';
 
 export interface SenderLoopOptions {
   /** The engine of the signed-in session (throws when nobody is signed in). */
