@@ -3,7 +3,7 @@ import type { CatalogDatabase } from '../core/catalog/catalog-database.js';
 import type { AgentSettings } from '../core/settings/agent-settings.js';
 import { SettingsTable } from '../core/settings/settings-table.js';
 import { formatTransferWindow, parseTransferWindow } from '../core/upload/transfer-window.js';
-import { CodedFailure } from './coded-failure.js';
+import { CodedFailure } from '../core/coded-error.js';
 
 /**
  * What IT policy says about this workstation's settings: which are fixed (shown locked, refused if

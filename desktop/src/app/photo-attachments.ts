@@ -8,7 +8,7 @@ import type { AttachedPhotoFiles } from '../core/import/photo/photo-files.js';
 import { probePhoto } from '../core/import/photo/photo-probe.js';
 import { PhotoConversionError, wrapPhotoAsSecondaryCapture } from '../core/import/photo/photo-to-secondary-capture.js';
 import { checkSecondaryCaptureAttributes, type SecondaryCaptureAttributes } from '../core/import/photo/secondary-capture-attributes.js';
-import { CodedFailure, sentence } from './coded-failure.js';
+import { CodedFailure, sentence } from '../core/coded-error.js';
 import { personNameFromDisplay } from '../common/dicom-display.js';
 
 export interface PhotoAttachmentsOptions {

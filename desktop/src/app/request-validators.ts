@@ -3,7 +3,7 @@ import type {
   AttachPhotosRequest, HistoryFilter, InvokeChannel, InvokeRequest, JobActionRequest, NewPhotoStudy, SendRequest, ServiceLevel, Settings, SignInRequest,
   WatchedFolder,
 } from '../common/ipc-contract.js';
-import { CodedFailure, sentence } from './coded-failure.js';
+import { CodedFailure, sentence } from '../core/coded-error.js';
 
 /**
  * Hand-written checks of every request that crosses IPC. The renderer is trusted code, but a

@@ -2,6 +2,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { toCodedError } from '../core/coded-error.js';
 import { createCore, type Core } from '../core/create-core.js';
 import { agentCredentials, credentialStoreChoice } from '../core/secrets/agent-credentials.js';
 import { sourceForPath } from '../core/import/source-for-path.js';
@@ -50,6 +51,16 @@ them in DATA/credentials.json, mode 0600, where no keychain exists and IT policy
 systemd, LoadCredential= relaypacs-relay, relaypacs-user and relaypacs-password sign the agent in.`;
 
 class UsageError extends Error {}
+
+/**
+ * A failure as the CLI prints it: the code and sentence of the mapping the desktop uses too
+ * (core/coded-error; the agent's own advice in its own words), never an unexpected error's message,
+ * which can name a patient's folder.
+ */
+function failureText(error: unknown): string {
+  const coded = toCodedError(error, { ownWords: true });
+  return `${coded.message} (${coded.code}${coded.detail ? `: ${coded.detail}` : ''})`;
+}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -126,7 +137,13 @@ async function main(argv: string[]): Promise<number> {
   const json = values.json === true;
   const progress = new ProgressLine();
   const dataDir = resolve(values.data ?? process.env.RELAYPACS_AGENT_DATA ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'relaypacs', 'agent'));
-  const credentials = await agentCredentials({ dataDir, choice: credentialStoreChoice(values['credential-store']) });
+  let choice: ReturnType<typeof credentialStoreChoice>;
+  try {
+    choice = credentialStoreChoice(values['credential-store']);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const credentials = await agentCredentials({ dataDir, choice });
   const core = await createCore({
     dataDir, credentials: credentials.store, ...(credentials.unattended ? { unattended: credentials.unattended } : {}),
     onUploadProgress: (p) => progress.update(`job ${p.jobId} ${p.state}${p.reason ? ` (${p.reason.message})` : ''}`, p.bytesSent, p.totalBytes),
@@ -167,7 +184,7 @@ async function main(argv: string[]): Promise<number> {
           imports: core.imports,
           engine: () => core.engine(),
           onOutcome: (folder, outcome) => print(json, { folder, ...outcome }, `${folder}: ${describeOutcome(outcome)}`),
-          onError: (folder, error) => process.stderr.write(`relaypacs: ${folder}: ${error instanceof Error ? error.message : String(error)}\n`),
+          onError: (folder, error) => process.stderr.write(`relaypacs: ${folder}: ${failureText(error)}\n`),
         });
         const watchers = args.map((dir) => {
           const config = resolveWatchedFolderConfig({
@@ -197,7 +214,7 @@ async function main(argv: string[]): Promise<number> {
                 if (!stopping.signal.aborted || outcome.state !== 'queued') print(json, outcome, describeOutcome(outcome));
               }
             } catch (error) {
-              process.stderr.write(`relaypacs: ${error instanceof Error ? error.message : String(error)}\n`);
+              process.stderr.write(`relaypacs: ${failureText(error)}\n`);
             }
             await sleepUnlessAborted(60_000, stopping.signal);
           }
@@ -294,7 +311,7 @@ main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 }, (error: unknown) => {
   const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-  process.stderr.write(`relaypacs: ${error instanceof Error ? error.message : String(error)}\n${usage ? `\n${USAGE}\n` : ''}`);
+  process.stderr.write(`relaypacs: ${usage ? (error as Error).message : failureText(error)}\n${usage ? `\n${USAGE}\n` : ''}`);
   // A setting's value was wrong: its message says what to write; the whole usage would bury it.
   process.exitCode = usage || error instanceof SettingsError ? 2 : 1;
 });

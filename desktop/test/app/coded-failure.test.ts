@@ -1,7 +1,8 @@
 // Relay error codes are the relay's typed union (server/src/protocol/error-codes.ts) on the desktop, and a
 // refusal without a code of its own is spelt one way (HTTP_nnn) wherever it is written or matched.
 import { describe, expect, it } from 'vitest';
-import { explainJobError, toCodedError } from '../../src/app/coded-failure.js';
+import { explainJobError } from '../../src/app/coded-failure.js';
+import { toCodedError } from '../../src/core/coded-error.js';
 import { httpStatusOf, relayFailureCode, RelayRequestError } from '../../src/core/upload/relay-client.js';
 
 const refusal = (status: number, code?: ConstructorParameters<typeof RelayRequestError>[2]) =>
