@@ -90,6 +90,6 @@ describe('samples', () => {
   it('policy.example.json sets every key with no problem', async () => {
     const result = await loadJsonPolicyFile(join(policyDir, 'policy.example.json'), readFileOrNull, 'linux-policy-file', 'posix');
     expect(result.problems).toEqual([]);
-    expect(Object.keys(result.values).sort()).toEqual(['deviceAccount', 'maxBytesPerSecond', 'relayUrl', 'routineWindows', 'startAtLogin', 'updates', 'watchedFolders']);
+    expect(Object.keys(result.values).sort()).toEqual(['allowFileCredentialStore', 'deviceAccount', 'maxBytesPerSecond', 'relayUrl', 'routineWindows', 'startAtLogin', 'updates', 'watchedFolders']);
   });
 });
