@@ -1,11 +1,10 @@
 import {
-  ANY_SOP_CLASS, DEFAULT_FIRST_READ_BYTES, DEFAULT_MAX_HEADER_BYTES, isWellFormedUid, normalizeUid, readInstance,
+  ANY_SOP_CLASS, isWellFormedUid, normalizeUid, readInstance,
   type HeaderReader,
 } from '@relaypacs/dicom';
 import type { InstanceRejectionCode } from '../protocol/error-codes.js';
 
 export type { HeaderReader } from '@relaypacs/dicom';
-export { DEFAULT_FIRST_READ_BYTES, DEFAULT_MAX_HEADER_BYTES };
 
 /** What the upload declared for one instance, and what this relay accepts. */
 export interface InstanceExpectations {

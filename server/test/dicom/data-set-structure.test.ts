@@ -1,6 +1,6 @@
 import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_HEADER_BYTES } from '../../src/dicom/part10-validator.js';
+import { DEFAULT_MAX_HEADER_BYTES } from '@relaypacs/dicom';
 import type { ValidationResult } from '../../src/dicom/part10-validator.js';
 import type { INSTANCE_REJECTION_CODES } from '../../src/protocol/error-codes.js';
 import {

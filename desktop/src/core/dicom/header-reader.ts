@@ -1,7 +1,6 @@
 import { open } from 'node:fs/promises';
 import {
-  DEFAULT_FIRST_READ_BYTES, DEFAULT_MAX_HEADER_BYTES, DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN,
-  IMPLICIT_VR_LITTLE_ENDIAN, TAG, fileRangeReader, integerString, readInstance, textDecoderFor, trimText,
+  DEFAULT_FIRST_READ_BYTES, DEFAULT_MAX_HEADER_BYTES, TAG, fileRangeReader, integerString, readInstance, textDecoderFor, trimText,
   type DicomReadProblem, type HeaderReader, type InstanceReadResult,
 } from '@relaypacs/dicom';
 import type { ErrorCode } from '../../common/error-codes.js';
@@ -30,11 +29,6 @@ export interface HeaderReadLimits {
 }
 
 const DEFAULT_LIMITS: HeaderReadLimits = { firstReadBytes: DEFAULT_FIRST_READ_BYTES, maxHeaderBytes: DEFAULT_MAX_HEADER_BYTES };
-
-/** Transfer syntax UIDs (PS3.5 Annex A) other modules name through this reader. */
-export const IMPLICIT_LE = IMPLICIT_VR_LITTLE_ENDIAN;
-export const EXPLICIT_LE = EXPLICIT_VR_LITTLE_ENDIAN;
-export const DEFLATED = DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN;
 
 /**
  * The top-level attributes the catalog keeps (InstanceHeader), besides the four UIDs the reading

@@ -8,7 +8,8 @@ import { createDeflateRaw, inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANY_SOP_CLASS } from '@relaypacs/dicom';
 import { validatePart10, type ValidationResult } from '../../../../server/src/dicom/part10-validator.js';
-import { DEFLATED, parseHeader, readInstanceHeader, type HeaderResult } from '../../../src/core/dicom/header-reader.js';
+import { DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN as DEFLATED } from '@relaypacs/dicom';
+import { parseHeader, readInstanceHeader, type HeaderResult } from '../../../src/core/dicom/header-reader.js';
 
 let workDir: string;
 beforeAll(async () => {
