@@ -87,10 +87,10 @@ it(`kill -9 of the agent at ${KILLS} random points: 0 instances lost, 0 duplicat
   // Finish what the last kill left (2: no job to retry), then every folder again: importing a study
   // the agent already holds sends nothing twice, and sends what a kill during import left unsent.
   const final = await world.agent(['retry', '--all', '--wait']);
-  expect([0, 2], final.stderr.slice(-2000)).toContain(final.code);
+  expect([0, 2], `${final.stdout.slice(-2000)}\n${final.stderr.slice(-2000)}`).toContain(final.code);
   for (let i = 0; i < studies.length; i++) {
     const again = await world.agent(['upload', join(world.workDir, i === 0 ? 'agent-0' : `agent-${agentDirs[i]}`), '--wait']);
-    expect(again.code, again.stderr.slice(-2000)).toBe(0);
+    expect(again.code, `${again.stdout.slice(-2000)}\n${again.stderr.slice(-2000)}`).toBe(0);
   }
   const outcome = await verify(studies);
   results.agent = { undisturbedUploadMs: Math.round(uploadMs), killPoints: KILLS, killedMidUpload, delaysMs: delays, studies: studies.length, ...outcome };
@@ -109,7 +109,7 @@ it(`kill -9 of the relay at ${KILLS} random points: 0 instances lost, 0 duplicat
     if (!agent || agent.child.exitCode !== null || agent.child.signalCode !== null) {
       if (agent) {
         const exit = await agent.exited;
-        expect(exit.code, agent.stderr.slice(-2000)).toBe(0);
+        expect(exit.code, `${agent.stdout.slice(-2000)}\n${agent.stderr.slice(-2000)}`).toBe(0);
       }
       const next = await newStudy(`relay-${k}`);
       studies.push(next.study);
@@ -124,7 +124,7 @@ it(`kill -9 of the relay at ${KILLS} random points: 0 instances lost, 0 duplicat
     await world.startRelay();
   }
   const exit = await agent!.exited;
-  expect(exit.code, agent!.stderr.slice(-2000)).toBe(0);
+  expect(exit.code, `${agent!.stdout.slice(-2000)}\n${agent!.stderr.slice(-2000)}`).toBe(0);
   // The agent returns once the relay has confirmed delivery; nothing may remain queued at the relay.
   const outcome = await verify(studies);
   if (outcome.lost > 0) console.log(`kill faults (relay): lost instances, relay record: ${JSON.stringify(await relayRecordOfLost(studies))}`);
