@@ -295,8 +295,8 @@ async function main(argv: string[]): Promise<number> {
         const online = info ? (await (await core.engine()).connectivity?.check()) ?? null : null;
         const relay = online === null ? '' : `; the relay ${online ? 'answers (online)' : 'does not answer (offline)'}`;
         const view = sendingView(core);
-        print(json, { session: info ?? null, relay: info ? { url: info.relayUrl, online } : null, settings: view.json, catalog: counts },
-          `${info ? `signed in to ${info.relayUrl} as ${info.username}` : 'not signed in'}${relay}; catalog: ${counts.studies} studies, ${counts.instances} instances\n${view.text}`);
+        print(json, { session: info ?? null, credentials: credentials.where, relay: info ? { url: info.relayUrl, online } : null, settings: view.json, catalog: counts },
+          `${info ? `signed in to ${info.relayUrl} as ${info.username}` : 'not signed in'}${relay}; catalog: ${counts.studies} studies, ${counts.instances} instances\ncredentials: kept ${credentials.where}\n${view.text}`);
         return 0;
       }
       default:

@@ -51,8 +51,11 @@ export function toCodedError(error: unknown, { ownWords = false }: CodedErrorOpt
   // Its problems name fields and rules, never the folder's path; the desktop's screen calls the fields otherwise.
   if (error instanceof WatchedFolderConfigError) return { code: 'INVALID_REQUEST', message: ownWords ? error.message : sentence(error.problems.map(inPlainWords).join('; ')) };
   if (error instanceof SettingsError || error instanceof TransferWindowError) return { code: 'INVALID_REQUEST', message: ownWords ? error.message : sentence(error.message) };
-  const errno = ownWords ? errnoCode(error) : undefined;
-  if (errno !== undefined && /^E[A-Z]+$/.test(errno)) return { code: 'FILE_UNREADABLE', message: `a file or folder could not be read (${fileErrorReason(error, { action: 'opened' })})`, detail: errno };
+  // A file system error (ENOENT, EACCES, ...) is FILE_UNREADABLE in both front ends; its message holds the path, never shown.
+  const errno = errnoCode(error);
+  if (errno !== undefined && /^E[A-Z]+$/.test(errno)) {
+    return { code: 'FILE_UNREADABLE', message: ownWords ? `a file or folder could not be read (${fileErrorReason(error, { action: 'opened' })})` : ERROR_CODES.FILE_UNREADABLE, detail: errno };
+  }
   return { code: 'INTERNAL', message: ERROR_CODES.INTERNAL, detail: error instanceof Error ? error.name : typeof error };
 }
 

@@ -54,6 +54,10 @@ it('with no bus, the keychain is refused; with --credential-store file the agent
 
   // The refresh token rotated and went back into the file, still 0600.
   expect((await stat(file)).mode & 0o777).toBe(0o600);
+  // status says where the session is kept.
+  const status = await agent('file-agent', ['status'], { RELAYPACS_CREDENTIAL_STORE: 'file' });
+  expect(status.code, status.stderr).toBe(0);
+  expect(status.stdout).toContain(`credentials: kept in the file ${file} (mode 0600)`);
 
   // Others could read it now: refused at start, whatever the command, with the way to fix it and no secret in the output.
   await chmod(file, 0o644);
@@ -75,7 +79,7 @@ it('with systemd credentials ($CREDENTIALS_DIRECTORY) the agent signs itself in 
 
   const status = await agent('systemd-agent', ['status', '--json'], env);
   expect(status.code, status.stderr).toBe(0);
-  expect(JSON.parse(status.stdout)).toMatchObject({ session: { relayUrl: world.relay.url, username: DEVICE.user } });
+  expect(JSON.parse(status.stdout)).toMatchObject({ session: { relayUrl: world.relay.url, username: DEVICE.user }, credentials: 'in memory (the password comes from systemd credentials)' });
 
   const study = await generateStudy(join(world.workDir, 'systemd-study'), { instances: 2, rows: 32, columns: 32 });
   const upload = await agent('systemd-agent', ['upload', join(world.workDir, 'systemd-study'), '--wait', '--json'], env);

@@ -23,8 +23,14 @@ describe('toCodedError', () => {
     expect(toCodedError(new WatchedFolderConfigError(['usePolling must be true or false']))).toEqual({ code: 'INVALID_REQUEST', message: 'Polling must be true or false.' });
   });
 
+  it('gives a file system error as FILE_UNREADABLE with its errno, never its message (it holds the path)', () => {
+    const file = toCodedError(enoent());
+    expect(file).toEqual({ code: 'FILE_UNREADABLE', message: ERROR_CODES.FILE_UNREADABLE, detail: 'ENOENT' });
+    expect(JSON.stringify(file)).not.toMatch(/DOE|JANE|1970/);
+  });
+
   it('gives anything else as INTERNAL with its class name only, never its message', () => {
-    expect(toCodedError(enoent())).toEqual({ code: 'INTERNAL', message: ERROR_CODES.INTERNAL, detail: 'Error' });
+    expect(toCodedError(Object.assign(new RangeError(`bad offset in ${PATH}`), { code: 'ERR_OUT_OF_RANGE' }))).toEqual({ code: 'INTERNAL', message: ERROR_CODES.INTERNAL, detail: 'RangeError' });
     expect(toCodedError('a string')).toEqual({ code: 'INTERNAL', message: ERROR_CODES.INTERNAL, detail: 'string' });
   });
 
