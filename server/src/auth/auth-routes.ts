@@ -16,7 +16,7 @@ export function createAuthService(services: RelayServices): AuthService {
     tokens,
     metrics,
     now,
-    refreshTokens: new RefreshTokenStore(db, sessions, now),
+    refreshTokens: new RefreshTokenStore(db, sessions, now, config.auth.refreshReuseGraceSeconds * 1000),
     audit: new AuditLog(db, now),
     limiter: new LoginRateLimiter({
       maxFailuresPerUser: config.auth.maxFailuresPerUser,

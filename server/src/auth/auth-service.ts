@@ -87,7 +87,8 @@ export class AuthService {
       audit.record({ action: 'refresh', outcome: 'user-disabled', actorUserId: rotation.userId, address });
       throw invalidRefresh('user-disabled');
     }
-    audit.record({ action: 'refresh', outcome: 'success', actorUserId: user.id, address });
+    // 'success-replayed': the answer to an earlier refresh with this token was lost (refresh-token-store.ts).
+    audit.record({ action: 'refresh', outcome: rotation.replayed ? 'success-replayed' : 'success', actorUserId: user.id, address });
     return this.respond(user, rotation.sessionId, rotation);
   }
 

@@ -7,6 +7,13 @@ import type { SessionStore } from './session-store.js';
  * mistake one for it. The database holds only their SHA-256: a copy of relay.db lets nobody refresh.
  * Each belongs to a session (its family) and is used once; presenting a used one means it was
  * copied, so the whole family is revoked (OAuth 2.0 Security BCP, RFC 9700 §4.14.2).
+ *
+ * One exception, the grace for a lost answer: a client that sent a refresh and died (or lost the
+ * connection) before it stored the answer holds only the spent token. Presented again within
+ * `reuseGraceMs` of its rotation, while its successor has never been presented, it rotates again:
+ * the unseen successor is spent and a new one issued. A copy used by someone else is still caught,
+ * since one of the two forks then presents a spent successor. Authorization servers call this a
+ * rotation grace period or reuse interval; 0 turns it off.
  */
 export const REFRESH_TOKEN_PREFIX = 'rpr_';
 const TOKEN_BYTES = 32;
@@ -14,13 +21,15 @@ const TOKEN_BYTES = 32;
 export type RotationFailure = 'unknown' | 'reused' | 'revoked' | 'expired';
 
 export type RotationResult =
-  | { ok: true; token: string; expiresAt: Date; sessionId: string; userId: number }
+  /** `replayed`: the token was spent already and its answer lost; its unseen successor is spent in turn. */
+  | { ok: true; token: string; expiresAt: Date; sessionId: string; userId: number; replayed: boolean }
   | { ok: false; reason: RotationFailure; sessionId?: string; userId?: number };
 
 interface TokenRow {
   session_id: string;
   expires_at: string;
   used_at: string | null;
+  replaced_by: string | null;
   user_id: number;
   session_revoked_at: string | null;
 }
@@ -34,6 +43,7 @@ export class RefreshTokenStore {
     private readonly db: RelayDatabase,
     private readonly sessions: SessionStore,
     private readonly now: () => Date = () => new Date(),
+    private readonly reuseGraceMs = 0,
   ) {}
 
   /** A new refresh token for the session; it lives as long as the session does (absolute lifetime). */
@@ -53,19 +63,36 @@ export class RefreshTokenStore {
       const row = this.find(token);
       if (!row) return { ok: false, reason: 'unknown' };
       const ids = { sessionId: row.session_id, userId: row.user_id };
-      if (row.used_at !== null) {
+      const replayed = row.used_at !== null;
+      if (replayed && !this.answerWasLost(row)) {
         this.sessions.revoke(row.session_id, 'refresh-token-reuse'); // no-op when already revoked
         return { ok: false, reason: 'reused', ...ids };
       }
       if (row.session_revoked_at !== null) return { ok: false, reason: 'revoked', ...ids };
       const nowIso = this.now().toISOString();
       if (new Date(row.expires_at) <= this.now()) return { ok: false, reason: 'expired', ...ids };
-      const spent = this.db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL').run(nowIso, hashRefreshToken(token));
-      if (spent.changes !== 1) throw new Error('refresh token changed inside its own transaction'); // cannot happen under the write lock
+      if (replayed) {
+        // The successor nobody has presented is spent: presenting it later is a fork, caught as reuse.
+        const unseen = this.db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL').run(nowIso, row.replaced_by);
+        if (unseen.changes !== 1) throw new Error('refresh token successor changed inside its own transaction'); // cannot happen under the write lock
+      } else {
+        const spent = this.db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL').run(nowIso, hashRefreshToken(token));
+        if (spent.changes !== 1) throw new Error('refresh token changed inside its own transaction'); // cannot happen under the write lock
+      }
+      // used_at stays the first rotation's time: the grace is counted from it, never extended.
       const next = this.insert(row.session_id, row.expires_at);
-      return { ok: true, ...next, ...ids };
+      this.db.prepare('UPDATE refresh_tokens SET replaced_by = ? WHERE token_hash = ?').run(hashRefreshToken(next.token), hashRefreshToken(token));
+      return { ok: true, ...next, ...ids, replayed };
     });
     return rotation.immediate();
+  }
+
+  /** A spent token whose successor was never presented, within the grace of its rotation. */
+  private answerWasLost(row: TokenRow): boolean {
+    if (row.used_at === null || row.replaced_by === null) return false;
+    if (this.now().getTime() - Date.parse(row.used_at) >= this.reuseGraceMs) return false;
+    const successor = this.db.prepare('SELECT used_at FROM refresh_tokens WHERE token_hash = ?').get(row.replaced_by) as { used_at: string | null } | undefined;
+    return successor !== undefined && successor.used_at === null;
   }
 
   /** The session a token (used or not) belongs to, for logout. Undefined for a token never issued. */
@@ -82,7 +109,7 @@ export class RefreshTokenStore {
   private find(token: string): TokenRow | undefined {
     if (!token.startsWith(REFRESH_TOKEN_PREFIX)) return undefined;
     return this.db
-      .prepare(`SELECT r.session_id, r.expires_at, r.used_at, s.user_id, s.revoked_at AS session_revoked_at
+      .prepare(`SELECT r.session_id, r.expires_at, r.used_at, r.replaced_by, s.user_id, s.revoked_at AS session_revoked_at
                 FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = ?`)
       .get(hashRefreshToken(token)) as TokenRow | undefined;
   }

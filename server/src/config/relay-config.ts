@@ -32,6 +32,12 @@ export const RelayConfigSchema = Type.Object({
     issuer: Type.String({ default: 'relaypacs-relay' }),
     accessTokenSeconds: Type.Integer({ minimum: 30, maximum: 3600, default: 600 }),
     refreshTokenSeconds: Type.Integer({ minimum: 300, default: 30 * 24 * 3600 }),
+    /**
+     * A spent refresh token presented again this soon after its rotation, while its successor was never
+     * presented, is a lost answer (the client died or the link broke before it stored the successor), not
+     * a copy: it rotates again instead of ending the session. 0: any reuse ends the session.
+     */
+    refreshReuseGraceSeconds: Type.Integer({ minimum: 0, maximum: 300, default: 60 }),
     uploadTokenSeconds: Type.Integer({ minimum: 60, default: 24 * 3600 }),
     /** Failed logins per user name within the window before it is locked for the window. */
     maxFailuresPerUser: Type.Integer({ minimum: 1, default: 5 }),

@@ -127,4 +127,8 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX audit_log_by_action_target ON audit_log(action, target);
   `,
+  // 6: a spent refresh token names its successor, so an answer lost in transit can be replayed once (refresh-token-store.ts)
+  `
+  ALTER TABLE refresh_tokens ADD COLUMN replaced_by TEXT;
+  `,
 ];

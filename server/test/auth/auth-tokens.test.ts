@@ -40,6 +40,7 @@ describe('access and refresh tokens', () => {
     const second = (await (await refresh(first.refreshToken)).json()) as TokenResponse;
     const other = await relay.login('ada'); // another sign-in, another family
 
+    relay.advance(61); // past auth.refreshReuseGraceSeconds: not a lost answer
     const reuse = await refresh(first.refreshToken);
     expect(reuse.status).toBe(401);
     expect(await errorCode(reuse)).toBe('AUTH_TOKEN_INVALID');
@@ -56,10 +57,40 @@ describe('access and refresh tokens', () => {
     expect(audit).toEqual([{ outcome: 'success' }, { outcome: 'reused' }, { outcome: 'revoked' }, { outcome: 'success' }]);
   });
 
-  it('lets only one of two simultaneous refreshes with the same token succeed', async () => {
+  it('rotates again when the answer to a refresh was lost, and catches the fork if the lost successor turns up', async () => {
+    const session = await relay.login('ada');
+    const lost = (await (await refresh(session.refreshToken)).json()) as TokenResponse;
+    relay.advance(30);
+    const replay = await refresh(session.refreshToken);
+    expect(replay.status).toBe(200);
+    const kept = (await replay.json()) as TokenResponse;
+    expect(kept.refreshToken).not.toBe(lost.refreshToken);
+    expect((await listUsers(kept.accessToken)).status).toBe(200);
+    // The successor whose answer was lost is spent: someone presenting it ends the session for both.
+    expect(await errorCode(await refresh(lost.refreshToken))).toBe('AUTH_TOKEN_INVALID');
+    expect(await errorCode(await refresh(kept.refreshToken))).toBe('AUTH_TOKEN_INVALID');
+    expect((await listUsers(kept.accessToken)).status).toBe(401);
+    const audit = relay.services.db.prepare("SELECT outcome FROM audit_log WHERE action = 'refresh' ORDER BY id").all();
+    expect(audit).toEqual([{ outcome: 'success' }, { outcome: 'success-replayed' }, { outcome: 'reused' }, { outcome: 'revoked' }]);
+  });
+
+  it('with the grace off, lets only one of two simultaneous refreshes with the same token succeed', async () => {
+    await relay.close();
+    relay = await startTestRelay({ auth: { refreshReuseGraceSeconds: 0 } });
+    await relay.addUser('ada', 'admin');
     const session = await relay.login('ada');
     const statuses = await Promise.all([refresh(session.refreshToken), refresh(session.refreshToken)].map(async (r) => (await r).status));
     expect(statuses.sort()).toEqual([200, 401]);
+  });
+
+  it('with the grace on, two simultaneous refreshes both answer, and presenting both successors ends the session', async () => {
+    const session = await relay.login('ada');
+    const answers = await Promise.all([refresh(session.refreshToken), refresh(session.refreshToken)]);
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    const [a, b] = await Promise.all(answers.map(async (r) => (await r.json()) as TokenResponse));
+    await refresh(a!.refreshToken);
+    await refresh(b!.refreshToken);
+    expect((await listUsers(a!.accessToken)).status).toBe(401);
   });
 
   it('logout ends the session: its refresh and access tokens stop working; logging out again is fine', async () => {

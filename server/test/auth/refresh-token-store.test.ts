@@ -73,6 +73,68 @@ describe('RefreshTokenStore', () => {
     expect(store.rotate(second.token)).toMatchObject({ ok: false, reason: 'revoked' });
   });
 
+  describe('with a grace for a lost answer', () => {
+    const GRACE_MS = 60_000;
+    let graced: RefreshTokenStore;
+    beforeEach(() => {
+      graced = new RefreshTokenStore(db, sessions, now, GRACE_MS);
+    });
+
+    it('rotates a spent token again within the grace while its successor was never presented, and spends that successor', () => {
+      const sessionId = newSession();
+      const first = graced.issue(sessionId).token;
+      const lost = graced.rotate(first);
+      expect(lost).toMatchObject({ ok: true, replayed: false });
+      ms += GRACE_MS - 1000;
+      const again = graced.rotate(first);
+      expect(again).toMatchObject({ ok: true, replayed: true, sessionId, userId });
+      if (!lost.ok || !again.ok) throw new Error('rotation failed');
+      expect(again.token).not.toBe(lost.token);
+      expect(sessions.isActive(sessionId, userId)).toBe(true);
+      // The new successor works; the one whose answer was lost, if it turns up after all, is a fork.
+      const next = graced.rotate(again.token);
+      expect(next).toMatchObject({ ok: true, replayed: false });
+      expect(graced.rotate(lost.token)).toMatchObject({ ok: false, reason: 'reused' });
+      expect(sessions.isActive(sessionId, userId)).toBe(false);
+    });
+
+    it('counts the grace from the first rotation: replays do not extend it', () => {
+      const sessionId = newSession();
+      const first = graced.issue(sessionId).token;
+      graced.rotate(first);
+      ms += GRACE_MS / 2;
+      expect(graced.rotate(first)).toMatchObject({ ok: true, replayed: true });
+      ms += GRACE_MS / 2;
+      expect(graced.rotate(first)).toMatchObject({ ok: false, reason: 'reused' });
+      expect(sessions.isActive(sessionId, userId)).toBe(false);
+    });
+
+    it('treats it as reuse once the successor was presented, or after the grace', () => {
+      const used = newSession();
+      const a = graced.issue(used).token;
+      const b = graced.rotate(a);
+      if (!b.ok) throw new Error('rotation failed');
+      expect(graced.rotate(b.token).ok).toBe(true);
+      expect(graced.rotate(a)).toMatchObject({ ok: false, reason: 'reused' });
+      expect(sessions.isActive(used, userId)).toBe(false);
+
+      const late = newSession();
+      const c = graced.issue(late).token;
+      graced.rotate(c);
+      ms += GRACE_MS + 1;
+      expect(graced.rotate(c)).toMatchObject({ ok: false, reason: 'reused' });
+      expect(sessions.isActive(late, userId)).toBe(false);
+    });
+
+    it('still refuses a replay for a revoked session', () => {
+      const sessionId = newSession();
+      const first = graced.issue(sessionId).token;
+      graced.rotate(first);
+      sessions.revoke(sessionId, 'logout');
+      expect(graced.rotate(first)).toMatchObject({ ok: false, reason: 'revoked' });
+    });
+  });
+
   it('leaves other families alone when one is revoked', () => {
     const a = store.issue(newSession()).token;
     const b = store.issue(newSession()).token;
