@@ -538,36 +538,24 @@ export async function writeForeignCorpus(dir: string, options: ForeignCorpusOpti
     }
 
     // 4. Truncated: Part 10 files cut in the middle of a value.
-    {
+    const truncated = async (name: string, tag: [number, number], vr: string, where: { last: true } | 'data set', pixelData: boolean, note: string) => {
       const source = nextSource();
       const bytes = await readFile(source.path);
-      const pixel = findExplicitValue(bytes, 0x7fe0, 0x0010, 'OW', { last: true });
-      const cutAt = pixel.valueOffset + Math.floor(pixel.valueLength / 2);
-      const file = fileFor('truncated-pixel-data');
+      const value = findExplicitValue(bytes, tag[0], tag[1], vr, where === 'data set' ? { from: dataSetOffset(bytes) } : where);
+      const cutAt = value.valueOffset + Math.floor(value.valueLength / 2);
+      const file = fileFor(name);
       await writeFile(file, bytes.subarray(0, cutAt));
+      const tagText = tag.map((n) => n.toString(16).toUpperCase().padStart(4, '0')).join(',');
       cases.push({
-        name: 'truncated-pixel-data', file, kind: 'truncated', writtenBy: 'RelayPACS study generator, cut', part10: true,
-        transferSyntaxUid: source.transferSyntaxUid, sopClassUid: source.sopClassUid, sopInstanceUid: source.sopInstanceUid, pixelData: true,
-        expected: ORTHANC_VERDICTS['truncated-pixel-data']!,
-        truncation: { originalSize: bytes.length, tag: '7FE0,0010', valueOffset: pixel.valueOffset, valueLength: pixel.valueLength, cutAt },
-        note: 'A copy interrupted half way through the Pixel Data value.',
+        name, file, kind: 'truncated', writtenBy: 'RelayPACS study generator, cut', part10: true,
+        transferSyntaxUid: source.transferSyntaxUid, sopClassUid: source.sopClassUid, sopInstanceUid: source.sopInstanceUid, pixelData,
+        expected: ORTHANC_VERDICTS[name]!,
+        truncation: { originalSize: bytes.length, tag: tagText, valueOffset: value.valueOffset, valueLength: value.valueLength, cutAt },
+        note,
       });
-    }
-    {
-      const source = nextSource();
-      const bytes = await readFile(source.path);
-      const name = findExplicitValue(bytes, 0x0010, 0x0010, 'PN', { from: dataSetOffset(bytes) });
-      const cutAt = name.valueOffset + Math.floor(name.valueLength / 2);
-      const file = fileFor('truncated-header');
-      await writeFile(file, bytes.subarray(0, cutAt));
-      cases.push({
-        name: 'truncated-header', file, kind: 'truncated', writtenBy: 'RelayPACS study generator, cut', part10: true,
-        transferSyntaxUid: source.transferSyntaxUid, sopClassUid: source.sopClassUid, sopInstanceUid: source.sopInstanceUid, pixelData: false,
-        expected: ORTHANC_VERDICTS['truncated-header']!,
-        truncation: { originalSize: bytes.length, tag: '0010,0010', valueOffset: name.valueOffset, valueLength: name.valueLength, cutAt },
-        note: 'A file cut inside Patient\'s Name (0010,0010): long before the Pixel Data.',
-      });
-    }
+    };
+    await truncated('truncated-pixel-data', [0x7fe0, 0x0010], 'OW', { last: true }, true, 'A copy interrupted half way through the Pixel Data value.');
+    await truncated('truncated-header', [0x0010, 0x0010], 'PN', 'data set', false, 'A file cut inside Patient\'s Name (0010,0010): long before the Pixel Data.');
 
     // 5. No SOP Instance UID in the data set. DCMTK then fills the meta's (0002,0003) with a UID it makes up.
     {
