@@ -13,14 +13,15 @@
 //   npm run bench -- [--runs 3] [--short] [--skip-large] [--skip-import] [--only ct,small,large,import]
 // --only runs the workloads named (results to bench/results/bench-partial.json, docs untouched).
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { parseArgs, promisify } from 'node:util';
-import { OrthancServer, generateStudy, relayUserCommand, runNodeProgram, spawnRelay, startKeyringSession, type GeneratedStudy } from '@relaypacs/testkit';
+import { generateStudy, type GeneratedStudy } from '@relaypacs/testkit';
 import { barChartSvg } from './svg-chart.js';
+import { BenchWorld, median, round, vmHwmBytes, vmRssBytes, type BenchRelay } from './bench-world.js';
 import { buildForBench } from './builds.js';
 import { replaceBenchmarksSection } from './doc-section.js';
 
@@ -36,15 +37,11 @@ const unknown = only?.filter((w) => !(WORKLOADS as readonly string[]).includes(w
 if (unknown.length > 0) throw new Error(`--only: unknown workload ${unknown.join(', ')} (known: ${WORKLOADS.join(', ')})`);
 const wanted = (workload: (typeof WORKLOADS)[number]) => only === undefined || only.includes(workload);
 const ROOT = join(import.meta.dirname, '..');
-const AGENT = join(ROOT, 'desktop/bin/relaypacs.js');
 const sizes = short
   ? { ct: { instances: 40, rows: 256, columns: 256 }, small: { instances: 200, rows: 64, columns: 64 }, largeFrames: 32, importFiles: 1000 }
   : { ct: { instances: 400, rows: 512, columns: 512 }, small: { instances: 2000, rows: 64, columns: 64 }, largeFrames: 573, importFiles: 10000 };
-const DEVICE = { user: 'bench-device', password: 'bench device secret' };
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const seconds = (from: number) => (performance.now() - from) / 1000;
-const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 const log = (message: string) => console.error(`bench: ${message}`);
 
 function machine() {
@@ -52,83 +49,18 @@ function machine() {
   return { cores: cpus().length, cpuModel: model, ramGiB: round(totalmem() / 1024 ** 3, 1), node: process.version, kernel: execFileSync('uname', ['-r']).toString().trim() };
 }
 
-async function vmHwmBytes(pid: number): Promise<number> {
-  return Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-}
-
-async function vmRssBytes(pid: number): Promise<number> {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-}
-
 // Measured compiled, as deployed (bench/builds.ts).
 const { relayBuild, agentBuild, relayEnv, agentEnv } = await buildForBench(log);
 
-const workDir = await mkdtemp(join(tmpdir(), 'relaypacs-bench-all-'));
-const orthanc = await OrthancServer.start();
-const keyring = await startKeyringSession();
-type BenchRelay = Awaited<ReturnType<typeof spawnRelay>>;
+const world = await BenchWorld.start('all', agentEnv);
+const { workDir, orthanc } = world;
 let relay: BenchRelay | undefined;
-/** A relay with its own data folder and the bench's device account, forwarding to the Orthanc. */
-async function startBenchRelay(name: string): Promise<BenchRelay> {
-  const relayData = join(workDir, name);
-  const config = join(workDir, `${name}.json`);
-  await writeFile(config, JSON.stringify({
-    upload: { minFreeDiskBytes: 0 },
-    // "Until delivered", as the issue asks and as curl's 200 and storescu's success mean: Orthanc
-    // answered that it stored every instance. The relay's optional QIDO-RS confirmation (confirm:
-    // true) is a further check that neither reference makes; docs/BENCHMARKS.md gives its cost.
-    destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl }],
-  }));
-  const added = await relayUserCommand(relayData, ['add', DEVICE.user, '--role', 'device', '--password-stdin'], `${DEVICE.password}\n`);
-  if (added.code !== 0) throw new Error(added.stderr);
-  return spawnRelay(relayData, join(workDir, `${name}.log`), { RELAYPACS_CONFIG: config, RELAYPACS_LOG_LEVEL: 'warn', ...relayEnv });
-}
 try {
-  relay = await startBenchRelay('relay');
+  relay = await world.startRelay('relay', relayEnv);
   const relayPid = relay.process.pid!;
-
-  /** A fresh agent data folder, signed in (untimed). */
-  async function freshAgent(relayUrl: string): Promise<NodeJS.ProcessEnv> {
-    const env = { ...process.env, ...keyring.env, RELAYPACS_AGENT_DATA: join(workDir, `agent-${randomBytes(4).toString('hex')}`), ...agentEnv };
-    const login = await runNodeProgram(AGENT, ['login', '--relay', relayUrl, '--user', DEVICE.user, '--password-stdin'], { env, stdin: `${DEVICE.password}\n` });
-    if (login.code !== 0) throw new Error(`agent login: ${login.stderr}`);
-    return env;
-  }
-
-  async function deleteStudy(study: GeneratedStudy): Promise<void> {
-    const matches = await orthanc.json<{ ID: string; Type: string }[]>('/tools/lookup', { method: 'POST', body: study.studyInstanceUid });
-    for (const match of matches.filter((m) => m.Type === 'Study')) {
-      const response = await orthanc.request(`/studies/${match.ID}`, { method: 'DELETE' });
-      if (!response.ok) throw new Error(`Orthanc DELETE study: HTTP ${response.status}`);
-    }
-  }
-
-  async function heldCount(study: GeneratedStudy): Promise<number> {
-    const matches = await orthanc.json<{ ID: string; Type: string }[]>('/tools/lookup', { method: 'POST', body: study.studyInstanceUid });
-    const id = matches.find((m) => m.Type === 'Study')?.ID;
-    if (!id) return 0;
-    return (await orthanc.json<unknown[]>(`/studies/${id}/instances`)).length;
-  }
-
-  /** `relaypacs upload DIR --wait` until delivered; wall time of the whole command, and its peak RSS. */
-  async function agentUpload(study: GeneratedStudy, dir: string, relayUrl = relay!.url): Promise<{ seconds: number; agentPeakRssBytes: number }> {
-    const env = await freshAgent(relayUrl);
-    const started = performance.now();
-    // /usr/bin/time reports the peak RSS of the agent process (the launcher runs it in-process).
-    const child = spawn('/usr/bin/time', ['-f', 'maxrss-kb=%M', process.execPath, AGENT, 'upload', dir, '--wait', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const [code] = await once(child, 'exit') as [number | null];
-    const elapsed = seconds(started);
-    if (code !== 0) throw new Error(`agent upload exited ${code}: ${stderr.slice(-2000)}`);
-    const outcome = JSON.parse(stdout.trim().split('\n').at(-1)!) as { jobs: { state: string }[] };
-    if (outcome.jobs.some((j) => j.state !== 'delivered')) throw new Error(`agent upload: ${stdout.slice(-500)}`);
-    const held = await heldCount(study);
-    if (held !== study.instances.length) throw new Error(`agent upload: Orthanc holds ${held} of ${study.instances.length}`);
-    return { seconds: elapsed, agentPeakRssBytes: Number(/maxrss-kb=(\d+)/.exec(stderr)?.[1] ?? 0) * 1024 };
-  }
+  const deleteStudy = (study: GeneratedStudy) => world.deleteStudy(study);
+  const heldCount = (study: GeneratedStudy) => world.heldCount(study);
+  const agentUpload = (study: GeneratedStudy, dir: string, relayUrl = relay!.url) => world.agentUpload(study, dir, relayUrl);
 
   /** The body of one multipart/related STOW-RS request (PS3.18 §10.5), written once, untimed. */
   async function stowBody(instances: GeneratedStudy['instances'], path: string): Promise<string> {
@@ -232,7 +164,7 @@ try {
     // The shared relay, after the workloads above: what a relay that has been working holds.
     const sharedRelayRss = ct || small ? await vmRssBytes(relayPid) : undefined;
     // A relay of its own, so its peak (VmHWM, start-up and sign-in included) is this transfer's.
-    const largeRelay = await startBenchRelay('relay-large');
+    const largeRelay = await world.startRelay('relay-large', relayEnv);
     let result: Awaited<ReturnType<typeof agentUpload>>;
     let relayPeak: number;
     try {
@@ -291,9 +223,7 @@ try {
   if (!short && !values['no-docs'] && result.ct && result.small) await writeDocs({ ...result, ct: result.ct, small: result.small });
 } finally {
   await relay?.process.stop();
-  await keyring.stop();
-  await orthanc.stop();
-  await rm(workDir, { recursive: true, force: true });
+  await world.stop();
 }
 
 interface ThreeWays { date?: string; instances: number; studyBytes: number; runs: number; seconds: { agent: number[]; curlStowRs: number[] }; medianSeconds: { agent: number; curlStowRs: number; curlStowRsTwoAtOnce: number; storescu: number }; ratioAgentToStowRs: number; ratioStorescuToAgent: number; ratioStorescuToTwoAtOnce: number }

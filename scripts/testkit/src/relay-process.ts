@@ -12,13 +12,19 @@ export const RELAY_BIN = join(import.meta.dirname, '../../../server/bin/relaypac
  * relay restarted where its clients already know it).
  */
 export async function spawnRelay(dataDir: string, logPath: string, env: NodeJS.ProcessEnv = {},
-  options: { port?: number; /** The relay's config sets `tls`: its URL is https, checked against this CA. */ httpsCa?: string | Buffer } = {}): Promise<{ process: ManagedProcess; url: string; metricsUrl: string }> {
+  options: {
+    port?: number;
+    /** The relay's config sets `tls`: its URL is https, checked against this CA. */
+    httpsCa?: string | Buffer;
+    /** Another checkout's launcher (bench/relay-compare.ts runs an earlier commit's relay beside this one). */
+    relayBin?: string;
+  } = {}): Promise<{ process: ManagedProcess; url: string; metricsUrl: string }> {
   const port = options.port ?? await freeLoopbackPort();
   // GET /metrics has a loopback listener of its own (metrics.port): one free port each, so relays run side by side.
   const metricsPort = env.RELAYPACS_METRICS_PORT ?? String(await freeLoopbackPort());
   const child = new ManagedProcess({
     command: process.execPath,
-    args: [RELAY_BIN, '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'],
+    args: [options.relayBin ?? RELAY_BIN, '--data', dataDir, '--port', String(port), '--host', '127.0.0.1'],
     logPath,
     env: { ...process.env, RELAYPACS_LOG_LEVEL: 'info', ...env, RELAYPACS_METRICS_PORT: metricsPort },
   });
@@ -29,8 +35,8 @@ export async function spawnRelay(dataDir: string, logPath: string, env: NodeJS.P
 }
 
 /** Runs `relaypacs-relay user ...` against a data directory, with the password on stdin. */
-export function relayUserCommand(dataDir: string, args: string[], stdin = ''): Promise<ProgramResult> {
-  return runNodeProgram(RELAY_BIN, ['--data', dataDir, 'user', ...args], { stdin });
+export function relayUserCommand(dataDir: string, args: string[], stdin = '', relayBin = RELAY_BIN): Promise<ProgramResult> {
+  return runNodeProgram(relayBin, ['--data', dataDir, 'user', ...args], { stdin });
 }
 
 function httpsLive(url: string, ca: string | Buffer): Promise<boolean> {
