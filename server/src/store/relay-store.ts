@@ -24,7 +24,9 @@ export interface RelayStore extends TransactionStores {
    * no password hashing, no waiting on anything else. A transaction holds the database's write
    * lock (SQLite) or row locks (PostgreSQL) while it runs, so whatever it waits for, every other
    * writer of every relay waits for too. Calling the store itself (not `tx`) from `work` is refused:
-   * it would wait for the transaction it runs in.
+   * it would wait for the transaction it runs in. For the same reason `work` must have no effect
+   * but through `tx`: a backend whose transactions can fail to serialize (PostgreSQL's SERIALIZABLE)
+   * may roll back and run it again.
    */
   withTransaction<T>(work: (tx: TransactionStores) => Promise<T>): Promise<T>;
   /**

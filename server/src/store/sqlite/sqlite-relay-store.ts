@@ -60,6 +60,14 @@ function keepPrivate(path: string): void {
  * so what the work read cannot change under it, whichever process writes the file (a second relay,
  * the CLI). Units of work on this connection take turns (TransactionGate), and a call outside one
  * waits for the open one rather than landing inside it.
+ *
+ * Open one SqliteRelayStore per file per process: a second connection in the same process would
+ * wait for the first's write lock synchronously (busy_timeout), stopping the very event loop the
+ * first needs to commit. Until uploads, deliveries and events have stores too, their repositories
+ * use this connection directly (`database`) with synchronous transactions; one that ran between two
+ * steps of an open unit of work would join it (as a savepoint). Units of work do no I/O, so their
+ * steps follow each other within one turn of the event loop, which keeps that window small; it
+ * closes when those repositories move behind the gate.
  */
 export class SqliteRelayStore implements RelayStore {
   readonly users: RelayStore['users'];
