@@ -6,6 +6,10 @@
 // imports a concrete storage or destination; main never imports the headless agent's credential
 // stores (the desktop app is pinned to the OS keychain). The renderer may import common, types and its pure data
 // alike (common is runtime-free by its own rule). desktop/test/architecture proves each rule fires.
+// The relay's services reach its state only through the store interfaces (server/src/store/*.ts), so a
+// second backend replaces SQLite without touching them: server/src/auth never imports better-sqlite3,
+// the SQLite stores, db/ or node:fs, and the interfaces import none of those either
+// (server/test/architecture proves it).
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
@@ -27,6 +31,18 @@ const desktopLayers = {
 // and systemd credentials are the headless agent's, chosen in core/secrets/agent-credentials.ts.
 const headlessCredentials = { group: ['**/secrets/agent-credentials.js', '**/secrets/file-credential-store.js'], message: 'The desktop app keeps credentials only in the OS keychain; the file store and systemd credentials are for the headless agent.' };
 const electron = { name: 'electron', message: 'Only desktop/src/main and desktop/src/preload may import electron.' };
+// The relay's state is behind server/src/store's interfaces: SQL, the SQLite driver and the files
+// (the database, the old key file) belong to store/sqlite, db and the wiring, never to the services.
+/** @param {string} who */
+const storeBoundary = (who) => ({
+  paths: ['better-sqlite3', 'node:fs', 'node:fs/promises', 'fs', 'fs/promises'].map((name) => ({
+    name, message: `${who} reaches the relay's state only through the store interfaces (server/src/store/*.ts): no database driver, no files.`,
+  })),
+  patterns: [
+    { group: ['**/store/sqlite', '**/store/sqlite/**', './sqlite', './sqlite/**'], message: `${who} uses the store interfaces, never the SQLite stores (server/src/store/sqlite) behind them.` },
+    { group: ['**/db', '**/db/**'], message: `${who} never touches the database (server/src/db): SQL lives in server/src/store/sqlite.` },
+  ],
+});
 
 export default tseslint.config(
   {
@@ -126,6 +142,15 @@ export default tseslint.config(
   {
     files: ['desktop/src/renderer/lib/api-client.ts'],
     rules: { 'no-restricted-syntax': 'off' },
+  },
+  {
+    // upload, forward and ops join when their state moves behind stores too (issue 16).
+    files: ['server/src/auth/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', storeBoundary('auth')] },
+  },
+  {
+    files: ['server/src/store/*.ts'],
+    rules: { 'no-restricted-imports': ['error', storeBoundary('A store interface')] },
   },
   {
     files: ['server/src/upload/**/*.ts'],

@@ -1,8 +1,8 @@
 // relaypacs-relay: runs the relay, or manages its users (`relaypacs-relay user ...`).
 import { parseArgs } from 'node:util';
 import { runUserCommand } from './auth/user-cli.js';
+import { openSqliteRelayStore } from './store/sqlite/sqlite-relay-store.js';
 import { ConfigError, loadRelayConfig } from './config/relay-config.js';
-import { openDatabase } from './db/database.js';
 import { startIdleMemoryRelease } from './ops/idle-memory-release.js';
 import { startRelayServer } from './server.js';
 import { mkdir } from 'node:fs/promises';
@@ -68,11 +68,11 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...commandArgs] = rest;
   if (command === 'user') {
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-    const db = openDatabase(join(config.dataDir, 'relay.db'));
+    const store = openSqliteRelayStore(join(config.dataDir, 'relay.db'));
     try {
-      return await runUserCommand(commandArgs, { db, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+      return await runUserCommand(commandArgs, { store, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
     } finally {
-      db.close();
+      await store.close();
     }
   }
   if (command !== undefined && command !== 'serve') {

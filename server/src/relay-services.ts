@@ -1,13 +1,10 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRequestGuards, type RequestGuards } from './auth/request-guards.js';
-import { SessionStore } from './auth/session-store.js';
 import { loadOrCreateSigningKeys } from './auth/signing-keys.js';
 import { TokenService } from './auth/token-service.js';
-import { UsersRepository } from './auth/users-repository.js';
 import { effectiveDestinations, type RelayConfig } from './config/relay-config.js';
-import { openDatabase, type RelayDatabase } from './db/database.js';
-import { WalDurability } from './db/wal-durability.js';
+import type { RelayDatabase } from './db/database.js';
 import { RelayMetrics } from './ops/relay-metrics.js';
 import { RelayEvents } from './ops/relay-events.js';
 import { DeliveryQueue } from './forward/delivery-queue.js';
@@ -16,18 +13,25 @@ import type { Destination } from './forward/destination.js';
 import { Router } from './forward/router.js';
 import { LocalDiskStorage } from './storage/local-disk-storage.js';
 import type { TemporaryStorage } from './storage/storage.js';
+import type { AuditStore } from './store/audit-store.js';
+import type { RelayStore } from './store/relay-store.js';
+import { openSqliteRelayStore } from './store/sqlite/sqlite-relay-store.js';
 import { UploadService } from './upload/upload-service.js';
+import { importLegacySigningKey } from './upgrade/import-legacy-signing-key.js';
 
 /** Everything the relay's routes and jobs use, built once from the configuration. */
 export interface RelayServices {
   config: RelayConfig;
+  /** The relay's state: accounts and audit so far (issue 16 moves the rest behind it). */
+  store: RelayStore;
+  /** The audit trail, the store's; one for every route and job. */
+  audit: AuditStore;
+  /** The store's connection, for the repositories not yet behind a store (uploads, deliveries, events). */
   db: RelayDatabase;
-  /** Awaited before every HTTP answer: what was committed is then on disk (see WalDurability). */
-  durability: WalDurability;
+  /** Awaited before every HTTP answer: what was committed is then on disk (RelayStore.flush). */
+  durability: Pick<RelayStore, 'flush'>;
   storage: TemporaryStorage;
   tokens: TokenService;
-  users: UsersRepository;
-  sessions: SessionStore;
   guards: RequestGuards;
   uploads: UploadService;
   deliveries: DeliveryQueue;
@@ -44,25 +48,24 @@ export interface ServiceOverrides {
   destinations?: Destination[];
 }
 
-/** Opens (or creates) the data directory, database and signing keys: DATA/relay.db, DATA/keys, DATA/uploads. */
+/** Opens (or creates) the data directory, the store and the signing key: DATA/relay.db, DATA/uploads. */
 export async function createRelayServices(config: RelayConfig, overrides: ServiceOverrides = {}): Promise<RelayServices> {
   const now = overrides.now ?? (() => new Date());
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await chmod(config.dataDir, 0o700);
-  const dbPath = join(config.dataDir, 'relay.db');
-  const db = openDatabase(dbPath, { flushedByCaller: true });
-  const durability = new WalDurability(db, `${dbPath}-wal`);
-  const keys = await loadOrCreateSigningKeys(config.dataDir);
+  const sqlite = openSqliteRelayStore(join(config.dataDir, 'relay.db'), { flushedByCaller: true, now });
+  const store: RelayStore = sqlite;
+  const db = sqlite.database;
+  await importLegacySigningKey(config.dataDir, store.signingKeys);
+  const keys = await loadOrCreateSigningKeys(store.signingKeys);
   const tokens = new TokenService({ keys, issuer: config.auth.issuer, accessTokenSeconds: config.auth.accessTokenSeconds, now });
-  const users = new UsersRepository(db, now);
-  const sessions = new SessionStore(db, now);
   const storage = overrides.storage ?? new LocalDiskStorage(join(config.dataDir, 'uploads'));
   const metrics = new RelayMetrics();
   const events = new RelayEvents(db);
   const destinationConfigs = effectiveDestinations(config);
   const destinationList = overrides.destinations ?? destinationConfigs.map(createDestination);
   const deliveries = new DeliveryQueue({
-    db, storage, metrics, events, now, delivery: config.delivery,
+    db, audit: store.audit, storage, metrics, events, now, delivery: config.delivery,
     destinations: new Map(destinationList.map((d) => [d.name, d])),
     confirming: new Set(destinationConfigs.filter((d) => d.confirm).map((d) => d.name)),
     router: new Router(config.routes, destinationList.map((d) => d.name)),
@@ -74,13 +77,12 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
     deliveryItems: (uploadId) => deliveries.repo.itemsOf(uploadId),
   });
   return {
-    config, db, durability, storage, tokens, users, sessions, metrics, uploads, deliveries, events, now,
-    guards: createRequestGuards(tokens, (sessionId, userId) => sessions.isActive(sessionId, userId)),
+    config, store, audit: store.audit, db, durability: store, storage, tokens, metrics, uploads, deliveries, events, now,
+    guards: createRequestGuards(tokens, (sessionId, userId) => store.sessions.isActive(sessionId, userId)),
     async close() {
       await uploads.close();
       await deliveries.stop();
-      await durability.close();
-      db.close();
+      await store.close();
     },
   };
 }

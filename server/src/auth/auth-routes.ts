@@ -1,24 +1,24 @@
 import type { FastifyInstance } from 'fastify';
 import { LoginRequest, RefreshRequest, TokenResponse } from '../protocol/auth-protocol.js';
 import type { RelayServices } from '../relay-services.js';
-import { AuditLog } from './audit-log.js';
 import { AuthService } from './auth-service.js';
 import { LoginRateLimiter } from './login-rate-limiter.js';
-import { RefreshTokenStore } from './refresh-token-store.js';
+import { RefreshTokenService } from './refresh-token-service.js';
 
-/** Builds the sign-in machinery from the relay's services. The rate limiter lives as long as the app. */
+/** Builds the sign-in machinery from the relay's services; its state is all in the store. */
 export function createAuthService(services: RelayServices): AuthService {
-  const { config, db, users, sessions, tokens, metrics, now } = services;
+  const { config, store, audit, tokens, metrics, now } = services;
   return new AuthService({
     config: config.auth,
-    users,
-    sessions,
+    users: store.users,
+    sessions: store.sessions,
     tokens,
     metrics,
     now,
-    refreshTokens: new RefreshTokenStore(db, sessions, now, config.auth.refreshReuseGraceSeconds * 1000),
-    audit: new AuditLog(db, now),
+    refreshTokens: new RefreshTokenService(store, now, config.auth.refreshReuseGraceSeconds * 1000),
+    audit,
     limiter: new LoginRateLimiter({
+      store,
       maxFailuresPerUser: config.auth.maxFailuresPerUser,
       maxAttemptsPerAddress: config.auth.maxAttemptsPerAddress,
       windowSeconds: config.auth.rateLimitWindowSeconds,
@@ -45,7 +45,7 @@ export function registerAuthRoutes(app: FastifyInstance, services: RelayServices
   app.post<{ Body: RefreshRequest }>('/auth/logout', {
     schema: { body: RefreshRequest },
   }, async (request, reply) => {
-    auth.logout(request.body.refreshToken, request.ip);
+    await auth.logout(request.body.refreshToken, request.ip);
     return reply.status(204).send();
   });
 }

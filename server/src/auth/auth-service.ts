@@ -2,23 +2,22 @@ import type { RelayConfig } from '../config/relay-config.js';
 import { RelayError } from '../http/relay-error.js';
 import type { RelayMetrics } from '../ops/relay-metrics.js';
 import type { LoginRequest, TokenResponse } from '../protocol/auth-protocol.js';
-import type { AuditLog } from './audit-log.js';
+import type { SessionsStore, UserRecord, UsersStore } from '../store/accounts-store.js';
+import type { AuditStore } from '../store/audit-store.js';
 import type { LoginRateLimiter } from './login-rate-limiter.js';
 import { dummyPasswordHash, verifyPassword } from './passwords.js';
-import type { RefreshTokenStore, RotationFailure } from './refresh-token-store.js';
-import type { SessionStore } from './session-store.js';
+import type { RefreshTokenService, RotationFailure } from './refresh-token-service.js';
 import type { TokenService } from './token-service.js';
 import { verifyTotp } from './totp.js';
-import type { UserRecord, UsersRepository } from './users-repository.js';
 
 export interface AuthServiceDeps {
   config: RelayConfig['auth'];
-  users: UsersRepository;
-  sessions: SessionStore;
+  users: UsersStore;
+  sessions: SessionsStore;
   tokens: TokenService;
-  refreshTokens: RefreshTokenStore;
+  refreshTokens: RefreshTokenService;
   limiter: LoginRateLimiter;
-  audit: AuditLog;
+  audit: AuditStore;
   metrics: RelayMetrics;
   now: () => Date;
 }
@@ -44,13 +43,13 @@ export class AuthService {
 
   async login(request: LoginRequest, address: string): Promise<TokenResponse> {
     const { users, limiter, audit } = this.deps;
-    const decision = limiter.admit(request.username, address);
+    const decision = await limiter.admit(request.username, address);
     if (!decision.allowed) {
       this.count('rate_limited');
-      audit.record({ action: 'login', outcome: `rate-limited-${decision.scope}`, actorUserId: users.findByUsername(request.username)?.id, address });
+      await audit.record({ action: 'login', outcome: `rate-limited-${decision.scope}`, actorUserId: (await users.findByUsername(request.username))?.id, address });
       throw new RelayError(429, 'AUTH_RATE_LIMITED', undefined, { retryAfterSeconds: decision.retryAfterSeconds }, { 'retry-after': String(decision.retryAfterSeconds) });
     }
-    const user = users.findByUsername(request.username);
+    const user = await users.findByUsername(request.username);
     // Argon2 runs for unknown names too, against a dummy hash, so timing does not reveal which exist.
     const passwordOk = await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), request.password);
     if (!user || !passwordOk) return this.refuseLogin(user, user ? 'wrong-password' : 'unknown-user', address);
@@ -58,58 +57,58 @@ export class AuthService {
     if (user.totpSecret !== null) {
       if (request.totp === undefined) {
         // The password was right: not a failure to count, the client just has to ask for the code.
-        limiter.forgive(request.username);
+        await limiter.forgive(request.username);
         this.count('totp_required');
-        audit.record({ action: 'login', outcome: 'totp-required', actorUserId: user.id, address });
+        await audit.record({ action: 'login', outcome: 'totp-required', actorUserId: user.id, address });
         throw new RelayError(401, 'AUTH_TOTP_REQUIRED');
       }
       const step = verifyTotp(user.totpSecret, request.totp, this.deps.now());
       if (step === null) return this.refuseLogin(user, 'wrong-totp', address);
-      if (!users.claimTotpStep(user.id, step)) return this.refuseLogin(user, 'replayed-totp', address);
+      if (!(await users.claimTotpStep(user.id, step))) return this.refuseLogin(user, 'replayed-totp', address);
     }
-    limiter.succeeded(request.username);
+    await limiter.succeeded(request.username);
     this.count('success');
-    audit.record({ action: 'login', outcome: 'success', actorUserId: user.id, address });
+    await audit.record({ action: 'login', outcome: 'success', actorUserId: user.id, address });
     return this.startSession(user);
   }
 
   /** Spends the refresh token for a new pair; the access token reflects the account as it is now. */
   async refresh(refreshToken: string, address: string): Promise<TokenResponse> {
     const { refreshTokens, users, sessions, audit } = this.deps;
-    const rotation = refreshTokens.rotate(refreshToken);
+    const rotation = await refreshTokens.rotate(refreshToken);
     if (!rotation.ok) {
-      audit.record({ action: 'refresh', outcome: rotation.reason, actorUserId: rotation.userId, address });
+      await audit.record({ action: 'refresh', outcome: rotation.reason, actorUserId: rotation.userId, address });
       throw invalidRefresh(rotation.reason);
     }
-    const user = users.findById(rotation.userId);
+    const user = await users.findById(rotation.userId);
     if (!user || user.disabled) {
-      sessions.revoke(rotation.sessionId, 'user-disabled');
-      audit.record({ action: 'refresh', outcome: 'user-disabled', actorUserId: rotation.userId, address });
+      await sessions.revoke(rotation.sessionId, 'user-disabled');
+      await audit.record({ action: 'refresh', outcome: 'user-disabled', actorUserId: rotation.userId, address });
       throw invalidRefresh('user-disabled');
     }
-    // 'success-replayed': the answer to an earlier refresh with this token was lost (refresh-token-store.ts).
-    audit.record({ action: 'refresh', outcome: rotation.replayed ? 'success-replayed' : 'success', actorUserId: user.id, address });
+    // 'success-replayed': the answer to an earlier refresh with this token was lost (refresh-token-service.ts).
+    await audit.record({ action: 'refresh', outcome: rotation.replayed ? 'success-replayed' : 'success', actorUserId: user.id, address });
     return this.respond(user, rotation.sessionId, rotation);
   }
 
   /** Ends the session the refresh token belongs to. Unknown or already ended: nothing to do. */
-  logout(refreshToken: string, address: string): void {
-    const session = this.deps.refreshTokens.sessionOf(refreshToken);
-    if (session) this.deps.sessions.revoke(session.sessionId, 'logout');
-    this.deps.audit.record({ action: 'logout', outcome: session ? 'success' : 'unknown-token', actorUserId: session?.userId, address });
+  async logout(refreshToken: string, address: string): Promise<void> {
+    const session = await this.deps.refreshTokens.sessionOf(refreshToken);
+    if (session) await this.deps.sessions.revoke(session.sessionId, 'logout');
+    await this.deps.audit.record({ action: 'logout', outcome: session ? 'success' : 'unknown-token', actorUserId: session?.userId, address });
   }
 
-  private refuseLogin(user: UserRecord | undefined, reason: string, address: string): never {
+  private async refuseLogin(user: UserRecord | undefined, reason: string, address: string): Promise<never> {
     this.count('failure');
-    this.deps.audit.record({ action: 'login', outcome: reason, actorUserId: user?.id, address });
+    await this.deps.audit.record({ action: 'login', outcome: reason, actorUserId: user?.id, address });
     throw new RelayError(401, 'AUTH_INVALID_CREDENTIALS');
   }
 
   private async startSession(user: UserRecord): Promise<TokenResponse> {
     const { sessions, refreshTokens, config, now } = this.deps;
-    refreshTokens.pruneExpired(); // keeps the table to live sessions; cheap next to Argon2
-    const sessionId = sessions.create(user.id, new Date(now().getTime() + config.refreshTokenSeconds * 1000));
-    return this.respond(user, sessionId, refreshTokens.issue(sessionId));
+    await refreshTokens.pruneExpired(); // keeps the table to live sessions; cheap next to Argon2
+    const sessionId = await sessions.create(user.id, new Date(now().getTime() + config.refreshTokenSeconds * 1000));
+    return this.respond(user, sessionId, await refreshTokens.issue(sessionId));
   }
 
   private async respond(user: UserRecord, sessionId: string, refresh: { token: string; expiresAt: Date }): Promise<TokenResponse> {

@@ -42,12 +42,12 @@ export function sessionEnded(): RelayError {
  * as the session behind it). An upload the relay already accepted is delivered all the same: that
  * needs no token.
  */
-export function createRequestGuards(tokens: TokenService, sessionIsActive: (sessionId: string, userId: number) => boolean): RequestGuards {
+export function createRequestGuards(tokens: TokenService, sessionIsActive: (sessionId: string, userId: number) => Promise<boolean>): RequestGuards {
   return {
     requireUser(roles = []) {
       return async (request) => {
         const principal = await tokens.verifyAccessToken(bearerToken(request));
-        if (!sessionIsActive(principal.sessionId, principal.userId)) throw sessionEnded();
+        if (!(await sessionIsActive(principal.sessionId, principal.userId))) throw sessionEnded();
         if (roles.length > 0 && !roles.includes(principal.role)) throw new RelayError(403, 'AUTH_FORBIDDEN');
         request.principal = principal;
       };
@@ -57,7 +57,7 @@ export function createRequestGuards(tokens: TokenService, sessionIsActive: (sess
         const { id } = request.params as { id?: string };
         if (!id) throw new RelayError(404, 'UPLOAD_NOT_FOUND');
         const principal = await tokens.verifyUploadToken(bearerToken(request), id);
-        if (!sessionIsActive(principal.sessionId, principal.userId)) throw sessionEnded();
+        if (!(await sessionIsActive(principal.sessionId, principal.userId))) throw sessionEnded();
         request.uploadPrincipal = principal;
       };
     },

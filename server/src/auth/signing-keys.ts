@@ -1,9 +1,10 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import type { SigningKeysStore } from '../store/accounts-store.js';
 
 /** The one algorithm the relay signs and accepts (RFC 8725 §3.1: pin it, never read it from the token). */
 export const JWT_ALGORITHM = 'EdDSA';
+/** The signing key's name in the store. */
+export const JWT_SIGNING_KEY_PURPOSE = 'jwt';
 
 export interface SigningKeys {
   kid: string;
@@ -12,28 +13,20 @@ export interface SigningKeys {
 }
 
 /**
- * Loads the relay's JWT signing key from DATA/keys, generating an Ed25519 key on first start.
- * The file is written with mode 0600 inside a 0700 directory: only the relay's account reads it.
+ * The relay's JWT signing key, from the store, generating an Ed25519 key on the first start. Relays
+ * sharing a store share the key (each verifies what another signed); when several start at once,
+ * the store keeps the first key written and every one of them uses it.
  */
-export async function loadOrCreateSigningKeys(dataDir: string): Promise<SigningKeys> {
-  const dir = join(dataDir, 'keys');
-  const path = join(dir, 'jwt-signing-key.json');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmod(dir, 0o700);
-  let jwk: JWK;
-  try {
-    jwk = JSON.parse(await readFile(path, 'utf8')) as JWK;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read the signing key ${path}: ${(error as Error).message}`, { cause: error });
+export async function loadOrCreateSigningKeys(keys: SigningKeysStore): Promise<SigningKeys> {
+  let jwk = await keys.find(JWT_SIGNING_KEY_PURPOSE);
+  if (!jwk) {
     const pair = await generateKeyPair(JWT_ALGORITHM, { crv: 'Ed25519', extractable: true });
-    jwk = await exportJWK(pair.privateKey);
-    // 'wx' fails if another process created it meanwhile; then we read theirs.
-    await writeFile(path, JSON.stringify(jwk), { mode: 0o600, flag: 'wx' }).catch(async (writeError: NodeJS.ErrnoException) => {
-      if (writeError.code !== 'EEXIST') throw writeError;
-      jwk = JSON.parse(await readFile(path, 'utf8')) as JWK;
-    });
+    jwk = await keys.createOnce(JWT_SIGNING_KEY_PURPOSE, await exportJWK(pair.privateKey));
   }
-  await chmod(path, 0o600);
+  return signingKeysOf(jwk);
+}
+
+async function signingKeysOf(jwk: JWK): Promise<SigningKeys> {
   const { d: _private, ...publicJwk } = jwk;
   return {
     kid: await calculateJwkThumbprint(publicJwk),

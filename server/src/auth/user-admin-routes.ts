@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RelayError } from '../http/relay-error.js';
 import { CreateUserRequest, UserListResponse, UsernameParams, UserSummary } from '../protocol/auth-protocol.js';
 import type { RelayServices } from '../relay-services.js';
-import { AuditLog } from './audit-log.js';
 import { ADMIN_ROLES, type Role } from './roles.js';
 import { UserAccounts, type AdminActor } from './user-accounts.js';
 
@@ -15,13 +14,13 @@ const _rolesMatch: Same<Role, UserSummary['role']> = true;
  * session is live, so a revoked admin session stops here too.
  */
 export function registerUserAdminRoutes(app: FastifyInstance, services: RelayServices): void {
-  const accounts = new UserAccounts(services.users, services.sessions, new AuditLog(services.db, services.now));
+  const accounts = new UserAccounts(services.store);
   const onRequest = services.guards.requireUser(ADMIN_ROLES);
 
   app.get('/admin/users', {
     onRequest,
     schema: { response: { 200: UserListResponse } },
-  }, async () => ({ users: accounts.list() }));
+  }, async () => ({ users: await accounts.list() }));
 
   app.post<{ Body: CreateUserRequest }>('/admin/users', {
     onRequest,

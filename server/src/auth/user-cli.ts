@@ -1,20 +1,17 @@
 import { parseArgs } from 'node:util';
-import type { RelayDatabase } from '../db/database.js';
 import { RelayError } from '../http/relay-error.js';
 import type { UserSummary } from '../protocol/auth-protocol.js';
-import { AuditLog } from './audit-log.js';
+import type { RelayStore } from '../store/relay-store.js';
 import { isTerminal, PasswordInputError, promptNewPassword, readPasswordFromStdin } from './password-input.js';
 import { isRole, ROLES } from './roles.js';
-import { SessionStore } from './session-store.js';
 import { UserAccounts, type AdminActor } from './user-accounts.js';
-import { UsersRepository } from './users-repository.js';
 
 export interface UserCommandIo {
-  db: RelayDatabase;
+  /** The relay's store (its clock stamps the rows). */
+  store: RelayStore;
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
-  now?: () => Date;
 }
 
 /** Exit codes: 0 done, 1 the command failed (named account, reason), 2 the command line was wrong. */
@@ -48,7 +45,7 @@ const CLI_ACTOR: AdminActor = { userId: null, address: 'cli' };
 
 class UsageError extends Error {}
 
-/** `relaypacs-relay user ...`: account administration on the relay host, over the relay's database. */
+/** `relaypacs-relay user ...`: account administration on the relay host, over the relay's store. */
 export async function runUserCommand(args: string[], io: UserCommandIo): Promise<number> {
   const [command, ...rest] = args;
   if (command === 'help' || command === '--help' || command === '-h') {
@@ -109,9 +106,8 @@ function parseCommandLine(command: string, rest: string[], spec: { names: 0 | 1;
 }
 
 async function run(command: string, parsed: ParsedCommand, io: UserCommandIo): Promise<number> {
-  const now = io.now ?? (() => new Date());
-  const users = new UsersRepository(io.db, now);
-  const accounts = new UserAccounts(users, new SessionStore(io.db, now), new AuditLog(io.db, now));
+  const { users } = io.store;
+  const accounts = new UserAccounts(io.store);
   const out = (line: string): void => void io.stdout.write(`${line}\n`);
   const { name } = parsed;
 
@@ -120,29 +116,29 @@ async function run(command: string, parsed: ParsedCommand, io: UserCommandIo): P
       if (parsed.role === undefined) throw new UsageError('"add" needs --role ROLE');
       if (!isRole(parsed.role)) throw new UsageError(`"${parsed.role}" is not a role; use one of ${ROLES.join(', ')}`);
       // Ask before prompting, so nobody types a password twice only to hear the name is taken.
-      if (users.findByUsername(name)) throw new RelayError(409, 'USER_EXISTS', `an account named ${name} already exists`);
+      if (await users.findByUsername(name)) throw new RelayError(409, 'USER_EXISTS', `an account named ${name} already exists`);
       const user = await accounts.add(name, parsed.role, await newPassword(parsed, io, name), CLI_ACTOR);
       out(`created ${user.username} (${user.role})`);
       return EXIT_OK;
     }
     case 'passwd': {
-      if (!users.findByUsername(name)) throw new RelayError(404, 'USER_NOT_FOUND', `there is no account named ${name}`);
+      if (!(await users.findByUsername(name))) throw new RelayError(404, 'USER_NOT_FOUND', `there is no account named ${name}`);
       await accounts.setPassword(name, await newPassword(parsed, io, name), CLI_ACTOR);
       out(`changed the password of ${name}; its sessions were ended`);
       return EXIT_OK;
     }
     case 'disable':
-      out(`disabled ${accounts.setDisabled(name, true, CLI_ACTOR).username}; its sessions were ended`);
+      out(`disabled ${(await accounts.setDisabled(name, true, CLI_ACTOR)).username}; its sessions were ended`);
       return EXIT_OK;
     case 'enable':
-      out(`enabled ${accounts.setDisabled(name, false, CLI_ACTOR).username}`);
+      out(`enabled ${(await accounts.setDisabled(name, false, CLI_ACTOR)).username}`);
       return EXIT_OK;
     case 'totp': {
       if (parsed.remove) {
-        out(accounts.removeTotp(name, CLI_ACTOR) ? `removed the one-time code of ${name}` : `${name} had no one-time code enrolled`);
+        out((await accounts.removeTotp(name, CLI_ACTOR)) ? `removed the one-time code of ${name}` : `${name} had no one-time code enrolled`);
         return EXIT_OK;
       }
-      const { secret, uri } = accounts.enrolTotp(name, CLI_ACTOR);
+      const { secret, uri } = await accounts.enrolTotp(name, CLI_ACTOR);
       out(`enrolled a one-time code for ${name}`);
       out(`secret: ${secret}`);
       out(`uri:    ${uri}`);
@@ -150,7 +146,7 @@ async function run(command: string, parsed: ParsedCommand, io: UserCommandIo): P
       return EXIT_OK;
     }
     case 'list':
-      writeTable(accounts.list(), out);
+      writeTable(await accounts.list(), out);
       return EXIT_OK;
     default:
       throw new UsageError(`unknown command "${command}"`);

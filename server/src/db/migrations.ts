@@ -131,4 +131,20 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE refresh_tokens ADD COLUMN replaced_by TEXT;
   `,
+  // 7: login attempts the rate limiter counts and the JWT signing key, shared by relays sharing the database
+  `
+  CREATE TABLE login_attempts (
+    id INTEGER PRIMARY KEY,
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+  );
+  CREATE INDEX login_attempts_by_key ON login_attempts(scope, key);
+  CREATE INDEX login_attempts_by_time ON login_attempts(scope, at_ms);
+  CREATE TABLE signing_keys (
+    purpose TEXT PRIMARY KEY,
+    jwk TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  `,
 ];

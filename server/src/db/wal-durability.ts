@@ -37,7 +37,9 @@ export class WalDurability {
   }
 
   private async sync(): Promise<void> {
-    const changes = this.changes();
+    // A unit of work open now (RelayStore.withTransaction spans awaits) has its changes counted but
+    // not committed, so not in this sync: none are claimed durable, and the flush after its commit syncs.
+    const changes = this.db.inTransaction ? this.durableChanges : this.changes();
     // The WAL exists from the first write on and stays (rewound after checkpoints) while the
     // database is open, so one handle serves for the process's life.
     this.wal ??= await open(this.walPath, 'r');

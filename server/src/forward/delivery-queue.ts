@@ -1,16 +1,17 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { AuditLog } from '../auth/audit-log.js';
 import type { DeliveryConfig } from './delivery-config.js';
 import { DeliveriesRepository, type DueItem } from './deliveries-repository.js';
 import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend } from './destination.js';
 import type { Router } from './router.js';
 import type { RelayDatabase } from '../db/database.js';
+import type { AuditStore } from '../store/audit-store.js';
 import type { RelayMetrics } from '../ops/relay-metrics.js';
 import type { TemporaryStorage } from '../storage/storage.js';
 import type { RelayEvents } from '../ops/relay-events.js';
 
 export interface DeliveryQueueOptions {
   db: RelayDatabase;
+  audit: AuditStore;
   storage: TemporaryStorage;
   destinations: ReadonlyMap<string, Destination>;
   /** Destinations whose stored instances are checked (QIDO-RS, REST) before counting as confirmed. */
@@ -49,11 +50,8 @@ export class DeliveryQueue {
   /** Aborted by stop(): ends the waits between tries of an outcome commit. */
   private halt = new AbortController();
 
-  private readonly audit: AuditLog;
-
   constructor(private readonly options: DeliveryQueueOptions) {
     this.repo = new DeliveriesRepository(options.db);
-    this.audit = new AuditLog(options.db, options.now);
   }
 
   setLogger(log: NonNullable<DeliveryQueueOptions['log']>): void {
@@ -378,7 +376,7 @@ export class DeliveryQueue {
    * One audit row per destination once an accepted upload's delivery there is final (every
    * instance delivered, or some failed for good); a retry that changes the outcome adds a row.
    */
-  private auditFinishedDeliveries(uploadId: string): void {
+  private async auditFinishedDeliveries(uploadId: string): Promise<void> {
     const study = this.options.db.prepare(`SELECT study_instance_uid, user_id FROM uploads WHERE id = ? AND state = 'accepted'`).get(uploadId) as { study_instance_uid: string; user_id: number } | undefined;
     if (!study) return;
     const items = this.repo.itemsOf(uploadId);
@@ -388,8 +386,7 @@ export class DeliveryQueue {
       const failed = mine.filter((i) => i.state === 'failed').length;
       const target = `upload ${uploadId} study ${study.study_instance_uid} to ${destination}`;
       const outcome = failed === 0 ? `delivered ${mine.length}` : `delivered ${mine.length - failed}, failed ${failed}`;
-      const already = this.options.db.prepare(`SELECT 1 FROM audit_log WHERE action = 'delivery' AND target = ? AND outcome = ?`).get(target, outcome);
-      if (!already) this.audit.record({ action: 'delivery', actorUserId: study.user_id, address: null, target, outcome });
+      await this.options.audit.recordOnce({ action: 'delivery', actorUserId: study.user_id, address: null, target, outcome });
     }
   }
 
@@ -406,11 +403,18 @@ export class DeliveryQueue {
    * next start queues them again.
    */
   private async commitDurably(write: (later: Later) => void): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
+    await this.untilRecorded(() => {
       const notices: (() => void)[] = [];
+      this.inOneCommit(() => write((notice) => notices.push(notice)));
+      for (const notice of notices) notice();
+    });
+  }
+
+  /** Runs `record` until it succeeds or the queue stops, as commitDurably says. */
+  private async untilRecorded(record: () => void | Promise<void>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
       try {
-        this.inOneCommit(() => write((notice) => notices.push(notice)));
-        for (const notice of notices) notice();
+        await record();
         if (attempt > 0) this.options.log?.info({ attempts: attempt + 1 }, 'delivery outcome recorded after the database refused it');
         return;
       } catch (error) {
@@ -434,7 +438,7 @@ export class DeliveryQueue {
    */
   async releaseIfDone(uploadId: string): Promise<boolean> {
     // Tried until recorded: a failure here would leave the study's data, and its space, held.
-    await this.commitDurably(() => this.auditFinishedDeliveries(uploadId));
+    await this.untilRecorded(() => this.auditFinishedDeliveries(uploadId));
     const upload = this.options.db.prepare(`SELECT state FROM uploads WHERE id = ?`).get(uploadId) as { state: string } | undefined;
     if (upload?.state !== 'accepted' || !this.repo.allFinal(uploadId)) return false;
     const failed = this.repo.itemsOf(uploadId).some((i) => i.state === 'failed');

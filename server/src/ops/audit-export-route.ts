@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { AuditLog, type AuditRow } from '../auth/audit-log.js';
 import { ADMIN_ROLES } from '../auth/roles.js';
 import type { RelayServices } from '../relay-services.js';
+import type { AuditRow } from '../store/audit-store.js';
 
 const AuditQuery = Type.Object({
   format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
@@ -13,10 +13,9 @@ const COLUMNS: (keyof AuditRow)[] = ['id', 'at', 'actor_user_id', 'action', 'tar
 
 /** GET /admin/audit?format=csv|json&since=ISO: the audit trail for admins, as a download. */
 export function registerAuditExportRoute(app: FastifyInstance, services: RelayServices): void {
-  const audit = new AuditLog(services.db, services.now);
   app.get('/admin/audit', { schema: { querystring: AuditQuery }, onRequest: services.guards.requireUser(ADMIN_ROLES) }, async (request, reply) => {
     const query = request.query as { format?: 'json' | 'csv'; since?: string };
-    const rows = audit.since(query.since);
+    const rows = await services.audit.since(query.since);
     if (query.format === 'csv') {
       void reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="relaypacs-audit.csv"');
       return [COLUMNS.join(','), ...rows.map((row) => COLUMNS.map((c) => csvField(row[c])).join(','))].join('\r\n') + '\r\n';

@@ -36,8 +36,14 @@ export function registerEventsRoute(app: FastifyInstance, services: RelayService
     const now = services.now();
     for (const stream of [...open]) {
       const { principal } = stream;
-      if (principal.expiresAt <= now) stream.end('access token expired');
-      else if (!services.sessions.isActive(principal.sessionId, principal.userId)) stream.end('session ended');
+      if (principal.expiresAt <= now) {
+        stream.end('access token expired');
+        continue;
+      }
+      // A store that cannot answer ends nothing: the next check asks again.
+      void services.store.sessions.isActive(principal.sessionId, principal.userId).then((active) => {
+        if (!active && open.has(stream)) stream.end('session ended');
+      }, () => undefined);
     }
   }, STREAM_CHECK_MS);
   check.unref();

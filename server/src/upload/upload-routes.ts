@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ADMIN_ROLES, UPLOADER_ROLES } from '../auth/roles.js';
-import { AuditLog, type AuditAction } from '../auth/audit-log.js';
 import { RelayError } from '../http/relay-error.js';
 import { ChunkQueryWire, InitUploadRequest, parseQueryInteger, StatusQueryWire, UploadIdParams, type ChunkQuery } from '../protocol/upload-protocol.js';
 import type { RelayServices } from '../relay-services.js';
+import type { AuditAction } from '../store/audit-store.js';
 
 /**
  * The upload protocol, one route per operation. init needs a user with an uploader role; every
@@ -12,10 +12,9 @@ import type { RelayServices } from '../relay-services.js';
 export function registerUploadRoutes(app: FastifyInstance, services: RelayServices): void {
   const { uploads, guards } = services;
   const uploadToken = guards.requireUploadToken();
-  const audit = new AuditLog(services.db, services.now);
   const auditUpload = (request: FastifyRequest, action: AuditAction, uploadId: string, detail = '') => {
     const upload = uploads.repository.find(uploadId);
-    audit.record({
+    return services.audit.record({
       action, outcome: 'success', address: request.ip,
       actorUserId: request.principal?.userId ?? request.uploadPrincipal?.userId ?? null,
       target: `upload ${uploadId} study ${upload?.studyInstanceUid ?? '?'}${detail}`,
@@ -26,7 +25,7 @@ export function registerUploadRoutes(app: FastifyInstance, services: RelayServic
     const answer = await uploads.init(request.principal!, request.body as InitUploadRequest);
     if (!answer.resumed) {
       const { study, instances } = request.body as InitUploadRequest;
-      auditUpload(request, 'upload-start', answer.uploadId, ` ${study.serviceLevel}, ${instances.length} instances, from ${study.sourceWorkstation ?? 'unnamed workstation'}`);
+      await auditUpload(request, 'upload-start', answer.uploadId, ` ${study.serviceLevel}, ${instances.length} instances, from ${study.sourceWorkstation ?? 'unnamed workstation'}`);
     }
     return reply.status(answer.resumed ? 200 : 201).send(answer);
   });
@@ -80,7 +79,7 @@ export function registerUploadRoutes(app: FastifyInstance, services: RelayServic
     const status = await uploads.complete(uploadIdOf(request));
     if (!wasAccepted) {
       const rejected = status.instances.filter((i) => i.state === 'rejected').length;
-      auditUpload(request, 'upload-complete', status.uploadId, `: ${status.instances.length - rejected} accepted, ${rejected} rejected`);
+      await auditUpload(request, 'upload-complete', status.uploadId, `: ${status.instances.length - rejected} accepted, ${rejected} rejected`);
     }
     return status;
   });
@@ -89,7 +88,7 @@ export function registerUploadRoutes(app: FastifyInstance, services: RelayServic
   const retry = async (request: FastifyRequest) => {
     if (!uploads.repository.find(uploadIdOf(request))) throw new RelayError(404, 'UPLOAD_NOT_FOUND');
     const requeued = services.deliveries.retryFailed(uploadIdOf(request));
-    auditUpload(request, 'upload-retry', uploadIdOf(request), `: ${requeued} instance deliveries requeued`);
+    await auditUpload(request, 'upload-retry', uploadIdOf(request), `: ${requeued} instance deliveries requeued`);
     return { requeued };
   };
   app.post('/upload/:id/retry', { schema: { params: UploadIdParams }, onRequest: uploadToken }, retry);
@@ -97,7 +96,7 @@ export function registerUploadRoutes(app: FastifyInstance, services: RelayServic
 
   app.delete('/upload/:id', { schema: { params: UploadIdParams }, onRequest: uploadToken }, async (request, reply) => {
     await uploads.cancel(uploadIdOf(request));
-    auditUpload(request, 'upload-cancel', uploadIdOf(request));
+    await auditUpload(request, 'upload-cancel', uploadIdOf(request));
     return reply.status(204).send();
   });
 }

@@ -161,16 +161,20 @@ describe('access and refresh tokens', () => {
   it('stops refreshing for a user who was disabled', async () => {
     const id = await relay.addUser('rob', 'radiographer');
     const session = await relay.login('rob');
-    relay.services.users.setDisabled(id, true); // disabled behind the relay's back, without revoking
+    await relay.services.store.users.setDisabled(id, true); // disabled behind the relay's back, without revoking
     expect(await errorCode(await refresh(session.refreshToken))).toBe('AUTH_TOKEN_INVALID');
-    relay.services.users.setDisabled(id, false);
+    await relay.services.store.users.setDisabled(id, false);
     // The refusal ended the session for good.
     expect(await errorCode(await refresh(session.refreshToken))).toBe('AUTH_TOKEN_INVALID');
   });
 
   it('keeps the signing key readable by the relay\'s account only', async () => {
-    const key = await stat(join(relay.dataDir, 'keys', 'jwt-signing-key.json'));
-    expect(key.mode & 0o777).toBe(0o600);
-    expect((await stat(join(relay.dataDir, 'keys'))).mode & 0o777).toBe(0o700);
+    // The key lives in the store (relay.db, table signing_keys) since the shared store (issue 16).
+    expect(relay.services.db.prepare('SELECT COUNT(*) AS n FROM signing_keys').get()).toEqual({ n: 1 });
+    for (const file of ['relay.db', 'relay.db-wal']) {
+      const key = await stat(join(relay.dataDir, file));
+      expect(key.mode & 0o777, file).toBe(0o600);
+    }
+    expect((await stat(relay.dataDir)).mode & 0o777).toBe(0o700);
   });
 });

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { generateStudy, type GeneratedStudy } from '@relaypacs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserAccounts } from '../../src/auth/user-accounts.js';
-import { AuditLog } from '../../src/auth/audit-log.js';
 import type { TokenResponse } from '../../src/protocol/auth-protocol.js';
 import { STREAM_CHECK_MS } from '../../src/ops/events-route.js';
 import { errorCode, startTestRelay, type TestRelay } from '../support/test-relay.js';
@@ -59,7 +58,7 @@ async function expectUploadTokenDead(uploadId: string, uploadToken: string, file
   expect((await client.request('DELETE', `/upload/${uploadId}`, uploadToken)).status).toBe(401);
 }
 
-const accounts = () => new UserAccounts(relay.services.users, relay.services.sessions, new AuditLog(relay.services.db, relay.services.now));
+const accounts = () => new UserAccounts(relay.services.store);
 const actor = { userId: null, address: '127.0.0.1' };
 
 describe('an upload token is bound to its session and user', () => {
@@ -90,7 +89,7 @@ describe('an upload token is bound to its session and user', () => {
   it('dies when the account is disabled or its password changed', async () => {
     const disabled = await signedInUser();
     const first = await startUpload(disabled.session.accessToken);
-    accounts().setDisabled(disabled.name, true, actor);
+    await accounts().setDisabled(disabled.name, true, actor);
     await expectUploadTokenDead(first.uploadId, first.uploadToken, first.files);
 
     const changed = await signedInUser();
@@ -141,7 +140,7 @@ describe('an event stream lives no longer than its session and token', () => {
     const { name, session } = await signedInUser();
     const stream = await openEventStream(session.accessToken);
     const disabledAt = Date.now();
-    accounts().setDisabled(name, true, actor);
+    await accounts().setDisabled(name, true, actor);
     await stream.ended;
     expect(Date.now() - disabledAt).toBeLessThan(5_000);
   });

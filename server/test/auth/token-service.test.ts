@@ -1,20 +1,18 @@
 // The token service on its own: a verified token is remembered (chunks of an upload all carry the
 // same one), and remembering it must not loosen any check.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateSigningKeys, type SigningKeys } from '../../src/auth/signing-keys.js';
 import { TokenService } from '../../src/auth/token-service.js';
+import { openTempSqliteStore, type TempSqliteStore } from '../store/sqlite-temp-store.js';
 
-let dir: string;
+let temp: TempSqliteStore;
 let keys: SigningKeys;
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'relaypacs-tokens-'));
-  keys = await loadOrCreateSigningKeys(dir);
+  temp = await openTempSqliteStore();
+  keys = await loadOrCreateSigningKeys(temp.store.signingKeys);
 });
 afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
+  await temp.dispose();
 });
 
 function service(clock: { now: number }) {

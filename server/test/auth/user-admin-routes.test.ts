@@ -25,8 +25,8 @@ describe('/admin/users', () => {
     expect(await errorCode(forbidden)).toBe('AUTH_FORBIDDEN');
     expect((await relay.post('/admin/users', { username: 'eve', role: 'admin', password: PASSWORD }, robToken)).status).toBe(403);
     expect((await relay.post('/admin/users/ada/disable', {}, robToken)).status).toBe(403);
-    expect(relay.services.users.findByUsername('eve')).toBeUndefined();
-    expect(relay.services.users.findByUsername('ada')!.disabled).toBe(false);
+    expect(await relay.services.store.users.findByUsername('eve')).toBeUndefined();
+    expect((await relay.services.store.users.findByUsername('ada'))!.disabled).toBe(false);
   });
 
   it('lists accounts without password hashes or TOTP secrets', async () => {
@@ -67,7 +67,7 @@ describe('/admin/users', () => {
       expect(response.status).toBe(400);
       expect(await errorCode(response)).toBe('BAD_REQUEST');
     }
-    expect(relay.services.users.list().map((u) => u.username)).toEqual(['ada']);
+    expect((await relay.services.store.users.list()).map((u) => u.username)).toEqual(['ada']);
   });
 
   it('disabling ends the account\'s sessions at once and refuses its sign-ins', async () => {
@@ -93,6 +93,6 @@ describe('/admin/users', () => {
     expect(await errorCode(missing)).toBe('USER_NOT_FOUND');
     const self = await relay.post('/admin/users/ADA/disable', {}, adminToken);
     expect(self.status).toBe(400);
-    expect(relay.services.users.findByUsername('ada')!.disabled).toBe(false);
+    expect((await relay.services.store.users.findByUsername('ada'))!.disabled).toBe(false);
   });
 });

@@ -3,13 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../src/auth/audit-log.js';
 import { verifyPassword } from '../../src/auth/passwords.js';
-import { SessionStore } from '../../src/auth/session-store.js';
 import { base32Decode, totpCode } from '../../src/auth/totp.js';
 import { runUserCommand } from '../../src/auth/user-cli.js';
-import { UsersRepository } from '../../src/auth/users-repository.js';
-import { openDatabase, type RelayDatabase } from '../../src/db/database.js';
+import type { UsersStore } from '../../src/store/accounts-store.js';
+import { openSqliteRelayStore, type SqliteRelayStore } from '../../src/store/sqlite/sqlite-relay-store.js';
 
 const PASSWORD = 'correct horse battery';
 
@@ -25,17 +23,18 @@ class FakeTerminal extends PassThrough {
 
 describe('relaypacs-relay user', () => {
   let dir: string;
-  let db: RelayDatabase;
-  let users: UsersRepository;
+  let store: SqliteRelayStore;
+  let users: UsersStore;
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'relaypacs-cli-'));
-    db = openDatabase(join(dir, 'relay.db'));
-    users = new UsersRepository(db);
+    // As the command line opens it (cli.ts): every commit on disk when it returns.
+    store = openSqliteRelayStore(join(dir, 'relay.db'));
+    users = store.users;
   });
 
   afterEach(async () => {
-    db.close();
+    await store.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -44,7 +43,7 @@ describe('relaypacs-relay user', () => {
     let stderr = '';
     const out = new PassThrough().on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
     const err = new PassThrough().on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    const code = await runUserCommand(args, { db, stdin, stdout: out, stderr: err });
+    const code = await runUserCommand(args, { store, stdin, stdout: out, stderr: err });
     return { code, stdout, stderr };
   }
   const pipe = (text: string) => Readable.from([Buffer.from(text)]);
@@ -53,7 +52,7 @@ describe('relaypacs-relay user', () => {
     const result = await run(['add', 'alice', '--role', 'radiographer', '--password-stdin'], pipe(`${PASSWORD}\n`));
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout).toContain('created alice (radiographer)');
-    const alice = users.findByUsername('alice');
+    const alice = (await users.findByUsername('alice'));
     expect(alice).toMatchObject({ role: 'radiographer', disabled: false, totpSecret: null });
     expect(alice!.passwordHash).toMatch(/^\$argon2id\$/);
     expect(await verifyPassword(alice!.passwordHash, PASSWORD)).toBe(true);
@@ -84,7 +83,7 @@ describe('relaypacs-relay user', () => {
     const badName = await run(['add', 'bad name', '--role', 'clinician', '--password-stdin'], pipe(PASSWORD));
     expect(badName.code).toBe(1);
     expect(badName.stderr).toContain('"bad name" is not a valid user name');
-    expect(users.list().map((u) => u.username)).toEqual(['alice']);
+    expect((await users.list()).map((u) => u.username)).toEqual(['alice']);
   });
 
   it.each([
@@ -101,14 +100,14 @@ describe('relaypacs-relay user', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(message);
     expect(result.stderr).toContain('usage: relaypacs-relay user');
-    expect(users.list()).toEqual([]);
+    expect((await users.list())).toEqual([]);
   });
 
   it('refuses to read a password from a non-terminal stdin without --password-stdin', async () => {
     const result = await run(['add', 'alice', '--role', 'admin'], pipe(PASSWORD));
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('pass --password-stdin');
-    expect(users.findByUsername('alice')).toBeUndefined();
+    expect(await users.findByUsername('alice')).toBeUndefined();
   });
 
   it('prompts twice without echo at a terminal', async () => {
@@ -123,7 +122,7 @@ describe('relaypacs-relay user', () => {
     expect(result.stderr).not.toContain(PASSWORD);
     expect(result.stdout).not.toContain(PASSWORD);
     expect(terminal.rawModes).toEqual([true, false, true, false]);
-    expect(await verifyPassword(users.findByUsername('alice')!.passwordHash, PASSWORD)).toBe(true);
+    expect(await verifyPassword((await users.findByUsername('alice'))!.passwordHash, PASSWORD)).toBe(true);
   });
 
   it('takes both lines of a paste that arrives in one chunk', async () => {
@@ -131,7 +130,7 @@ describe('relaypacs-relay user', () => {
     const pending = run(['add', 'alice', '--role', 'clinician'], terminal);
     terminal.write(`${PASSWORD}\r\n${PASSWORD}\r\n`);
     expect((await pending).code).toBe(0);
-    expect(await verifyPassword(users.findByUsername('alice')!.passwordHash, PASSWORD)).toBe(true);
+    expect(await verifyPassword((await users.findByUsername('alice'))!.passwordHash, PASSWORD)).toBe(true);
   });
 
   it('changes nothing when the two typed passwords differ', async () => {
@@ -143,20 +142,20 @@ describe('relaypacs-relay user', () => {
     const result = await pending;
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('did not match');
-    expect(users.findByUsername('alice')).toBeUndefined();
+    expect(await users.findByUsername('alice')).toBeUndefined();
   });
 
   it('passwd sets a new password and ends the account\'s sessions', async () => {
     await run(['add', 'alice', '--role', 'radiographer', '--password-stdin'], pipe(PASSWORD));
-    const alice = users.findByUsername('alice')!;
-    const sessions = new SessionStore(db);
-    const sessionId = sessions.create(alice.id, new Date(Date.now() + 3600_000));
+    const alice = (await users.findByUsername('alice'))!;
+    const { sessions } = store;
+    const sessionId = await sessions.create(alice.id, new Date(Date.now() + 3600_000));
     const result = await run(['passwd', 'alice', '--password-stdin'], pipe('an entirely new one\n'));
     expect(result.code).toBe(0);
-    const hash = users.findByUsername('alice')!.passwordHash;
+    const hash = (await users.findByUsername('alice'))!.passwordHash;
     expect(await verifyPassword(hash, 'an entirely new one')).toBe(true);
     expect(await verifyPassword(hash, PASSWORD)).toBe(false);
-    expect(sessions.isActive(sessionId, alice.id)).toBe(false);
+    expect(await sessions.isActive(sessionId, alice.id)).toBe(false);
     const missing = await run(['passwd', 'nobody', '--password-stdin'], pipe(PASSWORD));
     expect(missing).toMatchObject({ code: 1 });
     expect(missing.stderr).toContain('there is no account named nobody');
@@ -164,15 +163,15 @@ describe('relaypacs-relay user', () => {
 
   it('disable ends sessions and enable restores sign-in', async () => {
     await run(['add', 'alice', '--role', 'radiographer', '--password-stdin'], pipe(PASSWORD));
-    const alice = users.findByUsername('alice')!;
-    const sessions = new SessionStore(db);
-    const sessionId = sessions.create(alice.id, new Date(Date.now() + 3600_000));
+    const alice = (await users.findByUsername('alice'))!;
+    const { sessions } = store;
+    const sessionId = await sessions.create(alice.id, new Date(Date.now() + 3600_000));
     expect((await run(['disable', 'alice'])).code).toBe(0);
-    expect(users.findByUsername('alice')!.disabled).toBe(true);
+    expect((await users.findByUsername('alice'))!.disabled).toBe(true);
     expect((await run(['enable', 'alice'])).code).toBe(0);
-    expect(users.findByUsername('alice')!.disabled).toBe(false);
+    expect((await users.findByUsername('alice'))!.disabled).toBe(false);
     // Enabling does not bring an ended session back.
-    expect(sessions.isActive(sessionId, alice.id)).toBe(false);
+    expect(await sessions.isActive(sessionId, alice.id)).toBe(false);
     const missing = await run(['disable', 'nobody']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('there is no account named nobody');
@@ -185,7 +184,7 @@ describe('relaypacs-relay user', () => {
     const secret = /^secret: ([A-Z2-7]+)$/m.exec(result.stdout)?.[1];
     const uri = /^uri:\s+(\S+)$/m.exec(result.stdout)?.[1];
     expect(secret).toBeDefined();
-    expect(users.findByUsername('alice')!.totpSecret).toBe(secret);
+    expect((await users.findByUsername('alice'))!.totpSecret).toBe(secret);
     const url = new URL(uri!);
     expect(url.searchParams.get('secret')).toBe(secret);
     expect(url.searchParams.get('issuer')).toBe('RelayPACS');
@@ -195,10 +194,10 @@ describe('relaypacs-relay user', () => {
     const again = await run(['totp', 'alice']);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('alice already has a one-time code enrolled');
-    expect(users.findByUsername('alice')!.totpSecret).toBe(secret);
+    expect((await users.findByUsername('alice'))!.totpSecret).toBe(secret);
 
     expect(await run(['totp', 'alice', '--remove'])).toMatchObject({ code: 0, stdout: 'removed the one-time code of alice\n' });
-    expect(users.findByUsername('alice')!.totpSecret).toBeNull();
+    expect((await users.findByUsername('alice'))!.totpSecret).toBeNull();
     expect(await run(['totp', 'alice', '--remove'])).toMatchObject({ code: 0, stdout: 'alice had no one-time code enrolled\n' });
   });
 
@@ -207,20 +206,20 @@ describe('relaypacs-relay user', () => {
     const result = await run(['totp', 'ct-scanner']);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('ct-scanner is a device account');
-    expect(users.findByUsername('ct-scanner')!.totpSecret).toBeNull();
+    expect((await users.findByUsername('ct-scanner'))!.totpSecret).toBeNull();
   });
 
   it('audits changes as the command line, never with the password', async () => {
     await run(['add', 'alice', '--role', 'admin', '--password-stdin'], pipe(PASSWORD));
     await run(['passwd', 'alice', '--password-stdin'], pipe('an entirely new one'));
     await run(['disable', 'alice']);
-    const rows = new AuditLog(db).recent();
+    const rows = await store.audit.recent();
     expect(rows.map((r) => [r.action, r.target, r.outcome, r.address, r.actor_user_id])).toEqual([
       ['user-disable', 'alice', 'success', 'cli', null],
       ['user-passwd', 'alice', 'success', 'cli', null],
       ['user-add', 'alice', 'success', 'cli', null],
     ]);
-    const everything = JSON.stringify(db.prepare('SELECT * FROM audit_log').all());
+    const everything = JSON.stringify(store.database.prepare('SELECT * FROM audit_log').all());
     expect(everything).not.toContain(PASSWORD);
     expect(everything).not.toContain('an entirely new one');
   });

@@ -84,8 +84,8 @@ it('offers TLS 1.3 and TLS 1.2 with forward-secret AEAD suites only (Mozilla int
 });
 
 it('sends HSTS and the other security headers on the event stream too', async () => {
-  const user = relay.services.users.create('tls-events', 'radiographer', 'unused-hash');
-  const sessionId = relay.services.sessions.create(user.id, new Date(Date.now() + 3600_000));
+  const user = await relay.services.store.users.create('tls-events', 'radiographer', 'unused-hash');
+  const sessionId = await relay.services.store.sessions.create(user.id, new Date(Date.now() + 3600_000));
   const { token } = await relay.services.tokens.issueAccessToken({ userId: user.id, username: 'tls-events', role: 'radiographer', sessionId });
   const answer = await get('/events', { authorization: `Bearer ${token}` });
   expect(answer.status).toBe(200);

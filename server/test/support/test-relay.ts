@@ -77,15 +77,16 @@ export async function startTestRelay(config: Record<string, unknown> = {}, optio
       ms += seconds * 1000;
     },
     async addUser(username, role, userOptions = {}) {
-      const user = services.users.create(username, role, await hashPassword(userOptions.password ?? PASSWORD));
-      if (userOptions.totpSecret) services.users.setTotpSecret(user.id, userOptions.totpSecret);
-      if (userOptions.disabled) services.users.setDisabled(user.id, true);
+      const { users } = services.store;
+      const user = await users.create(username, role, await hashPassword(userOptions.password ?? PASSWORD));
+      if (userOptions.totpSecret) await users.setTotpSecret(user.id, userOptions.totpSecret);
+      if (userOptions.disabled) await users.setDisabled(user.id, true);
       return user.id;
     },
     async tokenFor(role, username) {
       const name = username ?? `${role}-${++userCount}`;
       const userId = await relay.addUser(name, role);
-      const sessionId = services.sessions.create(userId, new Date(now().getTime() + 3600_000));
+      const sessionId = await services.store.sessions.create(userId, new Date(now().getTime() + 3600_000));
       return (await services.tokens.issueAccessToken({ userId, username: name, role, sessionId })).token;
     },
     post: (path, body, token) => request('POST', path, body, token),

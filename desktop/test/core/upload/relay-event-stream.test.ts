@@ -169,8 +169,8 @@ describe('relay event stream', () => {
       dataDir: join(dir, 'data'), port: 0, logLevel: 'silent', metrics: { port: 0 }, tls: { keyFile: join(dir, 'key.pem'), certFile: join(dir, 'cert.pem') },
     }));
     try {
-      const user = tls.services.users.create('events-admin', 'admin', await hashPassword('correct horse battery'));
-      const sessionId = tls.services.sessions.create(user.id, new Date(Date.now() + 3600_000));
+      const user = await tls.services.store.users.create('events-admin', 'admin', await hashPassword('correct horse battery'));
+      const sessionId = await tls.services.store.sessions.create(user.id, new Date(Date.now() + 3600_000));
       const tlsToken = (await tls.services.tokens.issueAccessToken({ userId: user.id, username: 'events-admin', role: 'admin', sessionId })).token;
       let untrustedAttempts = 0;
       const untrusted = stream({ baseUrl: tls.url, accessToken: async () => (untrustedAttempts++, tlsToken) });

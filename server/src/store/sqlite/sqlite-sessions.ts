@@ -1,12 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { RelayDatabase } from '../db/database.js';
+import type { RelayDatabase } from '../../db/database.js';
 
-/**
- * A session is one sign-in: the family of refresh tokens rotated from it. Revoking it ends every
- * refresh token and, through the request guards, every access token issued in it.
- */
-export class SessionStore {
-  constructor(private readonly db: RelayDatabase, private readonly now: () => Date = () => new Date()) {}
+/** SessionsStore's SQL. */
+export class SqliteSessions {
+  constructor(private readonly db: RelayDatabase, private readonly now: () => Date) {}
 
   create(userId: number, expiresAt: Date): string {
     const id = randomUUID();
@@ -16,7 +13,6 @@ export class SessionStore {
     return id;
   }
 
-  /** Active: not revoked, not expired, and its user exists and is enabled. */
   isActive(sessionId: string, userId: number): boolean {
     const row = this.db
       .prepare(`SELECT s.revoked_at, s.expires_at, u.disabled FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.user_id = ?`)

@@ -1,16 +1,6 @@
-import type { RelayDatabase } from '../db/database.js';
-import type { Role } from './roles.js';
-
-export interface UserRecord {
-  id: number;
-  username: string;
-  role: Role;
-  passwordHash: string;
-  disabled: boolean;
-  totpSecret: string | null;
-  totpLastStep: number | null;
-  createdAt: string;
-}
+import type { Role } from '../../auth/roles.js';
+import type { RelayDatabase } from '../../db/database.js';
+import { UserExistsError, type UserRecord } from '../accounts-store.js';
 
 interface UserRow {
   id: number;
@@ -36,17 +26,21 @@ function toRecord(row: UserRow): UserRecord {
   };
 }
 
-export class UserExistsError extends Error {}
+function findById(db: RelayDatabase, id: number): UserRecord | undefined {
+  const row = db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+  return row && toRecord(row);
+}
 
-export class UsersRepository {
-  constructor(private readonly db: RelayDatabase, private readonly now: () => Date = () => new Date()) {}
+/** UsersStore's SQL (users.username is COLLATE NOCASE: names compare without case). */
+export class SqliteUsers {
+  constructor(private readonly db: RelayDatabase, private readonly now: () => Date) {}
 
   create(username: string, role: Role, passwordHash: string): UserRecord {
     try {
       const info = this.db
         .prepare('INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?)')
         .run(username, role, passwordHash, this.now().toISOString());
-      return this.findById(Number(info.lastInsertRowid))!;
+      return findById(this.db, Number(info.lastInsertRowid))!;
     } catch (error) {
       if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new UserExistsError(`user ${username} already exists`);
       throw error;
@@ -54,8 +48,7 @@ export class UsersRepository {
   }
 
   findById(id: number): UserRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
-    return row && toRecord(row);
+    return findById(this.db, id);
   }
 
   findByUsername(username: string): UserRecord | undefined {
@@ -79,10 +72,6 @@ export class UsersRepository {
     this.db.prepare('UPDATE users SET totp_secret = ?, totp_last_step = NULL WHERE id = ?').run(secret, id);
   }
 
-  /**
-   * Records the TOTP time step just used, only if it is newer than the last one: false means the
-   * code was already used (RFC 6238 §5.2: a verifier must not accept the same OTP twice).
-   */
   claimTotpStep(id: number, step: number): boolean {
     const info = this.db
       .prepare('UPDATE users SET totp_last_step = ? WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)')

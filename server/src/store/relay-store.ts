@@ -1,0 +1,40 @@
+import type { AccountsStores } from './accounts-store.js';
+import type { AuditStore } from './audit-store.js';
+
+/** The stores a transaction offers; RelayStore offers the same outside one. */
+export interface TransactionStores extends AccountsStores {
+  audit: AuditStore;
+}
+
+/**
+ * The relay's state behind one interface, so a second backend (PostgreSQL, shared by N relays) can
+ * replace SQLite without touching service logic. Services see only these interfaces; every SQL
+ * statement lives in store/sqlite (and db/).
+ *
+ * Outside a transaction each store call is atomic on its own and sees every transaction committed
+ * before it.
+ */
+export interface RelayStore extends TransactionStores {
+  /**
+   * Runs `work` as one unit of work: every call it makes through `tx` commits together when it
+   * resolves, or not at all when it throws (the error is rethrown). Transactions are serialized,
+   * against this relay's and other relays' alike, so what `work` read stays true until it commits.
+   *
+   * `work` must do nothing but store calls through `tx` and computation: no network or storage I/O,
+   * no password hashing, no waiting on anything else. A transaction holds the database's write
+   * lock (SQLite) or row locks (PostgreSQL) while it runs, so whatever it waits for, every other
+   * writer of every relay waits for too. Calling the store itself (not `tx`) from `work` is refused:
+   * it would wait for the transaction it runs in. For the same reason `work` must have no effect
+   * but through `tx`: a backend whose transactions can fail to serialize (PostgreSQL's SERIALIZABLE)
+   * may roll back and run it again.
+   */
+  withTransaction<T>(work: (tx: TransactionStores) => Promise<T>): Promise<T>;
+  /**
+   * Resolves once everything committed before the call is durable. Callers await it before they
+   * acknowledge anything (app.ts, before every HTTP answer), so commits themselves need not wait
+   * for the disk.
+   */
+  flush(): Promise<void>;
+  /** Waits for a flush under way, then closes. */
+  close(): Promise<void>;
+}
