@@ -5,6 +5,8 @@ export type { SyntheticPatient } from './synthetic-patient.js';
 export { OrthancServer, DICOMWEB_PLUGIN_PATH, type OrthancOptions, type OrthancInstanceSummary, type StowRsResult } from './orthanc-server.js';
 export { ManagedProcess, waitUntilReady, type ExitStatus, type ManagedProcessOptions } from './managed-process.js';
 export { freeLoopbackPort, freeLoopbackPorts } from './free-port.js';
+export { liveProcessGroupMembers, waitForProcessGroupGone } from './process-group.js';
+export { PostgresServer, postgresBinDir, POSTGRES_LIB_DIR, type PostgresOptions } from './postgres-server.js';
 export { dcmdump, dumpedValue } from './dcmtk.js';
 export { dciodvfy, type DciodvfyReport } from './dciodvfy.js';
 export { RELAY_BIN, relayUserCommand, spawnRelay } from './relay-process.js';
