@@ -6,6 +6,7 @@ export { OrthancServer, DICOMWEB_PLUGIN_PATH, type OrthancOptions, type OrthancI
 export { ManagedProcess, waitUntilReady, type ExitStatus, type ManagedProcessOptions } from './managed-process.js';
 export { freeLoopbackPort, freeLoopbackPorts } from './free-port.js';
 export { liveProcessGroupMembers, waitForProcessGroupGone } from './process-group.js';
+export { SwiftS3Server, SWIFT_CONF, type SwiftS3Options } from './swift-s3-server.js';
 export { PostgresServer, postgresBinDir, POSTGRES_LIB_DIR, type PostgresOptions } from './postgres-server.js';
 export { dcmdump, dumpedValue } from './dcmtk.js';
 export { dciodvfy, type DciodvfyReport } from './dciodvfy.js';
