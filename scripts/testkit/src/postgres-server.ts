@@ -174,13 +174,34 @@ export class PostgresServer {
     await this.waitReady();
   }
 
-  /** Fast shutdown (SIGINT), SIGKILL to the whole group if it hangs, then the directory goes. */
+  /**
+   * Fast shutdown (SIGINT), SIGKILL to the whole group if it hangs, then the directory goes, and
+   * with it, after a kill(), the shared memory the dead postmaster left.
+   */
   async stop(options: { keepFiles?: boolean } = {}): Promise<ExitStatus & { forced: boolean }> {
     const pid = this.process.pid;
     const status = await this.process.stop(10_000);
     if (pid !== undefined) await waitForProcessGroupGone(pid, 10_000, 'PostgreSQL');
-    if (!options.keepFiles) await rm(this.workDir, { recursive: true, force: true });
+    if (!options.keepFiles) {
+      await this.removeStaleSharedMemory();
+      await rm(this.workDir, { recursive: true, force: true });
+    }
     return status;
+  }
+
+  /**
+   * The postmaster keeps a small System V segment (an interlock against two postmasters on one
+   * data directory) and removes it at shutdown; a SIGKILLed one cannot, and the next start on the
+   * same directory would. With the directory about to go there is no next start, so the segment
+   * would outlive the test. postmaster.pid, still there only when the postmaster died, names it
+   * on its seventh line: "<key> <shmid>".
+   */
+  private async removeStaleSharedMemory(): Promise<void> {
+    const pidFile = await readFile(join(this.dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
+    const shmid = pidFile?.split('\n')[6]?.trim().split(/\s+/)[1];
+    if (shmid === undefined || !/^\d+$/.test(shmid)) return;
+    // Already removed (or never created) is fine: ipcrm's failure is not the test's.
+    await run('ipcrm', ['-m', shmid]).catch(() => {});
   }
 
   /** A client for the superuser over the Unix socket, which is how the harness administers it. */

@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { liveProcessGroupMembers, PostgresServer } from '../src/index.js';
@@ -14,6 +15,12 @@ async function startServer(): Promise<PostgresServer> {
 afterAll(async () => {
   await Promise.all(started.map((server) => server.stop()));
 });
+
+/** System V shared memory ids in use on this machine. */
+async function sharedMemoryIds(): Promise<string[]> {
+  const lines = (await readFile('/proc/sysvipc/shm', 'utf8')).trim().split('\n').slice(1);
+  return lines.map((line) => line.trim().split(/\s+/)[1]!);
+}
 
 async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
@@ -60,5 +67,16 @@ describe('PostgreSQL harness', () => {
     const server = await startServer();
     const wrong = server.url.replace(`:${server.password}@`, ':not-the-password@');
     await expect(withClient(wrong, async () => undefined)).rejects.toThrow(/password authentication failed/);
+  });
+
+  it('stopped after a kill, leaves neither its directory nor its shared memory', async () => {
+    const server = await startServer();
+    await server.kill();
+    // The dead postmaster's pid file names its System V segment: "<key> <shmid>" on line 7.
+    const shmid = (await readFile(join(server.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[6]!.trim().split(/\s+/)[1]!;
+    expect(await sharedMemoryIds()).toContain(shmid);
+    await server.stop();
+    expect(await sharedMemoryIds()).not.toContain(shmid);
+    await expect(stat(server.workDir)).rejects.toThrow(/ENOENT/);
   });
 });
