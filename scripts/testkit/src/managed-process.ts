@@ -3,10 +3,23 @@ import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 /** Children still running when the test process exits are killed, so no peer outlives its test run. */
-const running = new Set<ChildProcess>();
+const running = new Map<ChildProcess, boolean>();
 process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
+  for (const [child, ownGroup] of running) signalChild(child, ownGroup, 'SIGKILL');
 });
+
+/** Signals the child, or its whole process group when it leads one; a group already gone is no error. */
+function signalChild(child: ChildProcess, ownGroup: boolean, signal: NodeJS.Signals): void {
+  if (!ownGroup || child.pid === undefined) {
+    child.kill(signal);
+    return;
+  }
+  try {
+    process.kill(-child.pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
 
 export interface ManagedProcessOptions {
   command: string;
@@ -15,6 +28,13 @@ export interface ManagedProcessOptions {
   logPath: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * Start it as the leader of its own process group, so stop() and kill() also reach what it forks
+   * (PostgreSQL's backends): a peer's children must not outlive it.
+   */
+  processGroup?: boolean;
+  /** What stop() sends first; SIGTERM unless the program shuts down faster on another (PostgreSQL: SIGINT). */
+  stopSignal?: NodeJS.Signals;
 }
 
 export interface ExitStatus {
@@ -37,8 +57,9 @@ export class ManagedProcess {
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.processGroup === true,
     });
-    running.add(this.child);
+    running.set(this.child, options.processGroup === true);
     this.child.stdout?.pipe(log, { end: false });
     this.child.stderr?.pipe(log, { end: false });
     this.exited = new Promise((resolve) => {
@@ -73,19 +94,37 @@ export class ManagedProcess {
     return (await this.logText()).split('\n').slice(-lines).join('\n');
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`. Resolves with how it ended. */
+  /**
+   * The stop signal (SIGTERM unless configured), then SIGKILL after `graceMs`. With a process
+   * group, whatever is left in the group once the leader has gone is SIGKILLed too. Resolves with
+   * how the leader ended.
+   */
   async stop(graceMs = 10_000): Promise<ExitStatus & { forced: boolean }> {
-    if (this.exitStatus) return { ...this.exitStatus, forced: false };
-    this.child.kill('SIGTERM');
+    const ownGroup = this.options.processGroup === true;
+    if (this.exitStatus) {
+      if (ownGroup) signalChild(this.child, true, 'SIGKILL');
+      return { ...this.exitStatus, forced: false };
+    }
+    this.child.kill(this.options.stopSignal ?? 'SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), graceMs);
     });
     const outcome = await Promise.race([this.exited, timedOut]);
     clearTimeout(timer);
-    if (outcome !== 'timeout') return { ...outcome, forced: false };
-    this.child.kill('SIGKILL');
+    if (outcome !== 'timeout') {
+      if (ownGroup) signalChild(this.child, true, 'SIGKILL');
+      return { ...outcome, forced: false };
+    }
+    signalChild(this.child, ownGroup, 'SIGKILL');
     return { ...(await this.exited), forced: true };
+  }
+
+  /** SIGKILL at once, to the whole group when it has one: a crash, not a shutdown. */
+  async kill(): Promise<ExitStatus> {
+    const ownGroup = this.options.processGroup === true;
+    if (ownGroup || !this.exitStatus) signalChild(this.child, ownGroup, 'SIGKILL');
+    return this.exited;
   }
 }
 
