@@ -56,7 +56,7 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   const tokens = new TokenService({ keys, issuer: config.auth.issuer, accessTokenSeconds: config.auth.accessTokenSeconds, now });
   const users = new UsersRepository(db, now);
   const sessions = new SessionStore(db, now);
-  const storage = overrides.storage ?? new LocalDiskStorage(join(config.dataDir, 'uploads'));
+  const storage = overrides.storage ?? new LocalDiskStorage(join(config.dataDir, 'uploads'), config.upload);
   const metrics = new RelayMetrics();
   const events = new RelayEvents(db);
   const destinationConfigs = effectiveDestinations(config);

@@ -131,4 +131,9 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE refresh_tokens ADD COLUMN replaced_by TEXT;
   `,
+  // 7: a chunk carries the instance's SHA-256 state after it (bytes 0 to its end), when its
+  // predecessor's was known as it arrived, so verification reads no byte again (resumable-sha256.ts)
+  `
+  ALTER TABLE upload_chunks ADD COLUMN sha256_state BLOB;
+  `,
 ];
