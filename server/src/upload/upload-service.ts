@@ -95,7 +95,7 @@ export class UploadService {
   constructor(private readonly options: UploadServiceOptions) {
     this.repo = new UploadsRepository(options.db);
     this.verifier = new InstanceVerifier(options.storage, new Set(options.limits.allowedSopClasses));
-    this.hashes = new HashCarrier(options.storage, this.repo, () => this.options.log);
+    this.hashes = new HashCarrier(this.repo);
   }
 
   /** The server's logger, once the app exists (logs carry upload ids and instance indexes, never PHI). */
@@ -283,8 +283,6 @@ export class UploadService {
       this.options.metrics.chunkSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       held.add(offset, end);
       if (whole && written.head) this.keepHead(key, written.head);
-      // Chunks recorded before this one, and this one if its predecessor came late, join the hash's chain.
-      if (!whole) this.hashes.advance(uploadId, instance.index);
       if (recorded.receivedBytes >= instance.size) {
         this.options.events.emitForUpload(uploadId, { type: 'received', uploadId, instance: instance.index });
         void this.verifyInstance(uploadId, instance.index);
@@ -431,7 +429,6 @@ export class UploadService {
       if (!upload || !instance || instance.state !== 'received') return;
       // Bytes hashed as they were written (one chunk holding all of it, or the hash carried from
       // chunk to chunk) are not read again: instanceSha256.
-      await this.hashes.settled(uploadId, index);
       const head = this.heads.get(key);
       this.heads.delete(key);
       const outcome = await this.verifier.verify({

@@ -189,17 +189,6 @@ export class UploadsRepository {
     return row;
   }
 
-  /** The recorded chunk that starts at `offset`, when it carries no SHA-256 state yet. */
-  chunkStartingAt(uploadId: string, index: number, offset: number): { offset: number; length: number } | undefined {
-    return this.db.prepare('SELECT offset, length FROM upload_chunks WHERE upload_id = ? AND idx = ? AND offset = ? AND sha256_state IS NULL')
-      .get(uploadId, index, offset) as { offset: number; length: number } | undefined;
-  }
-
-  /** Keeps the instance's SHA-256 state after the recorded chunk at `offset` (bytes [0, its end)). */
-  setHashState(uploadId: string, index: number, offset: number, state: Uint8Array): void {
-    this.db.prepare('UPDATE upload_chunks SET sha256_state = ? WHERE upload_id = ? AND idx = ? AND offset = ?').run(asBlob(state), uploadId, index, offset);
-  }
-
   /**
    * Forgets the instance's carried SHA-256 states once it is verified or rejected: a state holds up
    * to 63 bytes of the instance, which the database need not keep after its data is gone.
