@@ -68,7 +68,15 @@ export class LocalDiskStorage implements TemporaryStorage {
     return Readable.from(this.readPieces(uploadId, index, pieces, start, end), { objectMode: false, highWaterMark: READ_BYTES });
   }
 
-  private async *readPieces(uploadId: string, index: number, pieces: readonly PieceRange[], start: number, end: number): AsyncGenerator<Buffer> {
+  async feedRange(uploadId: string, index: number, pieces: readonly PieceRange[], start: number, end: number, sink: ByteSink): Promise<void> {
+    for await (const bytes of this.readPieces(uploadId, index, pieces, start, end, Buffer.allocUnsafe(READ_BYTES))) sink.update(bytes);
+  }
+
+  /**
+   * The bytes [start, end) over `pieces`, read in steps of up to READ_BYTES: into `reused` when given
+   * (each step is overwritten by the next), else into a new buffer each (the consumer may keep it).
+   */
+  private async *readPieces(uploadId: string, index: number, pieces: readonly PieceRange[], start: number, end: number, reused?: Buffer): AsyncGenerator<Buffer> {
     let position = start;
     for (const piece of [...pieces].sort((a, b) => a.offset - b.offset)) {
       const pieceEnd = piece.offset + piece.length;
@@ -78,8 +86,8 @@ export class LocalDiskStorage implements TemporaryStorage {
       try {
         const stop = Math.min(pieceEnd, end);
         while (position < stop) {
-          // A new buffer for every read: the consumer may keep what it was given.
-          const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, stop - position));
+          const step = Math.min(READ_BYTES, stop - position);
+          const buffer = reused ? reused.subarray(0, step) : Buffer.allocUnsafe(step);
           const { bytesRead } = await handle.read(buffer, 0, buffer.length, position - base);
           if (bytesRead === 0) throw new Error(`the piece at ${piece.offset} of instance ${index} of upload ${uploadId} is shorter than recorded`);
           position += bytesRead;

@@ -65,6 +65,12 @@ export interface TemporaryStorage {
    * when a piece is missing or shorter than recorded.
    */
   readRange(uploadId: string, index: number, pieces: readonly PieceRange[], start: number, end: number): Readable;
+  /**
+   * The same bytes fed to `sink` (which must not keep them) through one reused buffer: hashing an
+   * instance of gigabytes at verification must neither leave gigabytes of garbage buffers for the
+   * GC nor fault in fresh memory for every read. Rejects as readRange fails.
+   */
+  feedRange(uploadId: string, index: number, pieces: readonly PieceRange[], start: number, end: number, sink: ByteSink): Promise<void>;
   /** Whether `bytes` more would fit now (a fresh measurement), above the floor for `roomFor`. Holds nothing. */
   hasRoom(bytes: number, roomFor: RoomFor): Promise<boolean>;
   /**

@@ -25,7 +25,7 @@ const RESUME_WHEN_REST_AT_MOST = 1 / 6;
  * SHA-256 (hex) of an instance's `size` bytes, reading as little as pays: none when one piece holds
  * the whole instance (its digest is the instance's) or when the hash carried from chunk to chunk
  * reached the end; only the bytes after the carried hash's end when they are few; else all of them.
- * Reads stream from storage over the recorded pieces.
+ * Reads go through the storage's reused buffer (feedRange), over the recorded pieces.
  */
 export async function instanceSha256(
   storage: TemporaryStorage, uploadId: string, index: number, size: number, pieces: readonly RecordedPiece[], carried?: CarriedHash,
@@ -37,9 +37,7 @@ export async function instanceSha256(
   try {
     const hash = resumed ?? hexSha256();
     const from = resumed ? carried!.end : 0;
-    if (from < size) {
-      for await (const chunk of storage.readRange(uploadId, index, pieces, from, size) as AsyncIterable<Buffer>) hash.update(chunk);
-    }
+    if (from < size) await storage.feedRange(uploadId, index, pieces, from, size, hash);
     return hash.digest();
   } finally {
     resumed?.dispose();

@@ -108,6 +108,20 @@ export function temporaryStorageContract(name: string, factory: StorageFactory):
       expect(Math.max(...buffers)).toBeLessThanOrEqual(2 * 1024 * 1024);
     });
 
+    it('feeds the same bytes to a sink through one reused buffer', async () => {
+      const data = randomBytes(3 * 1024 * 1024 + 5);
+      const pieces = piecesAt(data.length, [7, 2 * 1024 * 1024]);
+      await writeAll(storage, 'fed-range', 0, data, pieces);
+      for (const [start, end] of [[0, data.length], [3, 2 * 1024 * 1024 + 1], [100, 100]] as const) {
+        const running = createHash('sha256');
+        const buffers = new Set<ArrayBufferLike>();
+        await storage.feedRange('fed-range', 0, pieces, start, end, { update: (bytes) => { buffers.add(bytes.buffer); running.update(bytes); } });
+        expect(running.digest('hex'), `[${start}, ${end})`).toBe(sha(data.subarray(start, end)));
+        expect(buffers.size).toBeLessThanOrEqual(1);
+      }
+      await expect(storage.feedRange('fed-range', 0, [pieces[0]!], 0, data.length, createHash('sha256'))).rejects.toThrow();
+    });
+
     it('fails a read the named pieces do not cover', async () => {
       const data = randomBytes(10_000);
       const pieces = piecesAt(data.length, [4_000]);

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type RelayDatabase } from '../../src/db/database.js';
 import { LocalDiskStorage } from '../../src/storage/local-disk-storage.js';
-import type { PieceRange, TemporaryStorage } from '../../src/storage/storage.js';
+import type { ByteSink, PieceRange, TemporaryStorage } from '../../src/storage/storage.js';
 import { HashCarrier } from '../../src/upload/hash-carrier.js';
 import { instanceSha256, type RecordedPiece } from '../../src/upload/instance-digest.js';
 import { ResumableSha256 } from '../../src/upload/resumable-sha256.js';
@@ -32,6 +32,10 @@ function counting(storage: TemporaryStorage): { storage: TemporaryStorage; bytes
   wrapped.readRange = (uploadId: string, index: number, pieces: readonly PieceRange[], start: number, end: number) => {
     read += end - start;
     return storage.readRange(uploadId, index, pieces, start, end);
+  };
+  wrapped.feedRange = (uploadId: string, index: number, pieces: readonly PieceRange[], start: number, end: number, sink: ByteSink) => {
+    read += end - start;
+    return storage.feedRange(uploadId, index, pieces, start, end, sink);
   };
   return { storage: wrapped, bytesRead: () => read };
 }
