@@ -59,7 +59,7 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   await importLegacySigningKey(config.dataDir, store.signingKeys);
   const keys = await loadOrCreateSigningKeys(store.signingKeys);
   const tokens = new TokenService({ keys, issuer: config.auth.issuer, accessTokenSeconds: config.auth.accessTokenSeconds, now });
-  const storage = overrides.storage ?? new LocalDiskStorage(join(config.dataDir, 'uploads'));
+  const storage = overrides.storage ?? new LocalDiskStorage(join(config.dataDir, 'uploads'), config.upload);
   const metrics = new RelayMetrics();
   const events = new RelayEvents(db);
   const destinationConfigs = effectiveDestinations(config);

@@ -147,4 +147,9 @@ export const MIGRATIONS: readonly string[] = [
     created_at TEXT NOT NULL
   );
   `,
+  // 8: a chunk carries the instance's SHA-256 state after it (bytes 0 to its end), when its
+  // predecessor's was known as it arrived, so verification reads no byte again (resumable-sha256.ts)
+  `
+  ALTER TABLE upload_chunks ADD COLUMN sha256_state BLOB;
+  `,
 ];

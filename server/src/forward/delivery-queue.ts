@@ -8,6 +8,7 @@ import type { AuditStore } from '../store/audit-store.js';
 import type { RelayMetrics } from '../ops/relay-metrics.js';
 import type { TemporaryStorage } from '../storage/storage.js';
 import type { RelayEvents } from '../ops/relay-events.js';
+import { UploadsRepository } from '../upload/uploads-repository.js';
 
 export interface DeliveryQueueOptions {
   db: RelayDatabase;
@@ -35,6 +36,8 @@ export interface DeliveryQueueOptions {
  */
 export class DeliveryQueue {
   readonly repo: DeliveriesRepository;
+  /** The uploads' recorded chunks, the pieces an instance is read from. */
+  private readonly uploads: UploadsRepository;
   private running = false;
   /** Per destination, the workers asleep until there is work (or it is time to send a gathered batch). */
   private readonly wakeups = new Map<string, Set<() => void>>();
@@ -52,6 +55,7 @@ export class DeliveryQueue {
 
   constructor(private readonly options: DeliveryQueueOptions) {
     this.repo = new DeliveriesRepository(options.db);
+    this.uploads = new UploadsRepository(options.db);
   }
 
   setLogger(log: NonNullable<DeliveryQueueOptions['log']>): void {
@@ -246,7 +250,8 @@ export class DeliveryQueue {
     const study = { uploadId: first.uploadId, studyInstanceUid: first.studyInstanceUid, serviceLevel: first.serviceLevel };
     const instances: InstanceToSend[] = batch.map((item) => ({
       sopInstanceUid: item.sopInstanceUid, sopClassUid: item.sopClassUid, transferSyntaxUid: item.transferSyntaxUid, size: item.size,
-      open: () => storage.readRange(item.uploadId, item.index, 0, item.size),
+      // Read over the pieces the database recorded, never one it did not (storage.ts).
+      open: () => storage.readRange(item.uploadId, item.index, this.uploads.chunks(item.uploadId, item.index), 0, item.size),
     }));
     const started = performance.now();
     let outcomes: Map<string, InstanceOutcome>;

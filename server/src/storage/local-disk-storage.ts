@@ -1,20 +1,37 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rm, statfs, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { FreeSpace } from './free-space.js';
 import { fsyncDirectory } from './fsync-directory.js';
 import { SharedSync } from './shared-sync.js';
-import { OverlongWriteError, ShortWriteError, type TemporaryStorage, type WrittenRange } from './storage.js';
+import { OverlongWriteError, ShortWriteError, type ByteSink, type PieceRange, type RoomFor, type SpaceClaim, type TemporaryStorage, type WrittenPiece } from './storage.js';
 
 const UPLOAD_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** How much of an instance's beginning a write keeps for the header check: the meta header and the data set's first elements. */
 const HEAD_BYTES = 64 * 1024;
+/** Reads go in steps of this many bytes: few system calls, and a bounded buffer per stream. */
+const READ_BYTES = 1024 * 1024;
 
 /**
- * Temporary storage on the local disk: DATA/uploads/<upload id>/<index>.part, one sparse file per
- * instance. Chunks are written in place at their offsets (so they may arrive in any order and in
- * parallel), then fsynced before the caller acknowledges them.
+ * The floors of free disk space (the relay's upload configuration). Read at every decision: the
+ * configuration object may be changed on a running relay.
+ */
+export interface DiskFloors {
+  /** A new upload must leave this much free, with what admitted uploads still have to receive. */
+  minFreeDiskBytes: number;
+  /** Kept free for the database: no chunk takes it. */
+  reserveDiskBytes: number;
+}
+
+/**
+ * Temporary storage on the local disk: DATA/uploads/<upload id>/<index>.<offset>.piece, one file per
+ * piece (per chunk received). An instance received in one chunk is one file, written in one go.
+ * A piece is written straight under its name (no rename: the database, not the name, says which
+ * pieces count), then fdatasynced, and its folder entry fsynced (shared by the pieces created
+ * meanwhile) before the write resolves. Relays before pieces kept each instance in one sparse file,
+ * <index>.part, every chunk at its offset: a recorded piece without its own file is read from there,
+ * so uploads in progress and studies awaiting delivery survive an upgrade.
  */
 export class LocalDiskStorage implements TemporaryStorage {
   /**
@@ -23,33 +40,20 @@ export class LocalDiskStorage implements TemporaryStorage {
    * neither a mkdir nor a directory fsync each.
    */
   private readonly folders = new Map<string, Promise<{ dir: string; entries: SharedSync }>>();
+  /** Free space where pieces are written, for hasRoom and admit. */
+  private readonly space: FreeSpace;
 
-  constructor(private readonly root: string) {}
-
-  async prepareInstance(uploadId: string, index: number, size: number): Promise<void> {
-    const folder = await this.folder(uploadId);
-    const handle = await open(this.instancePath(uploadId, index), 'a');
-    try {
-      const { size: current } = await handle.stat();
-      // Sparse: the file claims its length now; blocks are allocated as chunks land.
-      if (current < size) await handle.truncate(size);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await folder.entries.request();
+  constructor(private readonly root: string, private readonly floors: DiskFloors = { minFreeDiskBytes: 0, reserveDiskBytes: 0 }) {
+    this.space = new FreeSpace(() => this.freeBytes());
   }
 
-  async writeRange(uploadId: string, index: number, offset: number, length: number, source: Readable): Promise<WrittenRange> {
-    return this.streamInto(await open(this.instancePath(uploadId, index), 'r+'), offset, length, source);
-  }
-
-  async writeInstance(uploadId: string, index: number, length: number, source: Readable): Promise<WrittenRange> {
+  async writePiece(uploadId: string, index: number, piece: PieceRange, source: Readable, alsoHash?: ByteSink): Promise<WrittenPiece> {
     const folder = await this.folder(uploadId);
-    const path = this.instancePath(uploadId, index);
+    const path = this.piecePath(uploadId, index, piece.offset);
     let written;
     try {
-      written = await this.streamInto(await open(path, 'w', 0o600), 0, length, source);
+      // 'w' truncates what an earlier, unrecorded write of this piece left.
+      written = await streamInto(await open(path, 'w', 0o600), piece, source, alsoHash);
     } catch (error) {
       // Nothing of it is recorded, so none of it is needed: a file left behind would only hold
       // space, which on a full disk (ENOSPC) is what the other chunks are waiting for.
@@ -60,52 +64,86 @@ export class LocalDiskStorage implements TemporaryStorage {
     return written;
   }
 
-  /** Writes exactly `length` bytes of `source` at `offset`, hashing them, then fdatasync; closes the handle. */
-  private async streamInto(handle: FileHandle, offset: number, length: number, source: Readable): Promise<WrittenRange> {
-    const hash = createHash('sha256');
-    let written = 0;
-    // The first bytes of an instance, kept for its header check (WrittenRange.head).
-    const head: Buffer[] = [];
-    try {
-      for await (const chunk of source as AsyncIterable<Buffer>) {
-        if (written + chunk.length > length) throw new OverlongWriteError(length);
-        if (offset === 0 && written < HEAD_BYTES) head.push(Buffer.from(chunk.subarray(0, HEAD_BYTES - written)));
-        let position = 0;
-        while (position < chunk.length) {
-          const { bytesWritten } = await handle.write(chunk, position, chunk.length - position, offset + written + position);
-          position += bytesWritten;
+  readRange(uploadId: string, index: number, pieces: readonly PieceRange[], start: number, end: number): Readable {
+    return Readable.from(this.readPieces(uploadId, index, pieces, start, end), { objectMode: false, highWaterMark: READ_BYTES });
+  }
+
+  async feedRange(uploadId: string, index: number, pieces: readonly PieceRange[], start: number, end: number, sink: ByteSink): Promise<void> {
+    for await (const bytes of this.readPieces(uploadId, index, pieces, start, end, Buffer.allocUnsafe(READ_BYTES))) sink.update(bytes);
+  }
+
+  /**
+   * The bytes [start, end) over `pieces`, read in steps of up to READ_BYTES: into `reused` when given
+   * (each step is overwritten by the next), else into a new buffer each (the consumer may keep it).
+   */
+  private async *readPieces(uploadId: string, index: number, pieces: readonly PieceRange[], start: number, end: number, reused?: Buffer): AsyncGenerator<Buffer> {
+    let position = start;
+    for (const piece of [...pieces].sort((a, b) => a.offset - b.offset)) {
+      const pieceEnd = piece.offset + piece.length;
+      if (pieceEnd <= position || position >= end) continue;
+      if (piece.offset > position) throw new Error(`instance ${index} of upload ${uploadId} holds no piece for bytes ${position}-${piece.offset}`);
+      const { handle, base } = await this.openPiece(uploadId, index, piece.offset);
+      try {
+        const stop = Math.min(pieceEnd, end);
+        while (position < stop) {
+          const step = Math.min(READ_BYTES, stop - position);
+          const buffer = reused ? reused.subarray(0, step) : Buffer.allocUnsafe(step);
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, position - base);
+          if (bytesRead === 0) throw new Error(`the piece at ${piece.offset} of instance ${index} of upload ${uploadId} is shorter than recorded`);
+          position += bytesRead;
+          yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
         }
-        hash.update(chunk);
-        written += chunk.length;
+      } finally {
+        await handle.close();
       }
-      if (written < length) throw new ShortWriteError(written, length);
-      await handle.datasync();
-    } finally {
-      await handle.close();
     }
-    return { bytes: written, sha256: hash.digest('hex'), ...(offset === 0 ? { head: Buffer.concat(head) } : {}) };
+    if (position < end) throw new Error(`instance ${index} of upload ${uploadId} holds no piece for bytes ${position}-${end}`);
   }
 
-  readRange(uploadId: string, index: number, start = 0, end?: number): Readable {
-    return createReadStream(this.instancePath(uploadId, index), { start, ...(end === undefined ? {} : { end: end - 1 }), highWaterMark: 1024 * 1024 });
-  }
-
-  async sha256(uploadId: string, index: number, size: number): Promise<string> {
-    const handle = await open(this.instancePath(uploadId, index), 'r');
-    const hash = createHash('sha256');
-    const buffer = Buffer.allocUnsafe(1024 * 1024);
+  /** A piece's file, and the instance offset of its first byte (0 for the sparse file of relays before pieces). */
+  private async openPiece(uploadId: string, index: number, offset: number): Promise<{ handle: FileHandle; base: number }> {
     try {
-      let position = 0;
-      while (position < size) {
-        const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - position), position);
-        if (bytesRead === 0) throw new Error(`instance ${index} of upload ${uploadId} is shorter than ${size} bytes`);
-        hash.update(buffer.subarray(0, bytesRead));
-        position += bytesRead;
+      return { handle: await open(this.piecePath(uploadId, index, offset), 'r'), base: offset };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      try {
+        return { handle: await open(join(this.uploadDir(uploadId), `${index}.part`), 'r'), base: 0 };
+      } catch {
+        throw error;
       }
-    } finally {
-      await handle.close();
     }
-    return hash.digest('hex');
+  }
+
+  async hasRoom(bytes: number, roomFor: RoomFor): Promise<boolean> {
+    await this.space.refresh(true);
+    return this.space.fits(bytes, this.floor(roomFor));
+  }
+
+  async admit(bytes: number): Promise<SpaceClaim | undefined> {
+    const floor = this.floor('chunk');
+    await this.space.refresh();
+    let release = this.space.tryClaim(bytes, floor);
+    if (!release) {
+      // The reading may predate space a delivery freed: look again before refusing.
+      await this.space.refresh(true);
+      release = this.space.tryClaim(bytes, floor);
+    }
+    return release && { release };
+  }
+
+  /**
+   * 'chunk': the database's reserve, so the relay's own writes never take the last bytes SQLite
+   * needs to record chunks, verifications and deliveries. 'new-upload': the larger of both floors.
+   */
+  private floor(roomFor: RoomFor): number {
+    const { minFreeDiskBytes, reserveDiskBytes } = this.floors;
+    return roomFor === 'chunk' ? reserveDiskBytes : Math.max(minFreeDiskBytes, reserveDiskBytes);
+  }
+
+  private async freeBytes(): Promise<number> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    const stats = await statfs(this.root);
+    return stats.bavail * stats.bsize;
   }
 
   async deleteUpload(uploadId: string): Promise<void> {
@@ -123,21 +161,16 @@ export class LocalDiskStorage implements TemporaryStorage {
     }
   }
 
-  async freeBytes(): Promise<number> {
-    await mkdir(this.root, { recursive: true, mode: 0o700 });
-    const stats = await statfs(this.root);
-    return stats.bavail * stats.bsize;
-  }
-
   private uploadDir(uploadId: string): string {
     // Upload ids come from the relay, but they also reach us through URLs: never let one be a path.
     if (!UPLOAD_ID.test(uploadId)) throw new Error('invalid upload id');
     return join(this.root, uploadId);
   }
 
-  private instancePath(uploadId: string, index: number): string {
-    if (!Number.isInteger(index) || index < 0) throw new Error('invalid instance index');
-    return join(this.uploadDir(uploadId), `${index}.part`);
+  private piecePath(uploadId: string, index: number, offset: number): string {
+    if (!Number.isSafeInteger(index) || index < 0) throw new Error('invalid instance index');
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new Error('invalid piece offset');
+    return join(this.uploadDir(uploadId), `${index}.${offset}.piece`);
   }
 
   /** The upload's folder, created the first time it is asked for. */
@@ -152,4 +185,32 @@ export class LocalDiskStorage implements TemporaryStorage {
     }
     return folder;
   }
+}
+
+/** Writes exactly `piece.length` bytes of `source` from the file's start, hashing them, then fdatasync; closes the handle. */
+async function streamInto(handle: FileHandle, piece: PieceRange, source: Readable, alsoHash: ByteSink | undefined): Promise<WrittenPiece> {
+  const { offset, length } = piece;
+  const hash = createHash('sha256');
+  let written = 0;
+  // The first bytes of an instance, kept for its header check (WrittenPiece.head).
+  const head: Buffer[] = [];
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      if (written + chunk.length > length) throw new OverlongWriteError(length);
+      if (offset === 0 && written < HEAD_BYTES) head.push(Buffer.from(chunk.subarray(0, HEAD_BYTES - written)));
+      let position = 0;
+      while (position < chunk.length) {
+        const { bytesWritten } = await handle.write(chunk, position, chunk.length - position, written + position);
+        position += bytesWritten;
+      }
+      hash.update(chunk);
+      alsoHash?.update(chunk);
+      written += chunk.length;
+    }
+    if (written < length) throw new ShortWriteError(written, length);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  return { bytes: written, sha256: hash.digest('hex'), ...(offset === 0 ? { head: Buffer.concat(head) } : {}) };
 }

@@ -1,49 +1,88 @@
 import type { Readable } from 'node:stream';
 
-export interface WrittenRange {
-  /** Bytes actually written (equal to the requested length on success). */
+/** Where a piece sits in its instance: the instance's bytes [offset, offset + length). */
+export interface PieceRange {
+  offset: number;
+  length: number;
+}
+
+export interface WrittenPiece {
+  /** Bytes written (equal to the piece's length on success). */
   bytes: number;
   /** SHA-256 of exactly those bytes, hex. */
   sha256: string;
-  /** For a write at offset 0: its first bytes (up to 64 KiB), for the header check without reading the file again. */
+  /** For a piece at offset 0: its first bytes (up to 64 KiB), for the header check without reading them again. */
   head?: Buffer;
 }
 
+/** Whatever else must see a piece's bytes, in order, as they are written (the instance's running SHA-256). */
+export interface ByteSink {
+  update(bytes: Uint8Array): unknown;
+}
+
+/** Room held for a write until it ended (written or failed). */
+export interface SpaceClaim {
+  release(): void;
+}
+
 /**
- * Temporary storage of instances being uploaded, addressed by (upload id, instance index).
- * Implementations: local disk (local-disk-storage.ts). The upload handlers see only this
- * interface; server/test/storage/local-disk-storage.test.ts holds its contract.
+ * What room is asked for. 'new-upload': the bytes of a new upload together with what the uploads
+ * already admitted still have to receive, above the larger floor (upload.minFreeDiskBytes, or
+ * upload.reserveDiskBytes). 'chunk': a chunk of an admitted upload, whose promise is its own
+ * already, above the database's reserve only (upload.reserveDiskBytes).
+ */
+export type RoomFor = 'new-upload' | 'chunk';
+
+/**
+ * Temporary storage of instances being uploaded, as pieces: each chunk received is one piece,
+ * addressed by (upload id, instance index, offset, length), written whole or not at all, in any
+ * order and in parallel. A disk keeps one file per piece; an object store would keep one object.
+ *
+ * The database, not the storage, knows which pieces hold data: a piece counts only once the
+ * upload service recorded it (upload_chunks), after its write resolved and its digest matched. A
+ * piece whose write failed, was cut by a crash, or did not match its digest may be left behind,
+ * and a later write of the same (index, offset) replaces it. So reads name the recorded pieces
+ * (readRange), and the storage never lists an instance's pieces to decide what its bytes are.
+ *
+ * Durability: a write resolves only once its bytes and its name survive a crash or a power cut
+ * (on disk: fdatasync of the file and fsync of its folder; an object store: the PUT answered), so
+ * the caller may record it and then acknowledge the chunk.
+ *
+ * server/test/storage/temporary-storage-contract.ts holds the contract every implementation passes.
  */
 export interface TemporaryStorage {
-  /** Makes room for one instance of `size` bytes. Idempotent; existing bytes are kept. */
-  prepareInstance(uploadId: string, index: number, size: number): Promise<void>;
   /**
-   * Streams `source` into the instance at `offset`, expecting exactly `length` bytes. Resolves only
-   * once the bytes are durable (fsync): the caller acknowledges the chunk after that. Rejects with
-   * ShortWriteError when the source ends early and with OverlongWriteError when it sends more.
-   * The caller records the range only on success; unrecorded bytes count as absent.
+   * Streams `source` into the piece, expecting exactly `piece.length` bytes, hashing them (and
+   * feeding them to `alsoHash`, if given, in order). Rejects with ShortWriteError when the source
+   * ends early and with OverlongWriteError when it sends more; a write that fails leaves nothing
+   * that holds space (on a full disk, space is what the other chunks are waiting for). Replaces
+   * whatever an earlier write of the same (index, offset) left.
    */
-  writeRange(uploadId: string, index: number, offset: number, length: number, source: Readable): Promise<WrittenRange>;
+  writePiece(uploadId: string, index: number, piece: PieceRange, source: Readable, alsoHash?: ByteSink): Promise<WrittenPiece>;
   /**
-   * The whole instance in one go (a chunk covering all of it, the usual case for all but the largest
-   * instances): creates or replaces its file with exactly `length` bytes from `source`, durable
-   * (file and directory entry fsynced) when it resolves. Same contract as writeRange otherwise; it
-   * spares the separate prepareInstance. A write that fails leaves no file (it would hold space).
+   * The instance's bytes [start, end), streamed from `pieces` (the recorded ones, which do not
+   * overlap and must cover the range) without assembling them first. Fails (as a stream error)
+   * when a piece is missing or shorter than recorded.
    */
-  writeInstance(uploadId: string, index: number, length: number, source: Readable): Promise<WrittenRange>;
-  /** The instance's bytes in [start, end), or all of them. */
-  readRange(uploadId: string, index: number, start?: number, end?: number): Readable;
+  readRange(uploadId: string, index: number, pieces: readonly PieceRange[], start: number, end: number): Readable;
   /**
-   * SHA-256 (hex) of the instance's first `size` bytes. Implementations read through one reused
-   * buffer: verifying gigabytes must not leave gigabytes of garbage buffers for the GC.
+   * The same bytes fed to `sink` (which must not keep them) through one reused buffer: hashing an
+   * instance of gigabytes at verification must neither leave gigabytes of garbage buffers for the
+   * GC nor fault in fresh memory for every read. Rejects as readRange fails.
    */
-  sha256(uploadId: string, index: number, size: number): Promise<string>;
+  feedRange(uploadId: string, index: number, pieces: readonly PieceRange[], start: number, end: number, sink: ByteSink): Promise<void>;
+  /** Whether `bytes` more would fit now (a fresh measurement), above the floor for `roomFor`. Holds nothing. */
+  hasRoom(bytes: number, roomFor: RoomFor): Promise<boolean>;
+  /**
+   * Admits a chunk's write of `bytes`, by the 'chunk' rule: answers the claim (release it once the
+   * write ended, written or failed), or undefined when the bytes do not fit. Claims are decided
+   * synchronously among themselves, so two writes cannot both be given the same last bytes.
+   */
+  admit(bytes: number): Promise<SpaceClaim | undefined>;
   /** Deletes everything kept for the upload. Idempotent. */
   deleteUpload(uploadId: string): Promise<void>;
   /** Upload ids that have data in storage (to find orphans after a crash). */
   listUploads(): Promise<string[]>;
-  /** Free bytes where new data would go. */
-  freeBytes(): Promise<number>;
 }
 
 export class ShortWriteError extends Error {

@@ -9,11 +9,12 @@ import type { RelayEvents } from '../ops/relay-events.js';
 import type { DeliveryItemStatus } from '../forward/deliveries-repository.js';
 import type { ChunkQuery, ChunkResponse, InitUploadRequest, InitUploadResponse, InstanceStatus, UploadStatus } from '../protocol/upload-protocol.js';
 import { isDiskFull } from '../storage/disk-full.js';
-import { OverlongWriteError, ShortWriteError, type TemporaryStorage } from '../storage/storage.js';
+import { OverlongWriteError, ShortWriteError, type SpaceClaim, type TemporaryStorage } from '../storage/storage.js';
 import { ByteRangeSet, type ByteRange } from './byte-ranges.js';
 import { sha256FromContentDigest } from './content-digest.js';
-import { FreeSpace } from './free-space.js';
 import { InstanceVerifier } from './instance-verifier.js';
+import { HashCarrier } from './hash-carrier.js';
+import type { ResumableSha256 } from './resumable-sha256.js';
 import { Semaphore } from './semaphore.js';
 import { UploadsRepository, type InstanceRecord, type UploadRecord } from './uploads-repository.js';
 
@@ -86,13 +87,15 @@ export class UploadService {
   /** Verification reads whole instances: two at a time keeps the disk for incoming chunks. */
   private readonly verifySlots = new Semaphore(2);
   private cleanupTimer: NodeJS.Timeout | undefined;
-  /** Free space in temporary storage, for admission and for every chunk (see claimSpace). */
-  private readonly space: FreeSpace;
+  /** New uploads are admitted one at a time (see init). */
+  private readonly admissions = new Semaphore(1);
+  /** Each instance's SHA-256, carried from chunk to chunk so verification need not read it again. */
+  private readonly hashes: HashCarrier;
 
   constructor(private readonly options: UploadServiceOptions) {
     this.repo = new UploadsRepository(options.db);
-    this.space = new FreeSpace(() => options.storage.freeBytes());
     this.verifier = new InstanceVerifier(options.storage, new Set(options.limits.allowedSopClasses));
+    this.hashes = new HashCarrier(this.repo);
   }
 
   /** The server's logger, once the app exists (logs carry upload ids and instance indexes, never PHI). */
@@ -128,35 +131,36 @@ export class UploadService {
       .digest('hex');
 
     let upload = this.repo.findResumable(principal.userId, study.studyInstanceUid, manifestHash);
+    let resumed = upload !== undefined;
     if (!upload) {
-      // The disk is read first; from the reading to the insert below nothing is awaited, so two
-      // inits arriving together cannot both be admitted into the same free bytes: the second sees
-      // the first's upload among those still to receive (requireRoom).
-      await this.space.refresh(true);
-      // A copy of this init that arrived meanwhile (a client sending it again over a lossy link) may
-      // have created the upload while this one waited: one upload, both answered with it.
-      upload = this.repo.findResumable(principal.userId, study.studyInstanceUid, manifestHash);
+      // Admissions are decided one at a time, from the measurement of the room to the insert: two
+      // inits arriving together cannot both be admitted into the same free bytes (the second counts
+      // the first among the uploads still to receive: requireRoom).
+      [upload, resumed] = await this.admissions.run(async (): Promise<[UploadRecord, boolean]> => {
+        // A copy of this init that arrived meanwhile (a client sending it again over a lossy link)
+        // may have created the upload while this one waited: one upload, both answered with it.
+        const copy = this.repo.findResumable(principal.userId, study.studyInstanceUid, manifestHash);
+        if (copy) return [copy, true];
+        if (this.repo.countActive(principal.userId) >= limits.maxActiveUploadsPerUser) {
+          throw new RelayError(429, 'UPLOAD_LIMIT_REACHED', `at most ${limits.maxActiveUploadsPerUser} uploads may be in progress per account`, { maxActiveUploadsPerUser: limits.maxActiveUploadsPerUser });
+        }
+        const delivered = this.repo.alreadyDelivered(instances);
+        await this.requireRoom(instances.reduce((sum, i) => (delivered.has(i.sopInstanceUid) ? sum : sum + i.size), 0));
+        const id = randomBytes(16).toString('base64url');
+        const now = this.options.now();
+        this.repo.insert({
+          id, userId: principal.userId, studyInstanceUid: study.studyInstanceUid, modality: study.modality, serviceLevel: study.serviceLevel,
+          clinicalHistory: study.clinicalHistory, sourceWorkstation: study.sourceWorkstation, facility: study.facility, manifestHash,
+          chunkBytes: limits.preferredChunkBytes, totalBytes, expiresAt: this.expiryFrom(now),
+          instances: instances.map((i) => ({ ...i, state: delivered.has(i.sopInstanceUid) ? 'already-delivered' : 'receiving' })),
+        }, now.toISOString());
+        this.options.metrics.uploadsStarted.inc();
+        this.options.metrics.activeUploads.inc();
+        this.options.log?.info({ uploadId: id, instances: instances.length, totalBytes, serviceLevel: study.serviceLevel }, 'upload started');
+        return [this.repo.find(id)!, false];
+      });
     }
-    const resumed = upload !== undefined;
-    if (!upload) {
-      if (this.repo.countActive(principal.userId) >= limits.maxActiveUploadsPerUser) {
-        throw new RelayError(429, 'UPLOAD_LIMIT_REACHED', `at most ${limits.maxActiveUploadsPerUser} uploads may be in progress per account`, { maxActiveUploadsPerUser: limits.maxActiveUploadsPerUser });
-      }
-      const delivered = this.repo.alreadyDelivered(instances);
-      this.requireRoom(instances.reduce((sum, i) => (delivered.has(i.sopInstanceUid) ? sum : sum + i.size), 0));
-      const id = randomBytes(16).toString('base64url');
-      const now = this.options.now();
-      this.repo.insert({
-        id, userId: principal.userId, studyInstanceUid: study.studyInstanceUid, modality: study.modality, serviceLevel: study.serviceLevel,
-        clinicalHistory: study.clinicalHistory, sourceWorkstation: study.sourceWorkstation, facility: study.facility, manifestHash,
-        chunkBytes: limits.preferredChunkBytes, totalBytes, expiresAt: this.expiryFrom(now),
-        instances: instances.map((i) => ({ ...i, state: delivered.has(i.sopInstanceUid) ? 'already-delivered' : 'receiving' })),
-      }, now.toISOString());
-      upload = this.repo.find(id)!;
-      this.options.metrics.uploadsStarted.inc();
-      this.options.metrics.activeUploads.inc();
-      this.options.log?.info({ uploadId: id, instances: instances.length, totalBytes, serviceLevel: study.serviceLevel }, 'upload started');
-    } else {
+    if (resumed) {
       // The same study sent again as STAT, or with the clinical history it lacked (the workstation's
       // job was made STAT): the upload takes them over, so what is still to deliver goes before
       // routine work. Nothing goes back to routine, and a history given first is kept.
@@ -238,16 +242,15 @@ export class UploadService {
     writing.push(reservation);
     this.inFlight.set(key, writing);
     this.watchWriters();
+    let carried: ResumableSha256 | undefined;
     try {
-      // The whole instance in one chunk (all but the largest): its file is written in one go.
+      // The whole instance in one chunk (all but the largest): one piece, its digest the instance's.
       const whole = instance.receivedBytes === 0 && offset === 0 && length === instance.size;
       let written;
-      const release = await this.claimSpace(length);
+      const claim = await this.admitChunk(length);
       try {
-        if (instance.receivedBytes === 0 && !whole) await this.options.storage.prepareInstance(uploadId, instance.index, instance.size);
-        written = whole
-          ? await this.options.storage.writeInstance(uploadId, instance.index, length, body)
-          : await this.options.storage.writeRange(uploadId, instance.index, offset, length, body);
+        carried = whole ? undefined : await this.hashes.forChunk(uploadId, instance.index, offset);
+        written = await this.options.storage.writePiece(uploadId, instance.index, { offset, length }, body, carried);
       } catch (error) {
         if (error instanceof ShortWriteError || error instanceof OverlongWriteError) {
           this.reject('length');
@@ -259,16 +262,17 @@ export class UploadService {
         if (isDiskFull(error)) throw this.diskFull(uploadId, instance.index, error);
         throw error;
       } finally {
-        release();
+        claim.release();
       }
       if (written.sha256 !== digest) {
         this.reject('digest');
         throw new RelayError(400, 'UPLOAD_DIGEST_MISMATCH');
       }
       const now = this.options.now();
+      const sha256State = carried?.save();
       let recorded;
       try {
-        recorded = this.repo.recordChunk(uploadId, instance.index, { offset, length, sha256: digest }, now.toISOString(), this.expiryFrom(now));
+        recorded = this.repo.recordChunk(uploadId, instance.index, { offset, length, sha256: digest, sha256State }, now.toISOString(), this.expiryFrom(now));
       } catch (error) {
         // SQLITE_FULL: the transaction rolled back, so the chunk is not held; the client sends it again.
         if (isDiskFull(error)) throw this.diskFull(uploadId, instance.index, error);
@@ -285,6 +289,7 @@ export class UploadService {
       }
       return response(false, recorded.receivedBytes, held);
     } finally {
+      carried?.dispose();
       const remaining = (this.inFlight.get(key) ?? []).filter((r) => r !== reservation);
       if (remaining.length > 0) this.inFlight.set(key, remaining);
       else this.inFlight.delete(key);
@@ -422,26 +427,30 @@ export class UploadService {
       const upload = this.repo.find(uploadId);
       const instance = this.repo.instance(uploadId, index);
       if (!upload || !instance || instance.state !== 'received') return;
-      // One chunk held all of it: its bytes were hashed as they were written (receiveChunk).
-      const chunks = this.repo.chunks(uploadId, index);
-      const whole = chunks.length === 1 && chunks[0]!.offset === 0 && chunks[0]!.length === instance.size ? chunks[0]!.sha256 : undefined;
+      // Bytes hashed as they were written (one chunk holding all of it, or the hash carried from
+      // chunk to chunk) are not read again: instanceSha256.
       const head = this.heads.get(key);
       this.heads.delete(key);
       const outcome = await this.verifier.verify({
         uploadId, index, size: instance.size, sha256: instance.sha256, studyInstanceUid: upload.studyInstanceUid,
-        sopInstanceUid: instance.sopInstanceUid, sopClassUid: instance.sopClassUid, sha256OnArrival: whole, head,
+        sopInstanceUid: instance.sopInstanceUid, sopClassUid: instance.sopClassUid, head,
+        pieces: this.repo.chunks(uploadId, index), carriedHash: this.repo.furthestHashState(uploadId, index),
       });
       if (outcome.ok) {
         // Verified and queued for delivery in one commit: no crash can fall between the two, and a
         // small instance costs one disk flush here instead of two.
         this.options.db.transaction(() => {
           this.repo.setInstanceState(uploadId, index, 'verified', { transferSyntaxUid: outcome.transferSyntaxUid });
+          this.repo.forgetHashStates(uploadId, index);
           this.options.events.emitForUpload(uploadId, { type: 'validated', uploadId, instance: index, ok: true });
           this.options.onInstanceVerified?.(uploadId, index);
         })();
       } else {
         this.options.events.emitForUpload(uploadId, { type: 'validated', uploadId, instance: index, ok: false, reason: outcome.code });
-        this.repo.setInstanceState(uploadId, index, 'rejected', { rejectionCode: outcome.code, rejectionReason: outcome.reason });
+        this.options.db.transaction(() => {
+          this.repo.setInstanceState(uploadId, index, 'rejected', { rejectionCode: outcome.code, rejectionReason: outcome.reason });
+          this.repo.forgetHashStates(uploadId, index);
+        })();
         this.options.metrics.instanceRejections.inc({ reason: outcome.code });
         this.options.log?.info({ uploadId, instance: index, reason: outcome.code }, 'instance rejected');
       }
@@ -509,14 +518,14 @@ export class UploadService {
   }
 
   /**
-   * Admission (synchronous, after a fresh reading of the disk): a new upload's bytes must fit, with
-   * the bytes that the uploads already admitted still have to receive, above the floor. Counting
-   * only the new study let five uploads that together did not fit all in; the disk then filled
-   * under their chunks and under the database.
+   * Admission: a new upload's bytes must fit, with the bytes that the uploads already admitted
+   * still have to receive, above the floor (TemporaryStorage.hasRoom 'new-upload'; init admits one
+   * at a time). Counting only the new study let five uploads that together did not fit all in; the
+   * disk then filled under their chunks and under the database.
    */
-  private requireRoom(needed: number): void {
+  private async requireRoom(needed: number): Promise<void> {
     const promised = this.promisedBytes();
-    if (!this.fits(needed, promised)) {
+    if (!(await this.options.storage.hasRoom(promised + needed, 'new-upload'))) {
       this.options.log?.info({ needed, promised }, 'upload refused: not enough free space for it and the uploads already admitted');
       throw this.storageFull();
     }
@@ -527,19 +536,12 @@ export class UploadService {
    * a client told "ready" must not meet a 507 at its next init for want of space.
    */
   async hasRoomForUploads(bytes: number): Promise<boolean> {
-    await this.space.refresh(true);
-    return this.fits(bytes, this.promisedBytes());
+    return this.options.storage.hasRoom(this.promisedBytes() + bytes, 'new-upload');
   }
 
-  /** Whether a chunk of the preferred size would be taken now (claimSpace's rule: above the database's reserve). */
+  /** Whether a chunk of the preferred size would be taken now (admitChunk's rule: above the database's reserve). */
   async hasRoomForChunks(): Promise<boolean> {
-    await this.space.refresh(true);
-    return this.space.fits(this.options.limits.preferredChunkBytes, this.options.limits.reserveDiskBytes);
-  }
-
-  private fits(needed: number, promised: number): boolean {
-    const { minFreeDiskBytes, reserveDiskBytes } = this.options.limits;
-    return this.space.fits(promised + needed, Math.max(minFreeDiskBytes, reserveDiskBytes));
+    return this.options.storage.hasRoom(this.options.limits.preferredChunkBytes, 'chunk');
   }
 
   /** What active uploads still have to receive (upload.reservationIdleSeconds: idle ones hold nothing). */
@@ -549,24 +551,17 @@ export class UploadService {
   }
 
   /**
-   * Claims room for a chunk, leaving upload.reserveDiskBytes free for the database: the relay's own
-   * writes never take the last bytes SQLite needs to record chunks, verifications and deliveries.
-   * Answers the release to call once the write ended.
+   * Claims room for a chunk (TemporaryStorage.admit), which leaves upload.reserveDiskBytes free for
+   * the database: the relay's own writes never take the last bytes SQLite needs to record chunks,
+   * verifications and deliveries. 507 when it does not fit.
    */
-  private async claimSpace(bytes: number): Promise<() => void> {
-    const floor = this.options.limits.reserveDiskBytes;
-    await this.space.refresh();
-    let release = this.space.tryClaim(bytes, floor);
-    if (!release) {
-      // The reading may predate space a delivery freed: look again before refusing.
-      await this.space.refresh(true);
-      release = this.space.tryClaim(bytes, floor);
-    }
-    if (!release) {
+  private async admitChunk(bytes: number): Promise<SpaceClaim> {
+    const claim = await this.options.storage.admit(bytes);
+    if (!claim) {
       this.reject('storage_full');
       throw this.storageFull();
     }
-    return release;
+    return claim;
   }
 
   private diskFull(uploadId: string, index: number, error: unknown): RelayError {

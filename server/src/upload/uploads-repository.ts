@@ -173,18 +173,44 @@ export class UploadsRepository {
   }
 
   /**
-   * Records an acknowledged chunk. Fails (returns false) if the upload stopped receiving meanwhile
-   * (cancelled, expired) or the range was recorded by a concurrent request.
+   * The instance's SHA-256 state after the recorded chunk that ends at `end` (bytes [0, end)), when
+   * that chunk carried it: a chunk starting there goes on from it.
    */
-  recordChunk(uploadId: string, index: number, chunk: ChunkRecord, now: string, expiresAt: string): { recorded: boolean; receivedBytes: number } {
+  hashStateEndingAt(uploadId: string, index: number, end: number): Uint8Array | undefined {
+    const row = this.db.prepare(`SELECT sha256_state FROM upload_chunks WHERE upload_id = ? AND idx = ? AND offset + length = ? AND sha256_state IS NOT NULL`)
+      .get(uploadId, index, end) as { sha256_state: Buffer } | undefined;
+    return row?.sha256_state;
+  }
+
+  /** The furthest SHA-256 state carried by the instance's chunks, with the end of the bytes it covers. */
+  furthestHashState(uploadId: string, index: number): { end: number; state: Uint8Array } | undefined {
+    const row = this.db.prepare(`SELECT offset + length AS end, sha256_state AS state FROM upload_chunks WHERE upload_id = ? AND idx = ? AND sha256_state IS NOT NULL
+      ORDER BY offset + length DESC LIMIT 1`).get(uploadId, index) as { end: number; state: Buffer } | undefined;
+    return row;
+  }
+
+  /**
+   * Forgets the instance's carried SHA-256 states once it is verified or rejected: a state holds up
+   * to 63 bytes of the instance, which the database need not keep after its data is gone.
+   */
+  forgetHashStates(uploadId: string, index: number): void {
+    this.db.prepare('UPDATE upload_chunks SET sha256_state = NULL WHERE upload_id = ? AND idx = ? AND sha256_state IS NOT NULL').run(uploadId, index);
+  }
+
+  /**
+   * Records an acknowledged chunk, with the instance's SHA-256 state after it when it carried one
+   * (`sha256State`: bytes [0, offset + length)). Fails (returns false) if the upload stopped
+   * receiving meanwhile (cancelled, expired) or the range was recorded by a concurrent request.
+   */
+  recordChunk(uploadId: string, index: number, chunk: ChunkRecord & { sha256State?: Uint8Array | undefined }, now: string, expiresAt: string): { recorded: boolean; receivedBytes: number } {
     return this.db.transaction(() => {
       const upload = this.db.prepare(`SELECT state FROM uploads WHERE id = ?`).get(uploadId) as { state: string } | undefined;
       if (upload?.state !== 'receiving') return { recorded: false, receivedBytes: 0 };
       const clash = this.db.prepare(`SELECT 1 FROM upload_chunks WHERE upload_id = ? AND idx = ? AND offset < ? AND offset + length > ?`)
         .get(uploadId, index, chunk.offset + chunk.length, chunk.offset);
       if (clash) return { recorded: false, receivedBytes: 0 };
-      this.db.prepare('INSERT INTO upload_chunks (upload_id, idx, offset, length, sha256, received_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(uploadId, index, chunk.offset, chunk.length, chunk.sha256, now);
+      this.db.prepare('INSERT INTO upload_chunks (upload_id, idx, offset, length, sha256, sha256_state, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(uploadId, index, chunk.offset, chunk.length, chunk.sha256, chunk.sha256State ? asBlob(chunk.sha256State) : null, now);
       this.db.prepare('UPDATE upload_instances SET received_bytes = received_bytes + ? WHERE upload_id = ? AND idx = ?').run(chunk.length, uploadId, index);
       this.db.prepare('UPDATE uploads SET updated_at = ?, expires_at = ? WHERE id = ?').run(now, expiresAt, uploadId);
       // The last byte in: the instance moves to 'received' in the same transaction, so a crash
@@ -240,4 +266,9 @@ export class UploadsRepository {
     const lookup = this.db.prepare('SELECT 1 FROM delivered_instances WHERE sop_instance_uid = ? AND sha256 = ?');
     return new Set(instances.filter((i) => lookup.get(i.sopInstanceUid, i.sha256) !== undefined).map((i) => i.sopInstanceUid));
   }
+}
+
+/** better-sqlite3 binds a Buffer as a BLOB (hash-wasm saves its state as a plain Uint8Array). */
+function asBlob(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

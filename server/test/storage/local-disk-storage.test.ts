@@ -1,12 +1,26 @@
-// The temporary storage's contract (server/src/storage/storage.ts) on the local disk.
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+// The temporary storage's contract (temporary-storage-contract.ts) on the local disk, and what is
+// the disk's own: its layout, file modes, and reading the sparse files of relays before pieces.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDiskStorage } from '../../src/storage/local-disk-storage.js';
-import { OverlongWriteError, ShortWriteError } from '../../src/storage/storage.js';
+import { temporaryStorageContract } from './temporary-storage-contract.js';
+
+// Durability on disk: a piece's file is fdatasynced, and its folder fsynced (shared by the pieces
+// created meanwhile), before writePiece resolves; the database records the piece only after that.
+temporaryStorageContract('local disk', async (roomBytes) => {
+  const root = await mkdtemp(join(tmpdir(), 'relaypacs-storage-contract-'));
+  const { bavail, bsize } = await statfs(root);
+  // Floors that leave `roomBytes` of today's free space for new uploads and chunks alike.
+  const floor = Math.max(0, bavail * bsize - roomBytes);
+  return {
+    storage: new LocalDiskStorage(join(root, 'uploads'), { minFreeDiskBytes: floor, reserveDiskBytes: floor }),
+    dispose: () => rm(root, { recursive: true, force: true }),
+  };
+});
 
 let root: string;
 let storage: LocalDiskStorage;
@@ -18,9 +32,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-const bytes = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const source = (b: Buffer, pieces = 3) => Readable.from(Array.from({ length: pieces }, (_, i) => b.subarray(Math.floor((i * b.length) / pieces), Math.floor(((i + 1) * b.length) / pieces))));
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 async function readAll(stream: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const part of stream as AsyncIterable<Buffer>) parts.push(part);
@@ -28,40 +40,25 @@ async function readAll(stream: Readable): Promise<Buffer> {
 }
 
 describe('local disk storage', () => {
-  it('takes chunks in any order at their offsets, hashing what it wrote', async () => {
-    const data = bytes(10_000, 1);
-    await storage.prepareInstance('up-a', 0, data.length);
-    const second = await storage.writeRange('up-a', 0, 6_000, 4_000, source(data.subarray(6_000)));
-    const first = await storage.writeRange('up-a', 0, 0, 6_000, source(data.subarray(0, 6_000)));
-    expect(second).toEqual({ bytes: 4_000, sha256: sha(data.subarray(6_000)) });
-    // Written at offset 0: its first bytes come back for the header check.
-    expect(first).toEqual({ bytes: 6_000, sha256: sha(data.subarray(0, 6_000)), head: data.subarray(0, 6_000) });
-    expect(await storage.sha256('up-a', 0, data.length)).toBe(sha(data));
-    expect(await readAll(storage.readRange('up-a', 0, 100, 200))).toEqual(data.subarray(100, 200));
+  it('keeps one file per piece, DATA/uploads/<upload id>/<index>.<offset>.piece, readable by the relay only', async () => {
+    const data = randomBytes(70_000);
+    await storage.writePiece('up-b', 3, { offset: 0, length: 30_000 }, Readable.from([data.subarray(0, 30_000)]));
+    await storage.writePiece('up-b', 3, { offset: 30_000, length: 40_000 }, Readable.from([data.subarray(30_000)]));
+    expect((await readdir(join(root, 'uploads', 'up-b'))).sort()).toEqual(['3.0.piece', '3.30000.piece']);
+    expect(await readFile(join(root, 'uploads', 'up-b', '3.30000.piece'))).toEqual(data.subarray(30_000));
+    expect((await stat(join(root, 'uploads', 'up-b', '3.0.piece'))).mode & 0o077).toBe(0);
   });
 
-  it('writes a whole instance in one go, replacing what a crashed attempt left, readable by the relay only', async () => {
-    const data = bytes(70_000, 2);
-    // A first attempt that died part way: its bytes were never recorded.
-    await expect(storage.writeInstance('up-b', 3, data.length, source(data.subarray(0, 5_000), 1))).rejects.toBeInstanceOf(ShortWriteError);
-    // The head is the first 64 KiB, whatever pieces the body came in.
-    expect(await storage.writeInstance('up-b', 3, data.length, source(data))).toEqual({ bytes: data.length, sha256: sha(data), head: data.subarray(0, 64 * 1024) });
-    expect(await readFile(join(root, 'uploads', 'up-b', '3.part'))).toEqual(data);
-    expect((await stat(join(root, 'uploads', 'up-b', '3.part'))).mode & 0o077).toBe(0);
-    expect(await storage.listUploads()).toContain('up-b');
-  });
-
-  it('refuses a body longer than declared', async () => {
-    await expect(storage.writeInstance('up-c', 0, 10, source(bytes(11, 3), 1))).rejects.toBeInstanceOf(OverlongWriteError);
-    await storage.prepareInstance('up-c', 1, 10);
-    await expect(storage.writeRange('up-c', 1, 0, 10, source(bytes(12, 3), 2))).rejects.toBeInstanceOf(OverlongWriteError);
-  });
-
-  it('deletes an upload (twice is fine) and refuses ids that could leave its folder', async () => {
-    await storage.writeInstance('up-d', 0, 5, source(bytes(5, 4), 1));
-    await storage.deleteUpload('up-d');
-    await storage.deleteUpload('up-d');
-    expect(await storage.listUploads()).not.toContain('up-d');
-    await expect(storage.writeInstance('../escape', 0, 5, source(bytes(5, 4), 1))).rejects.toThrow('invalid upload id');
+  it("reads a recorded piece without a file of its own from the instance's sparse file, as relays before pieces kept it", async () => {
+    // An upload in progress, or a study awaiting delivery, when the relay was upgraded.
+    const data = randomBytes(50_000);
+    await mkdir(join(root, 'uploads', 'up-old'), { recursive: true });
+    await writeFile(join(root, 'uploads', 'up-old', '0.part'), data);
+    // The rest of the instance arrives after the upgrade, as a piece.
+    const rest = randomBytes(10_000);
+    await storage.writePiece('up-old', 0, { offset: 50_000, length: 10_000 }, Readable.from([rest]));
+    const pieces = [{ offset: 0, length: 20_000 }, { offset: 20_000, length: 30_000 }, { offset: 50_000, length: 10_000 }];
+    expect(sha(await readAll(storage.readRange('up-old', 0, pieces, 0, 60_000)))).toBe(sha(Buffer.concat([data, rest])));
+    expect(await readAll(storage.readRange('up-old', 0, pieces, 19_000, 21_000))).toEqual(data.subarray(19_000, 21_000));
   });
 });

@@ -172,7 +172,7 @@ describe.skipIf(!CAN_MOUNT)('a full disk (tmpfs, root)', () => {
     disk = await SmallDisk.mount(MiB);
     const storage = new LocalDiskStorage(join(disk.path, 'uploads'));
     const before = await disk.freeBytes();
-    await expect(storage.writeInstance('u1', 0, 2 * MiB, Readable.from([randomBytes(2 * MiB)]))).rejects.toMatchObject({ code: 'ENOSPC' });
+    await expect(storage.writePiece('u1', 0, { offset: 0, length: 2 * MiB }, Readable.from([randomBytes(2 * MiB)]))).rejects.toMatchObject({ code: 'ENOSPC' });
     expect(await readdir(join(disk.path, 'uploads', 'u1'))).toEqual([]);
     expect(await disk.freeBytes()).toBe(before);
   });

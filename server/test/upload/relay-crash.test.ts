@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { generateStudy, relayUserCommand, spawnRelay, type ManagedProcess } from '@relaypacs/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { UploadStatus } from '../../src/protocol/upload-protocol.js';
+import { heldInstance } from '../support/held-instance.js';
 import { manifestFor, sha256, TestUploadClient } from '../support/upload-client.js';
 
 
@@ -85,14 +86,16 @@ it('survives kill -9 mid-upload three times and completes byte-identical', async
     // The kill really cut uploads short: some chunks of this life never got an answer.
     if (!last) expect(refused).toBeGreaterThan(0);
     if (last) {
+      // What the relay holds is byte-identical to what was sent. Read before completing: once the
+      // study is accepted, its delivery (a local folder by default) deletes the data.
+      for (const [index, bytes] of files.entries()) {
+        expect(sha256(await heldInstance(dataDir, uploadId!, index))).toBe(sha256(bytes));
+      }
       const complete = await client.request('POST', `/upload/${uploadId}/complete`, init.body.uploadToken);
       expect(complete.status, JSON.stringify(complete.body)).toBe(200);
       const status = complete.body as unknown as UploadStatus;
       expect(status.state).toBe('accepted');
       expect(status.instances.every((i) => i.state === 'verified')).toBe(true);
-      for (const [index, bytes] of files.entries()) {
-        expect(sha256(await readFile(join(dataDir, 'uploads', uploadId!, `${index}.part`)))).toBe(sha256(bytes));
-      }
       await relay.process.stop();
       // No PHI in logs: the relay's logs of every life hold neither the patient's name nor ID.
       for (let l = 0; l <= life; l++) {

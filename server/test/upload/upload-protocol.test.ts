@@ -3,9 +3,10 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateStudy, type GeneratedStudy } from '@relaypacs/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { InitUploadRequest, UploadStatus } from '../../src/protocol/upload-protocol.js';
 import { contentDigestHeader } from '../../src/upload/content-digest.js';
+import { heldInstance } from '../support/held-instance.js';
 import { startTestRelay, type TestRelay } from '../support/test-relay.js';
 import { manifestFor, sha256, TestUploadClient } from '../support/upload-client.js';
 
@@ -69,7 +70,7 @@ describe('upload protocol over HTTP', () => {
     }
     // What the relay holds is byte-identical to what was sent.
     for (const [index, bytes] of files.entries()) {
-      expect(sha256(await readFile(join(relay.dataDir, 'uploads', uploadId, `${index}.part`)))).toBe(sha256(bytes));
+      expect(sha256(await heldInstance(relay.services, uploadId, index))).toBe(sha256(bytes));
     }
     // complete is idempotent
     const again = await client.request('POST', `/upload/${uploadId}/complete`, uploadToken);
@@ -79,6 +80,29 @@ describe('upload protocol over HTTP', () => {
     const reinit = await initStudy();
     expect(reinit.status).toBe(200);
     expect(reinit.body).toMatchObject({ uploadId, resumed: true, status: { state: 'accepted' } });
+  });
+
+  it('verifies an instance sent in order without reading its bytes again, then forgets the hash it carried', async () => {
+    study = await generateStudy(join(workDir, `s${Math.random().toString(36).slice(2)}`), { instances: 1, rows: 512, columns: 512, transferSyntax: 'explicit-le' });
+    files = [await readFile(study.instances[0]!.path)];
+    const { uploadId, uploadToken } = (await initStudy()).body;
+    const reads = vi.spyOn(relay.services.storage, 'readRange');
+    const feeds = vi.spyOn(relay.services.storage, 'feedRange');
+    try {
+      await client.sendFile(uploadId, uploadToken, 0, files[0]!, CHUNK);
+      const complete = await client.request('POST', `/upload/${uploadId}/complete`, uploadToken);
+      expect(complete.body).toMatchObject({ state: 'accepted', instances: [{ state: 'verified' }] });
+      // Only the header check reads (its first 64 KiB window): the checksum came with the chunks.
+      const read = [...reads.mock.calls, ...feeds.mock.calls].filter(([id]) => id === uploadId).reduce((sum, [, , , start, end]) => sum + (end - start), 0);
+      expect(files[0]!.length).toBeGreaterThan(8 * 64 * 1024);
+      expect(read).toBeLessThanOrEqual(64 * 1024);
+    } finally {
+      reads.mockRestore();
+      feeds.mockRestore();
+    }
+    const states = relay.services.db.prepare('SELECT COUNT(*) AS n FROM upload_chunks WHERE upload_id = ? AND sha256_state IS NOT NULL').get(uploadId) as { n: number };
+    expect(states.n).toBe(0);
+    expect(sha256(await heldInstance(relay.services, uploadId, 0))).toBe(sha256(files[0]!));
   });
 
   it('accepts the same chunk twice, refuses different bytes for it, and refuses overlapping ranges', async () => {

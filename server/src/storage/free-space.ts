@@ -4,7 +4,7 @@
  * thousands of small instances would pay: a reading is reused for up to `maxAgeMs` instead, less
  * the bytes of chunks written or being written since it was taken. The estimate errs low (a write
  * that finishes while statfs runs is counted twice), and a claim the estimate would refuse reads the
- * disk again first (see UploadService.claimSpace), so a stale reading never refuses a chunk while
+ * disk again first (see LocalDiskStorage.admit), so a stale reading never refuses a chunk while
  * deliveries have freed space meanwhile.
  */
 export class FreeSpace {
