@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { DeliveryFailureCodeWire } from './delivery-failure-codes.js';
 
 /**
  * The upload protocol's wire contract (the desktop imports these types). Sizes and offsets are
@@ -64,6 +65,8 @@ export const InstanceStatus = Type.Object({
     attempts: Type.Integer(),
     /** Why the last attempt failed, or why it failed for good. */
     reason: Type.Optional(Type.String()),
+    /** When it failed for good: the code (protocol/delivery-failure-codes.ts), as stored and counted in metrics. */
+    code: Type.Optional(DeliveryFailureCodeWire),
     /** A PACS warning on a stored instance (e.g. attributes coerced). */
     warning: Type.Optional(Type.String()),
   })),
