@@ -147,4 +147,10 @@ export const MIGRATIONS: readonly string[] = [
       AND failure_code NOT GLOB 'HTTP_[1-5][0-9][0-9]'
       AND failure_code NOT GLOB 'DICOM_[0-9A-F][0-9A-F][0-9A-F][0-9A-F]';
   `,
+  // 8: upload_instances.delivery_state was never written (status derives an instance's delivery from
+  // its delivery items): dropped (ALTER TABLE DROP COLUMN, SQLite 3.35+;
+  // better-sqlite3 13.2 bundles 3.54).
+  `
+  ALTER TABLE upload_instances DROP COLUMN delivery_state;
+  `,
 ];

@@ -148,7 +148,4 @@ export const ChunkResponse = Type.Object({
 });
 export type ChunkResponse = Static<typeof ChunkResponse>;
 
-export const CompleteUploadResponse = UploadStatus;
-export type CompleteUploadResponse = UploadStatus;
-
 export const UploadIdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });

@@ -28,3 +28,15 @@ describe('migration 7: one spelling of delivery failure codes', () => {
     db.close();
   });
 });
+
+describe('migration 8: the never-written upload_instances.delivery_state', () => {
+  it('is dropped, and the rows keep everything else', () => {
+    const db = databaseAt(7);
+    db.prepare(`INSERT INTO upload_instances (upload_id, idx, sop_instance_uid, sop_class_uid, size, sha256, state) VALUES ('u', 0, '1.2', '1.3', 10, ?, 'verified')`).run('a'.repeat(64));
+    migrate(db);
+    const columns = (db.prepare(`SELECT name FROM pragma_table_info('upload_instances')`).all() as { name: string }[]).map((c) => c.name);
+    expect(columns).not.toContain('delivery_state');
+    expect(db.prepare('SELECT sop_instance_uid AS uid, state FROM upload_instances').get()).toEqual({ uid: '1.2', state: 'verified' });
+    db.close();
+  });
+});
