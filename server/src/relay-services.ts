@@ -1,5 +1,6 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { AuditLog } from './auth/audit-log.js';
 import { createRequestGuards, type RequestGuards } from './auth/request-guards.js';
 import { SessionStore } from './auth/session-store.js';
 import { loadOrCreateSigningKeys } from './auth/signing-keys.js';
@@ -29,6 +30,8 @@ export interface RelayServices {
   users: UsersRepository;
   sessions: SessionStore;
   guards: RequestGuards;
+  /** The audit trail (auth/audit-log.ts): sign-ins, account changes, uploads. */
+  audit: AuditLog;
   uploads: UploadService;
   deliveries: DeliveryQueue;
   events: RelayEvents;
@@ -75,6 +78,7 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   });
   return {
     config, db, durability, storage, tokens, users, sessions, metrics, uploads, deliveries, events, now,
+    audit: new AuditLog(db, now),
     guards: createRequestGuards(tokens, (sessionId, userId) => sessions.isActive(sessionId, userId)),
     async close() {
       await uploads.close();

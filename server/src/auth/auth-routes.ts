@@ -1,14 +1,15 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import fp from 'fastify-plugin';
+import { RELAY_SERVICES_PLUGIN } from '../http/services-plugin.js';
 import { LoginRequest, RefreshRequest, TokenResponse } from '../protocol/auth-protocol.js';
 import type { RelayServices } from '../relay-services.js';
-import { AuditLog } from './audit-log.js';
 import { AuthService } from './auth-service.js';
 import { LoginRateLimiter } from './login-rate-limiter.js';
 import { RefreshTokenStore } from './refresh-token-store.js';
 
 /** Builds the sign-in machinery from the relay's services. The rate limiter lives as long as the app. */
 export function createAuthService(services: RelayServices): AuthService {
-  const { config, db, users, sessions, tokens, metrics, now } = services;
+  const { config, db, users, sessions, tokens, metrics, audit, now } = services;
   return new AuthService({
     config: config.auth,
     users,
@@ -17,7 +18,7 @@ export function createAuthService(services: RelayServices): AuthService {
     metrics,
     now,
     refreshTokens: new RefreshTokenStore(db, sessions, now, config.auth.refreshReuseGraceSeconds * 1000),
-    audit: new AuditLog(db, now),
+    audit,
     limiter: new LoginRateLimiter({
       maxFailuresPerUser: config.auth.maxFailuresPerUser,
       maxAttemptsPerAddress: config.auth.maxAttemptsPerAddress,
@@ -31,21 +32,23 @@ export function createAuthService(services: RelayServices): AuthService {
  * POST /auth/login, /auth/refresh, /auth/logout. Tokens travel in JSON bodies, never in URLs, and
  * every answer carries Cache-Control: no-store (security headers; RFC 6749 §5.1).
  */
-export function registerAuthRoutes(app: FastifyInstance, services: RelayServices): void {
-  const auth = createAuthService(services);
+const registerAuthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const auth = createAuthService(app.services);
 
-  app.post<{ Body: LoginRequest }>('/auth/login', {
+  app.post('/auth/login', {
     schema: { body: LoginRequest, response: { 200: TokenResponse } },
   }, async (request) => auth.login(request.body, request.ip));
 
-  app.post<{ Body: RefreshRequest }>('/auth/refresh', {
+  app.post('/auth/refresh', {
     schema: { body: RefreshRequest, response: { 200: TokenResponse } },
   }, async (request) => auth.refresh(request.body.refreshToken, request.ip));
 
-  app.post<{ Body: RefreshRequest }>('/auth/logout', {
+  app.post('/auth/logout', {
     schema: { body: RefreshRequest },
   }, async (request, reply) => {
     auth.logout(request.body.refreshToken, request.ip);
     return reply.status(204).send();
   });
-}
+};
+
+export const authRoutes = fp(registerAuthRoutes, { name: 'auth-routes', dependencies: [RELAY_SERVICES_PLUGIN] });

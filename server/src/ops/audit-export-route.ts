@@ -1,8 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import fp from 'fastify-plugin';
 import { Type } from 'typebox';
-import { AuditLog, type AuditRow } from '../auth/audit-log.js';
+import type { AuditRow } from '../auth/audit-log.js';
 import { ADMIN_ROLES } from '../auth/roles.js';
-import type { RelayServices } from '../relay-services.js';
+import { RELAY_SERVICES_PLUGIN } from '../http/services-plugin.js';
 
 const AuditQuery = Type.Object({
   format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
@@ -12,18 +13,20 @@ const AuditQuery = Type.Object({
 const COLUMNS: (keyof AuditRow)[] = ['id', 'at', 'actor_user_id', 'action', 'target', 'address', 'outcome'];
 
 /** GET /admin/audit?format=csv|json&since=ISO: the audit trail for admins, as a download. */
-export function registerAuditExportRoute(app: FastifyInstance, services: RelayServices): void {
-  const audit = new AuditLog(services.db, services.now);
-  app.get('/admin/audit', { schema: { querystring: AuditQuery }, onRequest: services.guards.requireUser(ADMIN_ROLES) }, async (request, reply) => {
-    const query = request.query as { format?: 'json' | 'csv'; since?: string };
-    const rows = audit.since(query.since);
-    if (query.format === 'csv') {
+const registerAuditExportRoute: FastifyPluginAsyncTypebox = async (app) => {
+  const { audit, guards } = app.services;
+  app.get('/admin/audit', {
+    schema: { querystring: AuditQuery },
+    onRequest: guards.requireUser(ADMIN_ROLES),
+  }, async (request, reply) => {
+    const rows = audit.since(request.query.since);
+    if (request.query.format === 'csv') {
       void reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="relaypacs-audit.csv"');
       return [COLUMNS.join(','), ...rows.map((row) => COLUMNS.map((c) => csvField(row[c])).join(','))].join('\r\n') + '\r\n';
     }
     return { entries: rows };
   });
-}
+};
 
 /** RFC 4180 quoting; a leading = + - @ is prefixed so spreadsheets never run it as a formula. */
 function csvField(value: unknown): string {
@@ -32,3 +35,5 @@ function csvField(value: unknown): string {
   if (/^[=+\-@]/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
+
+export const auditExportRoute = fp(registerAuditExportRoute, { name: 'audit-export-route', dependencies: [RELAY_SERVICES_PLUGIN] });

@@ -1,9 +1,10 @@
 import type { ServerResponse } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import fp from 'fastify-plugin';
 import { ADMIN_ROLES } from '../auth/roles.js';
 import type { VerifiedAccess } from '../auth/token-service.js';
 import { securityHeaders } from '../http/security-headers.js';
-import type { RelayServices } from '../relay-services.js';
+import { RELAY_SERVICES_PLUGIN } from '../http/services-plugin.js';
 
 /** Events not yet taken by a client beyond this are not buffered: the stream is dropped and the client resyncs from status. */
 export const MAX_UNSENT_EVENT_BYTES = 1024 * 1024;
@@ -28,7 +29,8 @@ interface OpenStream {
  * bound: past MAX_UNSENT_EVENT_BYTES unsent it is dropped. Streams also end when the relay closes
  * (they never finish on their own, so a shutdown would otherwise wait on every workstation).
  */
-export function registerEventsRoute(app: FastifyInstance, services: RelayServices, options: { https: boolean }): void {
+const registerEventsRoute: FastifyPluginAsyncTypebox<{ https: boolean }> = async (app, options) => {
+  const { services } = app;
   const open = new Set<OpenStream>();
   // Written straight to the socket (hijacked), so the onSend hook that adds them elsewhere never runs.
   const headers = { ...securityHeaders(options), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' };
@@ -78,7 +80,9 @@ export function registerEventsRoute(app: FastifyInstance, services: RelayService
     raw.once('close', forget);
     send(': connected\n\n');
   });
-}
+};
+
+export const eventsRoute = fp(registerEventsRoute, { name: 'events-route', dependencies: [RELAY_SERVICES_PLUGIN] });
 
 /**
  * A client that reads gets the end of the stream; one that does not (its buffer is full) is cut,
