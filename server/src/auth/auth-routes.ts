@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import fp from 'fastify-plugin';
+import { ERROR_RESPONSES, NoBody } from '../http/route-responses.js';
 import { RELAY_SERVICES_PLUGIN } from '../http/services-plugin.js';
 import { LoginRequest, RefreshRequest, TokenResponse } from '../protocol/auth-protocol.js';
 import type { RelayServices } from '../relay-services.js';
@@ -36,15 +37,15 @@ const registerAuthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const auth = createAuthService(app.services);
 
   app.post('/auth/login', {
-    schema: { body: LoginRequest, response: { 200: TokenResponse } },
+    schema: { body: LoginRequest, response: { 200: TokenResponse, ...ERROR_RESPONSES } },
   }, async (request) => auth.login(request.body, request.ip));
 
   app.post('/auth/refresh', {
-    schema: { body: RefreshRequest, response: { 200: TokenResponse } },
+    schema: { body: RefreshRequest, response: { 200: TokenResponse, ...ERROR_RESPONSES } },
   }, async (request) => auth.refresh(request.body.refreshToken, request.ip));
 
   app.post('/auth/logout', {
-    schema: { body: RefreshRequest },
+    schema: { body: RefreshRequest, response: { 204: NoBody, ...ERROR_RESPONSES } },
   }, async (request, reply) => {
     auth.logout(request.body.refreshToken, request.ip);
     return reply.status(204).send();

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { RelayError } from '../http/relay-error.js';
+import { ERROR_RESPONSES } from '../http/route-responses.js';
 import { RELAY_SERVICES_PLUGIN } from '../http/services-plugin.js';
 import { CreateUserRequest, UserListResponse, UsernameParams, UserSummary } from '../protocol/auth-protocol.js';
 import { ADMIN_ROLES, type Role } from './roles.js';
@@ -22,12 +23,12 @@ const registerUserAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/admin/users', {
     onRequest,
-    schema: { response: { 200: UserListResponse } },
+    schema: { response: { 200: UserListResponse, ...ERROR_RESPONSES } },
   }, async () => ({ users: accounts.list() }));
 
   app.post('/admin/users', {
     onRequest,
-    schema: { body: CreateUserRequest, response: { 201: UserSummary } },
+    schema: { body: CreateUserRequest, response: { 201: UserSummary, ...ERROR_RESPONSES } },
   }, async (request, reply) => {
     const { username, role, password } = request.body;
     const user = await accounts.add(username, role, password, actorOf(request));
@@ -36,7 +37,7 @@ const registerUserAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/admin/users/:username/disable', {
     onRequest,
-    schema: { params: UsernameParams, response: { 200: UserSummary } },
+    schema: { params: UsernameParams, response: { 200: UserSummary, ...ERROR_RESPONSES } },
   }, async (request) => {
     const actor = actorOf(request);
     // An admin locking themselves out mid-session is always a slip; another admin or the CLI can do it.
@@ -48,7 +49,7 @@ const registerUserAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/admin/users/:username/enable', {
     onRequest,
-    schema: { params: UsernameParams, response: { 200: UserSummary } },
+    schema: { params: UsernameParams, response: { 200: UserSummary, ...ERROR_RESPONSES } },
   }, async (request) => accounts.setDisabled(request.params.username, false, actorOf(request)));
 };
 

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { Type } from 'typebox';
 import type { AuditRow } from '../auth/audit-log.js';
 import { ADMIN_ROLES } from '../auth/roles.js';
+import { ERROR_RESPONSES } from '../http/route-responses.js';
 import { RELAY_SERVICES_PLUGIN } from '../http/services-plugin.js';
 
 const AuditQuery = Type.Object({
@@ -10,13 +11,27 @@ const AuditQuery = Type.Object({
   since: Type.Optional(Type.String({ format: 'date-time' })),
 }, { additionalProperties: false });
 
+/** One audit row as stored (audit-log.ts AuditRow), for the JSON export. */
+const AuditEntry = Type.Object({
+  id: Type.Integer(),
+  at: Type.String(),
+  actor_user_id: Type.Union([Type.Integer(), Type.Null()]),
+  action: Type.String(),
+  target: Type.Union([Type.String(), Type.Null()]),
+  address: Type.Union([Type.String(), Type.Null()]),
+  outcome: Type.String(),
+});
+
+/** JSON ({entries}) by default, or CSV (RFC 4180) with ?format=csv: a string the serializer leaves alone. */
+const AuditExport = Type.Union([Type.Object({ entries: Type.Array(AuditEntry) }), Type.String({ description: 'text/csv' })]);
+
 const COLUMNS: (keyof AuditRow)[] = ['id', 'at', 'actor_user_id', 'action', 'target', 'address', 'outcome'];
 
 /** GET /admin/audit?format=csv|json&since=ISO: the audit trail for admins, as a download. */
 const registerAuditExportRoute: FastifyPluginAsyncTypebox = async (app) => {
   const { audit, guards } = app.services;
   app.get('/admin/audit', {
-    schema: { querystring: AuditQuery },
+    schema: { querystring: AuditQuery, response: { 200: AuditExport, ...ERROR_RESPONSES } },
     onRequest: guards.requireUser(ADMIN_ROLES),
   }, async (request, reply) => {
     const rows = audit.since(request.query.since);

@@ -1,8 +1,10 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import fp from 'fastify-plugin';
+import { Type } from 'typebox';
 import { ADMIN_ROLES } from '../auth/roles.js';
 import type { VerifiedAccess } from '../auth/token-service.js';
+import { ERROR_RESPONSES } from '../http/route-responses.js';
 import { securityHeaders } from '../http/security-headers.js';
 import { RELAY_SERVICES_PLUGIN } from '../http/services-plugin.js';
 
@@ -11,6 +13,9 @@ export const MAX_UNSENT_EVENT_BYTES = 1024 * 1024;
 /** How often open streams are checked against their session and token: a stream outlives neither by more than this. */
 export const STREAM_CHECK_MS = 2_000;
 const HEARTBEAT_MS = 15_000;
+
+/** The stream itself (text/event-stream), written to the socket: never serialized by Fastify. */
+const EventStream = Type.String({ description: 'text/event-stream' });
 
 interface OpenStream {
   principal: VerifiedAccess;
@@ -48,7 +53,7 @@ const registerEventsRoute: FastifyPluginAsyncTypebox<{ https: boolean }> = async
     for (const stream of [...open]) stream.end('relay closing');
     done();
   });
-  app.get('/events', { onRequest: services.guards.requireUser() }, async (request, reply) => {
+  app.get('/events', { schema: { response: { 200: EventStream, ...ERROR_RESPONSES } }, onRequest: services.guards.requireUser() }, async (request, reply) => {
     const principal = request.principal!;
     reply.hijack();
     const raw = reply.raw;

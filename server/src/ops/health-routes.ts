@@ -1,11 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import fp from 'fastify-plugin';
 import { Type } from 'typebox';
+import { ERROR_RESPONSES } from '../http/route-responses.js';
 import { RELAY_SERVICES_PLUGIN } from '../http/services-plugin.js';
 import { parseQueryInteger, QueryInteger } from '../protocol/upload-protocol.js';
 import type { RelayServices } from '../relay-services.js';
 
 const ReadyQuery = Type.Object({ bytes: Type.Optional(QueryInteger) }, { additionalProperties: false });
+const Check = Type.Union([Type.Literal('ok'), Type.Literal('low'), Type.Literal('unavailable')]);
+const ReadyResponse = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('not ready')]),
+  checks: Type.Object({ database: Check, disk: Check }),
+});
 
 /**
  * /healthz: the process answers (liveness). /readyz: it can take uploads: the database answers and
@@ -13,12 +19,12 @@ const ReadyQuery = Type.Object({ bytes: Type.Optional(QueryInteger) }, { additio
  */
 const registerHealthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { services } = app;
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { response: { 200: Type.Object({ status: Type.Literal('ok') }), ...ERROR_RESPONSES } } }, async () => ({ status: 'ok' as const }));
   // ?bytes=N: whether a new upload of N bytes would be admitted now (an agent refused at init asks
   // for its study); without it, whether chunks of uploads already admitted have room (an agent
   // refused a chunk, a load balancer): their promise is theirs already, so only the database's
   // reserve counts.
-  app.get('/readyz', { schema: { querystring: ReadyQuery } }, async (request, reply) => {
+  app.get('/readyz', { schema: { querystring: ReadyQuery, response: { 200: ReadyResponse, 503: ReadyResponse, ...ERROR_RESPONSES } } }, async (request, reply) => {
     const asked = request.query.bytes;
     const newUpload = asked === undefined ? undefined : parseQueryInteger(asked) ?? Number.MAX_SAFE_INTEGER;
     let database: 'ok' | 'unavailable';

@@ -1,13 +1,18 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import fp from 'fastify-plugin';
+import { Type } from 'typebox';
 import { RelayError } from '../http/relay-error.js';
+import { ERROR_RESPONSES } from '../http/route-responses.js';
 import { RELAY_SERVICES_PLUGIN } from '../http/services-plugin.js';
 
 export interface MetricsRouteOptions {
   /** When set, a scrape must bear this token (Prometheus `authorization: { credentials_file: ... }`). */
   bearerToken?: string;
 }
+
+/** The Prometheus text exposition format (its content type is set by the registry), not JSON. */
+const MetricsText = Type.String({ description: 'Prometheus text format' });
 
 /**
  * GET /metrics in the Prometheus text format. Holds counts and timings only: no ids, no PHI. It
@@ -19,6 +24,7 @@ const registerMetricsRoute: FastifyPluginAsyncTypebox<MetricsRouteOptions> = asy
   const { metrics, deliveries } = app.services;
   const expected = options.bearerToken === undefined ? undefined : digest(options.bearerToken);
   app.get('/metrics', {
+    schema: { response: { 200: MetricsText, ...ERROR_RESPONSES } },
     onRequest: async (request) => {
       if (expected === undefined) return;
       const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');

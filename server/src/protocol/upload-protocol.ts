@@ -148,4 +148,8 @@ export const ChunkResponse = Type.Object({
 });
 export type ChunkResponse = Static<typeof ChunkResponse>;
 
+/** POST /upload/{id}/retry and /admin/uploads/{id}/retry: how many failed instance deliveries were queued again. */
+export const RetryResponse = Type.Object({ requeued: Type.Integer({ minimum: 0 }) });
+export type RetryResponse = Static<typeof RetryResponse>;
+
 export const UploadIdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });

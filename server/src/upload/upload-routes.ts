@@ -4,8 +4,11 @@ import fp from 'fastify-plugin';
 import { ADMIN_ROLES, UPLOADER_ROLES } from '../auth/roles.js';
 import type { AuditAction } from '../auth/audit-log.js';
 import { RelayError } from '../http/relay-error.js';
+import { ERROR_RESPONSES, NoBody } from '../http/route-responses.js';
 import { RELAY_SERVICES_PLUGIN } from '../http/services-plugin.js';
-import { ChunkQueryWire, InitUploadRequest, parseQueryInteger, StatusQueryWire, UploadIdParams } from '../protocol/upload-protocol.js';
+import {
+  ChunkQueryWire, ChunkResponse, InitUploadRequest, InitUploadResponse, parseQueryInteger, RetryResponse, StatusQueryWire, UploadIdParams, UploadStatus,
+} from '../protocol/upload-protocol.js';
 
 /**
  * The upload protocol (docs/protocol/upload.md), one route per operation. init needs a user with an
@@ -24,7 +27,7 @@ const registerUploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   };
 
   app.post('/upload/init', {
-    schema: { body: InitUploadRequest },
+    schema: { body: InitUploadRequest, response: { 200: InitUploadResponse, 201: InitUploadResponse, ...ERROR_RESPONSES } },
     onRequest: guards.requireUser(UPLOADER_ROLES),
   }, async (request, reply) => {
     const answer = await uploads.init(request.principal!, request.body);
@@ -36,14 +39,14 @@ const registerUploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.get('/upload/:id/status', {
-    schema: { params: UploadIdParams },
+    schema: { params: UploadIdParams, response: { 200: UploadStatus, ...ERROR_RESPONSES } },
     onRequest: uploadToken,
     exposeHeadRoute: false,
   }, async (request) => uploads.status(request.params.id));
 
   // HEAD .../status?instance=N answers one instance's offsets in headers, tus style.
   app.head('/upload/:id/status', {
-    schema: { params: UploadIdParams, querystring: StatusQueryWire },
+    schema: { params: UploadIdParams, querystring: StatusQueryWire, response: { 200: NoBody, ...ERROR_RESPONSES } },
     onRequest: uploadToken,
   }, async (request, reply) => {
     const uploadId = request.params.id;
@@ -67,7 +70,7 @@ const registerUploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       scope.route({
         method,
         url: '/upload/:id/chunk',
-        schema: { params: UploadIdParams, querystring: ChunkQueryWire },
+        schema: { params: UploadIdParams, querystring: ChunkQueryWire, response: { 200: ChunkResponse, ...ERROR_RESPONSES } },
         onRequest: uploadToken,
         // The body is a chunk read at the client's pace: exempt from http.requestTimeoutSeconds.
         config: { streamingBody: true },
@@ -87,7 +90,7 @@ const registerUploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.post('/upload/:id/complete', {
-    schema: { params: UploadIdParams },
+    schema: { params: UploadIdParams, response: { 200: UploadStatus, ...ERROR_RESPONSES } },
     onRequest: uploadToken,
   }, async (request) => {
     const wasAccepted = uploads.repository.find(request.params.id)?.state === 'accepted';
@@ -102,7 +105,7 @@ const registerUploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Queues again the instances whose delivery failed for good (after the PACS was fixed, say).
   for (const [url, onRequest] of [['/upload/:id/retry', uploadToken], ['/admin/uploads/:id/retry', guards.requireUser(ADMIN_ROLES)]] as const) {
     app.post(url, {
-      schema: { params: UploadIdParams },
+      schema: { params: UploadIdParams, response: { 200: RetryResponse, ...ERROR_RESPONSES } },
       onRequest,
     }, async (request) => {
       const uploadId = request.params.id;
@@ -114,7 +117,7 @@ const registerUploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.delete('/upload/:id', {
-    schema: { params: UploadIdParams },
+    schema: { params: UploadIdParams, response: { 204: NoBody, ...ERROR_RESPONSES } },
     onRequest: uploadToken,
   }, async (request, reply) => {
     await uploads.cancel(request.params.id);
