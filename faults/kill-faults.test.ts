@@ -144,7 +144,7 @@ async function relayRecordOfLost(studies: GeneratedStudy[]): Promise<unknown[]> 
     for (const study of studies) {
       for (const [uid, n] of await world.heldCounts(study)) {
         if (n !== 0) continue;
-        out.push(db.prepare(`SELECT u.id AS upload, u.state AS uploadState, ui.idx, ui.state, ui.delivery_state, ui.received_bytes, ui.size, di.state AS itemState, di.attempts, di.last_error, di.failure_code, di.warning
+        out.push(db.prepare(`SELECT u.id AS upload, u.state AS uploadState, ui.idx, ui.state, ui.received_bytes, ui.size, di.state AS itemState, di.attempts, di.last_error, di.failure_code, di.warning
           FROM upload_instances ui JOIN uploads u ON u.id = ui.upload_id LEFT JOIN deliveries d ON d.upload_id = u.id LEFT JOIN delivery_items di ON di.delivery_id = d.id AND di.idx = ui.idx
           WHERE ui.sop_instance_uid = ?`).all(uid));
       }

@@ -1,18 +1,20 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import cors from '@fastify/cors';
+import fp from 'fastify-plugin';
 import type { RelayServices } from './relay-services.js';
 import { capConnections, installRequestDeadline, serverLimitOptions } from './http/connection-limits.js';
 import { installErrorHandler } from './http/error-handler.js';
 import { installRefusedBodyLimit } from './http/refused-body.js';
 import { installSecurityHeaders } from './http/security-headers.js';
+import { relayServicesPlugin } from './http/services-plugin.js';
 import { relayTlsOptions } from './http/tls-options.js';
-import { registerHealthRoutes } from './ops/health-routes.js';
-import { registerMetricsRoute } from './ops/metrics-route.js';
-import { registerEventsRoute } from './ops/events-route.js';
-import { registerAuditExportRoute } from './ops/audit-export-route.js';
-import { registerAuthRoutes } from './auth/auth-routes.js';
-import { registerUserAdminRoutes } from './auth/user-admin-routes.js';
-import { registerUploadRoutes } from './upload/upload-routes.js';
+import { healthRoutes } from './ops/health-routes.js';
+import { metricsRoute } from './ops/metrics-route.js';
+import { eventsRoute } from './ops/events-route.js';
+import { auditExportRoute } from './ops/audit-export-route.js';
+import { authRoutes } from './auth/auth-routes.js';
+import { userAdminRoutes } from './auth/user-admin-routes.js';
+import { uploadRoutes } from './upload/upload-routes.js';
 
 export interface BuildAppOptions {
   logger?: FastifyServerOptions['logger'];
@@ -21,10 +23,32 @@ export interface BuildAppOptions {
   metricsBearerToken?: string;
 }
 
+export interface RelayRoutesOptions {
+  services: RelayServices;
+  /** Served over TLS: the event stream's own security headers say so (HSTS). */
+  https: boolean;
+  metricsBearerToken?: string;
+}
+
+/**
+ * Every route of the relay: the services decorated once, then one plugin per concern (operations,
+ * auth, administration, the upload protocol), each declaring the services as its dependency.
+ */
+export const relayRoutes = fp<RelayRoutesOptions>(async (app, options) => {
+  await app.register(relayServicesPlugin, { services: options.services });
+  await app.register(healthRoutes);
+  if (options.metricsBearerToken !== undefined) await app.register(metricsRoute, { bearerToken: options.metricsBearerToken });
+  await app.register(eventsRoute, { https: options.https });
+  await app.register(auditExportRoute);
+  await app.register(authRoutes);
+  await app.register(userAdminRoutes);
+  await app.register(uploadRoutes);
+}, { name: 'relay-routes', fastify: '5.x' });
+
 /**
  * Builds the relay's Fastify app from its services: connection limits, security headers and errors
- * first, then operations endpoints, auth, and the upload protocol. server.ts only listens and
- * closes; tests build the app the same way and talk to it over real HTTP.
+ * first, then the routes (relayRoutes). server.ts only listens and closes; tests build the app the
+ * same way and talk to it over real HTTP.
  */
 export async function buildApp(services: RelayServices, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const limits = services.config.http;
@@ -54,14 +78,10 @@ export async function buildApp(services: RelayServices, options: BuildAppOptions
   if (services.config.corsOrigins.length > 0) {
     await app.register(cors, { origin: services.config.corsOrigins, credentials: false });
   }
-  registerHealthRoutes(app, services);
-  if (options.metricsBearerToken !== undefined) {
-    registerMetricsRoute(app, services.metrics, { beforeScrape: () => services.deliveries.updateQueueDepthMetric(), bearerToken: options.metricsBearerToken });
-  }
-  registerEventsRoute(app, services, { https: options.https !== undefined });
-  registerAuditExportRoute(app, services);
-  registerAuthRoutes(app, services);
-  registerUserAdminRoutes(app, services);
-  registerUploadRoutes(app, services);
+  await app.register(relayRoutes, {
+    services,
+    https: options.https !== undefined,
+    ...(options.metricsBearerToken === undefined ? {} : { metricsBearerToken: options.metricsBearerToken }),
+  });
   return app;
 }

@@ -1,4 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import fp from 'fastify-plugin';
+import { ERROR_RESPONSES, NoBody } from '../http/route-responses.js';
+import { RELAY_SERVICES_PLUGIN } from '../http/services-plugin.js';
 import { LoginRequest, RefreshRequest, TokenResponse } from '../protocol/auth-protocol.js';
 import type { RelayServices } from '../relay-services.js';
 import { AuthService } from './auth-service.js';
@@ -31,21 +34,23 @@ export function createAuthService(services: RelayServices): AuthService {
  * POST /auth/login, /auth/refresh, /auth/logout. Tokens travel in JSON bodies, never in URLs, and
  * every answer carries Cache-Control: no-store (security headers; RFC 6749 §5.1).
  */
-export function registerAuthRoutes(app: FastifyInstance, services: RelayServices): void {
-  const auth = createAuthService(services);
+const registerAuthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const auth = createAuthService(app.services);
 
-  app.post<{ Body: LoginRequest }>('/auth/login', {
-    schema: { body: LoginRequest, response: { 200: TokenResponse } },
+  app.post('/auth/login', {
+    schema: { body: LoginRequest, response: { 200: TokenResponse, ...ERROR_RESPONSES } },
   }, async (request) => auth.login(request.body, request.ip));
 
-  app.post<{ Body: RefreshRequest }>('/auth/refresh', {
-    schema: { body: RefreshRequest, response: { 200: TokenResponse } },
+  app.post('/auth/refresh', {
+    schema: { body: RefreshRequest, response: { 200: TokenResponse, ...ERROR_RESPONSES } },
   }, async (request) => auth.refresh(request.body.refreshToken, request.ip));
 
-  app.post<{ Body: RefreshRequest }>('/auth/logout', {
-    schema: { body: RefreshRequest },
+  app.post('/auth/logout', {
+    schema: { body: RefreshRequest, response: { 204: NoBody, ...ERROR_RESPONSES } },
   }, async (request, reply) => {
     await auth.logout(request.body.refreshToken, request.ip);
     return reply.status(204).send();
   });
-}
+};
+
+export const authRoutes = fp(registerAuthRoutes, { name: 'auth-routes', dependencies: [RELAY_SERVICES_PLUGIN] });

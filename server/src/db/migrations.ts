@@ -152,4 +152,26 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE upload_chunks ADD COLUMN sha256_state BLOB;
   `,
+  // 9: delivery failure codes take their one spelling (protocol/delivery-failure-codes.ts): "HTTP 400" is
+  // HTTP_400, a bare DICOM status "A700" is DICOM_A700, "FilteredOut" is FILTERED_OUT; the codes of the
+  // relay's check before sending (INSTANCE_REJECTION_CODES) stay; anything else left outside the table
+  // is REFUSED (its reason, kept beside it, still says what the PACS answered).
+  `
+  UPDATE delivery_items SET failure_code = 'HTTP_' || substr(failure_code, 6) WHERE failure_code GLOB 'HTTP [0-9][0-9][0-9]';
+  UPDATE delivery_items SET failure_code = 'DICOM_' || upper(failure_code) WHERE failure_code GLOB '[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f]';
+  UPDATE delivery_items SET failure_code = 'FILTERED_OUT' WHERE failure_code = 'FilteredOut';
+  UPDATE delivery_items SET failure_code = 'REFUSED'
+    WHERE failure_code IS NOT NULL
+      AND failure_code NOT IN ('REFUSED', 'FILTERED_OUT', 'ATTEMPTS_EXHAUSTED', 'TRANSIENT',
+        'NOT_PART10', 'BAD_META_HEADER', 'MALFORMED', 'TRUNCATED', 'HEADER_TOO_LARGE', 'MISSING_IDENTITY', 'STUDY_UID_MISMATCH',
+        'SOP_INSTANCE_UID_MISMATCH', 'SOP_CLASS_MISMATCH', 'SOP_CLASS_NOT_ALLOWED', 'CHECKSUM_MISMATCH')
+      AND failure_code NOT GLOB 'HTTP_[1-5][0-9][0-9]'
+      AND failure_code NOT GLOB 'DICOM_[0-9A-F][0-9A-F][0-9A-F][0-9A-F]';
+  `,
+  // 10: upload_instances.delivery_state was never written (status derives an instance's delivery from
+  // its delivery items): dropped (ALTER TABLE DROP COLUMN, SQLite 3.35+;
+  // better-sqlite3 13.2 bundles 3.54).
+  `
+  ALTER TABLE upload_instances DROP COLUMN delivery_state;
+  `,
 ];

@@ -1,3 +1,4 @@
+import { dicomStatusCode } from '../protocol/delivery-failure-codes.js';
 import type { InstanceOutcome } from './destination.js';
 
 /** What the relay does with a C-STORE response status. */
@@ -57,25 +58,26 @@ export function formatStatus(status: number): string {
  * own words; it describes the failure, never the patient, so it is kept in the reason.
  */
 export function cStoreOutcome(status: number, errorComment?: string): InstanceOutcome {
-  const code = formatStatus(status);
+  const hex = formatStatus(status);
+  const code = dicomStatusCode(status);
   const rule = C_STORE_STATUSES.find((candidate) => (status & candidate.mask) === candidate.value);
   const comment = errorComment?.trim() ? `: ${errorComment.trim()}` : '';
   if (!rule) {
     // Not in the table: PS3.7 Annex C reserves the ranges, so an unknown code is a failure we
     // cannot reason about; retrying it blindly would loop, so it is permanent and shows its code.
-    return { status: 'failed', permanent: true, reason: `the PACS answered with unknown C-STORE status ${code}${comment}`, code };
+    return { status: 'failed', permanent: true, reason: `the PACS answered with unknown C-STORE status ${hex}${comment}`, code };
   }
   switch (rule.disposition) {
     case 'stored':
       return { status: 'stored' };
     case 'warning':
-      return { status: 'stored', warning: `C-STORE status ${code} (${rule.meaning})${comment}` };
+      return { status: 'stored', warning: `C-STORE status ${hex} (${rule.meaning})${comment}` };
     case 'transient':
     case 'permanent':
       return {
         status: 'failed',
         permanent: rule.disposition === 'permanent',
-        reason: `the PACS refused the instance with C-STORE status ${code} (${rule.meaning})${comment}`,
+        reason: `the PACS refused the instance with C-STORE status ${hex} (${rule.meaning})${comment}`,
         code,
       };
   }

@@ -1,4 +1,5 @@
 import type { RelayDatabase } from '../db/database.js';
+import type { DeliveryFailureCode } from '../protocol/delivery-failure-codes.js';
 
 export type DeliveryItemState = 'queued' | 'sending' | 'delivered' | 'confirmed' | 'failed';
 
@@ -27,7 +28,7 @@ export interface DeliveryItemStatus {
   state: DeliveryItemState;
   attempts: number;
   lastError: string | null;
-  failureCode: string | null;
+  failureCode: DeliveryFailureCode | null;
   warning: string | null;
 }
 
@@ -76,7 +77,7 @@ export class DeliveriesRepository {
     return row.at ?? undefined;
   }
 
-  setState(deliveryId: number, index: number, state: DeliveryItemState, now: string, extra: { lastError?: string | null; failureCode?: string | null; warning?: string | null } = {}): void {
+  setState(deliveryId: number, index: number, state: DeliveryItemState, now: string, extra: { lastError?: string | null; failureCode?: DeliveryFailureCode | null; warning?: string | null } = {}): void {
     this.db.prepare(`UPDATE delivery_items SET state = ?, updated_at = ?,
         last_error = COALESCE(?, last_error), failure_code = COALESCE(?, failure_code), warning = COALESCE(?, warning)
       WHERE delivery_id = ? AND idx = ?`)
@@ -90,8 +91,9 @@ export class DeliveriesRepository {
 
   /** The item's last transient failure used up delivery.maxAttempts: it fails for good, retryable by a person. */
   giveUp(deliveryId: number, index: number, error: string, now: string): void {
-    this.db.prepare(`UPDATE delivery_items SET state = 'failed', attempts = attempts + 1, last_error = ?, failure_code = 'ATTEMPTS_EXHAUSTED', updated_at = ?
-      WHERE delivery_id = ? AND idx = ?`).run(error, now, deliveryId, index);
+    const code: DeliveryFailureCode = 'ATTEMPTS_EXHAUSTED';
+    this.db.prepare(`UPDATE delivery_items SET state = 'failed', attempts = attempts + 1, last_error = ?, failure_code = ?, updated_at = ?
+      WHERE delivery_id = ? AND idx = ?`).run(error, code, now, deliveryId, index);
   }
 
   /** At start: items a dead relay left 'sending' go back to the queue. */

@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import type { DeliveryFailureCode } from '../protocol/delivery-failure-codes.js';
 import type { DeliveryConfig } from './delivery-config.js';
 import { DeliveriesRepository, type DueItem } from './deliveries-repository.js';
 import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend } from './destination.js';
@@ -265,7 +266,8 @@ export class DeliveryQueue {
       await this.commitDurably((later) => {
         gaveUp = batch.filter((item) => !this.retry(item, reason, retryAfter, later)).length;
       });
-      metrics.deliveryFailures.inc({ destination: destination.name, reason: 'transient' }, batch.length);
+      // Counted by the code the items are left with: retried (TRANSIENT) or given up (ATTEMPTS_EXHAUSTED, by retry()).
+      if (batch.length > gaveUp) this.countFailures(destination.name, 'TRANSIENT', batch.length - gaveUp);
       this.options.log?.warn({ uploadId: study.uploadId, destination: destination.name, instances: batch.length, gaveUp, reason }, gaveUp > 0 ? 'delivery failed, out of attempts' : 'delivery failed, will retry');
       // Items that gave up are final: the study's delivery there may have ended (audit, release).
       if (gaveUp > 0) await this.afterBatch(batch);
@@ -289,7 +291,6 @@ export class DeliveryQueue {
    * stored, for confirmation. Events and metrics go through `later`: after the commit succeeded.
    */
   private recordOutcomes(destination: Destination, batch: DueItem[], outcomes: Map<string, InstanceOutcome>, now: string, later: Later): DueItem[] {
-    const { metrics } = this.options;
     const stored: DueItem[] = [];
     for (const item of batch) {
       const outcome = outcomes.get(item.sopInstanceUid);
@@ -302,9 +303,11 @@ export class DeliveryQueue {
         else if (outcome.warning) this.repo.setState(item.deliveryId, item.index, 'sending', now, { warning: outcome.warning });
         stored.push(item);
       } else if (outcome.permanent) {
-        this.repo.setState(item.deliveryId, item.index, 'failed', now, { lastError: outcome.reason, failureCode: outcome.code ?? 'REFUSED' });
+        // One code in the row, in status and as the metric's label (protocol/delivery-failure-codes.ts).
+        const code = outcome.code ?? 'REFUSED';
+        this.repo.setState(item.deliveryId, item.index, 'failed', now, { lastError: outcome.reason, failureCode: code });
         later(() => {
-          metrics.deliveryFailures.inc({ destination: destination.name, reason: outcome.code ?? 'refused' });
+          this.countFailures(destination.name, code);
           this.options.events.emitForUpload(item.uploadId, { type: 'failed', uploadId: item.uploadId, instance: item.index, destination: destination.name, reason: outcome.reason });
         });
       } else {
@@ -342,6 +345,10 @@ export class DeliveryQueue {
     }
   }
 
+  private countFailures(destination: string, code: DeliveryFailureCode, count = 1): void {
+    this.options.metrics.deliveryFailures.inc({ destination, reason: code }, count);
+  }
+
   private confirms(destination: Destination): boolean {
     return this.options.confirming.has(destination.name) && destination.confirm !== undefined;
   }
@@ -354,7 +361,10 @@ export class DeliveryQueue {
     const { initialBackoffSeconds, maxBackoffSeconds, maxAttempts } = this.options.delivery;
     if (maxAttempts !== undefined && item.attempts + 1 >= maxAttempts) {
       this.repo.giveUp(item.deliveryId, item.index, `gave up after ${item.attempts + 1} attempts: ${reason}`, this.options.now().toISOString());
-      later(() => this.options.events.emitForUpload(item.uploadId, { type: 'failed', uploadId: item.uploadId, instance: item.index, destination: item.destination, reason }));
+      later(() => {
+        this.countFailures(item.destination, 'ATTEMPTS_EXHAUSTED');
+        this.options.events.emitForUpload(item.uploadId, { type: 'failed', uploadId: item.uploadId, instance: item.index, destination: item.destination, reason });
+      });
       return false;
     }
     const exponential = Math.min(maxBackoffSeconds, initialBackoffSeconds * 2 ** item.attempts);

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { DeliveryFailureCode } from '../protocol/delivery-failure-codes.js';
 
 /**
  * A place studies are delivered to: DICOMweb STOW-RS, Orthanc REST, DICOM C-STORE or a local
@@ -47,7 +48,7 @@ export type InstanceOutcome =
   /** Stored; a warning (e.g. PS3.18 WarningReason, C-STORE warning status) is kept and shown. */
   | { status: 'stored'; warning?: string }
   /** Not stored. Permanent failures are not retried; transient ones are, with backoff. */
-  | { status: 'failed'; permanent: boolean; reason: string; code?: string };
+  | { status: 'failed'; permanent: boolean; reason: string; code?: DeliveryFailureCode };
 
 export class TransientDestinationError extends Error {
   constructor(message: string, readonly retryAfterSeconds?: number, options?: { cause?: unknown }) {

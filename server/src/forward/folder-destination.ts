@@ -190,7 +190,7 @@ function writeFailure(error: unknown): InstanceOutcome {
   // ENOSPC, EIO, a broken source stream: worth retrying later. A folder the relay may not write
   // to is retried too (someone can fix permissions) but says so plainly.
   const hint = code && FOLDER_FAULTS.has(code) ? ': check the folder exists and the relay may write to it' : '';
-  return { status: 'failed', permanent: false, reason: `writing the instance failed (${code ?? (error as Error).message})${hint}`, ...(code ? { code } : {}) };
+  return { status: 'failed', permanent: false, reason: `writing the instance failed (${code ?? (error as Error).message})${hint}` };
 }
 
 async function exists(path: string): Promise<boolean> {

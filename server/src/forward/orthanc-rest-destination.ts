@@ -1,3 +1,4 @@
+import { httpStatusCode, type DeliveryFailureCode } from '../protocol/delivery-failure-codes.js';
 import { sendInSteps } from './batch-steps.js';
 import type { Destination, InstanceOutcome, InstanceToSend, StudyContext } from './destination.js';
 import {
@@ -22,7 +23,7 @@ export const ORTHANC_REST_BATCH_LIMITS = { maxInstances: 50, maxBytes: 256 * 102
 const DEFAULT_TIMEOUT_MS = 120_000;
 
 /** Statuses that refuse every request alike: after one, the rest of the batch is not sent. */
-const WHOLE_BATCH_REFUSALS = new Set(['HTTP 401', 'HTTP 403', 'HTTP 404']);
+const WHOLE_BATCH_REFUSALS = new Set<DeliveryFailureCode>(['HTTP_401', 'HTTP_403', 'HTTP_404']);
 
 /**
  * Delivers to Orthanc through its REST API: POST /instances with one Part 10 file per request,
@@ -92,15 +93,15 @@ export class OrthancRestDestination implements Destination {
 /** The outcome of one POST /instances, from Orthanc's status and its JSON "Status" field. */
 export function orthancOutcome(answer: Pick<HttpAnswer, 'status' | 'body'>): InstanceOutcome {
   const refused = permanentStatusReason(answer.status);
-  if (refused) return { status: 'failed', permanent: true, reason: refused, code: `HTTP ${answer.status}` };
+  if (refused) return { status: 'failed', permanent: true, reason: refused, code: httpStatusCode(answer.status) };
   const json = parseObject(answer.body);
   if (answer.status === 400) {
     // OrthancError is a fixed phrase ("Bad file format"); Details may quote the file, so it is left out.
     const orthancError = typeof json?.OrthancError === 'string' ? `: ${json.OrthancError}` : '';
-    return { status: 'failed', permanent: true, reason: `not a valid DICOM file (Orthanc${orthancError})`, code: 'HTTP 400' };
+    return { status: 'failed', permanent: true, reason: `not a valid DICOM file (Orthanc${orthancError})`, code: httpStatusCode(400) };
   }
   if (answer.status !== 200) {
-    return { status: 'failed', permanent: true, reason: `Orthanc refused the instance (HTTP ${answer.status})`, code: `HTTP ${answer.status}` };
+    return { status: 'failed', permanent: true, reason: `Orthanc refused the instance (HTTP ${answer.status})`, code: httpStatusCode(answer.status) };
   }
   switch (json?.Status) {
     case 'Success':
@@ -108,7 +109,7 @@ export function orthancOutcome(answer: Pick<HttpAnswer, 'status' | 'body'>): Ins
     case 'AlreadyStored':
       return { status: 'stored', warning: 'Orthanc already held this instance and kept its copy (AlreadyStored)' };
     case 'FilteredOut':
-      return { status: 'failed', permanent: true, reason: 'refused by a filter configured in Orthanc (FilteredOut)', code: 'FilteredOut' };
+      return { status: 'failed', permanent: true, reason: 'refused by a filter configured in Orthanc (FilteredOut)', code: 'FILTERED_OUT' };
     default:
       return { status: 'failed', permanent: false, reason: 'not acknowledged: Orthanc answered HTTP 200 without a known Status' };
   }

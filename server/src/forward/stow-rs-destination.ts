@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { dicomStatusCode, httpStatusCode } from '../protocol/delivery-failure-codes.js';
 import { sendInSteps, splitBatch } from './batch-steps.js';
 import type { Destination, InstanceOutcome, InstanceToSend, StudyContext } from './destination.js';
 import {
@@ -173,7 +174,7 @@ export function stowOutcomes(answer: Pick<HttpAnswer, 'status' | 'headers' | 'bo
   const { status } = answer;
   const all = (outcome: InstanceOutcome) => new Map(sopInstanceUids.map((uid) => [uid, outcome] as const));
   const refused = permanentStatusReason(status);
-  if (refused) return all({ status: 'failed', permanent: true, reason: refused, code: `HTTP ${status}` });
+  if (refused) return all({ status: 'failed', permanent: true, reason: refused, code: httpStatusCode(status) });
   const clientError = status >= 400;
   let response: StoreInstancesResponse | undefined;
   let unreadable = answer.body === undefined ? 'the response was too large to read' : undefined;
@@ -184,7 +185,7 @@ export function stowOutcomes(answer: Pick<HttpAnswer, 'status' | 'headers' | 'bo
   }
   if (!response) {
     const detail = unreadable ?? 'no Store Instances Response';
-    if (clientError) return all({ status: 'failed', permanent: true, reason: `the destination refused the request (HTTP ${status}; ${detail})`, code: `HTTP ${status}` });
+    if (clientError) return all({ status: 'failed', permanent: true, reason: `the destination refused the request (HTTP ${status}; ${detail})`, code: httpStatusCode(status) });
     if (status === 202) return all({ status: 'failed', permanent: false, reason: `not acknowledged: HTTP 202 with ${detail}` });
     return all({ status: 'stored', warning: `the destination answered HTTP ${status} with ${detail}; stored as a whole, not itemised` });
   }
@@ -195,14 +196,14 @@ export function stowOutcomes(answer: Pick<HttpAnswer, 'status' | 'headers' | 'bo
     const referenced = response.referenced.get(uid);
     if (failed) {
       const meaning = failureReasonMeaning(failed.failureReason);
-      const code = failed.failureReason === undefined ? undefined : statusCodeHex(failed.failureReason);
+      const hex = failed.failureReason === undefined ? undefined : statusCodeHex(failed.failureReason);
       const context = clientError ? `HTTP ${status}, ` : '';
       outcomes.set(uid, {
         status: 'failed',
         // A 4xx says the request itself is wrong: the same bytes would fail again (PS3.18 §10.5.3).
         permanent: clientError || meaning.permanent,
-        reason: `refused by the destination: ${meaning.meaning} (${context}Failure Reason ${code ?? 'absent'})`,
-        ...(code === undefined ? {} : { code }),
+        reason: `refused by the destination: ${meaning.meaning} (${context}Failure Reason ${hex ?? 'absent'})`,
+        ...(failed.failureReason === undefined ? {} : { code: dicomStatusCode(failed.failureReason) }),
       });
     } else if (referenced) {
       const warning = referenced.warningReason ?? response.warningReason;
@@ -210,7 +211,7 @@ export function stowOutcomes(answer: Pick<HttpAnswer, 'status' | 'headers' | 'bo
         ? { status: 'stored' }
         : { status: 'stored', warning: `${warningReasonMeaning(warning)} (Warning Reason ${statusCodeHex(warning)})` });
     } else if (clientError) {
-      outcomes.set(uid, { status: 'failed', permanent: true, reason: `not acknowledged: the destination refused the request (HTTP ${status}) without naming this instance${otherFailures}`, code: `HTTP ${status}` });
+      outcomes.set(uid, { status: 'failed', permanent: true, reason: `not acknowledged: the destination refused the request (HTTP ${status}) without naming this instance${otherFailures}`, code: httpStatusCode(status) });
     } else {
       outcomes.set(uid, { status: 'failed', permanent: false, reason: `not acknowledged: the response names this instance neither as stored nor as failed${otherFailures}` });
     }

@@ -1,4 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import type { RelayErrorCode } from '../protocol/error-codes.js';
+import type { ErrorResponse } from '../protocol/error-response.js';
 import { isDiskFull } from '../storage/disk-full.js';
 import { RelayError, storageFullError } from './relay-error.js';
 
@@ -22,20 +24,28 @@ export function installErrorHandler(app: FastifyInstance, options: ErrorHandlerO
     }
     if (error instanceof RelayError) {
       for (const [name, value] of Object.entries(error.headers)) void reply.header(name, value);
-      return reply.status(error.statusCode).send({ error: { code: error.code, message: error.message, ...error.details } });
+      return reply.status(error.statusCode).send(errorBody(error.code, error.message, error.details));
     }
     if (error.validation) {
-      return reply.status(400).send({ error: { code: 'BAD_REQUEST', message: `${error.validationContext ?? 'request'}${error.message.replace(/^(body|querystring|params|headers)/, '')}` } });
+      return reply.status(400).send(errorBody('BAD_REQUEST', `${error.validationContext ?? 'request'}${error.message.replace(/^(body|querystring|params|headers)/, '')}`));
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const code = status === 413 ? 'UPLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST';
-      return reply.status(status).send({ error: { code, message: error.message } });
+      return reply.status(status).send(errorBody(code, error.message));
     }
     request.log.error({ err: error }, 'request failed');
-    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'The relay hit an internal error.', requestId: request.id } });
+    return reply.status(500).send(errorBody('INTERNAL', 'The relay hit an internal error.', { requestId: request.id }));
   });
-  app.setNotFoundHandler((_request, reply) => reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'Nothing is at this address.' } }));
+  app.setNotFoundHandler((_request, reply) => reply.status(404).send(errorBody('NOT_FOUND', 'Nothing is at this address.')));
+}
+
+/**
+ * Every error body the relay sends is built here, from a code of the wire table (its type says so),
+ * in the shape of the ErrorResponse schema each route answers 4xx and 5xx with.
+ */
+function errorBody(code: RelayErrorCode, message: string, details: Record<string, unknown> = {}): ErrorResponse {
+  return { error: { ...details, code, message } };
 }
 
 function storageFull(options: ErrorHandlerOptions): RelayError {

@@ -1,15 +1,21 @@
 import type { ServerResponse } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import fp from 'fastify-plugin';
+import { Type } from 'typebox';
 import { ADMIN_ROLES } from '../auth/roles.js';
 import type { VerifiedAccess } from '../auth/token-service.js';
+import { ERROR_RESPONSES } from '../http/route-responses.js';
 import { securityHeaders } from '../http/security-headers.js';
-import type { RelayServices } from '../relay-services.js';
+import { RELAY_SERVICES_PLUGIN } from '../http/services-plugin.js';
 
 /** Events not yet taken by a client beyond this are not buffered: the stream is dropped and the client resyncs from status. */
 export const MAX_UNSENT_EVENT_BYTES = 1024 * 1024;
 /** How often open streams are checked against their session and token: a stream outlives neither by more than this. */
 export const STREAM_CHECK_MS = 2_000;
 const HEARTBEAT_MS = 15_000;
+
+/** The stream itself (text/event-stream), written to the socket: never serialized by Fastify. */
+const EventStream = Type.String({ description: 'text/event-stream' });
 
 interface OpenStream {
   principal: VerifiedAccess;
@@ -28,7 +34,8 @@ interface OpenStream {
  * bound: past MAX_UNSENT_EVENT_BYTES unsent it is dropped. Streams also end when the relay closes
  * (they never finish on their own, so a shutdown would otherwise wait on every workstation).
  */
-export function registerEventsRoute(app: FastifyInstance, services: RelayServices, options: { https: boolean }): void {
+const registerEventsRoute: FastifyPluginAsyncTypebox<{ https: boolean }> = async (app, options) => {
+  const { services } = app;
   const open = new Set<OpenStream>();
   // Written straight to the socket (hijacked), so the onSend hook that adds them elsewhere never runs.
   const headers = { ...securityHeaders(options), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' };
@@ -52,7 +59,7 @@ export function registerEventsRoute(app: FastifyInstance, services: RelayService
     for (const stream of [...open]) stream.end('relay closing');
     done();
   });
-  app.get('/events', { onRequest: services.guards.requireUser() }, async (request, reply) => {
+  app.get('/events', { schema: { response: { 200: EventStream, ...ERROR_RESPONSES } }, onRequest: services.guards.requireUser() }, async (request, reply) => {
     const principal = request.principal!;
     reply.hijack();
     const raw = reply.raw;
@@ -84,7 +91,9 @@ export function registerEventsRoute(app: FastifyInstance, services: RelayService
     raw.once('close', forget);
     send(': connected\n\n');
   });
-}
+};
+
+export const eventsRoute = fp(registerEventsRoute, { name: 'events-route', dependencies: [RELAY_SERVICES_PLUGIN] });
 
 /**
  * A client that reads gets the end of the stream; one that does not (its buffer is full) is cut,

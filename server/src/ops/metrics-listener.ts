@@ -1,8 +1,9 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { installErrorHandler } from '../http/error-handler.js';
 import { installSecurityHeaders } from '../http/security-headers.js';
+import { relayServicesPlugin } from '../http/services-plugin.js';
 import type { RelayServices } from '../relay-services.js';
-import { registerMetricsRoute } from './metrics-route.js';
+import { metricsRoute } from './metrics-route.js';
 
 export interface MetricsListener {
   app: FastifyInstance;
@@ -20,7 +21,8 @@ export async function startMetricsListener(services: RelayServices, host: string
   const app = Fastify({ logger, requestIdHeader: false, keepAliveTimeout: 30_000, connectionTimeout: 60_000, requestTimeout: 30_000 } as FastifyServerOptions);
   installErrorHandler(app);
   installSecurityHeaders(app, { https: false });
-  registerMetricsRoute(app, services.metrics, { beforeScrape: () => services.deliveries.updateQueueDepthMetric() });
+  await app.register(relayServicesPlugin, { services });
+  await app.register(metricsRoute);
   await app.listen({ host, port });
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;

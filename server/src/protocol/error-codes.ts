@@ -32,6 +32,17 @@ export const RELAY_ERROR_CODES = {
 export type RelayErrorCode = keyof typeof RELAY_ERROR_CODES;
 
 /**
+ * A refusal known only by its HTTP status (RFC 9110 §15): HTTP_503. The desktop records a relay
+ * answer without a code this way, and the relay a destination's (delivery-failure-codes.ts). One
+ * spelling everywhere (never "HTTP 503"), so that what is matched is what is written.
+ */
+export type HttpStatusCode = `HTTP_${number}`;
+
+export function httpStatusCode(status: number): HttpStatusCode {
+  return `HTTP_${status}`;
+}
+
+/**
  * Why an instance was rejected by validation: stable codes the desktop can explain. The first six
  * are the reading core's (@relaypacs/dicom DicomReadProblem: validatePart10 passes them on, so the
  * compiler holds the two lists together), the rest the relay's own checks.

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { DeliveryFailureCodeWire } from './delivery-failure-codes.js';
 
 /**
  * The upload protocol's wire contract (the desktop imports these types). Sizes and offsets are
@@ -64,6 +65,8 @@ export const InstanceStatus = Type.Object({
     attempts: Type.Integer(),
     /** Why the last attempt failed, or why it failed for good. */
     reason: Type.Optional(Type.String()),
+    /** When it failed for good: the code (protocol/delivery-failure-codes.ts), as stored and counted in metrics. */
+    code: Type.Optional(DeliveryFailureCodeWire),
     /** A PACS warning on a stored instance (e.g. attributes coerced). */
     warning: Type.Optional(Type.String()),
   })),
@@ -145,7 +148,8 @@ export const ChunkResponse = Type.Object({
 });
 export type ChunkResponse = Static<typeof ChunkResponse>;
 
-export const CompleteUploadResponse = UploadStatus;
-export type CompleteUploadResponse = UploadStatus;
+/** POST /upload/{id}/retry and /admin/uploads/{id}/retry: how many failed instance deliveries were queued again. */
+export const RetryResponse = Type.Object({ requeued: Type.Integer({ minimum: 0 }) });
+export type RetryResponse = Static<typeof RetryResponse>;
 
 export const UploadIdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }) });

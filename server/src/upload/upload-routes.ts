@@ -1,46 +1,59 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { ADMIN_ROLES, UPLOADER_ROLES } from '../auth/roles.js';
 import { RelayError } from '../http/relay-error.js';
-import { ChunkQueryWire, InitUploadRequest, parseQueryInteger, StatusQueryWire, UploadIdParams, type ChunkQuery } from '../protocol/upload-protocol.js';
-import type { RelayServices } from '../relay-services.js';
+import { ERROR_RESPONSES, NoBody } from '../http/route-responses.js';
+import { RELAY_SERVICES_PLUGIN } from '../http/services-plugin.js';
+import {
+  ChunkQueryWire, ChunkResponse, InitUploadRequest, InitUploadResponse, parseQueryInteger, RetryResponse, StatusQueryWire, UploadIdParams, UploadStatus,
+} from '../protocol/upload-protocol.js';
 import type { AuditAction } from '../store/audit-store.js';
 
 /**
- * The upload protocol, one route per operation. init needs a user with an uploader role; every
- * other operation needs the upload token issued for that very upload.
+ * The upload protocol (docs/protocol/upload.md), one route per operation. init needs a user with an
+ * uploader role; every other operation needs the upload token issued for that very upload.
  */
-export function registerUploadRoutes(app: FastifyInstance, services: RelayServices): void {
-  const { uploads, guards } = services;
+const registerUploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { uploads, deliveries, guards, audit, config } = app.services;
   const uploadToken = guards.requireUploadToken();
-  const auditUpload = (request: FastifyRequest, action: AuditAction, uploadId: string, detail = '') => {
+  const auditUpload = (request: Pick<FastifyRequest, 'ip' | 'principal' | 'uploadPrincipal'>, action: AuditAction, uploadId: string, detail = '') => {
     const upload = uploads.repository.find(uploadId);
-    return services.audit.record({
+    return audit.record({
       action, outcome: 'success', address: request.ip,
       actorUserId: request.principal?.userId ?? request.uploadPrincipal?.userId ?? null,
       target: `upload ${uploadId} study ${upload?.studyInstanceUid ?? '?'}${detail}`,
     });
   };
 
-  app.post('/upload/init', { schema: { body: InitUploadRequest }, onRequest: guards.requireUser(UPLOADER_ROLES) }, async (request, reply) => {
-    const answer = await uploads.init(request.principal!, request.body as InitUploadRequest);
+  app.post('/upload/init', {
+    schema: { body: InitUploadRequest, response: { 200: InitUploadResponse, 201: InitUploadResponse, ...ERROR_RESPONSES } },
+    onRequest: guards.requireUser(UPLOADER_ROLES),
+  }, async (request, reply) => {
+    const answer = await uploads.init(request.principal!, request.body);
     if (!answer.resumed) {
-      const { study, instances } = request.body as InitUploadRequest;
+      const { study, instances } = request.body;
       await auditUpload(request, 'upload-start', answer.uploadId, ` ${study.serviceLevel}, ${instances.length} instances, from ${study.sourceWorkstation ?? 'unnamed workstation'}`);
     }
     return reply.status(answer.resumed ? 200 : 201).send(answer);
   });
 
-  app.get('/upload/:id/status', { schema: { params: UploadIdParams }, onRequest: uploadToken, exposeHeadRoute: false }, async (request) => {
-    return uploads.status(uploadIdOf(request));
-  });
+  app.get('/upload/:id/status', {
+    schema: { params: UploadIdParams, response: { 200: UploadStatus, ...ERROR_RESPONSES } },
+    onRequest: uploadToken,
+    exposeHeadRoute: false,
+  }, async (request) => uploads.status(request.params.id));
 
   // HEAD .../status?instance=N answers one instance's offsets in headers, tus style.
-  app.head('/upload/:id/status', { schema: { params: UploadIdParams, querystring: StatusQueryWire }, onRequest: uploadToken }, async (request, reply) => {
-    const query = request.query as { instance?: string };
-    const status = uploads.status(uploadIdOf(request));
+  app.head('/upload/:id/status', {
+    schema: { params: UploadIdParams, querystring: StatusQueryWire, response: { 200: NoBody, ...ERROR_RESPONSES } },
+    onRequest: uploadToken,
+  }, async (request, reply) => {
+    const uploadId = request.params.id;
+    const status = uploads.status(uploadId);
     void reply.header('upload-received', String(status.receivedBytes)).header('upload-length', String(status.totalBytes));
-    if (query.instance !== undefined) {
-      const offsets = uploads.instanceOffsets(uploadIdOf(request), queryInteger(query.instance, 'instance'));
+    if (request.query.instance !== undefined) {
+      const offsets = uploads.instanceOffsets(uploadId, queryInteger(request.query.instance, 'instance'));
       void reply.header('upload-offset', String(offsets.contiguousBytes)).header('upload-length', String(offsets.size));
     }
     return reply.status(200).send();
@@ -48,35 +61,40 @@ export function registerUploadRoutes(app: FastifyInstance, services: RelayServic
 
   // Chunk bodies are not parsed: the handler streams request.raw to storage. Fastify's bodyLimit
   // does not apply to such a stream, so the service enforces Content-Length and counts the bytes.
-  void app.register(async (scope) => {
+  await app.register(async (plain) => {
+    const scope = plain.withTypeProvider<TypeBoxTypeProvider>();
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('application/octet-stream', (_request, _payload, done) => done(null));
     scope.addContentTypeParser('*', (_request, _payload, done) => done(new RelayError(415, 'UNSUPPORTED_MEDIA_TYPE')));
-    const chunkRoute = {
-      schema: { params: UploadIdParams, querystring: ChunkQueryWire },
-      onRequest: uploadToken,
-      // The body is a chunk read at the client's pace: exempt from http.requestTimeoutSeconds.
-      config: { streamingBody: true },
-    };
-    const handler = async (request: FastifyRequest) => {
-      const idleMs = services.config.upload.chunkIdleTimeoutSeconds * 1000;
-      // A connection that stops sending is dropped rather than held for minutes.
-      request.raw.setTimeout(idleMs, () => request.raw.destroy(new Error('chunk upload idle timeout')));
-      const lengthHeader = request.headers['content-length'];
-      const wire = request.query as { instance: string; offset: string };
-      const query: ChunkQuery = { instance: queryInteger(wire.instance, 'instance'), offset: queryInteger(wire.offset, 'offset') };
-      return uploads.receiveChunk(uploadIdOf(request), query, {
-        contentLength: lengthHeader === undefined ? undefined : Number(lengthHeader),
-        contentDigest: request.headers['content-digest'],
-      }, request.raw);
-    };
-    scope.put('/upload/:id/chunk', chunkRoute, handler);
-    scope.post('/upload/:id/chunk', chunkRoute, handler);
+    for (const method of ['PUT', 'POST'] as const) {
+      scope.route({
+        method,
+        url: '/upload/:id/chunk',
+        schema: { params: UploadIdParams, querystring: ChunkQueryWire, response: { 200: ChunkResponse, ...ERROR_RESPONSES } },
+        onRequest: uploadToken,
+        // The body is a chunk read at the client's pace: exempt from http.requestTimeoutSeconds.
+        config: { streamingBody: true },
+        handler: async (request) => {
+          const idleMs = config.upload.chunkIdleTimeoutSeconds * 1000;
+          // A connection that stops sending is dropped rather than held for minutes.
+          request.raw.setTimeout(idleMs, () => request.raw.destroy(new Error('chunk upload idle timeout')));
+          const lengthHeader = request.headers['content-length'];
+          const query = { instance: queryInteger(request.query.instance, 'instance'), offset: queryInteger(request.query.offset, 'offset') };
+          return uploads.receiveChunk(request.params.id, query, {
+            contentLength: lengthHeader === undefined ? undefined : Number(lengthHeader),
+            contentDigest: request.headers['content-digest'],
+          }, request.raw);
+        },
+      });
+    }
   });
 
-  app.post('/upload/:id/complete', { schema: { params: UploadIdParams }, onRequest: uploadToken }, async (request) => {
-    const wasAccepted = uploads.repository.find(uploadIdOf(request))?.state === 'accepted';
-    const status = await uploads.complete(uploadIdOf(request));
+  app.post('/upload/:id/complete', {
+    schema: { params: UploadIdParams, response: { 200: UploadStatus, ...ERROR_RESPONSES } },
+    onRequest: uploadToken,
+  }, async (request) => {
+    const wasAccepted = uploads.repository.find(request.params.id)?.state === 'accepted';
+    const status = await uploads.complete(request.params.id);
     if (!wasAccepted) {
       const rejected = status.instances.filter((i) => i.state === 'rejected').length;
       await auditUpload(request, 'upload-complete', status.uploadId, `: ${status.instances.length - rejected} accepted, ${rejected} rejected`);
@@ -85,21 +103,28 @@ export function registerUploadRoutes(app: FastifyInstance, services: RelayServic
   });
 
   // Queues again the instances whose delivery failed for good (after the PACS was fixed, say).
-  const retry = async (request: FastifyRequest) => {
-    if (!uploads.repository.find(uploadIdOf(request))) throw new RelayError(404, 'UPLOAD_NOT_FOUND');
-    const requeued = services.deliveries.retryFailed(uploadIdOf(request));
-    await auditUpload(request, 'upload-retry', uploadIdOf(request), `: ${requeued} instance deliveries requeued`);
-    return { requeued };
-  };
-  app.post('/upload/:id/retry', { schema: { params: UploadIdParams }, onRequest: uploadToken }, retry);
-  app.post('/admin/uploads/:id/retry', { schema: { params: UploadIdParams }, onRequest: guards.requireUser(ADMIN_ROLES) }, retry);
+  for (const [url, onRequest] of [['/upload/:id/retry', uploadToken], ['/admin/uploads/:id/retry', guards.requireUser(ADMIN_ROLES)]] as const) {
+    app.post(url, {
+      schema: { params: UploadIdParams, response: { 200: RetryResponse, ...ERROR_RESPONSES } },
+      onRequest,
+    }, async (request) => {
+      const uploadId = request.params.id;
+      if (!uploads.repository.find(uploadId)) throw new RelayError(404, 'UPLOAD_NOT_FOUND');
+      const requeued = deliveries.retryFailed(uploadId);
+      await auditUpload(request, 'upload-retry', uploadId, `: ${requeued} instance deliveries requeued`);
+      return { requeued };
+    });
+  }
 
-  app.delete('/upload/:id', { schema: { params: UploadIdParams }, onRequest: uploadToken }, async (request, reply) => {
-    await uploads.cancel(uploadIdOf(request));
-    await auditUpload(request, 'upload-cancel', uploadIdOf(request));
+  app.delete('/upload/:id', {
+    schema: { params: UploadIdParams, response: { 204: NoBody, ...ERROR_RESPONSES } },
+    onRequest: uploadToken,
+  }, async (request, reply) => {
+    await uploads.cancel(request.params.id);
+    await auditUpload(request, 'upload-cancel', request.params.id);
     return reply.status(204).send();
   });
-}
+};
 
 function queryInteger(text: string, name: string): number {
   const value = parseQueryInteger(text);
@@ -107,6 +132,4 @@ function queryInteger(text: string, name: string): number {
   return value;
 }
 
-function uploadIdOf(request: FastifyRequest): string {
-  return (request.params as { id: string }).id;
-}
+export const uploadRoutes = fp(registerUploadRoutes, { name: 'upload-routes', dependencies: [RELAY_SERVICES_PLUGIN] });

@@ -497,6 +497,7 @@ export class UploadService {
       destinations: items.map((item) => ({
         name: item.destination, state: item.state, attempts: item.attempts,
         ...(item.state !== 'delivered' && item.state !== 'confirmed' && item.lastError ? { reason: item.lastError } : {}),
+        ...(item.state === 'failed' && item.failureCode ? { code: item.failureCode } : {}),
         ...(item.warning ? { warning: item.warning } : {}),
       })),
     };

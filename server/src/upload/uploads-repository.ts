@@ -32,7 +32,6 @@ export interface InstanceRecord {
   transferSyntaxUid: string | null;
   rejectionCode: string | null;
   rejectionReason: string | null;
-  deliveryState: string;
 }
 
 export interface ChunkRecord {
@@ -49,7 +48,7 @@ interface UploadRow {
 interface InstanceRow {
   upload_id: string; idx: number; sop_instance_uid: string; sop_class_uid: string; size: number; sha256: string;
   received_bytes: number; state: InstanceState; transfer_syntax_uid: string | null; rejection_code: string | null;
-  rejection_reason: string | null; delivery_state: string;
+  rejection_reason: string | null;
 }
 
 const toUpload = (r: UploadRow): UploadRecord => ({
@@ -61,7 +60,7 @@ const toUpload = (r: UploadRow): UploadRecord => ({
 const toInstance = (r: InstanceRow): InstanceRecord => ({
   uploadId: r.upload_id, index: r.idx, sopInstanceUid: r.sop_instance_uid, sopClassUid: r.sop_class_uid, size: r.size,
   sha256: r.sha256, receivedBytes: r.received_bytes, state: r.state, transferSyntaxUid: r.transfer_syntax_uid,
-  rejectionCode: r.rejection_code, rejectionReason: r.rejection_reason, deliveryState: r.delivery_state,
+  rejectionCode: r.rejection_code, rejectionReason: r.rejection_reason,
 });
 
 export interface NewUpload {

@@ -94,15 +94,15 @@ describe('C-STORE status table (PS3.4 Annex B.2.3)', () => {
     [0xb000, { status: 'stored', warning: expect.stringContaining('B000') }],
     [0xb007, { status: 'stored', warning: expect.stringContaining('B007') }],
     [0xb006, { status: 'stored', warning: expect.stringContaining('B006') }],
-    [0xa700, { status: 'failed', permanent: false, code: 'A700' }],
-    [0xa7ff, { status: 'failed', permanent: false, code: 'A7FF' }],
-    [0xa900, { status: 'failed', permanent: true, code: 'A900' }],
-    [0xc123, { status: 'failed', permanent: true, code: 'C123' }],
-    [0x0122, { status: 'failed', permanent: true, code: '0122' }],
-    [0x0110, { status: 'failed', permanent: true, code: '0110' }],
+    [0xa700, { status: 'failed', permanent: false, code: 'DICOM_A700' }],
+    [0xa7ff, { status: 'failed', permanent: false, code: 'DICOM_A7FF' }],
+    [0xa900, { status: 'failed', permanent: true, code: 'DICOM_A900' }],
+    [0xc123, { status: 'failed', permanent: true, code: 'DICOM_C123' }],
+    [0x0122, { status: 'failed', permanent: true, code: 'DICOM_0122' }],
+    [0x0110, { status: 'failed', permanent: true, code: 'DICOM_0110' }],
     [0x0111, { status: 'stored', warning: expect.stringContaining('already holds') }],
-    [0x0213, { status: 'failed', permanent: false, code: '0213' }],
-    [0xd000, { status: 'failed', permanent: true, code: 'D000' }],
+    [0x0213, { status: 'failed', permanent: false, code: 'DICOM_0213' }],
+    [0xd000, { status: 'failed', permanent: true, code: 'DICOM_D000' }],
   ] as const).map(([status, expected]) => [formatStatus(status), status, expected] as const))('status %s', (_hex, status, expected) => {
     expect(cStoreOutcome(status)).toMatchObject(expected);
   });

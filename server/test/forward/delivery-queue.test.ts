@@ -81,13 +81,17 @@ describe('delivery queue', () => {
     const s = await study(3);
     const refused = s.instances[1]!.sopInstanceUid;
     pacs.answer = (instance) => instance.sopInstanceUid === refused
-      ? { status: 'failed', permanent: true, reason: 'SOP class not supported (0122)', code: '0122' }
+      ? { status: 'failed', permanent: true, reason: 'SOP class not supported (0122)', code: 'DICOM_0122' }
       : { status: 'stored' };
     const sent = await sendStudy(relay, s);
     const status = await waitForStatus(relay, sent, (st) => st.deliveries[0]?.state === 'failed');
     expect(status.deliveries[0]).toMatchObject({ delivered: 2, failed: 1 });
     expect(status.instances[1]).toMatchObject({ deliveryState: 'failed', destinations: [{ name: 'pacs', state: 'failed', reason: 'SOP class not supported (0122)' }] });
     expect(status.instances[0]!.deliveryState).toBe('delivered');
+    // One spelling of the code: in the database, in status and as the metric's label.
+    expect(status.instances[1]!.destinations[0]!.code).toBe('DICOM_0122');
+    expect(relay.services.deliveries.repo.itemsOf(sent.uploadId).find((item) => item.index === 1)?.failureCode).toBe('DICOM_0122');
+    expect(await (await fetch(`${relay.metricsUrl}/metrics`)).text()).toMatch(/relaypacs_delivery_failures_total\{destination="pacs",reason="DICOM_0122"\} 1/);
     expect(await relay.services.storage.listUploads()).toEqual([sent.uploadId]);
     // After the PACS is fixed, a retry delivers the rest and frees the data.
     pacs.answer = () => ({ status: 'stored' });
@@ -118,8 +122,11 @@ describe('delivery queue', () => {
     const sent = await sendStudy(relay, s);
     const status = await waitForStatus(relay, sent, (st) => st.deliveries[0]?.state === 'failed' && st.deliveries[0].failed === 2);
     expect(pacs.calls).toBeGreaterThanOrEqual(3);
-    expect(status.instances.map((i) => i.destinations[0])).toEqual(Array(2).fill({ name: 'pacs', state: 'failed', attempts: 3, reason: 'gave up after 3 attempts: connection refused (scripted)' }));
+    expect(status.instances.map((i) => i.destinations[0])).toEqual(Array(2).fill({ name: 'pacs', state: 'failed', attempts: 3, reason: 'gave up after 3 attempts: connection refused (scripted)', code: 'ATTEMPTS_EXHAUSTED' }));
     expect(status.instances.every((i) => i.deliveryState === 'failed')).toBe(true);
+    const metrics = await (await fetch(`${relay.metricsUrl}/metrics`)).text();
+    expect(metrics).toMatch(/relaypacs_delivery_failures_total\{destination="pacs",reason="ATTEMPTS_EXHAUSTED"\} 2/);
+    expect(metrics).toMatch(/relaypacs_delivery_failures_total\{destination="pacs",reason="TRANSIENT"\} [1-9]/);
     // Given up means given up: nothing more is tried, and the data waits for a retry.
     const calls = pacs.calls;
     await new Promise((resolve) => setTimeout(resolve, 500));

@@ -115,7 +115,7 @@ describe('OrthancRestDestination and authentication', () => {
         await destination.close();
         expect(outcomes.size).toBe(3);
         for (const outcome of outcomes.values()) {
-          expect(outcome).toMatchObject({ status: 'failed', permanent: true, code: 'HTTP 401', reason: expect.stringMatching(/credentials/) });
+          expect(outcome).toMatchObject({ status: 'failed', permanent: true, code: 'HTTP_401', reason: expect.stringMatching(/credentials/) });
         }
         // The header check and the request of the first instance; the others are not opened.
         expect(opened).toBe(2);
@@ -203,10 +203,10 @@ describe('OrthancRestDestination against canned answers (a stub server: Orthanc 
 
   it('maps Orthanc answers to outcomes', () => {
     expect(orthancOutcome({ status: 400, body: '{"HttpStatus":400,"OrthancError":"Bad file format","Details":"Cannot parse an invalid DICOM file (size: 7 bytes)"}' }))
-      .toEqual({ status: 'failed', permanent: true, code: 'HTTP 400', reason: 'not a valid DICOM file (Orthanc: Bad file format)' });
-    expect(orthancOutcome({ status: 200, body: '{"Status":"FilteredOut"}' })).toMatchObject({ status: 'failed', permanent: true, code: 'FilteredOut' });
+      .toEqual({ status: 'failed', permanent: true, code: 'HTTP_400', reason: 'not a valid DICOM file (Orthanc: Bad file format)' });
+    expect(orthancOutcome({ status: 200, body: '{"Status":"FilteredOut"}' })).toMatchObject({ status: 'failed', permanent: true, code: 'FILTERED_OUT' });
     expect(orthancOutcome({ status: 200, body: 'garbage' })).toMatchObject({ status: 'failed', permanent: false });
-    expect(orthancOutcome({ status: 413, body: '' })).toMatchObject({ status: 'failed', permanent: true, code: 'HTTP 413' });
+    expect(orthancOutcome({ status: 413, body: '' })).toMatchObject({ status: 'failed', permanent: true, code: 'HTTP_413' });
     expect(orthancOutcome({ status: 302, body: '' })).toMatchObject({ status: 'failed', permanent: true, reason: expect.stringMatching(/redirects/) });
   });
 

@@ -104,7 +104,7 @@ describe('StowRsDestination against a real Orthanc', () => {
       const outcomes = await destination.store(studyContext(small.studyInstanceUid), batch);
       expect(outcomes.get(small.instances[0]!.sopInstanceUid)).toEqual({ status: 'stored' });
       expect(outcomes.get(other.instances[0]!.sopInstanceUid)).toEqual({
-        status: 'failed', permanent: true, code: '0110',
+        status: 'failed', permanent: true, code: 'DICOM_0110',
         reason: 'refused by the destination: processing failure (HTTP 409, Failure Reason 0110)',
       });
       expect(await orthanc.countInstances()).toBe(1);
@@ -150,7 +150,7 @@ describe('StowRsDestination against a real Orthanc', () => {
         const outcomes = await destination.store(studyContext(small.studyInstanceUid), batch);
         await destination.close();
         for (const outcome of outcomes.values()) {
-          expect(outcome).toMatchObject({ status: 'failed', permanent: true, code: 'HTTP 401' });
+          expect(outcome).toMatchObject({ status: 'failed', permanent: true, code: 'HTTP_401' });
           expect(outcome.status === 'failed' && outcome.reason).toMatch(/credentials/);
         }
       }
@@ -317,7 +317,7 @@ describe('StowRsDestination against canned answers (a stub server: Orthanc never
       await destination.close();
       expect(outcomes.get(a)).toEqual({ status: 'stored' });
       expect(outcomes.get(c)).toEqual({ status: 'stored' });
-      expect(outcomes.get(b)).toEqual({ status: 'failed', permanent: true, code: '0110', reason: 'refused by the destination: processing failure (HTTP 409, Failure Reason 0110)' });
+      expect(outcomes.get(b)).toEqual({ status: 'failed', permanent: true, code: 'DICOM_0110', reason: 'refused by the destination: processing failure (HTTP 409, Failure Reason 0110)' });
     });
   });
 
@@ -330,8 +330,8 @@ describe('StowRsDestination against canned answers (a stub server: Orthanc never
       const outcomes = await destination.store(STUDY, instances);
       await destination.close();
       expect(outcomes.get(warned)).toEqual({ status: 'stored', warning: 'some attribute values were coerced (Warning Reason B000)' });
-      expect(outcomes.get(full)).toEqual({ status: 'failed', permanent: false, code: 'A700', reason: 'refused by the destination: refused: out of resources (Failure Reason A700)' });
-      expect(outcomes.get(unsupported)).toMatchObject({ status: 'failed', permanent: true, code: '0122' });
+      expect(outcomes.get(full)).toEqual({ status: 'failed', permanent: false, code: 'DICOM_A700', reason: 'refused by the destination: refused: out of resources (Failure Reason A700)' });
+      expect(outcomes.get(unsupported)).toMatchObject({ status: 'failed', permanent: true, code: 'DICOM_0122' });
       expect(outcomes.get(missing)).toMatchObject({ status: 'failed', permanent: false, reason: expect.stringMatching(/^not acknowledged/) });
     });
   });
@@ -351,7 +351,7 @@ describe('StowRsDestination against canned answers (a stub server: Orthanc never
     }
     expect(results[1]).toEqual(results[0]);
     expect(results[1]?.get(warned)).toEqual({ status: 'stored', warning: 'some elements were discarded (Warning Reason B006)' });
-    expect(results[1]?.get(failed)).toMatchObject({ status: 'failed', permanent: true, code: 'A900' });
+    expect(results[1]?.get(failed)).toMatchObject({ status: 'failed', permanent: true, code: 'DICOM_A900' });
   });
 
   it('fails every instance permanently for 400 without a response, 413, 415 and 403; transiently for a 202 it cannot read', async () => {
@@ -366,7 +366,7 @@ describe('StowRsDestination against canned answers (a stub server: Orthanc never
         const outcomes = await destination.store(STUDY, syntheticInstances(2));
         await destination.close();
         for (const outcome of outcomes.values()) {
-          expect(outcome).toMatchObject({ status: 'failed', permanent: true, code: `HTTP ${status}` });
+          expect(outcome).toMatchObject({ status: 'failed', permanent: true, code: `HTTP_${status}` });
           expect(outcome.status === 'failed' && outcome.reason).toMatch(pattern);
         }
       });

@@ -5,7 +5,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import axios, { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import type { TokenResponse } from '../../../../server/src/protocol/auth-protocol.js';
-import type { RelayErrorCode } from '../../../../server/src/protocol/error-codes.js';
+import type { HttpStatusCode, RelayErrorCode } from '../../../../server/src/protocol/error-codes.js';
 import type { ChunkResponse, InitUploadRequest, InitUploadResponse, UploadStatus } from '../../../../server/src/protocol/upload-protocol.js';
 import { socketProgress, StallWatchdog, type Stall } from './stall-watchdog.js';
 
@@ -49,11 +49,8 @@ const COMPLETE_HEDGE_MS = 5_000;
 /** Handshakes per request: one that never connected sent nothing, so another may be tried. */
 const CONNECT_TRIES = 3;
 
-/**
- * A relay refusal without a code of its own, by HTTP status (HTTP_503): how the engine records it on a job.
- * One spelling everywhere (never "HTTP 503"), so that what is matched is what is written.
- */
-export type HttpStatusCode = `HTTP_${number}`;
+/** A relay refusal without a code of its own, by HTTP status (HTTP_503): how the engine records it on a job (the relay's spelling). */
+export type { HttpStatusCode };
 /** Why the relay refused a request: its wire code (server/src/protocol/error-codes.ts), else the status. */
 export type RelayFailureCode = RelayErrorCode | HttpStatusCode;
 
