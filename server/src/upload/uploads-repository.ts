@@ -189,11 +189,16 @@ export class UploadsRepository {
   }
 
   /**
-   * Forgets the instance's carried SHA-256 states once it is verified or rejected: a state holds up
-   * to 63 bytes of the instance, which the database need not keep after its data is gone.
+   * Forgets carried SHA-256 states: the instance's once it is verified or rejected, every instance's
+   * (no index) once the upload is cancelled or expired. A state holds up to 63 bytes of the instance,
+   * which the database need not keep after its data is gone.
    */
-  forgetHashStates(uploadId: string, index: number): void {
-    this.db.prepare('UPDATE upload_chunks SET sha256_state = NULL WHERE upload_id = ? AND idx = ? AND sha256_state IS NOT NULL').run(uploadId, index);
+  forgetHashStates(uploadId: string, index?: number): void {
+    if (index === undefined) {
+      this.db.prepare('UPDATE upload_chunks SET sha256_state = NULL WHERE upload_id = ? AND sha256_state IS NOT NULL').run(uploadId);
+    } else {
+      this.db.prepare('UPDATE upload_chunks SET sha256_state = NULL WHERE upload_id = ? AND idx = ? AND sha256_state IS NOT NULL').run(uploadId, index);
+    }
   }
 
   /**

@@ -306,10 +306,15 @@ describe('upload protocol over HTTP', () => {
     const bytes = await readFile(study.instances[0]!.path);
     const { uploadId, uploadToken } = (await initStudy()).body;
     await client.chunk(uploadId, uploadToken, 0, 0, bytes.subarray(0, CHUNK));
+    await client.chunk(uploadId, uploadToken, 0, CHUNK, bytes.subarray(CHUNK, 2 * CHUNK));
     await stat(join(relay.dataDir, 'uploads', uploadId));
+    // The hash carried from chunk to chunk (a few bytes of the instance in each state) goes with the upload.
+    const carriedStates = () => (relay.services.db.prepare('SELECT COUNT(*) AS n FROM upload_chunks WHERE upload_id = ? AND sha256_state IS NOT NULL').get(uploadId) as { n: number }).n;
+    expect(carriedStates()).toBeGreaterThan(0);
     expect((await client.request('DELETE', `/upload/${uploadId}`, uploadToken)).status).toBe(204);
     await expect(stat(join(relay.dataDir, 'uploads', uploadId))).rejects.toThrow(/ENOENT/);
-    const late = await client.chunk(uploadId, uploadToken, 0, CHUNK, bytes.subarray(CHUNK, 2 * CHUNK));
+    expect(carriedStates()).toBe(0);
+    const late = await client.chunk(uploadId, uploadToken, 0, 2 * CHUNK, bytes.subarray(2 * CHUNK, 3 * CHUNK));
     expect(late.status).toBe(409);
     expect(late.body).toMatchObject({ error: { code: 'UPLOAD_NOT_ACTIVE' } });
   });

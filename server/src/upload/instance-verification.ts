@@ -1,0 +1,104 @@
+import type { RelayDatabase } from '../db/database.js';
+import type { RelayEvents } from '../ops/relay-events.js';
+import type { RelayMetrics } from '../ops/relay-metrics.js';
+import type { TemporaryStorage } from '../storage/storage.js';
+import { InstanceVerifier } from './instance-verifier.js';
+import { Semaphore } from './semaphore.js';
+import type { UploadsRepository } from './uploads-repository.js';
+
+/** Instance heads kept for verification at most (64 KiB each: 16 MiB). */
+const HEADS_KEPT = 256;
+
+export interface UploadLog {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface InstanceVerificationOptions {
+  db: RelayDatabase;
+  repo: UploadsRepository;
+  storage: TemporaryStorage;
+  allowedSopClasses: readonly string[];
+  events: RelayEvents;
+  metrics: RelayMetrics;
+  /** Called for each instance as soon as it is verified, in the same commit: forwarding starts while the rest still arrives. */
+  onInstanceVerified?: (uploadId: string, index: number) => void;
+  log: () => UploadLog | undefined;
+}
+
+/**
+ * Verifies each instance once all its bytes are held (InstanceVerifier: the manifest's SHA-256, the
+ * Part 10 header, the study and SOP identity, the allowed SOP classes), two at a time so the disk
+ * stays free for incoming chunks, and records the verdict. A verification asked for again while it
+ * runs answers the same promise.
+ */
+export class InstanceVerification {
+  private readonly verifier: InstanceVerifier;
+  private readonly running = new Map<string, Promise<void>>();
+  /**
+   * The first bytes of instances received whole, by `${uploadId}/${index}`, until their verification
+   * reads its header from them. Bounded (HEADS_KEPT, oldest out): one not found is read from storage.
+   */
+  private readonly heads = new Map<string, Buffer>();
+  /** Verification may read whole instances: two at a time keeps the disk for incoming chunks. */
+  private readonly slots = new Semaphore(2);
+
+  constructor(private readonly options: InstanceVerificationOptions) {
+    this.verifier = new InstanceVerifier(options.storage, new Set(options.allowedSopClasses));
+  }
+
+  /** Keeps the head of an instance received in one chunk, so its verification need not read it. */
+  keepHead(uploadId: string, index: number, head: Buffer): void {
+    if (this.heads.size >= HEADS_KEPT) this.heads.delete(this.heads.keys().next().value!);
+    this.heads.set(`${uploadId}/${index}`, head);
+  }
+
+  verify(uploadId: string, index: number): Promise<void> {
+    const key = `${uploadId}/${index}`;
+    const running = this.running.get(key);
+    if (running) return running;
+    const { repo, db, events, metrics } = this.options;
+    const job = this.slots.run(async () => {
+      const upload = repo.find(uploadId);
+      const instance = repo.instance(uploadId, index);
+      if (!upload || !instance || instance.state !== 'received') return;
+      // Bytes hashed as they were written (one chunk holding all of it, or the hash carried from
+      // chunk to chunk) are not read again: instanceSha256.
+      const head = this.heads.get(key);
+      this.heads.delete(key);
+      const outcome = await this.verifier.verify({
+        uploadId, index, size: instance.size, sha256: instance.sha256, studyInstanceUid: upload.studyInstanceUid,
+        sopInstanceUid: instance.sopInstanceUid, sopClassUid: instance.sopClassUid, head,
+        pieces: repo.chunks(uploadId, index), carriedHash: repo.furthestHashState(uploadId, index),
+      });
+      if (outcome.ok) {
+        // Verified and queued for delivery in one commit: no crash can fall between the two, and a
+        // small instance costs one disk flush here instead of two.
+        db.transaction(() => {
+          repo.setInstanceState(uploadId, index, 'verified', { transferSyntaxUid: outcome.transferSyntaxUid });
+          repo.forgetHashStates(uploadId, index);
+          events.emitForUpload(uploadId, { type: 'validated', uploadId, instance: index, ok: true });
+          this.options.onInstanceVerified?.(uploadId, index);
+        })();
+      } else {
+        events.emitForUpload(uploadId, { type: 'validated', uploadId, instance: index, ok: false, reason: outcome.code });
+        db.transaction(() => {
+          repo.setInstanceState(uploadId, index, 'rejected', { rejectionCode: outcome.code, rejectionReason: outcome.reason });
+          repo.forgetHashStates(uploadId, index);
+        })();
+        metrics.instanceRejections.inc({ reason: outcome.code });
+        this.options.log()?.info({ uploadId, instance: index, reason: outcome.code }, 'instance rejected');
+      }
+    }).catch((error: unknown) => {
+      // An I/O failure leaves the instance 'received': complete() or a restart verifies it again.
+      this.options.log()?.error({ err: error, uploadId, instance: index }, 'instance verification failed');
+    }).finally(() => this.running.delete(key));
+    this.running.set(key, job);
+    return job;
+  }
+
+  /** Resolves once the verifications under way have ended. */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.running.values()]);
+  }
+}
