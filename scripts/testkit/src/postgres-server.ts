@@ -5,7 +5,7 @@ import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
+import type pg from 'pg';
 import { freeLoopbackPort } from './free-port.js';
 import { ManagedProcess, waitUntilReady, type ExitStatus } from './managed-process.js';
 import { waitForProcessGroupGone } from './process-group.js';
@@ -205,14 +205,16 @@ export class PostgresServer {
   }
 
   /** A client for the superuser over the Unix socket, which is how the harness administers it. */
-  private superuser(): pg.Client {
-    return new pg.Client({ host: this.workDir, port: this.port, user: SERVICE_USER, database: 'postgres', connectionTimeoutMillis: 2_000 });
+  /** pg is loaded when a server starts, not when the test kit is imported (see awsSdk in swift-s3-server.ts). */
+  private async superuser(): Promise<pg.Client> {
+    const { default: { Client } } = await import('pg');
+    return new Client({ host: this.workDir, port: this.port, user: SERVICE_USER, database: 'postgres', connectionTimeoutMillis: 2_000 });
   }
 
   /** Ready means a query answers: the postmaster accepts connections while still recovering. */
   private async waitReady(): Promise<void> {
     await waitUntilReady(this.process, async () => {
-      const client = this.superuser();
+      const client = await this.superuser();
       // A refused connection also emits 'error' on the client; the rejected connect() reports it.
       client.on('error', () => {});
       try {
@@ -226,7 +228,7 @@ export class PostgresServer {
   }
 
   private async createDatabase(): Promise<void> {
-    const client = this.superuser();
+    const client = await this.superuser();
     await client.connect();
     try {
       // DDL takes no bind parameters; the password is hex, so quoting it is safe.

@@ -4,11 +4,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, ListBucketsCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { freeLoopbackPorts } from './free-port.js';
 import { ManagedProcess, waitUntilReady } from './managed-process.js';
 import { waitForProcessGroupGone } from './process-group.js';
 import { buildRings, configPath, SWIFT_STORAGE_SERVERS, writeSwiftConfigs, type SwiftLayout, type SwiftStorageServer } from './swift-config.js';
+
+/**
+ * The AWS SDK is loaded when a Swift server starts, not when the test kit is imported: it weighs
+ * tens of MB, and every program that imports the kit (the study generator's memory test among them)
+ * would carry it.
+ */
+const awsSdk = () => import('@aws-sdk/client-s3');
 
 /** Swift 2.30 reads its hash prefix and storage policies from here whatever swift_dir says. */
 export const SWIFT_CONF = '/etc/swift/swift.conf';
@@ -85,6 +92,7 @@ export class SwiftS3Server {
       // Ready means a signed S3 request gets through s3api, tempauth and the account server.
       await waitUntilReady(proxy, async () => {
         // One attempt per probe: the SDK's own retries would only stretch each poll.
+        const { S3Client, ListBucketsCommand } = await awsSdk();
         const client = new S3Client({ ...server.clientConfig, maxAttempts: 1 });
         try {
           await client.send(new ListBucketsCommand({}));
@@ -148,13 +156,15 @@ export class SwiftS3Server {
   }
 
   /** A new client; the caller destroy()s it. */
-  client(): S3Client {
+  async client(): Promise<S3Client> {
+    const { S3Client } = await awsSdk();
     return new S3Client(this.clientConfig);
   }
 
   /** Creates a bucket (a Swift container in the tempauth account). Names must be DNS-compliant. */
   async createBucket(name: string): Promise<void> {
-    const client = this.client();
+    const { CreateBucketCommand } = await awsSdk();
+    const client = await this.client();
     try {
       await client.send(new CreateBucketCommand({ Bucket: name }));
     } finally {

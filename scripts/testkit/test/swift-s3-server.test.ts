@@ -11,7 +11,7 @@ let s3: S3Client;
 
 beforeAll(async () => {
   swift = await SwiftS3Server.start();
-  s3 = swift.client();
+  s3 = await swift.client();
 });
 
 afterAll(async () => {
