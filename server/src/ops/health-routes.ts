@@ -29,7 +29,7 @@ const registerHealthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const newUpload = asked === undefined ? undefined : parseQueryInteger(asked) ?? Number.MAX_SAFE_INTEGER;
     let database: 'ok' | 'unavailable';
     try {
-      services.db.prepare('SELECT 1').get();
+      await services.store.ping();
       database = 'ok';
     } catch {
       database = 'unavailable';

@@ -35,6 +35,8 @@ export interface RelayStore extends TransactionStores {
    * for the disk.
    */
   flush(): Promise<void>;
+  /** Rejects when the database does not answer a trivial query (GET /readyz's database check). */
+  ping(): Promise<void>;
   /** Waits for a flush under way, then closes. */
   close(): Promise<void>;
 }

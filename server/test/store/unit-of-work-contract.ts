@@ -26,6 +26,12 @@ export function describeUnitOfWorkContract(backend: string, open: StoreFactory):
       expect((await store.audit.recent()).map((row) => row.target)).toEqual(['alice']);
     });
 
+    it('answers ping while open, and refuses it once closed (the readiness check)', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+      await store.close();
+      await expect(store.ping()).rejects.toThrow();
+    });
+
     it('rolls every call back when the work throws, and rethrows its error', async () => {
       const failure = new Error('the work failed');
       await expect(store.withTransaction(async (tx) => {

@@ -136,6 +136,10 @@ export class SqliteRelayStore implements RelayStore {
     return this.durability?.flush() ?? Promise.resolve();
   }
 
+  async ping(): Promise<void> {
+    await this.gate.call(() => this.connection.prepare('SELECT 1').get());
+  }
+
   async close(): Promise<void> {
     await this.gate.idle();
     await this.durability?.close();
