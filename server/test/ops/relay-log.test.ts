@@ -17,7 +17,12 @@ const jsonLine = /^\s*\{"level":\d+/m;
 
 let dir: string;
 beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'relay-log-')); });
-afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+/** Every relay started and not yet stopped: afterEach ends them, whatever the test did (a timeout, a failed start). */
+const running = new Set<() => Promise<void>>();
+afterEach(async () => {
+  for (const stop of running) await stop();
+  await rm(dir, { recursive: true, force: true });
+});
 
 interface Started { child: ChildProcess; url: string; output: () => string; stdout: () => string; stop: () => Promise<void> }
 
@@ -34,18 +39,29 @@ async function startRelay(args: string[], options: { tty: boolean; env?: NodeJS.
   child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); all += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { all += d.toString(); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    running.delete(stop);
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        // The group is gone already.
+      }
+    }
+    await exited;
+  };
+  running.add(stop);
   const deadline = Date.now() + 30_000;
   let url: string | undefined;
   while (!(url = /listening on (http:\/\/[^,\s]+)/.exec(all)?.[1])) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the relay did not start:\n${all}`);
+    if (Date.now() > deadline || child.exitCode !== null) {
+      await stop();
+      throw new Error(`the relay did not start:\n${all}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
-    child, url, output: () => all, stdout: () => stdout,
-    async stop() {
-      if (child.exitCode === null) process.kill(-child.pid!, 'SIGTERM');
-      await exited;
-    },
+    child, url, output: () => all, stdout: () => stdout, stop,
   };
 }
 
