@@ -7,8 +7,9 @@
 // stores (the desktop app is pinned to the OS keychain). The renderer may import common, types and its pure data
 // alike (common is runtime-free by its own rule). desktop/test/architecture proves each rule fires.
 // The relay's services reach its state only through the store interfaces (server/src/store/*.ts), so a
-// second backend replaces SQLite without touching them: server/src/auth never imports better-sqlite3,
-// the SQLite stores, db/ or node:fs, and the interfaces import none of those either
+// second backend replaces SQLite without touching them: server/src/{upload,forward,auth,ops} never
+// import better-sqlite3, the SQLite stores (store/sqlite) or node:fs, and the interfaces import none
+// of those either
 // (server/test/architecture proves it).
 import js from '@eslint/js';
 import globals from 'globals';
@@ -32,15 +33,14 @@ const desktopLayers = {
 const headlessCredentials = { group: ['**/secrets/agent-credentials.js', '**/secrets/file-credential-store.js'], message: 'The desktop app keeps credentials only in the OS keychain; the file store and systemd credentials are for the headless agent.' };
 const electron = { name: 'electron', message: 'Only desktop/src/main and desktop/src/preload may import electron.' };
 // The relay's state is behind server/src/store's interfaces: SQL, the SQLite driver and the files
-// (the database, the old key file) belong to store/sqlite, db and the wiring, never to the services.
+// (the database, the old key file) belong to store/sqlite and the wiring, never to the services.
 /** @param {string} who */
 const storeBoundary = (who) => ({
   paths: ['better-sqlite3', 'node:fs', 'node:fs/promises', 'fs', 'fs/promises'].map((name) => ({
-    name, message: `${who} reaches the relay's state only through the store interfaces (server/src/store/*.ts): no database driver, no files.`,
+    name, message: `${who} must reach the relay's state only through the store interfaces (server/src/store/*.ts): no database driver, no files.`,
   })),
   patterns: [
-    { group: ['**/store/sqlite', '**/store/sqlite/**', './sqlite', './sqlite/**'], message: `${who} uses the store interfaces, never the SQLite stores (server/src/store/sqlite) behind them.` },
-    { group: ['**/db', '**/db/**'], message: `${who} never touches the database (server/src/db): SQL lives in server/src/store/sqlite.` },
+    { group: ['**/store/sqlite', '**/store/sqlite/**', './sqlite', './sqlite/**'], message: `${who} must use the store interfaces, never the SQLite stores (server/src/store/sqlite) behind them.` },
   ],
 });
 
@@ -143,22 +143,25 @@ export default tseslint.config(
     files: ['desktop/src/renderer/lib/api-client.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
-  {
-    // upload, forward and ops join when their state moves behind stores too (issue 16).
-    files: ['server/src/auth/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', storeBoundary('auth')] },
-  },
+  ...['auth', 'ops'].map((who) => ({
+    files: [`server/src/${who}/**/*.ts`],
+    rules: { 'no-restricted-imports': ['error', storeBoundary(who)] },
+  })),
   {
     files: ['server/src/store/*.ts'],
     rules: { 'no-restricted-imports': ['error', storeBoundary('A store interface')] },
   },
   {
-    files: ['server/src/upload/**/*.ts'],
+    // upload and forward are services too, and also meet temporary storage and the destinations only
+    // through their interfaces (storage/storage.ts, forward/destination.ts).
+    files: ['server/src/upload/**/*.ts', 'server/src/forward/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
+        paths: storeBoundary('upload and forward').paths,
         patterns: [
-          { group: ['**/storage/*-storage', '**/storage/*-storage.js', '**/storage/*-storage.ts'], message: 'upload talks to storage only through the interface in storage/storage.ts.' },
-          { group: ['**/forward/*-destination', '**/forward/*-destination.js', '**/forward/*-destination.ts'], message: 'upload never imports a concrete destination; use forward/destination.ts.' },
+          ...storeBoundary('upload and forward').patterns,
+          { group: ['**/storage/*-storage', '**/storage/*-storage.js', '**/storage/*-storage.ts'], message: 'upload and forward talk to storage only through the interface in storage/storage.ts.' },
+          { group: ['**/destinations/**', '../destinations', './destinations'], message: 'upload and forward never import a concrete destination (server/src/destinations); use forward/destination.ts.' },
         ],
       }],
     },

@@ -63,7 +63,7 @@ console.log(!electron.found
 
 // --max-semi-space-size=8: the relay's memory bound (docs/BENCHMARKS.md, "Relay memory"), as the deploy units start it.
 // --log-file: this console is for sentences; the relay's JSON request log (a line per request) goes
-// to its data folder, and only its warnings and errors show here (server/src/ops/relay-log.ts).
+// to its data folder, and only its warnings and errors show here (server/src/log/relay-log.ts).
 const relayLog = join(relayData, 'logs', 'relay.log');
 keep(spawn(process.execPath, ['--max-semi-space-size=8', RELAY_BIN, '--port', port, '--data', relayData, '--log-file', relayLog, ...process.argv.slice(2)], { stdio: 'inherit' }));
 for (let i = 0; i < 100; i++) {

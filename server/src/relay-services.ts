@@ -4,11 +4,10 @@ import { createRequestGuards, type RequestGuards } from './auth/request-guards.j
 import { loadOrCreateSigningKeys } from './auth/signing-keys.js';
 import { TokenService } from './auth/token-service.js';
 import { effectiveDestinations, type RelayConfig } from './config/relay-config.js';
-import type { RelayDatabase } from './db/database.js';
 import { RelayMetrics } from './ops/relay-metrics.js';
-import { RelayEvents } from './ops/relay-events.js';
+import { InProcessEventBus, type RelayEventBus } from './ops/relay-events.js';
 import { DeliveryQueue } from './forward/delivery-queue.js';
-import { createDestination } from './forward/destination-factory.js';
+import { createDestination } from './destinations/destination-factory.js';
 import type { Destination } from './forward/destination.js';
 import { Router } from './forward/router.js';
 import { LocalDiskStorage } from './storage/local-disk-storage.js';
@@ -22,12 +21,10 @@ import { importLegacySigningKey } from './upgrade/import-legacy-signing-key.js';
 /** Everything the relay's routes and jobs use, built once from the configuration. */
 export interface RelayServices {
   config: RelayConfig;
-  /** The relay's state: accounts and audit so far (issue 16 moves the rest behind it). */
+  /** The relay's state: accounts, audit, uploads and the delivery queue (store/relay-store.ts). */
   store: RelayStore;
   /** The audit trail, the store's; one for every route and job. */
   audit: AuditStore;
-  /** The store's connection, for the repositories not yet behind a store (uploads, deliveries, events). */
-  db: RelayDatabase;
   /** Awaited before every HTTP answer: what was committed is then on disk (RelayStore.flush). */
   durability: Pick<RelayStore, 'flush'>;
   storage: TemporaryStorage;
@@ -35,7 +32,7 @@ export interface RelayServices {
   guards: RequestGuards;
   uploads: UploadService;
   deliveries: DeliveryQueue;
-  events: RelayEvents;
+  events: RelayEventBus;
   metrics: RelayMetrics;
   now: () => Date;
   close(): Promise<void>;
@@ -55,29 +52,28 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   await chmod(config.dataDir, 0o700);
   const sqlite = openSqliteRelayStore(join(config.dataDir, 'relay.db'), { flushedByCaller: true, now });
   const store: RelayStore = sqlite;
-  const db = sqlite.database;
   await importLegacySigningKey(config.dataDir, store.signingKeys);
   const keys = await loadOrCreateSigningKeys(store.signingKeys);
   const tokens = new TokenService({ keys, issuer: config.auth.issuer, accessTokenSeconds: config.auth.accessTokenSeconds, now });
   const storage = overrides.storage ?? new LocalDiskStorage(join(config.dataDir, 'uploads'), config.upload);
   const metrics = new RelayMetrics();
-  const events = new RelayEvents(db);
+  const events = new InProcessEventBus();
   const destinationConfigs = effectiveDestinations(config);
   const destinationList = overrides.destinations ?? destinationConfigs.map(createDestination);
   const deliveries = new DeliveryQueue({
-    db, audit: store.audit, storage, metrics, events, now, delivery: config.delivery,
+    store, storage, metrics, events, now, delivery: config.delivery,
     destinations: new Map(destinationList.map((d) => [d.name, d])),
     confirming: new Set(destinationConfigs.filter((d) => d.confirm).map((d) => d.name)),
     router: new Router(config.routes, destinationList.map((d) => d.name)),
   });
   const uploads = new UploadService({
-    db, storage, tokens, metrics, events, limits: config.upload, uploadTokenSeconds: config.auth.uploadTokenSeconds, now,
-    onInstanceVerified: (uploadId, index) => deliveries.enqueueInstance(uploadId, index),
+    store, storage, tokens, metrics, events, limits: config.upload, uploadTokenSeconds: config.auth.uploadTokenSeconds, now,
+    onInstanceVerified: (tx, uploadId, index) => deliveries.enqueueInstance(tx, uploadId, index),
     onStudyAccepted: (uploadId) => deliveries.studyAccepted(uploadId),
-    deliveryItems: (uploadId) => deliveries.repo.itemsOf(uploadId),
+    deliveryItems: (uploadId) => deliveries.itemsOf(uploadId),
   });
   return {
-    config, store, audit: store.audit, db, durability: store, storage, tokens, metrics, uploads, deliveries, events, now,
+    config, store, audit: store.audit, durability: store, storage, tokens, metrics, uploads, deliveries, events, now,
     guards: createRequestGuards(tokens, (sessionId, userId) => store.sessions.isActive(sessionId, userId)),
     async close() {
       await uploads.close();

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { RelayConfig } from './config/relay-config.js';
-import { relayLogDestination } from './ops/relay-log.js';
+import { relayLogDestination } from './log/relay-log.js';
 import { startMetricsListener, type MetricsListener } from './ops/metrics-listener.js';
 import { createRelayServices, type RelayServices } from './relay-services.js';
 
@@ -20,7 +20,7 @@ export interface RunningRelay {
 /**
  * Starts the relay: services, app, listen, background jobs. Only this file listens and closes.
  * Logs are JSON (pino) with request and upload ids; bodies and Authorization headers are never logged.
- * Where they go (stdout, a terminal, a file) is decided in ops/relay-log.ts.
+ * Where they go (stdout, a terminal, a file) is decided in log/relay-log.ts.
  */
 export async function startRelayServer(config: RelayConfig): Promise<RunningRelay> {
   const services = await createRelayServices(config);
@@ -48,8 +48,8 @@ export async function startRelayServer(config: RelayConfig): Promise<RunningRela
     log.close();
     throw new Error(`cannot serve metrics on ${config.metrics.host}:${config.metrics.port} (${(error as Error).message}); set metrics.port (RELAYPACS_METRICS_PORT) to a free port, or to off`, { cause: error });
   }
-  services.uploads.start();
-  services.deliveries.start();
+  await services.uploads.start();
+  await services.deliveries.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;

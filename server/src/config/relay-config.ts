@@ -21,7 +21,7 @@ export const RelayConfigSchema = Type.Object({
   /**
    * The JSON log goes to this file (rotated at 10 MiB, one previous file kept) instead of stdout; a
    * terminal on stdout then still shows warnings and errors. Unset: JSON lines on stdout, or only
-   * warnings and errors, pretty-printed, when stdout is a terminal (server/src/ops/relay-log.ts).
+   * warnings and errors, pretty-printed, when stdout is a terminal (server/src/log/relay-log.ts).
    */
   logFile: Type.Optional(Type.String({ minLength: 1 })),
   /** HTTPS when both are given (PEM files). */

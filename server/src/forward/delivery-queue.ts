@@ -1,26 +1,23 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { DeliveryFailureCode } from '../protocol/delivery-failure-codes.js';
-import type { DeliveryConfig } from './delivery-config.js';
-import { DeliveriesRepository, type DueItem } from './deliveries-repository.js';
-import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend } from './destination.js';
-import type { Router } from './router.js';
-import type { RelayDatabase } from '../db/database.js';
-import type { AuditStore } from '../store/audit-store.js';
+import type { RelayEventBus } from '../ops/relay-events.js';
 import type { RelayMetrics } from '../ops/relay-metrics.js';
 import type { TemporaryStorage } from '../storage/storage.js';
-import type { RelayEvents } from '../ops/relay-events.js';
-import { UploadsRepository } from '../upload/uploads-repository.js';
+import type { DeliveriesStore, DeliveryItemStatus, DueItem } from '../store/deliveries-store.js';
+import type { RelayStore, TransactionStores } from '../store/relay-store.js';
+import type { DeliveryConfig } from './delivery-config.js';
+import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend } from './destination.js';
+import type { Router } from './router.js';
 
 export interface DeliveryQueueOptions {
-  db: RelayDatabase;
-  audit: AuditStore;
+  store: RelayStore;
   storage: TemporaryStorage;
   destinations: ReadonlyMap<string, Destination>;
   /** Destinations whose stored instances are checked (QIDO-RS, REST) before counting as confirmed. */
   confirming: ReadonlySet<string>;
   router: Router;
   metrics: RelayMetrics;
-  events: RelayEvents;
+  events: RelayEventBus;
   delivery: DeliveryConfig;
   now: () => Date;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
@@ -36,9 +33,8 @@ export interface DeliveryQueueOptions {
  * refusals fail that instance only, with the PACS's reason.
  */
 export class DeliveryQueue {
-  readonly repo: DeliveriesRepository;
-  /** The uploads' recorded chunks, the pieces an instance is read from. */
-  private readonly uploads: UploadsRepository;
+  /** The queue's state, outside a transaction (inside one, the `tx.deliveries` it was given). */
+  private readonly repo: DeliveriesStore;
   private running = false;
   /** Per destination, the workers asleep until there is work (or it is time to send a gathered batch). */
   private readonly wakeups = new Map<string, Set<() => void>>();
@@ -53,48 +49,54 @@ export class DeliveryQueue {
   private watchdog: NodeJS.Timeout | undefined;
   /** Aborted by stop(): ends the waits between tries of an outcome commit. */
   private halt = new AbortController();
+  /** The watchdog's round under way, if any: rounds never overlap. */
+  private watchdogRound: Promise<void> | undefined;
 
   constructor(private readonly options: DeliveryQueueOptions) {
-    this.repo = new DeliveriesRepository(options.db);
-    this.uploads = new UploadsRepository(options.db);
+    this.repo = options.store.deliveries;
   }
 
   setLogger(log: NonNullable<DeliveryQueueOptions['log']>): void {
     this.options.log = log;
   }
 
-  /** Routes a verified instance and queues it for each destination; answers the destination names. */
-  enqueueInstance(uploadId: string, index: number): string[] {
-    const row = this.options.db.prepare(`SELECT u.modality, u.service_level, u.source_workstation, u.facility, us.username, i.sop_class_uid
-      FROM uploads u JOIN users us ON us.id = u.user_id JOIN upload_instances i ON i.upload_id = u.id
-      WHERE u.id = ? AND i.idx = ?`).get(uploadId, index) as
-      { modality: string | null; service_level: 'STAT' | 'ROUTINE'; source_workstation: string | null; facility: string | null; username: string; sop_class_uid: string } | undefined;
-    if (!row) return [];
-    const names = this.options.router.destinationsFor({
-      modality: row.modality, serviceLevel: row.service_level, sourceWorkstation: row.source_workstation, facility: row.facility,
-      username: row.username, sopClassUid: row.sop_class_uid,
-    });
+  /**
+   * Routes a verified instance and queues it for each destination, in the caller's unit of work
+   * (`tx`: the commit that records the instance verified). Answers the announcement to make once
+   * that commit has succeeded: the 'forwarding' event, and the destinations' workers woken.
+   */
+  async enqueueInstance(tx: TransactionStores, uploadId: string, index: number): Promise<() => void> {
+    const facts = await tx.uploads.routingFacts(uploadId, index);
+    if (!facts) return () => undefined;
+    const names = this.options.router.destinationsFor(facts);
     if (names.length === 0) {
-      this.options.log?.warn({ uploadId, instance: index }, 'no routing rule matches this instance; it is not forwarded');
-      return [];
+      return () => this.options.log?.warn({ uploadId, instance: index }, 'no routing rule matches this instance; it is not forwarded');
     }
-    this.repo.enqueue(uploadId, index, names, this.options.now().toISOString());
-    this.options.events.emitForUpload(uploadId, { type: 'forwarding', uploadId, instance: index, destinations: names });
-    for (const name of names) this.wake(name);
-    return names;
+    await tx.deliveries.enqueue(uploadId, index, names, this.options.now().toISOString());
+    return () => {
+      this.options.events.publish(facts.userId, { type: 'forwarding', uploadId, instance: index, destinations: names });
+      for (const name of names) this.wake(name);
+    };
   }
 
-  start(): void {
+  /** Delivery state per destination and instance of one upload, for its status. */
+  itemsOf(uploadId: string): Promise<DeliveryItemStatus[]> {
+    return this.repo.itemsOf(uploadId);
+  }
+
+  async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
     this.halt = new AbortController();
-    const requeued = this.repo.requeueInterrupted(this.options.now().toISOString());
+    const requeued = await this.repo.requeueInterrupted(this.options.now().toISOString());
     if (requeued > 0) this.options.log?.info({ requeued }, 'requeued deliveries interrupted by a restart');
     for (const name of this.options.destinations.keys()) {
       for (let i = 0; i < this.options.delivery.parallelBatches; i++) this.workers.push(this.work(name));
     }
     const leaseMs = this.options.delivery.sendingLeaseSeconds * 1000;
-    this.watchdog = setInterval(() => this.requeueAbandoned(), Math.max(100, Math.min(leaseMs / 2, 30_000)));
+    this.watchdog = setInterval(() => {
+      this.watchdogRound ??= this.requeueAbandoned().finally(() => (this.watchdogRound = undefined));
+    }, Math.max(100, Math.min(leaseMs / 2, 30_000)));
     this.watchdog.unref();
   }
 
@@ -103,14 +105,14 @@ export class DeliveryQueue {
     this.halt.abort();
     clearInterval(this.watchdog);
     for (const name of this.wakeups.keys()) this.wake(name);
-    await Promise.allSettled(this.workers);
+    await Promise.allSettled([...this.workers, this.watchdogRound]);
     await Promise.allSettled([...this.releases]);
     await Promise.allSettled([...this.options.destinations.values()].map((d) => d.close()));
   }
 
   /** Refreshes the per-destination queue-depth gauge (called when /metrics is scraped). */
-  updateQueueDepthMetric(): void {
-    for (const name of this.options.destinations.keys()) this.options.metrics.deliveryQueueDepth.set({ destination: name }, this.repo.queueDepth(name));
+  async updateQueueDepthMetric(): Promise<void> {
+    for (const name of this.options.destinations.keys()) this.options.metrics.deliveryQueueDepth.set({ destination: name }, await this.repo.queueDepth(name));
   }
 
   /**
@@ -123,8 +125,8 @@ export class DeliveryQueue {
   }
 
   /** Failed instances of an upload are queued again. */
-  retryFailed(uploadId: string): number {
-    const count = this.repo.retryFailed(uploadId, this.options.now().toISOString());
+  async retryFailed(uploadId: string): Promise<number> {
+    const count = await this.repo.retryFailed(uploadId, this.options.now().toISOString());
     for (const name of this.options.destinations.keys()) this.wake(name);
     return count;
   }
@@ -144,15 +146,15 @@ export class DeliveryQueue {
    * one database (PostgreSQL, N instances) would need it in the row instead: an owner id and a
    * lease expiry that the sending worker renews, requeued by anyone once it lapses.
    */
-  private requeueAbandoned(): void {
+  private async requeueAbandoned(): Promise<void> {
     const now = this.options.now();
     const cutoff = new Date(now.getTime() - this.options.delivery.sendingLeaseSeconds * 1000).toISOString();
     try {
-      const abandoned = this.repo.sendingSince(cutoff).filter((item) => !this.held.has(itemKey(item)));
+      const abandoned = (await this.repo.sendingSince(cutoff)).filter((item) => !this.held.has(itemKey(item)));
       if (abandoned.length === 0) return;
       let requeued = 0;
-      this.inOneCommit(() => {
-        for (const item of abandoned) requeued += this.repo.requeueAbandoned(item.deliveryId, item.index, cutoff, now.toISOString());
+      await this.inOneCommit(async (tx) => {
+        for (const item of abandoned) requeued += await tx.requeueAbandoned(item.deliveryId, item.index, cutoff, now.toISOString());
       });
       if (requeued === 0) return;
       this.options.log?.warn({ requeued }, 'requeued deliveries left sending by no worker');
@@ -166,7 +168,7 @@ export class DeliveryQueue {
   private async work(name: string): Promise<void> {
     const destination = this.options.destinations.get(name)!;
     while (this.running) {
-      const { batch, gatherMs } = this.nextBatch(destination);
+      const { batch, gatherMs } = await this.nextBatch(destination);
       if (batch.length === 0 || gatherMs > 0) {
         // Woken early when more instances are queued: the batch may be full by then.
         await this.sleep(name, batch.length === 0 ? undefined : gatherMs);
@@ -188,10 +190,10 @@ export class DeliveryQueue {
    * only while it could still grow: not full, its study still arriving, no other study's items
    * waiting behind it, and not a retry.
    */
-  private nextBatch(destination: Destination): { batch: DueItem[]; gatherMs: number } {
+  private async nextBatch(destination: Destination): Promise<{ batch: DueItem[]; gatherMs: number }> {
     const { maxInstances, maxBytes } = destination.batchLimits;
     const now = this.options.now();
-    const due = this.repo.due(destination.name, now.toISOString(), maxInstances);
+    const due = await this.repo.due(destination.name, now.toISOString(), maxInstances);
     const first = due[0];
     if (!first) return { batch: [], gatherMs: 0 };
     const batch: DueItem[] = [];
@@ -215,7 +217,7 @@ export class DeliveryQueue {
    * gathered; otherwise until the next retry is due (at most a minute).
    */
   private async sleep(name: string, gatherMs?: number): Promise<void> {
-    const next = gatherMs === undefined ? this.repo.nextDueAt(name) : undefined;
+    const next = gatherMs === undefined ? await this.repo.nextDueAt(name) : undefined;
     const untilDue = gatherMs ?? (next === undefined ? 60_000 : Math.max(10, Date.parse(next) - this.options.now().getTime()));
     const sleepers = this.wakeups.get(name) ?? new Set<() => void>();
     this.wakeups.set(name, sleepers);
@@ -230,12 +232,16 @@ export class DeliveryQueue {
     });
   }
 
-  private async send(destination: Destination, batch: DueItem[]): Promise<void> {
+  private async send(destination: Destination, due: DueItem[]): Promise<void> {
     const startedAt = this.options.now().toISOString();
-    // One commit for the whole batch, not one per instance. Should it fail, the items stay queued.
-    this.inOneCommit(() => {
-      for (const item of batch) this.repo.setState(item.deliveryId, item.index, 'sending', startedAt);
+    // Claimed in one commit for the whole batch, not one per instance; should it fail, the items
+    // stay queued. Another worker (of this relay or another) may have claimed some since they were
+    // selected: only those claimed here are sent.
+    const batch: DueItem[] = [];
+    await this.inOneCommit(async (tx) => {
+      for (const item of due) if (await tx.claim(item.deliveryId, item.index, startedAt)) batch.push(item);
     });
+    if (batch.length === 0) return;
     for (const item of batch) this.held.add(itemKey(item));
     try {
       await this.sendHeld(destination, batch);
@@ -249,10 +255,11 @@ export class DeliveryQueue {
     const { storage, metrics } = this.options;
     const first = batch[0]!;
     const study = { uploadId: first.uploadId, studyInstanceUid: first.studyInstanceUid, serviceLevel: first.serviceLevel };
-    const instances: InstanceToSend[] = batch.map((item) => ({
+    // Read over the pieces the database recorded, never one it did not (storage.ts).
+    const pieces = await Promise.all(batch.map((item) => this.options.store.uploads.chunks(item.uploadId, item.index)));
+    const instances: InstanceToSend[] = batch.map((item, i) => ({
       sopInstanceUid: item.sopInstanceUid, sopClassUid: item.sopClassUid, transferSyntaxUid: item.transferSyntaxUid, size: item.size,
-      // Read over the pieces the database recorded, never one it did not (storage.ts).
-      open: () => storage.readRange(item.uploadId, item.index, this.uploads.chunks(item.uploadId, item.index), 0, item.size),
+      open: () => storage.readRange(item.uploadId, item.index, pieces[i]!, 0, item.size),
     }));
     const started = performance.now();
     let outcomes: Map<string, InstanceOutcome>;
@@ -263,8 +270,9 @@ export class DeliveryQueue {
       const reason = error instanceof Error ? error.message : String(error);
       if (!(error instanceof TransientDestinationError)) this.options.log?.error({ err: error, destination: destination.name }, 'destination threw an unexpected error; retrying');
       let gaveUp = 0;
-      await this.commitDurably((later) => {
-        gaveUp = batch.filter((item) => !this.retry(item, reason, retryAfter, later)).length;
+      await this.commitDurably(async (tx, later) => {
+        gaveUp = 0;
+        for (const item of batch) if (!(await this.retry(tx, item, reason, retryAfter, later))) gaveUp++;
       });
       // Counted by the code the items are left with: retried (TRANSIENT) or given up (ATTEMPTS_EXHAUSTED, by retry()).
       if (batch.length > gaveUp) this.countFailures(destination.name, 'TRANSIENT', batch.length - gaveUp);
@@ -276,8 +284,8 @@ export class DeliveryQueue {
     metrics.deliverySeconds.observe({ destination: destination.name }, (performance.now() - started) / 1000);
     const now = this.options.now().toISOString();
     let stored: DueItem[] = [];
-    await this.commitDurably((later) => {
-      stored = this.recordOutcomes(destination, batch, outcomes, now, later);
+    await this.commitDurably(async (tx, later) => {
+      stored = await this.recordOutcomes(tx, destination, batch, outcomes, now, later);
     });
     if (stored.length > 0) {
       metrics.deliveredInstances.inc({ destination: destination.name }, stored.length);
@@ -290,28 +298,28 @@ export class DeliveryQueue {
    * Records each instance's answer from the destination, in the caller's commit; answers those
    * stored, for confirmation. Events and metrics go through `later`: after the commit succeeded.
    */
-  private recordOutcomes(destination: Destination, batch: DueItem[], outcomes: Map<string, InstanceOutcome>, now: string, later: Later): DueItem[] {
+  private async recordOutcomes(tx: DeliveriesStore, destination: Destination, batch: DueItem[], outcomes: Map<string, InstanceOutcome>, now: string, later: Later): Promise<DueItem[]> {
     const stored: DueItem[] = [];
     for (const item of batch) {
       const outcome = outcomes.get(item.sopInstanceUid);
       if (!outcome) {
-        this.retry(item, 'the destination did not acknowledge this instance', undefined, later);
+        await this.retry(tx, item, 'the destination did not acknowledge this instance', undefined, later);
       } else if (outcome.status === 'stored') {
         // A confirming destination keeps the item 'sending' until the check answers, so status never
         // shows 'delivered' for an instance about to become 'confirmed'.
-        if (!this.confirms(destination)) this.repo.setState(item.deliveryId, item.index, 'delivered', now, { warning: outcome.warning ?? null, lastError: null });
-        else if (outcome.warning) this.repo.setState(item.deliveryId, item.index, 'sending', now, { warning: outcome.warning });
+        if (!this.confirms(destination)) await tx.setState(item.deliveryId, item.index, 'delivered', now, { warning: outcome.warning ?? null, lastError: null });
+        else if (outcome.warning) await tx.setState(item.deliveryId, item.index, 'sending', now, { warning: outcome.warning });
         stored.push(item);
       } else if (outcome.permanent) {
         // One code in the row, in status and as the metric's label (protocol/delivery-failure-codes.ts).
         const code = outcome.code ?? 'REFUSED';
-        this.repo.setState(item.deliveryId, item.index, 'failed', now, { lastError: outcome.reason, failureCode: code });
+        await tx.setState(item.deliveryId, item.index, 'failed', now, { lastError: outcome.reason, failureCode: code });
         later(() => {
           this.countFailures(destination.name, code);
-          this.options.events.emitForUpload(item.uploadId, { type: 'failed', uploadId: item.uploadId, instance: item.index, destination: destination.name, reason: outcome.reason });
+          this.options.events.publish(item.userId, { type: 'failed', uploadId: item.uploadId, instance: item.index, destination: destination.name, reason: outcome.reason });
         });
       } else {
-        this.retry(item, outcome.reason, undefined, later);
+        await this.retry(tx, item, outcome.reason, undefined, later);
       }
     }
     return stored;
@@ -320,7 +328,7 @@ export class DeliveryQueue {
   private async confirm(destination: Destination, study: { uploadId: string; studyInstanceUid: string; serviceLevel: 'STAT' | 'ROUTINE' }, stored: DueItem[]): Promise<void> {
     const now = this.options.now().toISOString();
     if (!this.confirms(destination) || !destination.confirm) {
-      for (const item of stored) this.options.events.emitForUpload(item.uploadId, { type: 'delivered', uploadId: item.uploadId, instance: item.index, destination: destination.name });
+      for (const item of stored) this.options.events.publish(item.userId, { type: 'delivered', uploadId: item.uploadId, instance: item.index, destination: destination.name });
       return;
     }
     let present: Set<string>;
@@ -328,20 +336,20 @@ export class DeliveryQueue {
       present = await destination.confirm(study, stored.map((i) => i.sopInstanceUid));
     } catch (error) {
       this.options.log?.warn({ uploadId: study.uploadId, destination: destination.name, err: error }, 'confirmation query failed; instances stay delivered, unconfirmed');
-      await this.commitDurably(() => {
-        for (const item of stored) this.repo.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the confirmation query failed', lastError: null });
+      await this.commitDurably(async (tx) => {
+        for (const item of stored) await tx.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the confirmation query failed', lastError: null });
       });
       return;
     }
-    await this.commitDurably((later) => this.recordConfirmations(destination, stored, present, now, later));
+    await this.commitDurably((tx, later) => this.recordConfirmations(tx, destination, stored, present, now, later));
   }
 
-  private recordConfirmations(destination: Destination, stored: DueItem[], present: Set<string>, now: string, later: Later): void {
+  private async recordConfirmations(tx: DeliveriesStore, destination: Destination, stored: DueItem[], present: Set<string>, now: string, later: Later): Promise<void> {
     for (const item of stored) {
       const confirmed = present.has(item.sopInstanceUid);
-      if (confirmed) this.repo.setState(item.deliveryId, item.index, 'confirmed', now, { lastError: null });
-      else this.repo.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the PACS does not list it yet' });
-      later(() => this.options.events.emitForUpload(item.uploadId, { type: confirmed ? 'confirmed' : 'delivered', uploadId: item.uploadId, instance: item.index, destination: destination.name }));
+      if (confirmed) await tx.setState(item.deliveryId, item.index, 'confirmed', now, { lastError: null });
+      else await tx.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the PACS does not list it yet' });
+      later(() => this.options.events.publish(item.userId, { type: confirmed ? 'confirmed' : 'delivered', uploadId: item.uploadId, instance: item.index, destination: destination.name }));
     }
   }
 
@@ -357,13 +365,13 @@ export class DeliveryQueue {
    * Queues an item again after a transient failure, with backoff; answers false when the item used
    * up delivery.maxAttempts instead and failed for good (its data is kept for a person's retry).
    */
-  private retry(item: DueItem, reason: string, retryAfterSeconds: number | undefined, later: Later): boolean {
+  private async retry(tx: DeliveriesStore, item: DueItem, reason: string, retryAfterSeconds: number | undefined, later: Later): Promise<boolean> {
     const { initialBackoffSeconds, maxBackoffSeconds, maxAttempts } = this.options.delivery;
     if (maxAttempts !== undefined && item.attempts + 1 >= maxAttempts) {
-      this.repo.giveUp(item.deliveryId, item.index, `gave up after ${item.attempts + 1} attempts: ${reason}`, this.options.now().toISOString());
+      await tx.giveUp(item.deliveryId, item.index, `gave up after ${item.attempts + 1} attempts: ${reason}`, this.options.now().toISOString());
       later(() => {
         this.countFailures(item.destination, 'ATTEMPTS_EXHAUSTED');
-        this.options.events.emitForUpload(item.uploadId, { type: 'failed', uploadId: item.uploadId, instance: item.index, destination: item.destination, reason });
+        this.options.events.publish(item.userId, { type: 'failed', uploadId: item.uploadId, instance: item.index, destination: item.destination, reason });
       });
       return false;
     }
@@ -371,7 +379,7 @@ export class DeliveryQueue {
     // Full jitter on the upper half, so many relays retrying one PACS don't do so in step.
     const delay = Math.max(retryAfterSeconds ?? 0, exponential * (0.5 + Math.random() * 0.5));
     const now = this.options.now();
-    this.repo.retryLater(item.deliveryId, item.index, new Date(now.getTime() + delay * 1000).toISOString(), reason, now.toISOString());
+    await tx.retryLater(item.deliveryId, item.index, new Date(now.getTime() + delay * 1000).toISOString(), reason, now.toISOString());
     return true;
   }
 
@@ -379,9 +387,9 @@ export class DeliveryQueue {
   private async afterBatch(batch: DueItem[]): Promise<void> {
     const now = this.options.now().toISOString();
     // Tried until recorded too: the release below is what frees the study's space.
-    await this.commitDurably(() => {
+    await this.commitDurably(async (tx) => {
       for (const item of batch) {
-        if (this.repo.deliveredEverywhere(item.uploadId, item.index)) this.repo.markDelivered(item.sopInstanceUid, item.sha256, now);
+        if (await tx.deliveredEverywhere(item.uploadId, item.index)) await tx.markDelivered(item.sopInstanceUid, item.sha256, now);
       }
     });
     for (const uploadId of new Set(batch.map((item) => item.uploadId))) this.track(this.releaseIfDone(uploadId));
@@ -392,21 +400,21 @@ export class DeliveryQueue {
    * instance delivered, or some failed for good); a retry that changes the outcome adds a row.
    */
   private async auditFinishedDeliveries(uploadId: string): Promise<void> {
-    const study = this.options.db.prepare(`SELECT study_instance_uid, user_id FROM uploads WHERE id = ? AND state = 'accepted'`).get(uploadId) as { study_instance_uid: string; user_id: number } | undefined;
-    if (!study) return;
-    const items = this.repo.itemsOf(uploadId);
+    const study = await this.options.store.uploads.find(uploadId);
+    if (study?.state !== 'accepted') return;
+    const items = await this.repo.itemsOf(uploadId);
     for (const destination of new Set(items.map((i) => i.destination))) {
       const mine = items.filter((i) => i.destination === destination);
       if (mine.some((i) => i.state === 'queued' || i.state === 'sending')) continue;
       const failed = mine.filter((i) => i.state === 'failed').length;
-      const target = `upload ${uploadId} study ${study.study_instance_uid} to ${destination}`;
+      const target = `upload ${uploadId} study ${study.studyInstanceUid} to ${destination}`;
       const outcome = failed === 0 ? `delivered ${mine.length}` : `delivered ${mine.length - failed}, failed ${failed}`;
-      await this.options.audit.recordOnce({ action: 'delivery', actorUserId: study.user_id, address: null, target, outcome });
+      await this.options.store.audit.recordOnce({ action: 'delivery', actorUserId: study.userId, address: null, target, outcome });
     }
   }
 
-  private inOneCommit(write: () => void): void {
-    this.options.db.transaction(write)();
+  private inOneCommit(write: (tx: DeliveriesStore) => Promise<void>): Promise<void> {
+    return this.options.store.withTransaction((tx) => write(tx.deliveries));
   }
 
   /**
@@ -417,10 +425,10 @@ export class DeliveryQueue {
    * a failed try announces nothing. Stopped meanwhile, it throws: the items stay 'sending' and the
    * next start queues them again.
    */
-  private async commitDurably(write: (later: Later) => void): Promise<void> {
-    await this.untilRecorded(() => {
+  private async commitDurably(write: (tx: DeliveriesStore, later: Later) => Promise<void>): Promise<void> {
+    await this.untilRecorded(async () => {
       const notices: (() => void)[] = [];
-      this.inOneCommit(() => write((notice) => notices.push(notice)));
+      await this.inOneCommit((tx) => write(tx, (notice) => notices.push(notice)));
       for (const notice of notices) notice();
     });
   }
@@ -454,15 +462,13 @@ export class DeliveryQueue {
   async releaseIfDone(uploadId: string): Promise<boolean> {
     // Tried until recorded: a failure here would leave the study's data, and its space, held.
     await this.untilRecorded(() => this.auditFinishedDeliveries(uploadId));
-    const upload = this.options.db.prepare(`SELECT state FROM uploads WHERE id = ?`).get(uploadId) as { state: string } | undefined;
-    if (upload?.state !== 'accepted' || !this.repo.allFinal(uploadId)) return false;
-    const failed = this.repo.itemsOf(uploadId).some((i) => i.state === 'failed');
+    const upload = await this.options.store.uploads.find(uploadId);
+    if (upload?.state !== 'accepted' || !(await this.repo.allFinal(uploadId))) return false;
+    const failed = (await this.repo.itemsOf(uploadId)).some((i) => i.state === 'failed');
     // Verified but unrouted instances, and instances whose verification was cut short, still need the data.
-    const unsent = (this.options.db.prepare(`SELECT COUNT(*) AS n FROM upload_instances i WHERE i.upload_id = ? AND i.state IN ('received', 'verified')
-      AND NOT EXISTS (SELECT 1 FROM delivery_items di JOIN deliveries d ON d.id = di.delivery_id WHERE d.upload_id = i.upload_id AND di.idx = i.idx)`).get(uploadId) as { n: number }).n;
-    if (failed || unsent > 0) return false;
+    if (failed || (await this.repo.unqueuedInstances(uploadId)) > 0) return false;
     await this.options.storage.deleteUpload(uploadId);
-    this.options.events.emitForUpload(uploadId, { type: 'delivered', uploadId });
+    this.options.events.publish(upload.userId, { type: 'delivered', uploadId });
     this.options.log?.info({ uploadId }, 'study delivered everywhere; temporary data deleted');
     return true;
   }

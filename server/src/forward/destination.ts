@@ -4,7 +4,7 @@ import type { DeliveryFailureCode } from '../protocol/delivery-failure-codes.js'
 /**
  * A place studies are delivered to: DICOMweb STOW-RS, Orthanc REST, DICOM C-STORE or a local
  * folder. The delivery queue talks to every kind through this interface only; each
- * implementation passes server/test/forward/destination-contract.ts.
+ * implementation passes server/test/destinations/destination-contract.ts.
  */
 export interface Destination {
   /** Configured name, e.g. "main-pacs"; appears in status, audit and metrics. */

@@ -6,7 +6,7 @@ import { RelayError, storageFullError } from './relay-error.js';
 
 export interface ErrorHandlerOptions {
   /** Retry-After for a full disk (UploadService.storageRetryAfterSeconds); a minute when absent or failing. */
-  storageRetryAfterSeconds?: () => number;
+  storageRetryAfterSeconds?: () => Promise<number>;
 }
 
 /**
@@ -15,12 +15,12 @@ export interface ErrorHandlerOptions {
  * the log (by request id), never in the response.
  */
 export function installErrorHandler(app: FastifyInstance, options: ErrorHandlerOptions = {}): void {
-  app.setErrorHandler((error: FastifyError | RelayError, request, reply) => {
+  app.setErrorHandler(async (error: FastifyError | RelayError, request, reply) => {
     if (!(error instanceof RelayError) && isDiskFull(error)) {
       // A full disk anywhere (the database recording an init or a completion, not only a chunk's
       // write) is the client's 507 with the reason, never an internal error (RFC 4918 §11.5).
       request.log.error({ code: (error as { code?: string }).code }, 'request failed: the disk is full');
-      error = storageFull(options);
+      error = await storageFull(options);
     }
     if (error instanceof RelayError) {
       for (const [name, value] of Object.entries(error.headers)) void reply.header(name, value);
@@ -48,10 +48,10 @@ function errorBody(code: RelayErrorCode, message: string, details: Record<string
   return { error: { ...details, code, message } };
 }
 
-function storageFull(options: ErrorHandlerOptions): RelayError {
+async function storageFull(options: ErrorHandlerOptions): Promise<RelayError> {
   let seconds = 60;
   try {
-    seconds = options.storageRetryAfterSeconds?.() ?? seconds;
+    seconds = (await options.storageRetryAfterSeconds?.()) ?? seconds;
   } catch {
     // The database cannot say: a minute.
   }

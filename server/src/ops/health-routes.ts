@@ -38,15 +38,15 @@ const registerHealthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const disk = await room.then((room) => (room ? 'ok' as const : 'low' as const), () => 'unavailable' as const);
     const ready = database === 'ok' && disk === 'ok';
     // Not ready: when to look again, soon while deliveries are freeing space (as a 507 says).
-    if (!ready) void reply.header('retry-after', String(retryAfterSeconds(services)));
+    if (!ready) void reply.header('retry-after', String(await retryAfterSeconds(services)));
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: { database, disk } });
   });
 };
 
 /** UploadService.storageRetryAfterSeconds, or a minute when the database cannot say. */
-function retryAfterSeconds(services: RelayServices): number {
+async function retryAfterSeconds(services: RelayServices): Promise<number> {
   try {
-    return services.uploads.storageRetryAfterSeconds();
+    return await services.uploads.storageRetryAfterSeconds();
   } catch {
     return 60;
   }

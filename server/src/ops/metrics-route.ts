@@ -34,7 +34,7 @@ const registerMetricsRoute: FastifyPluginAsyncTypebox<MetricsRouteOptions> = asy
       }
     },
   }, async (_request, reply) => {
-    deliveries.updateQueueDepthMetric();
+    await deliveries.updateQueueDepthMetric();
     void reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });

@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import type { RelayDatabase } from '../db/database.js';
 
 /** Upload lifecycle events, as sent on GET /events. Ids and states only: never PHI. */
 export type RelayEvent =
@@ -12,27 +11,49 @@ export type RelayEvent =
   | { type: 'failed'; uploadId: string; instance: number; destination: string; reason: string };
 
 /**
- * In-process fan-out of upload events to the event streams of the upload's owner. A listener that
- * falls behind is its stream's problem (it buffers or drops), never the relay's.
+ * Where upload events go, from the services that cause them to the event streams (GET /events) of
+ * the upload's owner and of admins. The publisher names the owner, so the bus never looks anything
+ * up. The in-process bus serves one relay; relays sharing one database need a bus that crosses
+ * processes (PostgreSQL LISTEN/NOTIFY), which implements this same interface and passes the same
+ * contract suite (server/test/ops/event-bus-contract.ts).
+ *
+ * Events are published after the commit that made them true, never before: a subscriber told
+ * "verified" finds the instance verified.
  */
-export class RelayEvents {
+export interface RelayEventBus {
+  /** Delivers the event to the owner's subscribers and to every 'all' subscriber. Never throws, never waits. */
+  publish(ownerUserId: number, event: RelayEvent): void;
+  /** Subscribes to one user's upload events (or every upload's, for `'all'`); returns the unsubscribe. */
+  subscribe(scope: number | 'all', listener: (event: RelayEvent) => void): () => void;
+}
+
+/**
+ * The bus inside one relay process. A listener that falls behind is its stream's problem (it
+ * buffers or drops), never the publisher's; a listener that throws does not stop the others.
+ */
+export class InProcessEventBus implements RelayEventBus {
   private readonly emitter = new EventEmitter();
 
-  constructor(private readonly db: RelayDatabase) {
+  constructor(private readonly onListenerError: (error: unknown) => void = () => undefined) {
     // One listener per open event stream; hundreds of workstations are normal.
     this.emitter.setMaxListeners(0);
   }
 
-  emitForUpload(uploadId: string, event: RelayEvent): void {
-    const row = this.db.prepare('SELECT user_id FROM uploads WHERE id = ?').get(uploadId) as { user_id: number } | undefined;
-    if (row) this.emitter.emit(`user:${row.user_id}`, event);
+  publish(ownerUserId: number, event: RelayEvent): void {
+    this.emitter.emit(`user:${ownerUserId}`, event);
     this.emitter.emit('all', event);
   }
 
-  /** Subscribes to one user's upload events (or every upload's, for `'all'`); returns the unsubscribe. */
   subscribe(scope: number | 'all', listener: (event: RelayEvent) => void): () => void {
     const channel = scope === 'all' ? 'all' : `user:${scope}`;
-    this.emitter.on(channel, listener);
-    return () => this.emitter.off(channel, listener);
+    const guarded = (event: RelayEvent) => {
+      try {
+        listener(event);
+      } catch (error) {
+        this.onListenerError(error);
+      }
+    };
+    this.emitter.on(channel, guarded);
+    return () => this.emitter.off(channel, guarded);
   }
 }

@@ -8,7 +8,7 @@ import { httpStatusCode, INSTANCE_REJECTION_CODES, type HttpStatusCode, type Ins
  * what an operator sees in status is what a dashboard counts.
  *
  * The named codes are the relay's own, and an instance the relay's check before sending refused
- * (forward/study-membership.ts) keeps that check's INSTANCE_REJECTION_CODES code (e.g.
+ * (destinations/study-membership.ts) keeps that check's INSTANCE_REJECTION_CODES code (e.g.
  * STUDY_UID_MISMATCH). Two families carry the status a destination answered:
  * HTTP_nnn for STOW-RS and Orthanc REST (RFC 9110 §15) and DICOM_hhhh for a C-STORE status
  * (PS3.4 Table B.2-1, PS3.7 Annex C) or a STOW-RS Failure Reason (PS3.18 §10.5.3), which are the

@@ -1,15 +1,19 @@
 import type { AccountsStores } from './accounts-store.js';
 import type { AuditStore } from './audit-store.js';
+import type { DeliveriesStore } from './deliveries-store.js';
+import type { UploadsStore } from './uploads-store.js';
 
 /** The stores a transaction offers; RelayStore offers the same outside one. */
 export interface TransactionStores extends AccountsStores {
   audit: AuditStore;
+  uploads: UploadsStore;
+  deliveries: DeliveriesStore;
 }
 
 /**
  * The relay's state behind one interface, so a second backend (PostgreSQL, shared by N relays) can
  * replace SQLite without touching service logic. Services see only these interfaces; every SQL
- * statement lives in store/sqlite (and db/).
+ * statement lives in store/sqlite.
  *
  * Outside a transaction each store call is atomic on its own and sees every transaction committed
  * before it.

@@ -1,5 +1,5 @@
 import { ResumableSha256 } from './resumable-sha256.js';
-import type { UploadsRepository } from './uploads-repository.js';
+import type { UploadsStore } from '../store/uploads-store.js';
 
 /**
  * Carries each instance's SHA-256 from chunk to chunk, so that verifying an instance sent in order
@@ -15,7 +15,7 @@ import type { UploadsRepository } from './uploads-repository.js';
  * commit that removed it), where reading the rest once at verification costs about a second.
  */
 export class HashCarrier {
-  constructor(private readonly repo: UploadsRepository) {}
+  constructor(private readonly uploads: UploadsStore) {}
 
   /**
    * The hash to feed the chunk at `offset` as it is written: a new one at offset 0, else the one its
@@ -23,7 +23,7 @@ export class HashCarrier {
    */
   async forChunk(uploadId: string, index: number, offset: number): Promise<ResumableSha256 | undefined> {
     if (offset === 0) return ResumableSha256.start();
-    const state = this.repo.hashStateEndingAt(uploadId, index, offset);
+    const state = await this.uploads.hashStateEndingAt(uploadId, index, offset);
     return state ? ResumableSha256.start(state) : undefined;
   }
 }

@@ -1,10 +1,9 @@
-import type { RelayDatabase } from '../db/database.js';
-import type { RelayEvents } from '../ops/relay-events.js';
+import type { RelayEventBus } from '../ops/relay-events.js';
 import type { RelayMetrics } from '../ops/relay-metrics.js';
 import type { TemporaryStorage } from '../storage/storage.js';
+import type { RelayStore, TransactionStores } from '../store/relay-store.js';
 import { InstanceVerifier } from './instance-verifier.js';
 import { Semaphore } from './semaphore.js';
-import type { UploadsRepository } from './uploads-repository.js';
 
 /** Instance heads kept for verification at most (64 KiB each: 16 MiB). */
 const HEADS_KEPT = 256;
@@ -15,16 +14,21 @@ export interface UploadLog {
 }
 
 export interface InstanceVerificationOptions {
-  db: RelayDatabase;
-  repo: UploadsRepository;
+  store: RelayStore;
   storage: TemporaryStorage;
   allowedSopClasses: readonly string[];
-  events: RelayEvents;
+  events: RelayEventBus;
   metrics: RelayMetrics;
-  /** Called for each instance as soon as it is verified, in the same commit: forwarding starts while the rest still arrives. */
-  onInstanceVerified?: (uploadId: string, index: number) => void;
+  /**
+   * Called for each instance as soon as it is verified, inside the commit that records the verdict
+   * (its writes go through `tx`): forwarding starts while the rest still arrives. Answers what to
+   * announce once that commit has succeeded.
+   */
+  onInstanceVerified?: InstanceVerifiedHook;
   log: () => UploadLog | undefined;
 }
+
+export type InstanceVerifiedHook = (tx: TransactionStores, uploadId: string, index: number) => Promise<() => void>;
 
 /**
  * Verifies each instance once all its bytes are held (InstanceVerifier: the manifest's SHA-256, the
@@ -57,10 +61,9 @@ export class InstanceVerification {
     const key = `${uploadId}/${index}`;
     const running = this.running.get(key);
     if (running) return running;
-    const { repo, db, events, metrics } = this.options;
+    const { store, events, metrics } = this.options;
     const job = this.slots.run(async () => {
-      const upload = repo.find(uploadId);
-      const instance = repo.instance(uploadId, index);
+      const [upload, instance] = await Promise.all([store.uploads.find(uploadId), store.uploads.instance(uploadId, index)]);
       if (!upload || !instance || instance.state !== 'received') return;
       // Bytes hashed as they were written (one chunk holding all of it, or the hash carried from
       // chunk to chunk) are not read again: instanceSha256.
@@ -69,23 +72,24 @@ export class InstanceVerification {
       const outcome = await this.verifier.verify({
         uploadId, index, size: instance.size, sha256: instance.sha256, studyInstanceUid: upload.studyInstanceUid,
         sopInstanceUid: instance.sopInstanceUid, sopClassUid: instance.sopClassUid, head,
-        pieces: repo.chunks(uploadId, index), carriedHash: repo.furthestHashState(uploadId, index),
+        pieces: await store.uploads.chunks(uploadId, index), carriedHash: await store.uploads.furthestHashState(uploadId, index),
       });
       if (outcome.ok) {
         // Verified and queued for delivery in one commit: no crash can fall between the two, and a
-        // small instance costs one disk flush here instead of two.
-        db.transaction(() => {
-          repo.setInstanceState(uploadId, index, 'verified', { transferSyntaxUid: outcome.transferSyntaxUid });
-          repo.forgetHashStates(uploadId, index);
-          events.emitForUpload(uploadId, { type: 'validated', uploadId, instance: index, ok: true });
-          this.options.onInstanceVerified?.(uploadId, index);
-        })();
+        // small instance costs one disk flush here instead of two. Told only once it is true.
+        const announceQueued = await store.withTransaction(async (tx) => {
+          await tx.uploads.setInstanceState(uploadId, index, 'verified', { transferSyntaxUid: outcome.transferSyntaxUid });
+          await tx.uploads.forgetHashStates(uploadId, index);
+          return this.options.onInstanceVerified?.(tx, uploadId, index);
+        });
+        events.publish(upload.userId, { type: 'validated', uploadId, instance: index, ok: true });
+        announceQueued?.();
       } else {
-        events.emitForUpload(uploadId, { type: 'validated', uploadId, instance: index, ok: false, reason: outcome.code });
-        db.transaction(() => {
-          repo.setInstanceState(uploadId, index, 'rejected', { rejectionCode: outcome.code, rejectionReason: outcome.reason });
-          repo.forgetHashStates(uploadId, index);
-        })();
+        await store.withTransaction(async (tx) => {
+          await tx.uploads.setInstanceState(uploadId, index, 'rejected', { rejectionCode: outcome.code, rejectionReason: outcome.reason });
+          await tx.uploads.forgetHashStates(uploadId, index);
+        });
+        events.publish(upload.userId, { type: 'validated', uploadId, instance: index, ok: false, reason: outcome.code });
         metrics.instanceRejections.inc({ reason: outcome.code });
         this.options.log()?.info({ uploadId, instance: index, reason: outcome.code }, 'instance rejected');
       }

@@ -1,10 +1,10 @@
 import type { RelayMetrics } from '../ops/relay-metrics.js';
 import type { TemporaryStorage } from '../storage/storage.js';
 import type { UploadLog } from './instance-verification.js';
-import type { UploadsRepository } from './uploads-repository.js';
+import type { UploadsStore } from '../store/uploads-store.js';
 
 export interface UploadExpiryOptions {
-  repo: UploadsRepository;
+  uploads: UploadsStore;
   storage: TemporaryStorage;
   metrics: RelayMetrics;
   now: () => Date;
@@ -23,23 +23,23 @@ export class UploadExpiry {
   constructor(private readonly options: UploadExpiryOptions) {}
 
   async sweep(): Promise<{ expired: number; orphans: number }> {
-    const { repo, storage, metrics } = this.options;
+    const { uploads, storage, metrics } = this.options;
     const now = this.options.now().toISOString();
     let expired = 0;
-    for (const id of repo.expiredUploadIds(now)) {
-      if (repo.setUploadState(id, 'expired', now, ['receiving'])) {
+    for (const id of await uploads.expiredUploadIds(now)) {
+      if (await uploads.setUploadState(id, 'expired', now, ['receiving'])) {
         expired++;
         metrics.uploadsExpired.inc();
         metrics.activeUploads.dec();
         this.options.log()?.info({ uploadId: id }, 'upload expired');
       }
       // The carried hash states hold a few bytes of the instances each: none outlives the upload.
-      repo.forgetHashStates(id);
+      await uploads.forgetHashStates(id);
       await storage.deleteUpload(id);
     }
     let orphans = 0;
     for (const id of await storage.listUploads()) {
-      if (repo.isDisposable(id)) {
+      if (await uploads.isDisposable(id)) {
         await storage.deleteUpload(id);
         orphans++;
       }

@@ -15,10 +15,10 @@ import type { AuditAction } from '../store/audit-store.js';
  * uploader role; every other operation needs the upload token issued for that very upload.
  */
 const registerUploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { uploads, deliveries, guards, audit, config } = app.services;
+  const { uploads, deliveries, guards, audit, config, store } = app.services;
   const uploadToken = guards.requireUploadToken();
-  const auditUpload = (request: Pick<FastifyRequest, 'ip' | 'principal' | 'uploadPrincipal'>, action: AuditAction, uploadId: string, detail = '') => {
-    const upload = uploads.repository.find(uploadId);
+  const auditUpload = async (request: Pick<FastifyRequest, 'ip' | 'principal' | 'uploadPrincipal'>, action: AuditAction, uploadId: string, detail = '') => {
+    const upload = await store.uploads.find(uploadId);
     return audit.record({
       action, outcome: 'success', address: request.ip,
       actorUserId: request.principal?.userId ?? request.uploadPrincipal?.userId ?? null,
@@ -50,10 +50,10 @@ const registerUploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: uploadToken,
   }, async (request, reply) => {
     const uploadId = request.params.id;
-    const status = uploads.status(uploadId);
+    const status = await uploads.status(uploadId);
     void reply.header('upload-received', String(status.receivedBytes)).header('upload-length', String(status.totalBytes));
     if (request.query.instance !== undefined) {
-      const offsets = uploads.instanceOffsets(uploadId, queryInteger(request.query.instance, 'instance'));
+      const offsets = await uploads.instanceOffsets(uploadId, queryInteger(request.query.instance, 'instance'));
       void reply.header('upload-offset', String(offsets.contiguousBytes)).header('upload-length', String(offsets.size));
     }
     return reply.status(200).send();
@@ -93,7 +93,7 @@ const registerUploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: { params: UploadIdParams, response: { 200: UploadStatus, ...ERROR_RESPONSES } },
     onRequest: uploadToken,
   }, async (request) => {
-    const wasAccepted = uploads.repository.find(request.params.id)?.state === 'accepted';
+    const wasAccepted = (await store.uploads.find(request.params.id))?.state === 'accepted';
     const status = await uploads.complete(request.params.id);
     if (!wasAccepted) {
       const rejected = status.instances.filter((i) => i.state === 'rejected').length;
@@ -109,8 +109,8 @@ const registerUploadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       onRequest,
     }, async (request) => {
       const uploadId = request.params.id;
-      if (!uploads.repository.find(uploadId)) throw new RelayError(404, 'UPLOAD_NOT_FOUND');
-      const requeued = deliveries.retryFailed(uploadId);
+      if (!(await store.uploads.find(uploadId))) throw new RelayError(404, 'UPLOAD_NOT_FOUND');
+      const requeued = await deliveries.retryFailed(uploadId);
       await auditUpload(request, 'upload-retry', uploadId, `: ${requeued} instance deliveries requeued`);
       return { requeued };
     });

@@ -2,28 +2,28 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { AccessPrincipal, TokenService } from '../auth/token-service.js';
 import type { RelayConfig } from '../config/relay-config.js';
-import type { RelayDatabase } from '../db/database.js';
 import { RelayError } from '../http/relay-error.js';
 import type { RelayMetrics } from '../ops/relay-metrics.js';
-import type { RelayEvents } from '../ops/relay-events.js';
-import type { DeliveryItemStatus } from '../forward/deliveries-repository.js';
+import type { RelayEventBus } from '../ops/relay-events.js';
 import type { ChunkQuery, ChunkResponse, InitUploadRequest, InitUploadResponse, UploadStatus } from '../protocol/upload-protocol.js';
 import { isDiskFull } from '../storage/disk-full.js';
 import { OverlongWriteError, ShortWriteError, type TemporaryStorage } from '../storage/storage.js';
+import type { DeliveryItemStatus } from '../store/deliveries-store.js';
+import type { RelayStore } from '../store/relay-store.js';
+import type { InstanceRecord, UploadRecord, UploadsStore } from '../store/uploads-store.js';
 import { ByteRangeSet } from './byte-ranges.js';
 import { ChunkWriters } from './chunk-writers.js';
 import { sha256FromContentDigest } from './content-digest.js';
 import { HashCarrier } from './hash-carrier.js';
-import { InstanceVerification, type UploadLog } from './instance-verification.js';
+import { InstanceVerification, type InstanceVerifiedHook, type UploadLog } from './instance-verification.js';
 import type { ResumableSha256 } from './resumable-sha256.js';
 import { Semaphore } from './semaphore.js';
 import { UploadExpiry } from './upload-expiry.js';
 import { UploadSpace } from './upload-space.js';
 import { UploadStatusView } from './upload-status-view.js';
-import { UploadsRepository, type InstanceRecord, type UploadRecord } from './uploads-repository.js';
 
 export interface UploadServiceOptions {
-  db: RelayDatabase;
+  store: RelayStore;
   storage: TemporaryStorage;
   tokens: TokenService;
   metrics: RelayMetrics;
@@ -31,13 +31,13 @@ export interface UploadServiceOptions {
   uploadTokenSeconds: number;
   now: () => Date;
   /** Lifecycle events for GET /events. */
-  events: RelayEvents;
-  /** Called for each instance as soon as it is verified: forwarding starts while the rest still arrives. */
-  onInstanceVerified?: (uploadId: string, index: number) => void;
+  events: RelayEventBus;
+  /** Called for each instance as soon as it is verified, in the verdict's commit: forwarding starts while the rest still arrives. */
+  onInstanceVerified?: InstanceVerifiedHook;
   /** Called once per upload when it is complete and verified: the relay owns its delivery from here. */
   onStudyAccepted?: (uploadId: string) => void;
   /** Delivery state per destination and instance, for status. */
-  deliveryItems?: (uploadId: string) => readonly DeliveryItemStatus[];
+  deliveryItems?: (uploadId: string) => Promise<readonly DeliveryItemStatus[]>;
   log?: UploadLog;
   /**
    * A chunk being written whose connection has moved no byte for this long is dropped when another
@@ -61,7 +61,7 @@ export interface ChunkHeaders {
  * cut, loses nothing it confirmed.
  */
 export class UploadService {
-  private readonly repo: UploadsRepository;
+  private readonly repo: UploadsStore;
   private readonly writers: ChunkWriters;
   private readonly verification: InstanceVerification;
   private readonly space: UploadSpace;
@@ -73,7 +73,7 @@ export class UploadService {
   private readonly hashes: HashCarrier;
 
   constructor(private readonly options: UploadServiceOptions) {
-    const repo = new UploadsRepository(options.db);
+    const repo = options.store.uploads;
     this.repo = repo;
     const log = () => this.options.log;
     this.writers = new ChunkWriters({
@@ -81,23 +81,19 @@ export class UploadService {
       onDropped: (range) => this.options.log?.info({ instance: range }, 'chunk connection silent while its range is sent again: dropped'),
     });
     this.verification = new InstanceVerification({
-      db: options.db, repo, storage: options.storage, allowedSopClasses: options.limits.allowedSopClasses,
+      store: options.store, storage: options.storage, allowedSopClasses: options.limits.allowedSopClasses,
       events: options.events, metrics: options.metrics, log,
       ...(options.onInstanceVerified ? { onInstanceVerified: options.onInstanceVerified } : {}),
     });
-    this.space = new UploadSpace({ storage: options.storage, repo, limits: options.limits, now: options.now, onRefusedChunk: () => this.reject('storage_full'), log });
+    this.space = new UploadSpace({ storage: options.storage, uploads: repo, deliveries: options.store.deliveries, limits: options.limits, now: options.now, onRefusedChunk: () => this.reject('storage_full'), log });
     this.view = new UploadStatusView(repo, options.deliveryItems);
-    this.expiry = new UploadExpiry({ repo, storage: options.storage, metrics: options.metrics, now: options.now, intervalSeconds: options.limits.cleanupIntervalSeconds, log });
+    this.expiry = new UploadExpiry({ uploads: repo, storage: options.storage, metrics: options.metrics, now: options.now, intervalSeconds: options.limits.cleanupIntervalSeconds, log });
     this.hashes = new HashCarrier(repo);
   }
 
   /** The server's logger, once the app exists (logs carry upload ids and instance indexes, never PHI). */
   setLogger(log: UploadLog): void {
     this.options.log = log;
-  }
-
-  get repository(): UploadsRepository {
-    return this.repo;
   }
 
   async init(principal: AccessPrincipal, request: InitUploadRequest): Promise<InitUploadResponse> {
@@ -123,7 +119,7 @@ export class UploadService {
       .update(JSON.stringify(instances.map((i) => [i.sopInstanceUid, i.sopClassUid, i.size, i.sha256])))
       .digest('hex');
 
-    let upload = this.repo.findResumable(principal.userId, study.studyInstanceUid, manifestHash);
+    let upload = await this.repo.findResumable(principal.userId, study.studyInstanceUid, manifestHash);
     let resumed = upload !== undefined;
     if (!upload) {
       // Admissions are decided one at a time, from the measurement of the room to the insert: two
@@ -132,16 +128,16 @@ export class UploadService {
       [upload, resumed] = await this.admissions.run(async (): Promise<[UploadRecord, boolean]> => {
         // A copy of this init that arrived meanwhile (a client sending it again over a lossy link)
         // may have created the upload while this one waited: one upload, both answered with it.
-        const copy = this.repo.findResumable(principal.userId, study.studyInstanceUid, manifestHash);
+        const copy = await this.repo.findResumable(principal.userId, study.studyInstanceUid, manifestHash);
         if (copy) return [copy, true];
-        if (this.repo.countActive(principal.userId) >= limits.maxActiveUploadsPerUser) {
+        if (await this.repo.countActive(principal.userId) >= limits.maxActiveUploadsPerUser) {
           throw new RelayError(429, 'UPLOAD_LIMIT_REACHED', `at most ${limits.maxActiveUploadsPerUser} uploads may be in progress per account`, { maxActiveUploadsPerUser: limits.maxActiveUploadsPerUser });
         }
-        const delivered = this.repo.alreadyDelivered(instances);
+        const delivered = await this.repo.alreadyDelivered(instances);
         await this.space.requireRoom(instances.reduce((sum, i) => (delivered.has(i.sopInstanceUid) ? sum : sum + i.size), 0));
         const id = randomBytes(16).toString('base64url');
         const now = this.options.now();
-        this.repo.insert({
+        await this.repo.insert({
           id, userId: principal.userId, studyInstanceUid: study.studyInstanceUid, modality: study.modality, serviceLevel: study.serviceLevel,
           clinicalHistory: study.clinicalHistory, sourceWorkstation: study.sourceWorkstation, facility: study.facility, manifestHash,
           chunkBytes: limits.preferredChunkBytes, totalBytes, expiresAt: this.expiryFrom(now),
@@ -150,7 +146,7 @@ export class UploadService {
         this.options.metrics.uploadsStarted.inc();
         this.options.metrics.activeUploads.inc();
         this.options.log?.info({ uploadId: id, instances: instances.length, totalBytes, serviceLevel: study.serviceLevel }, 'upload started');
-        return [this.repo.find(id)!, false];
+        return [(await this.repo.find(id))!, false];
       });
     }
     if (resumed) {
@@ -160,13 +156,13 @@ export class UploadService {
       const stat = study.serviceLevel === 'STAT' && upload.serviceLevel !== 'STAT';
       const clinicalHistory = study.clinicalHistory && !upload.clinicalHistory ? study.clinicalHistory : undefined;
       if (stat || clinicalHistory) {
-        this.repo.upgrade(upload.id, { stat, clinicalHistory }, this.options.now().toISOString());
-        upload = this.repo.find(upload.id)!;
+        await this.repo.upgrade(upload.id, { stat, clinicalHistory }, this.options.now().toISOString());
+        upload = (await this.repo.find(upload.id))!;
       }
       this.options.log?.info({ uploadId: upload.id, ...(stat ? { serviceLevel: 'STAT' } : {}) }, 'upload resumed');
     }
     const tokenExpiresAt = new Date(this.options.now().getTime() + this.options.uploadTokenSeconds * 1000);
-    const status = this.view.of(upload);
+    const status = await this.view.of(upload);
     return {
       uploadId: upload.id,
       uploadToken: await this.options.tokens.issueUploadToken({ userId: principal.userId, uploadId: upload.id, sessionId: principal.sessionId }, tokenExpiresAt),
@@ -184,9 +180,9 @@ export class UploadService {
    */
   async receiveChunk(uploadId: string, query: ChunkQuery, headers: ChunkHeaders, body: Readable): Promise<ChunkResponse> {
     const started = process.hrtime.bigint();
-    const upload = this.requireUpload(uploadId);
+    const upload = await this.requireUpload(uploadId);
     if (upload.state !== 'receiving') throw new RelayError(409, 'UPLOAD_NOT_ACTIVE', `this upload is ${upload.state} and takes no more data`);
-    const instance = this.repo.instance(uploadId, query.instance);
+    const instance = await this.repo.instance(uploadId, query.instance);
     if (!instance) throw new RelayError(404, 'UPLOAD_UNKNOWN_INSTANCE', `instance ${query.instance} is not in this upload's manifest`);
     const length = headers.contentLength;
     if (length === undefined) throw new RelayError(411, 'BAD_REQUEST', 'a chunk needs a Content-Length header');
@@ -204,7 +200,7 @@ export class UploadService {
     });
 
     if (instance.state === 'already-delivered') return response(true, instance.size, new ByteRangeSet([[0, instance.size]]));
-    const chunks = this.repo.chunks(uploadId, instance.index);
+    const chunks = await this.repo.chunks(uploadId, instance.index);
     const held = new ByteRangeSet(chunks.map((c) => [c.offset, c.offset + c.length] as const));
     if (end > instance.size) {
       this.reject('offset');
@@ -245,7 +241,7 @@ export class UploadService {
         // The disk filled anyway (something else wrote to it): nothing of the chunk is recorded, so
         // none of it counts (a whole instance's file is removed by the storage); the client is told
         // to come back, not that the relay broke.
-        if (isDiskFull(error)) throw this.space.diskFull(uploadId, instance.index, error);
+        if (isDiskFull(error)) throw await this.space.diskFull(uploadId, instance.index, error);
         throw error;
       } finally {
         claim.release();
@@ -258,10 +254,10 @@ export class UploadService {
       const sha256State = carried?.save();
       let recorded;
       try {
-        recorded = this.repo.recordChunk(uploadId, instance.index, { offset, length, sha256: digest, sha256State }, now.toISOString(), this.expiryFrom(now));
+        recorded = await this.repo.recordChunk(uploadId, instance.index, { offset, length, sha256: digest, sha256State }, now.toISOString(), this.expiryFrom(now));
       } catch (error) {
         // SQLITE_FULL: the transaction rolled back, so the chunk is not held; the client sends it again.
-        if (isDiskFull(error)) throw this.space.diskFull(uploadId, instance.index, error);
+        if (isDiskFull(error)) throw await this.space.diskFull(uploadId, instance.index, error);
         throw error;
       }
       if (!recorded.recorded) throw new RelayError(409, 'UPLOAD_NOT_ACTIVE', 'the upload stopped taking data while this chunk arrived');
@@ -270,7 +266,7 @@ export class UploadService {
       held.add(offset, end);
       if (whole && written.head) this.verification.keepHead(uploadId, instance.index, written.head);
       if (recorded.receivedBytes >= instance.size) {
-        this.options.events.emitForUpload(uploadId, { type: 'received', uploadId, instance: instance.index });
+        this.options.events.publish(upload.userId, { type: 'received', uploadId, instance: instance.index });
         void this.verification.verify(uploadId, instance.index);
       }
       return response(false, recorded.receivedBytes, held);
@@ -280,14 +276,14 @@ export class UploadService {
     }
   }
 
-  status(uploadId: string): UploadStatus {
-    return this.view.of(this.requireUpload(uploadId));
+  async status(uploadId: string): Promise<UploadStatus> {
+    return this.view.of(await this.requireUpload(uploadId));
   }
 
   /** Offsets of one instance, for HEAD requests. */
-  instanceOffsets(uploadId: string, index: number): { size: number; receivedBytes: number; contiguousBytes: number } {
-    this.requireUpload(uploadId);
-    const offsets = this.view.instanceOffsets(uploadId, index);
+  async instanceOffsets(uploadId: string, index: number): Promise<{ size: number; receivedBytes: number; contiguousBytes: number }> {
+    await this.requireUpload(uploadId);
+    const offsets = await this.view.instanceOffsets(uploadId, index);
     if (!offsets) throw new RelayError(404, 'UPLOAD_UNKNOWN_INSTANCE');
     return offsets;
   }
@@ -297,10 +293,10 @@ export class UploadService {
    * upload again answers its status.
    */
   async complete(uploadId: string): Promise<UploadStatus> {
-    const upload = this.requireUpload(uploadId);
+    const upload = await this.requireUpload(uploadId);
     if (upload.state === 'accepted') return this.view.of(upload);
     if (upload.state !== 'receiving') throw new RelayError(409, 'UPLOAD_NOT_ACTIVE', `this upload is ${upload.state}`);
-    const status = this.view.of(upload);
+    const status = await this.view.of(upload);
     const incomplete = status.instances.filter((i) => i.state === 'receiving');
     if (incomplete.length > 0) {
       throw new RelayError(409, 'UPLOAD_INCOMPLETE', `${incomplete.length} instance(s) are not fully received`, {
@@ -308,11 +304,11 @@ export class UploadService {
       });
     }
     await Promise.all(status.instances.filter((i) => i.state === 'received').map((i) => this.verification.verify(uploadId, i.index)));
-    if (this.repo.setUploadState(uploadId, 'accepted', this.options.now().toISOString(), ['receiving'])) {
+    if (await this.repo.setUploadState(uploadId, 'accepted', this.options.now().toISOString(), ['receiving'])) {
       this.options.metrics.uploadsCompleted.inc();
       this.options.metrics.activeUploads.dec();
       this.options.log?.info({ uploadId }, 'upload complete, handed to forwarding');
-      this.options.events.emitForUpload(uploadId, { type: 'accepted', uploadId });
+      this.options.events.publish(upload.userId, { type: 'accepted', uploadId });
       this.options.onStudyAccepted?.(uploadId);
     }
     return this.status(uploadId);
@@ -320,29 +316,35 @@ export class UploadService {
 
   /** Cancels an upload still receiving and frees its space. Accepted studies belong to forwarding. */
   async cancel(uploadId: string): Promise<void> {
-    const upload = this.requireUpload(uploadId);
+    const upload = await this.requireUpload(uploadId);
     if (upload.state === 'accepted') throw new RelayError(409, 'UPLOAD_NOT_ACTIVE', 'this study was already accepted for delivery');
-    if (this.repo.setUploadState(uploadId, 'cancelled', this.options.now().toISOString(), ['receiving'])) {
+    if (await this.repo.setUploadState(uploadId, 'cancelled', this.options.now().toISOString(), ['receiving'])) {
       this.options.metrics.activeUploads.dec();
       this.options.log?.info({ uploadId }, 'upload cancelled');
     }
     // The carried hash states hold a few bytes of the instances each: none outlives the upload.
-    this.repo.forgetHashStates(uploadId);
+    await this.repo.forgetHashStates(uploadId);
     await this.options.storage.deleteUpload(uploadId);
   }
 
-  /** Expires abandoned uploads and deletes temporary data no upload needs (e.g. after a crash). */
   /** Expires abandoned uploads and deletes temporary data no upload needs (e.g. after a crash). */
   cleanup(): Promise<{ expired: number; orphans: number }> {
     return this.expiry.sweep();
   }
 
   /** After a restart: re-verify instances whose verification was cut off, and start the expiry sweep. */
-  start(): void {
-    this.options.metrics.activeUploads.set(this.repo.countAllActive());
-    for (const { uploadId, index } of this.repo.unverifiedInstances()) void this.verification.verify(uploadId, index);
-    // Killed between 'verified' and queueing: queue them now, or they would never be delivered.
-    for (const { uploadId, index } of this.repo.verifiedWithoutDelivery()) this.options.onInstanceVerified?.(uploadId, index);
+  async start(): Promise<void> {
+    this.options.metrics.activeUploads.set(await this.repo.countAllActive());
+    for (const { uploadId, index } of await this.repo.unverifiedInstances()) void this.verification.verify(uploadId, index);
+    // Verified but never queued (a relay older than the one commit for both): queue them now, or
+    // they would never be delivered. Queueing is idempotent, and an unrouted instance stays so.
+    const hook = this.options.onInstanceVerified;
+    if (hook) {
+      for (const { uploadId, index } of await this.repo.verifiedWithoutDelivery()) {
+        const announce = await this.options.store.withTransaction((tx) => hook(tx, uploadId, index));
+        announce();
+      }
+    }
     this.expiry.start();
   }
 
@@ -363,7 +365,7 @@ export class UploadService {
   }
 
   /** How long a client refused for space should wait (507 and /readyz's 503): UploadSpace. */
-  storageRetryAfterSeconds(): number {
+  storageRetryAfterSeconds(): Promise<number> {
     return this.space.retryAfterSeconds();
   }
 
@@ -376,8 +378,8 @@ export class UploadService {
     }, { 'upload-offset': String(held.contiguousEnd) });
   }
 
-  private requireUpload(uploadId: string): UploadRecord {
-    const upload = this.repo.find(uploadId);
+  private async requireUpload(uploadId: string): Promise<UploadRecord> {
+    const upload = await this.repo.find(uploadId);
     if (!upload) throw new RelayError(404, 'UPLOAD_NOT_FOUND');
     return upload;
   }

@@ -2,7 +2,8 @@ import type { RelayConfig } from '../config/relay-config.js';
 import { storageFullError, type RelayError } from '../http/relay-error.js';
 import type { SpaceClaim, TemporaryStorage } from '../storage/storage.js';
 import type { UploadLog } from './instance-verification.js';
-import type { UploadsRepository } from './uploads-repository.js';
+import type { DeliveriesStore } from '../store/deliveries-store.js';
+import type { UploadsStore } from '../store/uploads-store.js';
 
 /** Retry-After while deliveries free space: a study's delivery takes seconds, a retry costs one small request. */
 const RETRY_WHILE_DELIVERING_SECONDS = 10;
@@ -13,7 +14,8 @@ const DELIVERY_SOON_MS = 60_000;
 
 export interface UploadSpaceOptions {
   storage: TemporaryStorage;
-  repo: UploadsRepository;
+  uploads: Pick<UploadsStore, 'bytesToReceive'>;
+  deliveries: Pick<DeliveriesStore, 'deliveriesFreeingSpace'>;
   limits: RelayConfig['upload'];
   now: () => Date;
   /** Counts a chunk refused for space (relaypacs_chunk_rejections_total{reason="storage_full"}). */
@@ -36,10 +38,10 @@ export class UploadSpace {
    * disk then filled under their chunks and under the database.
    */
   async requireRoom(needed: number): Promise<void> {
-    const promised = this.promisedBytes();
+    const promised = await this.promisedBytes();
     if (!(await this.options.storage.hasRoom(promised + needed, 'new-upload'))) {
       this.options.log()?.info({ needed, promised }, 'upload refused: not enough free space for it and the uploads already admitted');
-      throw this.storageFull();
+      throw await this.storageFull();
     }
   }
 
@@ -47,8 +49,8 @@ export class UploadSpace {
    * Whether a new upload of `bytes` would be admitted now, by the same rule as init (for /readyz):
    * a client told "ready" must not meet a 507 at its next init for want of space.
    */
-  hasRoomForUploads(bytes: number): Promise<boolean> {
-    return this.options.storage.hasRoom(this.promisedBytes() + bytes, 'new-upload');
+  async hasRoomForUploads(bytes: number): Promise<boolean> {
+    return this.options.storage.hasRoom(await this.promisedBytes() + bytes, 'new-upload');
   }
 
   /** Whether a chunk of the preferred size would be taken now (admitChunk's rule: above the database's reserve). */
@@ -65,13 +67,13 @@ export class UploadSpace {
     const claim = await this.options.storage.admit(bytes);
     if (!claim) {
       this.options.onRefusedChunk();
-      throw this.storageFull();
+      throw await this.storageFull();
     }
     return claim;
   }
 
   /** The disk filled under a chunk anyway (something else wrote to it): 507, and a line for IT. */
-  diskFull(uploadId: string, index: number, error: unknown): RelayError {
+  diskFull(uploadId: string, index: number, error: unknown): Promise<RelayError> {
     this.options.onRefusedChunk();
     this.options.log()?.error({ uploadId, instance: index, code: (error as { code?: string }).code }, 'chunk not kept: the disk is full');
     return this.storageFull();
@@ -83,18 +85,18 @@ export class UploadSpace {
    * when no delivery is about to free anything (space has to be freed by someone, and GET /readyz
    * tells a waiting client when it was).
    */
-  retryAfterSeconds(): number {
+  async retryAfterSeconds(): Promise<number> {
     const soon = new Date(this.options.now().getTime() + DELIVERY_SOON_MS).toISOString();
-    return this.options.repo.deliveriesFreeingSpace(soon) ? RETRY_WHILE_DELIVERING_SECONDS : RETRY_WHEN_STUCK_SECONDS;
+    return (await this.options.deliveries.deliveriesFreeingSpace(soon)) ? RETRY_WHILE_DELIVERING_SECONDS : RETRY_WHEN_STUCK_SECONDS;
   }
 
-  private storageFull(): RelayError {
-    return storageFullError(this.retryAfterSeconds());
+  private async storageFull(): Promise<RelayError> {
+    return storageFullError(await this.retryAfterSeconds());
   }
 
   /** What active uploads still have to receive (upload.reservationIdleSeconds: idle ones hold nothing). */
-  private promisedBytes(): number {
+  private promisedBytes(): Promise<number> {
     const activeSince = new Date(this.options.now().getTime() - this.options.limits.reservationIdleSeconds * 1000).toISOString();
-    return this.options.repo.bytesToReceive(activeSince);
+    return this.options.uploads.bytesToReceive(activeSince);
   }
 }

@@ -1,7 +1,7 @@
-import type { DeliveryItemStatus } from '../forward/deliveries-repository.js';
 import type { InstanceStatus, UploadStatus } from '../protocol/upload-protocol.js';
+import type { DeliveryItemStatus } from '../store/deliveries-store.js';
+import type { InstanceRecord, UploadRecord, UploadsStore } from '../store/uploads-store.js';
 import { ByteRangeSet, type ByteRange } from './byte-ranges.js';
-import type { InstanceRecord, UploadRecord, UploadsRepository } from './uploads-repository.js';
 
 /**
  * The status of an upload as GET /upload/:id/status answers it (docs/protocol/upload.md): per
@@ -10,18 +10,21 @@ import type { InstanceRecord, UploadRecord, UploadsRepository } from './uploads-
  */
 export class UploadStatusView {
   constructor(
-    private readonly repo: UploadsRepository,
+    private readonly uploads: UploadsStore,
     /** Delivery state per destination and instance (the delivery queue's), when there is one. */
-    private readonly deliveryItems?: (uploadId: string) => readonly DeliveryItemStatus[],
+    private readonly deliveryItems?: (uploadId: string) => Promise<readonly DeliveryItemStatus[]>,
   ) {}
 
   /** An upload's status as the protocol answers it: every instance's bytes, state and deliveries. */
-  of(upload: UploadRecord): UploadStatus {
-    const ranges = this.repo.chunkRangesByInstance(upload.id);
-    const items = this.deliveryItems?.(upload.id) ?? [];
+  async of(upload: UploadRecord): Promise<UploadStatus> {
+    const [ranges, items, records] = await Promise.all([
+      this.uploads.chunkRangesByInstance(upload.id),
+      this.deliveryItems?.(upload.id) ?? [],
+      this.uploads.instances(upload.id),
+    ]);
     const byInstance = new Map<number, DeliveryItemStatus[]>();
     for (const item of items) byInstance.set(item.index, [...(byInstance.get(item.index) ?? []), item]);
-    const instances = this.repo.instances(upload.id).map((instance) => this.instanceStatus(instance, ranges.get(instance.index) ?? [], byInstance.get(instance.index) ?? []));
+    const instances = records.map((instance) => this.instanceStatus(instance, ranges.get(instance.index) ?? [], byInstance.get(instance.index) ?? []));
     return {
       uploadId: upload.id,
       state: upload.state,
@@ -35,10 +38,10 @@ export class UploadStatusView {
   }
 
   /** One instance's offsets, for HEAD requests (tus style); undefined when the manifest has no such instance. */
-  instanceOffsets(uploadId: string, index: number): { size: number; receivedBytes: number; contiguousBytes: number } | undefined {
-    const instance = this.repo.instance(uploadId, index);
+  async instanceOffsets(uploadId: string, index: number): Promise<{ size: number; receivedBytes: number; contiguousBytes: number } | undefined> {
+    const instance = await this.uploads.instance(uploadId, index);
     if (!instance) return undefined;
-    const held = new ByteRangeSet(this.repo.chunks(uploadId, index).map((c) => [c.offset, c.offset + c.length] as const));
+    const held = new ByteRangeSet((await this.uploads.chunks(uploadId, index)).map((c) => [c.offset, c.offset + c.length] as const));
     return { size: instance.size, receivedBytes: instance.receivedBytes, contiguousBytes: instance.state === 'already-delivered' ? instance.size : held.contiguousEnd };
   }
 

@@ -63,13 +63,13 @@ describe('POST /auth/login', () => {
     const metrics = await (await fetch(`${relay.metricsUrl}/metrics`)).text();
     expect(metrics).toMatch(/relaypacs_logins_total\{outcome="success"\} 1/);
     expect(metrics).toMatch(/relaypacs_logins_total\{outcome="failure"\} 2/);
-    const rows = relay.services.db.prepare("SELECT actor_user_id, outcome, address FROM audit_log WHERE action = 'login' ORDER BY id").all();
+    const rows = relay.db.prepare("SELECT actor_user_id, outcome, address FROM audit_log WHERE action = 'login' ORDER BY id").all();
     expect(rows).toEqual([
       { actor_user_id: id, outcome: 'success', address: '127.0.0.1' },
       { actor_user_id: id, outcome: 'wrong-password', address: '127.0.0.1' },
       { actor_user_id: null, outcome: 'unknown-user', address: '127.0.0.1' },
     ]);
-    const everything = JSON.stringify(relay.services.db.prepare('SELECT * FROM audit_log').all());
+    const everything = JSON.stringify(relay.db.prepare('SELECT * FROM audit_log').all());
     expect(everything).not.toContain('Tr0ub4dor');
     expect(everything).not.toContain(PASSWORD);
     expect(everything).not.toContain('ghost');

@@ -53,7 +53,7 @@ describe('access and refresh tokens', () => {
     // The other sign-in carries on.
     expect((await listUsers(other.accessToken)).status).toBe(200);
     expect((await refresh(other.refreshToken)).status).toBe(200);
-    const audit = relay.services.db.prepare("SELECT outcome FROM audit_log WHERE action = 'refresh' ORDER BY id").all();
+    const audit = relay.db.prepare("SELECT outcome FROM audit_log WHERE action = 'refresh' ORDER BY id").all();
     expect(audit).toEqual([{ outcome: 'success' }, { outcome: 'reused' }, { outcome: 'revoked' }, { outcome: 'success' }]);
   });
 
@@ -70,7 +70,7 @@ describe('access and refresh tokens', () => {
     expect(await errorCode(await refresh(lost.refreshToken))).toBe('AUTH_TOKEN_INVALID');
     expect(await errorCode(await refresh(kept.refreshToken))).toBe('AUTH_TOKEN_INVALID');
     expect((await listUsers(kept.accessToken)).status).toBe(401);
-    const audit = relay.services.db.prepare("SELECT outcome FROM audit_log WHERE action = 'refresh' ORDER BY id").all();
+    const audit = relay.db.prepare("SELECT outcome FROM audit_log WHERE action = 'refresh' ORDER BY id").all();
     expect(audit).toEqual([{ outcome: 'success' }, { outcome: 'success-replayed' }, { outcome: 'reused' }, { outcome: 'revoked' }]);
   });
 
@@ -170,7 +170,7 @@ describe('access and refresh tokens', () => {
 
   it('keeps the signing key readable by the relay\'s account only', async () => {
     // The key lives in the store (relay.db, table signing_keys) since the shared store (issue 16).
-    expect(relay.services.db.prepare('SELECT COUNT(*) AS n FROM signing_keys').get()).toEqual({ n: 1 });
+    expect(relay.db.prepare('SELECT COUNT(*) AS n FROM signing_keys').get()).toEqual({ n: 1 });
     for (const file of ['relay.db', 'relay.db-wal']) {
       const key = await stat(join(relay.dataDir, file));
       expect(key.mode & 0o777, file).toBe(0o600);

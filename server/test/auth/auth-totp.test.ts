@@ -55,7 +55,7 @@ describe('login with a one-time code (RFC 6238)', () => {
     expect(await errorCode(await login(previous))).toBe('AUTH_INVALID_CREDENTIALS');
     relay.advance(30);
     expect((await login(code())).status).toBe(200);
-    const rows = relay.services.db.prepare("SELECT outcome FROM audit_log WHERE action = 'login' ORDER BY id").all();
+    const rows = relay.db.prepare("SELECT outcome FROM audit_log WHERE action = 'login' ORDER BY id").all();
     expect(rows).toEqual([{ outcome: 'success' }, { outcome: 'replayed-totp' }, { outcome: 'replayed-totp' }, { outcome: 'success' }]);
   });
 

@@ -106,7 +106,7 @@ describe('an upload token is bound to its session and user', () => {
     expect((await relay.post('/auth/logout', { refreshToken: session.refreshToken })).status).toBe(204);
     await expectUploadTokenDead(upload.uploadId, upload.uploadToken, upload.files);
     // The relay owns the study now: it reaches the destination (the embedded folder) all the same.
-    await expect.poll(() => relay.services.deliveries.repo.itemsOf(upload.uploadId).map((i) => i.state), { timeout: 20_000 }).toEqual(['delivered', 'delivered']);
+    await expect.poll(async () => (await relay.services.deliveries.itemsOf(upload.uploadId)).map((i) => i.state), { timeout: 20_000 }).toEqual(['delivered', 'delivered']);
   });
 });
 

@@ -49,7 +49,7 @@ describe('/admin/users', () => {
     expect(response.status).toBe(201);
     expect(await response.json()).toMatchObject({ username: 'carl', role: 'clinician', disabled: false, totpEnrolled: false });
     expect((await relay.login('carl', 'a long enough one')).user.role).toBe('clinician');
-    const audit = relay.services.db.prepare("SELECT actor_user_id, target, outcome FROM audit_log WHERE action = 'user-add'").all();
+    const audit = relay.db.prepare("SELECT actor_user_id, target, outcome FROM audit_log WHERE action = 'user-add'").all();
     expect(audit).toEqual([{ actor_user_id: adminId, target: 'carl', outcome: 'success' }]);
   });
 

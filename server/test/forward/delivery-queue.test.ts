@@ -71,7 +71,7 @@ describe('delivery queue', () => {
     }
     await expect.poll(() => relay!.services.storage.listUploads()).toEqual([]);
     // The next upload of the same bytes is told they are already delivered.
-    const again = await relay.services.uploads.repository.alreadyDelivered([{ sopInstanceUid: s.instances[0]!.sopInstanceUid, sopClassUid: s.instances[0]!.sopClassUid, size: s.instances[0]!.size, sha256: s.instances[0]!.sha256 }]);
+    const again = await relay.services.store.uploads.alreadyDelivered([{ sopInstanceUid: s.instances[0]!.sopInstanceUid, sha256: s.instances[0]!.sha256 }]);
     expect([...again]).toEqual([s.instances[0]!.sopInstanceUid]);
   });
 
@@ -90,7 +90,7 @@ describe('delivery queue', () => {
     expect(status.instances[0]!.deliveryState).toBe('delivered');
     // One spelling of the code: in the database, in status and as the metric's label.
     expect(status.instances[1]!.destinations[0]!.code).toBe('DICOM_0122');
-    expect(relay.services.deliveries.repo.itemsOf(sent.uploadId).find((item) => item.index === 1)?.failureCode).toBe('DICOM_0122');
+    expect((await relay.services.deliveries.itemsOf(sent.uploadId)).find((item) => item.index === 1)?.failureCode).toBe('DICOM_0122');
     expect(await (await fetch(`${relay.metricsUrl}/metrics`)).text()).toMatch(/relaypacs_delivery_failures_total\{destination="pacs",reason="DICOM_0122"\} 1/);
     expect(await relay.services.storage.listUploads()).toEqual([sent.uploadId]);
     // After the PACS is fixed, a retry delivers the rest and frees the data.

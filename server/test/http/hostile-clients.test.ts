@@ -10,6 +10,9 @@ import { dripBody, floodBody, headerOf, openRaw, statusOf, type RawConnection } 
 import { contentDigestHeader } from '../../src/upload/content-digest.js';
 import { sha256 } from '../support/upload-client.js';
 
+/** Events of uploads no user owns: only an admin's stream (which sees every upload's) gets them. */
+const NO_OWNER = 0;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const REFUSED_BODY_BYTES = 64 * 1024;
 /** What Node may read past the refused-body limit: one socket read (64 KiB) and the header. */
@@ -183,7 +186,7 @@ describe('the event stream (finding 6)', () => {
     let emitted = 0;
     // Bounded: at most 64 MiB of events, in slices so the relay's writes reach the socket.
     while (!relaySide.destroyed && emitted < 64 * 1024 * 1024) {
-      for (let i = 0; i < 100; i++) relay.services.events.emitForUpload('no-such-upload', { type: 'failed', uploadId: 'u', instance: i, destination: 'pacs', reason });
+      for (let i = 0; i < 100; i++) relay.services.events.publish(NO_OWNER, { type: 'failed', uploadId: 'u', instance: i, destination: 'pacs', reason });
       emitted += 100 * reason.length;
       await sleep(5);
     }

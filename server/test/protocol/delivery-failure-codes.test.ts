@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cStoreOutcome } from '../../src/forward/c-store-status.js';
-import { orthancOutcome } from '../../src/forward/orthanc-rest-destination.js';
+import { cStoreOutcome } from '../../src/destinations/c-store-status.js';
+import { orthancOutcome } from '../../src/destinations/orthanc-rest-destination.js';
 import { DELIVERY_FAILURE_CODES, dicomStatusCode, httpStatusCode, isDeliveryFailureCode } from '../../src/protocol/delivery-failure-codes.js';
 
 describe('delivery failure codes', () => {

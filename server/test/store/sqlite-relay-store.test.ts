@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { describeAccountsStoreContract } from './accounts-store-contract.js';
 import { describeAuditStoreContract } from './audit-store-contract.js';
+import { describeDeliveriesStoreContract } from './deliveries-store-contract.js';
 import { openTempSqliteStore, type TempSqliteStore } from './sqlite-temp-store.js';
 import { deferred, type StoreFactory } from './store-under-test.js';
 import { describeUnitOfWorkContract } from './unit-of-work-contract.js';
+import { describeUploadsStoreContract } from './uploads-store-contract.js';
 
 const sqlite: StoreFactory = async (now) => {
   const temp = await openTempSqliteStore(now);
@@ -18,6 +20,8 @@ const sqlite: StoreFactory = async (now) => {
 describeUnitOfWorkContract('SQLite', sqlite);
 describeAccountsStoreContract('SQLite', sqlite);
 describeAuditStoreContract('SQLite', sqlite);
+describeUploadsStoreContract('SQLite', sqlite);
+describeDeliveriesStoreContract('SQLite', sqlite);
 
 describe('SQLite: one connection shared by the transactions and the calls outside them', () => {
   let temp: TempSqliteStore;

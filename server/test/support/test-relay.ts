@@ -12,6 +12,8 @@ import { parseRelayConfig } from '../../src/config/relay-config.js';
 import type { TokenResponse } from '../../src/protocol/auth-protocol.js';
 import { startMetricsListener, type MetricsListener } from '../../src/ops/metrics-listener.js';
 import { createRelayServices, type RelayServices } from '../../src/relay-services.js';
+import type { RelayDatabase } from '../../src/store/sqlite/database.js';
+import type { SqliteRelayStore } from '../../src/store/sqlite/sqlite-relay-store.js';
 
 export const PASSWORD = 'correct horse battery';
 /** Ten seconds into a TOTP step, so a test's codes never straddle a step boundary by accident. */
@@ -23,6 +25,8 @@ export interface TestRelay {
   metricsUrl: string;
   dataDir: string;
   services: RelayServices;
+  /** The relay's SQLite connection, for tests that look into the database (the services see only the store interfaces). */
+  db: RelayDatabase;
   app: FastifyInstance;
   /** Moves the relay's clock (tokens, sessions, rate limits, TOTP, upload expiry) forward. */
   advance(seconds: number): void;
@@ -59,7 +63,7 @@ export async function startTestRelay(config: Record<string, unknown> = {}, optio
   options.beforeListen?.(app);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const metrics: MetricsListener = await startMetricsListener(services, '127.0.0.1', 0);
-  if (options.deliver) services.deliveries.start();
+  if (options.deliver) await services.deliveries.start();
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('the relay is not listening on TCP');
   const url = `http://127.0.0.1:${address.port}`;
@@ -72,7 +76,7 @@ export async function startTestRelay(config: Record<string, unknown> = {}, optio
   });
 
   const relay: TestRelay = {
-    url, metricsUrl: metrics.url, dataDir, services, app, now,
+    url, metricsUrl: metrics.url, dataDir, services, app, now, db: (services.store as SqliteRelayStore).database,
     advance(seconds) {
       ms += seconds * 1000;
     },

@@ -9,6 +9,7 @@ import { JWT_ALGORITHM } from '../../src/auth/signing-keys.js';
 import { TokenService } from '../../src/auth/token-service.js';
 import { parseRelayConfig, type RelayConfig } from '../../src/config/relay-config.js';
 import { createRelayServices } from '../../src/relay-services.js';
+import type { SqliteRelayStore } from '../../src/store/sqlite/sqlite-relay-store.js';
 
 describe('the signing key of a relay upgraded to the shared store', () => {
   let dataDir: string;
@@ -46,7 +47,7 @@ describe('the signing key of a relay upgraded to the shared store', () => {
         expect(await second.tokens.verifyAccessToken(legacy.token)).toMatchObject({ userId: 1 });
         const fresh = await second.tokens.issueAccessToken({ userId: 2, username: 'bob', role: 'admin', sessionId: 's-2' });
         expect(await first.tokens.verifyAccessToken(fresh.token)).toMatchObject({ userId: 2 });
-        expect(first.db.prepare('SELECT COUNT(*) AS n FROM signing_keys').get()).toEqual({ n: 1 });
+        expect((first.store as SqliteRelayStore).database.prepare('SELECT COUNT(*) AS n FROM signing_keys').get()).toEqual({ n: 1 });
       } finally {
         await second.close();
       }

@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type RelayDatabase } from '../../src/db/database.js';
 import { LocalDiskStorage } from '../../src/storage/local-disk-storage.js';
 import type { ByteSink, PieceRange, TemporaryStorage } from '../../src/storage/storage.js';
 import { HashCarrier } from '../../src/upload/hash-carrier.js';
 import { instanceSha256, type RecordedPiece } from '../../src/upload/instance-digest.js';
 import { ResumableSha256 } from '../../src/upload/resumable-sha256.js';
-import { UploadsRepository } from '../../src/upload/uploads-repository.js';
+import { openSqliteRelayStore, type SqliteRelayStore } from '../../src/store/sqlite/sqlite-relay-store.js';
+import type { UploadsStore } from '../../src/store/uploads-store.js';
 
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
@@ -124,26 +124,26 @@ describe('instance SHA-256 at verification', () => {
 describe('the hash carried from chunk to chunk', () => {
   const CHUNK = 64 * 1024;
   let dbPath: string;
-  let db: RelayDatabase;
+  let store: SqliteRelayStore;
   let disk: LocalDiskStorage;
   beforeAll(() => {
     dbPath = join(workDir, 'relay.db');
-    db = openDatabase(dbPath);
+    store = openSqliteRelayStore(dbPath);
     disk = new LocalDiskStorage(join(workDir, 'uploads-carried'));
   });
-  afterAll(() => {
-    db.close();
+  afterAll(async () => {
+    await store.close();
   });
 
   /** Receives chunk `n` as the upload service does: the hash it carries fed while writing, the state kept with the record. */
-  async function receive(repo: UploadsRepository, carrier: HashCarrier, data: Buffer, n: number): Promise<void> {
+  async function receive(repo: UploadsStore, carrier: HashCarrier, data: Buffer, n: number): Promise<void> {
     const offset = n * CHUNK;
     const bytes = data.subarray(offset, offset + CHUNK);
     const carried = await carrier.forChunk('up', 0, offset);
     try {
       const written = await disk.writePiece('up', 0, { offset, length: bytes.length }, Readable.from([bytes]), carried);
       const now = new Date().toISOString();
-      expect(repo.recordChunk('up', 0, { offset, length: bytes.length, sha256: written.sha256, sha256State: carried?.save() }, now, now).recorded).toBe(true);
+      expect((await repo.recordChunk('up', 0, { offset, length: bytes.length, sha256: written.sha256, sha256State: carried?.save() }, now, now)).recorded).toBe(true);
     } finally {
       carried?.dispose();
     }
@@ -151,38 +151,38 @@ describe('the hash carried from chunk to chunk', () => {
 
   it('goes on across a restart and stops at a chunk that overtook its predecessor', async () => {
     const data = randomBytes(8 * CHUNK + 123);
-    let repo = new UploadsRepository(db);
-    db.prepare(`INSERT INTO users (id, username, role, password_hash, created_at) VALUES (1, 'u', 'device', 'x', '2030-01-01')`).run();
-    repo.insert({
+    let repo = store.uploads;
+    store.database.prepare(`INSERT INTO users (id, username, role, password_hash, created_at) VALUES (1, 'u', 'device', 'x', '2030-01-01')`).run();
+    await repo.insert({
       id: 'up', userId: 1, studyInstanceUid: '2.25.1', serviceLevel: 'ROUTINE', manifestHash: 'm', chunkBytes: CHUNK, totalBytes: data.length,
       expiresAt: '2999-01-01T00:00:00.000Z', instances: [{ sopInstanceUid: '2.25.1.1', sopClassUid: '1.2.3', size: data.length, sha256: sha(data), state: 'receiving' }],
     }, new Date().toISOString());
     let carrier = new HashCarrier(repo);
     for (let n = 0; n < 4; n++) await receive(repo, carrier, data, n);
     // In order: each chunk carried the hash as it was written.
-    expect(repo.furthestHashState('up', 0)?.end).toBe(4 * CHUNK);
+    expect((await repo.furthestHashState('up', 0))?.end).toBe(4 * CHUNK);
 
     // The relay restarts: a new process, the same database.
-    db.close();
-    db = openDatabase(dbPath);
-    repo = new UploadsRepository(db);
+    await store.close();
+    store = openSqliteRelayStore(dbPath);
+    repo = store.uploads;
     carrier = new HashCarrier(repo);
     await receive(repo, carrier, data, 4);
     await receive(repo, carrier, data, 5);
     await receive(repo, carrier, data, 6);
-    expect(repo.furthestHashState('up', 0)?.end).toBe(7 * CHUNK);
+    expect((await repo.furthestHashState('up', 0))?.end).toBe(7 * CHUNK);
     // The last chunk overtakes the one before it (sent in parallel): it has no hash to carry on, nor has the chain after it.
     await receive(repo, carrier, data, 8);
     await receive(repo, carrier, data, 7);
-    expect(repo.furthestHashState('up', 0)?.end).toBe(8 * CHUNK);
+    expect((await repo.furthestHashState('up', 0))?.end).toBe(8 * CHUNK);
 
     // Verification reads only the bytes after the chain: the overtaking chunk.
     const counted = counting(disk);
-    const pieces = repo.chunks('up', 0);
-    expect(await instanceSha256(counted.storage, 'up', 0, data.length, pieces, repo.furthestHashState('up', 0))).toBe(sha(data));
+    const pieces = await repo.chunks('up', 0);
+    expect(await instanceSha256(counted.storage, 'up', 0, data.length, pieces, await repo.furthestHashState('up', 0))).toBe(sha(data));
     expect(counted.bytesRead()).toBe(123);
     // Verified: the states (each holds a few bytes of the instance) are forgotten.
-    repo.forgetHashStates('up', 0);
-    expect(repo.furthestHashState('up', 0)).toBeUndefined();
+    await repo.forgetHashStates('up', 0);
+    expect(await repo.furthestHashState('up', 0)).toBeUndefined();
   });
 });

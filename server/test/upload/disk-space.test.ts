@@ -104,14 +104,14 @@ describe('a full database', () => {
     const client = new TestUploadClient(relay.url);
     const [token] = await tokens(1);
     // The relay's own connection may not add a page to the file: SQLite answers SQLITE_FULL, as on a full disk.
-    const pages = relay.services.db.pragma('page_count', { simple: true }) as number;
-    relay.services.db.pragma(`max_page_count = ${pages}`);
+    const pages = relay.db.pragma('page_count', { simple: true }) as number;
+    relay.db.pragma(`max_page_count = ${pages}`);
     try {
       const refused = await client.init(token!, manifest('41', 1024, 2000));
       expect(refused.status).toBe(507);
       expect(refused.body).toMatchObject({ error: { code: 'STORAGE_FULL' } });
     } finally {
-      relay.services.db.pragma('max_page_count = 1073741823');
+      relay.db.pragma('max_page_count = 1073741823');
     }
     expect((await client.init(token!, manifest('41', 1024, 2000))).status).toBe(201);
   });

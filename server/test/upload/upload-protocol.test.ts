@@ -100,7 +100,7 @@ describe('upload protocol over HTTP', () => {
       reads.mockRestore();
       feeds.mockRestore();
     }
-    const states = relay.services.db.prepare('SELECT COUNT(*) AS n FROM upload_chunks WHERE upload_id = ? AND sha256_state IS NOT NULL').get(uploadId) as { n: number };
+    const states = relay.db.prepare('SELECT COUNT(*) AS n FROM upload_chunks WHERE upload_id = ? AND sha256_state IS NOT NULL').get(uploadId) as { n: number };
     expect(states.n).toBe(0);
     expect(sha256(await heldInstance(relay.services, uploadId, 0))).toBe(sha256(files[0]!));
   });
@@ -309,7 +309,7 @@ describe('upload protocol over HTTP', () => {
     await client.chunk(uploadId, uploadToken, 0, CHUNK, bytes.subarray(CHUNK, 2 * CHUNK));
     await stat(join(relay.dataDir, 'uploads', uploadId));
     // The hash carried from chunk to chunk (a few bytes of the instance in each state) goes with the upload.
-    const carriedStates = () => (relay.services.db.prepare('SELECT COUNT(*) AS n FROM upload_chunks WHERE upload_id = ? AND sha256_state IS NOT NULL').get(uploadId) as { n: number }).n;
+    const carriedStates = () => (relay.db.prepare('SELECT COUNT(*) AS n FROM upload_chunks WHERE upload_id = ? AND sha256_state IS NOT NULL').get(uploadId) as { n: number }).n;
     expect(carriedStates()).toBeGreaterThan(0);
     expect((await client.request('DELETE', `/upload/${uploadId}`, uploadToken)).status).toBe(204);
     await expect(stat(join(relay.dataDir, 'uploads', uploadId))).rejects.toThrow(/ENOENT/);
@@ -322,7 +322,7 @@ describe('upload protocol over HTTP', () => {
   it('skips instances a PACS already holds with the same bytes', async () => {
     study = await freshStudy(2);
     const first = await readFile(study.instances[0]!.path);
-    relay.services.deliveries.repo.markDelivered(study.instances[0]!.sopInstanceUid, sha256(first), new Date().toISOString());
+    await relay.services.store.deliveries.markDelivered(study.instances[0]!.sopInstanceUid, sha256(first), new Date().toISOString());
     const init = await initStudy();
     expect(init.body.alreadyDelivered).toEqual([study.instances[0]!.sopInstanceUid]);
     expect(init.body.status.instances[0]).toMatchObject({ state: 'already-delivered', missing: [] });
@@ -337,7 +337,7 @@ describe('upload protocol over HTTP', () => {
     const first = await initStudy();
     expect(first.status).toBe(201);
     expect(first.body.status.serviceLevel).toBe('ROUTINE');
-    const record = () => relay.services.db.prepare('SELECT service_level, clinical_history FROM uploads WHERE id = ?').get(first.body.uploadId);
+    const record = () => relay.db.prepare('SELECT service_level, clinical_history FROM uploads WHERE id = ?').get(first.body.uploadId);
     const upgraded = await initStudy(radiographer, { study: { studyInstanceUid: study.studyInstanceUid, modality: 'CT', serviceLevel: 'STAT', clinicalHistory: 'query fracture' } });
     expect(upgraded.body).toMatchObject({ uploadId: first.body.uploadId, resumed: true, status: { serviceLevel: 'STAT' } });
     expect(record()).toEqual({ service_level: 'STAT', clinical_history: 'query fracture' });
@@ -428,7 +428,7 @@ describe('upload limits and refusals', () => {
       const swept = await aging.services.uploads.cleanup();
       expect(swept.expired).toBe(1);
       await expect(stat(join(aging.dataDir, 'uploads', body.uploadId))).rejects.toThrow(/ENOENT/);
-      expect(aging.services.uploads.status(body.uploadId).state).toBe('expired');
+      expect((await aging.services.uploads.status(body.uploadId)).state).toBe('expired');
     } finally {
       await aging.close();
     }

@@ -14,6 +14,9 @@ import { startRelayServer } from '../../../../server/src/server.js';
 import { startTestRelay, type TestRelay } from '../../../../server/test/support/test-relay.js';
 import { RelayEventStream, type RelayEventStreamOptions, type UploadEventNotice } from '../../../src/core/upload/relay-event-stream.js';
 
+/** Events of uploads no user owns: only an admin's stream (which sees every upload's) gets them. */
+const NO_OWNER = 0;
+
 let relay: TestRelay;
 /** An admin sees every upload's events, so tests can raise them for made-up upload ids. */
 let adminToken: string;
@@ -56,9 +59,9 @@ describe('relay event stream', () => {
     const b = follow(s, 'upload-b');
     await expect.poll(() => s.connected).toBe(true);
     const delivered: RelayEvent = { type: 'delivered', uploadId: 'upload-a', instance: 0, destination: 'pacs' };
-    relay.services.events.emitForUpload('upload-a', delivered);
-    relay.services.events.emitForUpload('upload-c', { type: 'accepted', uploadId: 'upload-c' });
-    relay.services.events.emitForUpload('upload-a', { type: 'confirmed', uploadId: 'upload-a', instance: 0, destination: 'pacs' });
+    relay.services.events.publish(NO_OWNER, delivered);
+    relay.services.events.publish(NO_OWNER, { type: 'accepted', uploadId: 'upload-c' });
+    relay.services.events.publish(NO_OWNER, { type: 'confirmed', uploadId: 'upload-a', instance: 0, destination: 'pacs' });
     await expect.poll(() => events(a.notices).length).toBe(2);
     expect(events(a.notices)[0]).toEqual(delivered);
     expect(connections(a.notices)).toEqual([true]);
@@ -97,7 +100,7 @@ describe('relay event stream', () => {
       // A cut: the stream comes back by itself.
       expect(proxy.cutAll()).toBeGreaterThan(0);
       await expect.poll(() => connections(a.notices)).toEqual([true, false, true]);
-      relay.services.events.emitForUpload('upload-a', { type: 'accepted', uploadId: 'upload-a' });
+      relay.services.events.publish(NO_OWNER, { type: 'accepted', uploadId: 'upload-a' });
       await expect.poll(() => events(a.notices)).toEqual([{ type: 'accepted', uploadId: 'upload-a' }]);
       // The link is down for 600 ms: attempts keep coming, backed off (20 ms doubling to 100 ms, with jitter).
       const before = attempts;
@@ -178,7 +181,7 @@ describe('relay event stream', () => {
       const trusted = stream({ baseUrl: tls.url, accessToken: async () => tlsToken, ca: await readFile(join(dir, 'cert.pem')) });
       const a = follow(trusted, 'upload-a');
       await expect.poll(() => trusted.connected).toBe(true);
-      tls.services.events.emitForUpload('upload-a', { type: 'accepted', uploadId: 'upload-a' });
+      tls.services.events.publish(NO_OWNER, { type: 'accepted', uploadId: 'upload-a' });
       await expect.poll(() => events(a.notices)).toEqual([{ type: 'accepted', uploadId: 'upload-a' }]);
       await expect.poll(() => untrustedAttempts).toBeGreaterThanOrEqual(2);
       expect(untrusted.connected).toBe(false);

@@ -45,7 +45,7 @@ function engine(client: RelayClient): UploadEngine {
 
 /** What the relay holds of a study: its uploads and the chunks it acknowledged. */
 function relayRecord(studyInstanceUid: string): { uploads: number; chunks: number; bytes: number } {
-  return relay.services.db.prepare(`SELECT COUNT(DISTINCT u.id) AS uploads, COUNT(c.upload_id) AS chunks, COALESCE(SUM(c.length), 0) AS bytes
+  return relay.db.prepare(`SELECT COUNT(DISTINCT u.id) AS uploads, COUNT(c.upload_id) AS chunks, COALESCE(SUM(c.length), 0) AS bytes
     FROM uploads u LEFT JOIN upload_chunks c ON c.upload_id = u.id WHERE u.study_instance_uid = ?`).get(studyInstanceUid) as { uploads: number; chunks: number; bytes: number };
 }
 

@@ -46,7 +46,7 @@ function engine(overrides: Partial<UploadEngineOptions> = {}): UploadEngine {
 
 /** How many uploads of a study the relay has (0 when it never heard of it). */
 function relayUploads(studyInstanceUid: string): number {
-  return (relay.services.db.prepare(`SELECT COUNT(*) AS uploads FROM uploads WHERE study_instance_uid = ?`).get(studyInstanceUid) as { uploads: number }).uploads;
+  return (relay.db.prepare(`SELECT COUNT(*) AS uploads FROM uploads WHERE study_instance_uid = ?`).get(studyInstanceUid) as { uploads: number }).uploads;
 }
 
 const inOrthanc = async (study: { instances: { sopInstanceUid: string }[] }) =>
@@ -168,7 +168,7 @@ describe('STAT first', () => {
     expect(order.indexOf(pausedJob)).toBeLessThan(order.indexOf(olderJob));
     const outcome = await e.run(jobId);
     expect(outcome.state).toBe('confirmed');
-    expect(relay.services.db.prepare('SELECT service_level, clinical_history FROM uploads WHERE id = ?').get(outcome.uploadId))
+    expect(relay.db.prepare('SELECT service_level, clinical_history FROM uploads WHERE id = ?').get(outcome.uploadId))
       .toEqual({ service_level: 'STAT', clinical_history: 'query fracture' });
     // A job the relay has accepted keeps what it was sent as.
     expect(e.enqueue(study.studyInstanceUid, 'ROUTINE')).not.toBe(jobId);
@@ -192,7 +192,7 @@ describe('STAT first', () => {
     await expect.poll(() => puts, { timeout: 10_000, interval: 20 }).toBeGreaterThan(0);
     expect(e.enqueue(study.studyInstanceUid, 'STAT', 'query fracture')).toBe(jobId);
     expect((await running).state).toBe('forwarding');
-    expect(relay.services.db.prepare('SELECT service_level, clinical_history FROM uploads WHERE study_instance_uid = ?').all(study.studyInstanceUid))
+    expect(relay.db.prepare('SELECT service_level, clinical_history FROM uploads WHERE study_instance_uid = ?').all(study.studyInstanceUid))
       .toEqual([{ service_level: 'STAT', clinical_history: 'query fracture' }]);
   });
 });
@@ -265,7 +265,7 @@ describe('routine time window', () => {
     // The chunks already started went (up to one per parallel sender), then nothing more.
     expect(chunks).toBeGreaterThanOrEqual(3);
     expect(chunks).toBeLessThanOrEqual(3 + 3);
-    const onRelay = relay.services.uploads.status(job.relayUploadId!);
+    const onRelay = await relay.services.uploads.status(job.relayUploadId!);
     expect(onRelay.state).toBe('receiving');
 
     let sentAfter = 0;

@@ -40,12 +40,12 @@ describe('upload engine', () => {
     const held = (await orthanc.listInstances()).filter((i) => study.instances.some((s) => s.sopInstanceUid === i.sopInstanceUid));
     expect(held).toHaveLength(6);
     // The clinical history and service level travelled with the study.
-    const upload = relay.services.db.prepare('SELECT service_level, clinical_history, source_workstation FROM uploads WHERE id = ?').get(outcome.uploadId) as Record<string, string>;
+    const upload = relay.db.prepare('SELECT service_level, clinical_history, source_workstation FROM uploads WHERE id = ?').get(outcome.uploadId) as Record<string, string>;
     expect(upload).toEqual({ service_level: 'STAT', clinical_history: 'fall, query fracture', source_workstation: 'TEST-WS' });
   });
 
   it('holds at most maxBytesInFlight of chunks in memory: chunks are cut to it divided by the chunks in flight', async () => {
-    const largestChunk = (uploadId: string) => (relay.services.db.prepare('SELECT MAX(length) AS n FROM upload_chunks WHERE upload_id = ?').get(uploadId) as { n: number }).n;
+    const largestChunk = (uploadId: string) => (relay.db.prepare('SELECT MAX(length) AS n FROM upload_chunks WHERE upload_id = ?').get(uploadId) as { n: number }).n;
     const free = await importStudy('memory-free', 2, 512);
     const unbounded = engine();
     const freeOutcome = await unbounded.run(unbounded.enqueue(free.studyInstanceUid, 'ROUTINE'));
@@ -185,7 +185,7 @@ describe('upload engine', () => {
     const uploadId = e.jobs.find(jobId)!.relayUploadId!;
     expect(await e.cancel(jobId)).toBe(true);
     expect(e.jobs.find(jobId)!.state).toBe('cancelled');
-    expect(relay.services.uploads.status(uploadId).state).toBe('cancelled');
+    expect((await relay.services.uploads.status(uploadId)).state).toBe('cancelled');
     expect(e.pause(jobId)).toBe(false);
   });
 });

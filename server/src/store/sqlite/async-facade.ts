@@ -20,3 +20,8 @@ export function asyncFacade<T extends object>(target: T, call: <R>(op: () => R) 
   }
   return facade as AsyncMethods<T>;
 }
+
+/** The synchronous form of an async store interface: what a SQLite store implements, asyncFacade exposes. */
+export type Synchronous<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : T[K];
+};

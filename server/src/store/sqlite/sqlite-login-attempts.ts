@@ -1,4 +1,4 @@
-import type { RelayDatabase } from '../../db/database.js';
+import type { RelayDatabase } from './database.js';
 import type { LoginAttemptScope } from '../accounts-store.js';
 
 /**

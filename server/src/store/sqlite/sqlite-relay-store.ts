@@ -1,13 +1,15 @@
 import { chmodSync, closeSync, openSync } from 'node:fs';
-import { openDatabase, type RelayDatabase } from '../../db/database.js';
-import { WalDurability } from '../../db/wal-durability.js';
+import { openDatabase, type RelayDatabase } from './database.js';
+import { WalDurability } from './wal-durability.js';
 import type { RelayStore, TransactionStores } from '../relay-store.js';
 import { asyncFacade } from './async-facade.js';
 import { SqliteAudit } from './sqlite-audit.js';
+import { SqliteDeliveries } from './sqlite-deliveries.js';
 import { SqliteLoginAttempts } from './sqlite-login-attempts.js';
 import { SqliteRefreshTokens } from './sqlite-refresh-tokens.js';
 import { SqliteSessions } from './sqlite-sessions.js';
 import { SqliteSigningKeys } from './sqlite-signing-keys.js';
+import { SqliteUploads } from './sqlite-uploads.js';
 import { SqliteUsers } from './sqlite-users.js';
 import { TransactionGate, type TransactionScope } from './transaction-gate.js';
 
@@ -30,6 +32,8 @@ interface SqlStores {
   loginAttempts: SqliteLoginAttempts;
   signingKeys: SqliteSigningKeys;
   audit: SqliteAudit;
+  uploads: SqliteUploads;
+  deliveries: SqliteDeliveries;
 }
 
 /** Opens (creating and migrating) the relay's SQLite file as a RelayStore. */
@@ -63,11 +67,7 @@ function keepPrivate(path: string): void {
  *
  * Open one SqliteRelayStore per file per process: a second connection in the same process would
  * wait for the first's write lock synchronously (busy_timeout), stopping the very event loop the
- * first needs to commit. Until uploads, deliveries and events have stores too, their repositories
- * use this connection directly (`database`) with synchronous transactions; one that ran between two
- * steps of an open unit of work would join it (as a savepoint). Units of work do no I/O, so their
- * steps follow each other within one turn of the event loop, which keeps that window small; it
- * closes when those repositories move behind the gate.
+ * first needs to commit.
  */
 export class SqliteRelayStore implements RelayStore {
   readonly users: RelayStore['users'];
@@ -76,6 +76,8 @@ export class SqliteRelayStore implements RelayStore {
   readonly loginAttempts: RelayStore['loginAttempts'];
   readonly signingKeys: RelayStore['signingKeys'];
   readonly audit: RelayStore['audit'];
+  readonly uploads: RelayStore['uploads'];
+  readonly deliveries: RelayStore['deliveries'];
 
   private readonly gate = new TransactionGate();
   private readonly sql: SqlStores;
@@ -94,6 +96,8 @@ export class SqliteRelayStore implements RelayStore {
       loginAttempts: new SqliteLoginAttempts(connection),
       signingKeys: new SqliteSigningKeys(connection, now),
       audit: new SqliteAudit(connection, now),
+      uploads: new SqliteUploads(connection),
+      deliveries: new SqliteDeliveries(connection),
     };
     this.durability = options.flushedByCaller ? new WalDurability(connection, `${path}-wal`) : undefined;
     const outside = this.facades(<R>(op: () => R) => this.gate.call(op));
@@ -103,12 +107,13 @@ export class SqliteRelayStore implements RelayStore {
     this.loginAttempts = outside.loginAttempts;
     this.signingKeys = outside.signingKeys;
     this.audit = outside.audit;
+    this.uploads = outside.uploads;
+    this.deliveries = outside.deliveries;
   }
 
   /**
-   * The connection, for the repositories not yet behind a store (uploads, deliveries, events).
-   * They must share it: WalDurability counts this connection's changes to know what flush() has
-   * to sync. Goes once they have stores of their own.
+   * The connection, for tests that look into the file (the services see only the interfaces). A
+   * write through it bypasses the gate and the unit-of-work rules: tests only.
    */
   get database(): RelayDatabase {
     return this.connection;
@@ -147,7 +152,7 @@ export class SqliteRelayStore implements RelayStore {
   }
 
   private facades(call: <R>(op: () => R) => Promise<R>): TransactionStores {
-    const { users, sessions, refreshTokens, loginAttempts, signingKeys, audit } = this.sql;
+    const { users, sessions, refreshTokens, loginAttempts, signingKeys, audit, uploads, deliveries } = this.sql;
     return {
       users: asyncFacade(users, call),
       sessions: asyncFacade(sessions, call),
@@ -155,6 +160,8 @@ export class SqliteRelayStore implements RelayStore {
       loginAttempts: asyncFacade(loginAttempts, call),
       signingKeys: asyncFacade(signingKeys, call),
       audit: asyncFacade(audit, call),
+      uploads: asyncFacade(uploads, call),
+      deliveries: asyncFacade(deliveries, call),
     };
   }
 }

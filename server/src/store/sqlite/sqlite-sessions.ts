@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RelayDatabase } from '../../db/database.js';
+import type { RelayDatabase } from './database.js';
 
 /** SessionsStore's SQL. */
 export class SqliteSessions {

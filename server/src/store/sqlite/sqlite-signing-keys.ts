@@ -1,5 +1,5 @@
 import type { JWK } from 'jose';
-import type { RelayDatabase } from '../../db/database.js';
+import type { RelayDatabase } from './database.js';
 
 /**
  * SigningKeysStore's SQL. The private key sits in relay.db, readable by the relay's account only

@@ -1,5 +1,5 @@
 import type { Role } from '../../auth/roles.js';
-import type { RelayDatabase } from '../../db/database.js';
+import type { RelayDatabase } from './database.js';
 import { UserExistsError, type UserRecord } from '../accounts-store.js';
 
 interface UserRow {

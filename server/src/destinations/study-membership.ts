@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { validatePart10 } from '../dicom/part10-validator.js';
-import type { InstanceOutcome, InstanceToSend, StudyContext } from './destination.js';
+import type { InstanceOutcome, InstanceToSend, StudyContext } from '../forward/destination.js';
 
 /**
  * Checks, before sending, that an instance's header names the batch's study and the SOP instance

@@ -1,44 +1,10 @@
-import type { RelayDatabase } from '../db/database.js';
-import type { DeliveryFailureCode } from '../protocol/delivery-failure-codes.js';
+import type { DeliveryFailureCode } from '../../protocol/delivery-failure-codes.js';
+import type { DeliveriesStore, DeliveryItemKey, DeliveryItemState, DeliveryItemStatus, DueItem } from '../deliveries-store.js';
+import type { Synchronous } from './async-facade.js';
+import type { RelayDatabase } from './database.js';
 
-export type DeliveryItemState = 'queued' | 'sending' | 'delivered' | 'confirmed' | 'failed';
-
-export interface DueItem {
-  deliveryId: number;
-  destination: string;
-  uploadId: string;
-  index: number;
-  attempts: number;
-  serviceLevel: 'STAT' | 'ROUTINE';
-  studyInstanceUid: string;
-  sopInstanceUid: string;
-  sopClassUid: string;
-  transferSyntaxUid: string;
-  size: number;
-  sha256: string;
-  /** The upload's state: 'receiving' while instances are still arriving. */
-  uploadState: 'receiving' | 'accepted';
-  /** When the item became due (queued, or its retry time). */
-  dueAt: string;
-}
-
-export interface DeliveryItemStatus {
-  destination: string;
-  index: number;
-  state: DeliveryItemState;
-  attempts: number;
-  lastError: string | null;
-  failureCode: DeliveryFailureCode | null;
-  warning: string | null;
-}
-
-/**
- * The relay's durable delivery queue in SQLite: one delivery per (upload, destination), one item
- * per instance. Items move queued → sending → delivered (→ confirmed) or failed; a relay that dies
- * while sending finds its items 'sending' at start and queues them again (PACS store by SOP
- * Instance UID, so a resend after a crash does not store twice).
- */
-export class DeliveriesRepository {
+/** DeliveriesStore's SQL: the delivery queue's tables, joined to the uploads they deliver. */
+export class SqliteDeliveries implements Synchronous<DeliveriesStore> {
   constructor(private readonly db: RelayDatabase) {}
 
   enqueue(uploadId: string, index: number, destinations: readonly string[], now: string): void {
@@ -55,7 +21,7 @@ export class DeliveriesRepository {
   /** Items of one destination due now: STAT before routine, then oldest upload first, in instance order. */
   due(destination: string, now: string, limit: number): DueItem[] {
     return this.db.prepare(`
-      SELECT d.id AS deliveryId, d.destination, d.upload_id AS uploadId, i.idx AS "index", i.attempts,
+      SELECT d.id AS deliveryId, d.destination, d.upload_id AS uploadId, u.user_id AS userId, i.idx AS "index", i.attempts,
              u.service_level AS serviceLevel, u.study_instance_uid AS studyInstanceUid,
              ui.sop_instance_uid AS sopInstanceUid, ui.sop_class_uid AS sopClassUid,
              ui.transfer_syntax_uid AS transferSyntaxUid, ui.size, ui.sha256,
@@ -75,6 +41,11 @@ export class DeliveriesRepository {
     const row = this.db.prepare(`SELECT MIN(i.next_attempt_at) AS at FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id
       JOIN uploads u ON u.id = d.upload_id WHERE d.destination = ? AND i.state = 'queued' AND u.state IN ('receiving', 'accepted')`).get(destination) as { at: string | null };
     return row.at ?? undefined;
+  }
+
+  claim(deliveryId: number, index: number, now: string): boolean {
+    return this.db.prepare(`UPDATE delivery_items SET state = 'sending', updated_at = ? WHERE delivery_id = ? AND idx = ? AND state = 'queued'`)
+      .run(now, deliveryId, index).changes === 1;
   }
 
   setState(deliveryId: number, index: number, state: DeliveryItemState, now: string, extra: { lastError?: string | null; failureCode?: DeliveryFailureCode | null; warning?: string | null } = {}): void {
@@ -102,9 +73,9 @@ export class DeliveriesRepository {
   }
 
   /** Items 'sending' that have not changed since `cutoff` (candidates for the watchdog: DeliveryQueue.requeueAbandoned). */
-  sendingSince(cutoff: string): { deliveryId: number; index: number }[] {
+  sendingSince(cutoff: string): DeliveryItemKey[] {
     return this.db.prepare(`SELECT delivery_id AS deliveryId, idx AS "index" FROM delivery_items WHERE state = 'sending' AND updated_at < ?`)
-      .all(cutoff) as { deliveryId: number; index: number }[];
+      .all(cutoff) as DeliveryItemKey[];
   }
 
   /** Queues an abandoned item again, if it is still 'sending' and unchanged since `cutoff`; answers 1 when it was. */
@@ -125,8 +96,8 @@ export class DeliveriesRepository {
   }
 
   queueDepth(destination: string): number {
-    return (this.db.prepare(`SELECT COUNT(*) AS n FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id
-      WHERE d.destination = ? AND i.state IN ('queued', 'sending')`).get(destination) as { n: number }).n;
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id JOIN uploads u ON u.id = d.upload_id
+      WHERE d.destination = ? AND i.state IN ('queued', 'sending') AND u.state IN ('receiving', 'accepted')`).get(destination) as { n: number }).n;
   }
 
   /** True when every item of the upload is final: delivered, confirmed or failed permanently. */
@@ -146,5 +117,15 @@ export class DeliveriesRepository {
     const row = this.db.prepare(`SELECT COUNT(*) AS total, SUM(CASE WHEN i.state IN ('delivered', 'confirmed') THEN 1 ELSE 0 END) AS done
       FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id WHERE d.upload_id = ? AND i.idx = ?`).get(uploadId, index) as { total: number; done: number | null };
     return row.total > 0 && row.done === row.total;
+  }
+
+  deliveriesFreeingSpace(soon: string): boolean {
+    return this.db.prepare(`SELECT 1 FROM delivery_items di JOIN deliveries d ON d.id = di.delivery_id JOIN uploads u ON u.id = d.upload_id
+      WHERE u.state = 'accepted' AND (di.state = 'sending' OR (di.state = 'queued' AND di.next_attempt_at <= ?)) LIMIT 1`).get(soon) !== undefined;
+  }
+
+  unqueuedInstances(uploadId: string): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM upload_instances i WHERE i.upload_id = ? AND i.state IN ('received', 'verified')
+      AND NOT EXISTS (SELECT 1 FROM delivery_items di JOIN deliveries d ON d.id = di.delivery_id WHERE d.upload_id = i.upload_id AND di.idx = i.idx)`).get(uploadId) as { n: number }).n;
   }
 }

@@ -8,7 +8,7 @@ import {
 } from './c-store-association.js';
 import { CONVERTIBLE_TRANSFER_SYNTAXES, InstanceNotSendable, LoadedInstance } from './c-store-instance.js';
 import { cStoreOutcome } from './c-store-status.js';
-import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend, type StudyContext } from './destination.js';
+import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend, type StudyContext } from '../forward/destination.js';
 
 export { AssociationLostError, AssociationRejectedError } from './c-store-association.js';
 

@@ -1,44 +1,7 @@
-import type { RelayDatabase } from '../db/database.js';
-import type { InstanceState, ManifestInstance, ServiceLevel, UploadState } from '../protocol/upload-protocol.js';
-import type { ByteRange } from './byte-ranges.js';
-
-export interface UploadRecord {
-  id: string;
-  userId: number;
-  studyInstanceUid: string;
-  modality: string | null;
-  serviceLevel: ServiceLevel;
-  clinicalHistory: string | null;
-  sourceWorkstation: string | null;
-  manifestHash: string;
-  state: UploadState;
-  chunkBytes: number;
-  totalBytes: number;
-  createdAt: string;
-  updatedAt: string;
-  expiresAt: string;
-  completedAt: string | null;
-}
-
-export interface InstanceRecord {
-  uploadId: string;
-  index: number;
-  sopInstanceUid: string;
-  sopClassUid: string;
-  size: number;
-  sha256: string;
-  receivedBytes: number;
-  state: InstanceState;
-  transferSyntaxUid: string | null;
-  rejectionCode: string | null;
-  rejectionReason: string | null;
-}
-
-export interface ChunkRecord {
-  offset: number;
-  length: number;
-  sha256: string;
-}
+import type { InstanceState, ManifestInstance, ServiceLevel, UploadState } from '../../protocol/upload-protocol.js';
+import type { ChunkRecord, InstanceRecord, NewUpload, RoutingFacts, UploadRecord, UploadsStore } from '../uploads-store.js';
+import type { Synchronous } from './async-facade.js';
+import type { RelayDatabase } from './database.js';
 
 interface UploadRow {
   id: string; user_id: number; study_instance_uid: string; modality: string | null; service_level: ServiceLevel;
@@ -63,24 +26,11 @@ const toInstance = (r: InstanceRow): InstanceRecord => ({
   rejectionCode: r.rejection_code, rejectionReason: r.rejection_reason,
 });
 
-export interface NewUpload {
-  id: string;
-  userId: number;
-  studyInstanceUid: string;
-  modality?: string | undefined;
-  serviceLevel: ServiceLevel;
-  clinicalHistory?: string | undefined;
-  sourceWorkstation?: string | undefined;
-  facility?: string | undefined;
-  manifestHash: string;
-  chunkBytes: number;
-  totalBytes: number;
-  expiresAt: string;
-  instances: (ManifestInstance & { state: InstanceState })[];
-}
-
-/** SQL for uploads, their instances and chunks. Every write that acknowledges data is one transaction. */
-export class UploadsRepository {
+/**
+ * UploadsStore's SQL. Writes of several rows run as one transaction (a savepoint inside a unit of
+ * work), so each is atomic on its own too.
+ */
+export class SqliteUploads implements Synchronous<UploadsStore> {
   constructor(private readonly db: RelayDatabase) {}
 
   insert(upload: NewUpload, now: string): void {
@@ -137,15 +87,6 @@ export class UploadsRepository {
       WHERE u.state = 'receiving' AND u.updated_at >= ? AND i.state = 'receiving'`).get(activeSince) as { n: number }).n;
   }
 
-  /**
-   * Whether deliveries are about to free space: an accepted upload (whose data goes once it is
-   * delivered everywhere) has an instance being sent, or queued to go before `soon`.
-   */
-  deliveriesFreeingSpace(soon: string): boolean {
-    return this.db.prepare(`SELECT 1 FROM delivery_items di JOIN deliveries d ON d.id = di.delivery_id JOIN uploads u ON u.id = d.upload_id
-      WHERE u.state = 'accepted' AND (di.state = 'sending' OR (di.state = 'queued' AND di.next_attempt_at <= ?)) LIMIT 1`).get(soon) !== undefined;
-  }
-
   instances(uploadId: string): InstanceRecord[] {
     return (this.db.prepare('SELECT * FROM upload_instances WHERE upload_id = ? ORDER BY idx').all(uploadId) as InstanceRow[]).map(toInstance);
   }
@@ -160,9 +101,9 @@ export class UploadsRepository {
   }
 
   /** Ranges per instance for a whole upload, in one query. */
-  chunkRangesByInstance(uploadId: string): Map<number, ByteRange[]> {
+  chunkRangesByInstance(uploadId: string): Map<number, [number, number][]> {
     const rows = this.db.prepare('SELECT idx, offset, length FROM upload_chunks WHERE upload_id = ?').all(uploadId) as { idx: number; offset: number; length: number }[];
-    const byInstance = new Map<number, ByteRange[]>();
+    const byInstance = new Map<number, [number, number][]>();
     for (const row of rows) {
       const list = byInstance.get(row.idx) ?? [];
       list.push([row.offset, row.offset + row.length]);
@@ -232,6 +173,7 @@ export class UploadsRepository {
   }
 
   setUploadState(uploadId: string, state: UploadState, now: string, fromStates: UploadState[]): boolean {
+    if (fromStates.length === 0) return false;
     const placeholders = fromStates.map(() => '?').join(', ');
     const info = this.db.prepare(`UPDATE uploads SET state = ?, updated_at = ?, completed_at = CASE WHEN ? = 'accepted' THEN ? ELSE completed_at END
       WHERE id = ? AND state IN (${placeholders})`).run(state, now, state, now, uploadId, ...fromStates);
@@ -266,9 +208,16 @@ export class UploadsRepository {
     return row === undefined || row.state === 'cancelled' || row.state === 'expired';
   }
 
-  alreadyDelivered(instances: readonly ManifestInstance[]): Set<string> {
+  alreadyDelivered(instances: readonly Pick<ManifestInstance, 'sopInstanceUid' | 'sha256'>[]): Set<string> {
     const lookup = this.db.prepare('SELECT 1 FROM delivered_instances WHERE sop_instance_uid = ? AND sha256 = ?');
     return new Set(instances.filter((i) => lookup.get(i.sopInstanceUid, i.sha256) !== undefined).map((i) => i.sopInstanceUid));
+  }
+
+  routingFacts(uploadId: string, index: number): RoutingFacts | undefined {
+    return this.db.prepare(`SELECT u.user_id AS userId, us.username, u.modality, u.service_level AS serviceLevel,
+        u.source_workstation AS sourceWorkstation, u.facility, i.sop_class_uid AS sopClassUid
+      FROM uploads u JOIN users us ON us.id = u.user_id JOIN upload_instances i ON i.upload_id = u.id
+      WHERE u.id = ? AND i.idx = ?`).get(uploadId, index) as RoutingFacts | undefined;
   }
 }
 

@@ -17,8 +17,8 @@ import {
   type StorescpOptions,
   type TransferSyntaxName,
 } from '@relaypacs/testkit';
-import { AssociationLostError, AssociationRejectedError, CStoreDestination, type CStoreDestinationOptions } from '../../src/forward/c-store-destination.js';
-import { cStoreOutcome, formatStatus } from '../../src/forward/c-store-status.js';
+import { AssociationLostError, AssociationRejectedError, CStoreDestination, type CStoreDestinationOptions } from '../../src/destinations/c-store-destination.js';
+import { cStoreOutcome, formatStatus } from '../../src/destinations/c-store-status.js';
 import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend, type StudyContext } from '../../src/forward/destination.js';
 import { describeDestinationContract, instanceToSend, studyContext } from './destination-contract.js';
 

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateStudy, type GeneratedInstance, type GeneratedStudy } from '@relaypacs/testkit';
 import { TransientDestinationError, type StudyContext } from '../../src/forward/destination.js';
-import { FolderDestination } from '../../src/forward/folder-destination.js';
+import { FolderDestination } from '../../src/destinations/folder-destination.js';
 import { describeDestinationContract, instanceToSend, studyContext } from './destination-contract.js';
 
 let workDir: string;

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { validatePart10 } from '../dicom/part10-validator.js';
 import { isWellFormedUid } from '@relaypacs/dicom';
 import { fsyncDirectory } from '../storage/fsync-directory.js';
-import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend, type StudyContext } from './destination.js';
+import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend, type StudyContext } from '../forward/destination.js';
 
 export interface FolderDestinationOptions {
   name: string;

@@ -1,6 +1,6 @@
 import { httpStatusCode, type DeliveryFailureCode } from '../protocol/delivery-failure-codes.js';
 import { sendInSteps } from './batch-steps.js';
-import type { Destination, InstanceOutcome, InstanceToSend, StudyContext } from './destination.js';
+import type { Destination, InstanceOutcome, InstanceToSend, StudyContext } from '../forward/destination.js';
 import {
   DestinationHttpClient, permanentStatusReason, sizedInstanceBytes, throwIfTransientStatus, type HttpAnswer, type HttpAuth,
 } from './destination-http.js';

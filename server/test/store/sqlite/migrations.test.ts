@@ -1,8 +1,8 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { migrate } from '../../src/db/database.js';
-import { MIGRATIONS } from '../../src/db/migrations.js';
-import { isDeliveryFailureCode } from '../../src/protocol/delivery-failure-codes.js';
+import { migrate } from '../../../src/store/sqlite/database.js';
+import { MIGRATIONS } from '../../../src/store/sqlite/migrations.js';
+import { isDeliveryFailureCode } from '../../../src/protocol/delivery-failure-codes.js';
 
 /** A database as a relay released with the first `version` migrations left it. */
 function databaseAt(version: number): Database.Database {

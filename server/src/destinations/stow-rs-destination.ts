@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { dicomStatusCode, httpStatusCode } from '../protocol/delivery-failure-codes.js';
 import { sendInSteps, splitBatch } from './batch-steps.js';
-import type { Destination, InstanceOutcome, InstanceToSend, StudyContext } from './destination.js';
+import type { Destination, InstanceOutcome, InstanceToSend, StudyContext } from '../forward/destination.js';
 import {
   DestinationHttpClient, permanentStatusReason, sizedInstanceBytes, throwIfTransientStatus, type HttpAnswer, type HttpAuth,
 } from './destination-http.js';

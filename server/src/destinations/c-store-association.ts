@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net';
 import dimse from 'dcmjs-dimse';
 import type { Dataset, association as dimseAssociation, responses } from 'dcmjs-dimse';
 import { normalizeUid } from '@relaypacs/dicom';
-import { TransientDestinationError } from './destination.js';
+import { TransientDestinationError } from '../forward/destination.js';
 
 const { Scp } = dimse;
 const { CStoreRequest } = dimse.requests;

@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RotatingLogFile, relayLogDestination } from '../../src/ops/relay-log.js';
+import { RotatingLogFile, relayLogDestination } from '../../src/log/relay-log.js';
 
 const RELAY_BIN = join(import.meta.dirname, '../../bin/relaypacs-relay.js');
 // util-linux's `script` gives the relay a real terminal (a pseudo-terminal) as stdout.

@@ -1,5 +1,5 @@
 import { dicomStatusCode } from '../protocol/delivery-failure-codes.js';
-import type { InstanceOutcome } from './destination.js';
+import type { InstanceOutcome } from '../forward/destination.js';
 
 /** What the relay does with a C-STORE response status. */
 type StatusDisposition = 'stored' | 'warning' | 'transient' | 'permanent';

@@ -1,5 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { SharedSync } from '../storage/shared-sync.js';
+import { SharedSync } from '../../storage/shared-sync.js';
 import type { RelayDatabase } from './database.js';
 
 /**

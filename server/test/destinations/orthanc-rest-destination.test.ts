@@ -6,7 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import { freeLoopbackPort, generateStudy, OrthancServer, type GeneratedStudy } from '@relaypacs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransientDestinationError, type InstanceToSend } from '../../src/forward/destination.js';
-import { OrthancRestDestination, orthancOutcome, type OrthancRestDestinationOptions } from '../../src/forward/orthanc-rest-destination.js';
+import { OrthancRestDestination, orthancOutcome, type OrthancRestDestinationOptions } from '../../src/destinations/orthanc-rest-destination.js';
 import { cutOffMidRequest, describeDestinationContract, instancesToSend, sha256, studyContext } from './destination-contract.js';
 import { HttpStubServer, type StubAnswer } from './http-stub-server.js';
 

@@ -6,7 +6,7 @@ import {
   IMPLICIT_VR_LITTLE_ENDIAN, normalizeUid, readFileMeta, type ByteSource,
 } from '@relaypacs/dicom';
 import { validatePart10 } from '../dicom/part10-validator.js';
-import type { InstanceToSend } from './destination.js';
+import type { InstanceToSend } from '../forward/destination.js';
 
 /**
  * The uncompressed syntaxes the relay converts between when the PACS accepts none of the file's

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Agent, fetch } from 'undici';
-import { TransientDestinationError, type InstanceToSend } from './destination.js';
+import { TransientDestinationError, type InstanceToSend } from '../forward/destination.js';
 
 /** How an HTTP destination proves who the relay is. */
 export type HttpAuth =

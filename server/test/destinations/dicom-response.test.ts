@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   failureReasonMeaning, parseQidoSopInstanceUids, parseStoreInstancesResponse, parseStoreInstancesResponseJson, statusCodeHex,
   UnreadableResponseError, warningReasonMeaning,
-} from '../../src/forward/dicom-response.js';
+} from '../../src/destinations/dicom-response.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 const STORED = '1.2.826.0.1.3680043.8.498.101';

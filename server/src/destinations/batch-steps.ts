@@ -1,4 +1,4 @@
-import { TransientDestinationError, type InstanceOutcome, type InstanceToSend } from './destination.js';
+import { TransientDestinationError, type InstanceOutcome, type InstanceToSend } from '../forward/destination.js';
 
 /**
  * Splits a batch into requests of at most `maxInstances` instances and `maxBytes` bytes, in

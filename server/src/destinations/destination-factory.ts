@@ -1,6 +1,6 @@
 import { CStoreDestination } from './c-store-destination.js';
-import type { DestinationConfig } from './delivery-config.js';
-import type { Destination } from './destination.js';
+import type { DestinationConfig } from '../forward/delivery-config.js';
+import type { Destination } from '../forward/destination.js';
 import { FolderDestination } from './folder-destination.js';
 import { OrthancRestDestination } from './orthanc-rest-destination.js';
 import { StowRsDestination } from './stow-rs-destination.js';

@@ -7,8 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { freeLoopbackPort, generateStudy, OrthancServer, type GeneratedStudy } from '@relaypacs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TransientDestinationError, type InstanceOutcome, type InstanceToSend } from '../../src/forward/destination.js';
-import { parseStoreInstancesResponse } from '../../src/forward/dicom-response.js';
-import { multipartRelatedBody, StowRsDestination, type StowRsDestinationOptions } from '../../src/forward/stow-rs-destination.js';
+import { parseStoreInstancesResponse } from '../../src/destinations/dicom-response.js';
+import { multipartRelatedBody, StowRsDestination, type StowRsDestinationOptions } from '../../src/destinations/stow-rs-destination.js';
 import { cutOffMidRequest, describeDestinationContract, instancesToSend, sha256, studyContext } from './destination-contract.js';
 import { HttpStubServer, makeTestCertificates, multipartPayloads, type StubAnswer } from './http-stub-server.js';
 

@@ -4,9 +4,9 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { openDatabase, type RelayDatabase } from '../../src/db/database.js';
-import { WalDurability } from '../../src/db/wal-durability.js';
-import { startTestRelay, type TestRelay } from '../support/test-relay.js';
+import { openDatabase, type RelayDatabase } from '../../../src/store/sqlite/database.js';
+import { WalDurability } from '../../../src/store/sqlite/wal-durability.js';
+import { startTestRelay, type TestRelay } from '../../support/test-relay.js';
 
 let dir: string;
 let db: RelayDatabase | undefined;

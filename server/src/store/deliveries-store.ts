@@ -1,0 +1,92 @@
+import type { DeliveryFailureCode } from '../protocol/delivery-failure-codes.js';
+
+/**
+ * The durable delivery queue: one delivery per (upload, destination), one item per instance. Items
+ * move queued → sending → delivered (→ confirmed) or failed. Items of uploads cancelled or expired
+ * are never due: their data is gone.
+ */
+
+export type DeliveryItemState = 'queued' | 'sending' | 'delivered' | 'confirmed' | 'failed';
+
+export interface DueItem {
+  deliveryId: number;
+  destination: string;
+  uploadId: string;
+  /** The upload's owner, to whom its events go. */
+  userId: number;
+  index: number;
+  attempts: number;
+  serviceLevel: 'STAT' | 'ROUTINE';
+  studyInstanceUid: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  size: number;
+  sha256: string;
+  /** The upload's state: 'receiving' while instances are still arriving. */
+  uploadState: 'receiving' | 'accepted';
+  /** When the item became due (queued, or its retry time). */
+  dueAt: string;
+}
+
+export interface DeliveryItemStatus {
+  destination: string;
+  index: number;
+  state: DeliveryItemState;
+  attempts: number;
+  lastError: string | null;
+  failureCode: DeliveryFailureCode | null;
+  warning: string | null;
+}
+
+export interface DeliveryItemKey {
+  deliveryId: number;
+  index: number;
+}
+
+export interface DeliveriesStore {
+  /** Queues the instance for each destination; idempotent (an item already queued, sent or failed stays as it is). */
+  enqueue(uploadId: string, index: number, destinations: readonly string[], now: string): Promise<void>;
+  /** Items of one destination due at `now`: STAT before routine, then oldest upload first, in instance order. */
+  due(destination: string, now: string, limit: number): Promise<DueItem[]>;
+  /** When the next queued item of a destination becomes due, if any. */
+  nextDueAt(destination: string): Promise<string | undefined>;
+  /**
+   * Marks a queued item 'sending' for the worker that will send it; false when it is not queued
+   * (any more): another worker, here or on another relay, claimed it first. Selecting due items
+   * claims nothing, so only what this answers true for may be sent.
+   */
+  claim(deliveryId: number, index: number, now: string): Promise<boolean>;
+  /** Sets an item's state; lastError, failureCode and warning change only where given (null clears nothing: COALESCE). */
+  setState(deliveryId: number, index: number, state: DeliveryItemState, now: string,
+    extra?: { lastError?: string | null; failureCode?: DeliveryFailureCode | null; warning?: string | null }): Promise<void>;
+  /** Back to the queue after a transient failure, due at `nextAttemptAt`, one attempt more. */
+  retryLater(deliveryId: number, index: number, nextAttemptAt: string, error: string, now: string): Promise<void>;
+  /** The item's last transient failure used up delivery.maxAttempts: failed for good (ATTEMPTS_EXHAUSTED), retryable by a person. */
+  giveUp(deliveryId: number, index: number, error: string, now: string): Promise<void>;
+  /** At start: every item left 'sending' goes back to the queue, due now; answers how many. */
+  requeueInterrupted(now: string): Promise<number>;
+  /** Items 'sending' unchanged since `cutoff`. */
+  sendingSince(cutoff: string): Promise<DeliveryItemKey[]>;
+  /** Queues an item again if it is still 'sending' and unchanged since `cutoff`; answers 1 when it was, else 0. */
+  requeueAbandoned(deliveryId: number, index: number, cutoff: string, now: string): Promise<number>;
+  /** Failed items of an upload go back to the queue with their attempts reset (a person's retry); answers how many. */
+  retryFailed(uploadId: string, now: string): Promise<number>;
+  /** Every item of an upload: destinations in the order they were first queued, then by instance. */
+  itemsOf(uploadId: string): Promise<DeliveryItemStatus[]>;
+  /** Items of a destination queued or sending, of uploads receiving or accepted (a cancelled or expired upload's are never sent). */
+  queueDepth(destination: string): Promise<number>;
+  /** True when no item of the upload is queued or sending. */
+  allFinal(uploadId: string): Promise<boolean>;
+  /** Remembers that a PACS holds these bytes: a later upload of them is told it need not send them. */
+  markDelivered(sopInstanceUid: string, sha256: string, now: string): Promise<void>;
+  /** Whether the instance has items and every one is delivered or confirmed. */
+  deliveredEverywhere(uploadId: string, index: number): Promise<boolean>;
+  /**
+   * Whether deliveries are about to free temporary space: an accepted upload (whose data goes once
+   * delivered everywhere) has an item sending, or queued to go before `soon`.
+   */
+  deliveriesFreeingSpace(soon: string): Promise<boolean>;
+  /** Instances of the upload that still need its data but have no delivery item: received (verification cut short) or verified but unrouted. */
+  unqueuedInstances(uploadId: string): Promise<number>;
+}
