@@ -54,7 +54,7 @@ export function createRequestGuards(tokens: TokenService, sessionIsActive: (sess
     },
     requireUploadToken() {
       return async (request) => {
-        const { id } = request.params as { id?: string };
+        const id = uploadIdOf(request.params);
         if (!id) throw new RelayError(404, 'UPLOAD_NOT_FOUND');
         const principal = await tokens.verifyUploadToken(bearerToken(request), id);
         if (!(await sessionIsActive(principal.sessionId, principal.userId))) throw sessionEnded();
@@ -62,4 +62,13 @@ export function createRequestGuards(tokens: TokenService, sessionIsActive: (sess
       };
     },
   };
+}
+
+/**
+ * The upload id of the route's `:id`. onRequest runs before Fastify validates the request against
+ * its schema, so the params are checked here rather than assumed.
+ */
+function uploadIdOf(params: unknown): string | undefined {
+  if (typeof params !== 'object' || params === null || !('id' in params)) return undefined;
+  return typeof params.id === 'string' && params.id !== '' ? params.id : undefined;
 }
