@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { runUserCommand } from './auth/user-cli.js';
 import { openSqliteRelayStore } from './store/sqlite/sqlite-relay-store.js';
-import { ConfigError, loadRelayConfig } from './config/relay-config.js';
+import { ConfigError, loadRelayConfig, type ConfigSources } from './config/relay-config.js';
 import { startIdleMemoryRelease } from './ops/idle-memory-release.js';
 import { startRelayServer } from './server.js';
 import { mkdir } from 'node:fs/promises';
@@ -10,9 +10,14 @@ import { join } from 'node:path';
 
 const USAGE = `Usage:
   relaypacs-relay [--port N] [--host ADDR] [--data DIR] [--config FILE] [--stow-url URL] [--log-file PATH]
+                  [--database-url postgres://...] [--storage-url s3://BUCKET/PREFIX?endpoint=URL&region=R]
       Runs the relay. Environment: RELAYPACS_PORT, RELAYPACS_HOST, RELAYPACS_DATA, RELAYPACS_CONFIG,
       RELAYPACS_STOW_URL, RELAYPACS_LOG_LEVEL, RELAYPACS_LOG_FILE, RELAYPACS_METRICS_PORT (or off),
-      RELAYPACS_IDLE_GC=off.
+      RELAYPACS_DATABASE_URL, RELAYPACS_STORAGE_URL, RELAYPACS_IDLE_GC=off.
+      State: SQLite in DATA/relay.db, or PostgreSQL with --database-url. Chunks: DATA/uploads, or an
+      S3-compatible bucket with --storage-url (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+      or the AWS SDK's usual chain). Relays started with the same two URLs form one service behind a
+      load balancer.
       Defaults: 127.0.0.1:8780 (metrics on 127.0.0.1:8781), data under
       ~/.local/share/relaypacs/relay, studies delivered to DATA/delivered unless a destination is set.
       Log (JSON, pino, one line per request, never PHI): to stdout when it is not a terminal; on a
@@ -23,18 +28,19 @@ const USAGE = `Usage:
   relaypacs-relay user disable|enable NAME
   relaypacs-relay user totp NAME [--remove]
   relaypacs-relay user list
-      Manage relay accounts (same --data / --config as the server).
+      Manage relay accounts (same --data, --config and --database-url as the server).
       Roles: admin, radiographer, clinician, radiologist, device.`;
 
 /** Splits the server's own flags from a subcommand's arguments. */
-function splitArgs(argv: string[]): { flags: { port?: number; host?: string; dataDir?: string; configFile?: string; stowUrl?: string; logFile?: string; help?: boolean }; rest: string[] } {
+function splitArgs(argv: string[]): { flags: NonNullable<ConfigSources['flags']> & { help?: boolean }; rest: string[] } {
   const { values, tokens } = parseArgs({
     args: argv,
     strict: false,
     tokens: true,
-    options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' }, 'stow-url': { type: 'string' }, 'log-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' }, 'stow-url': { type: 'string' }, 'log-file': { type: 'string' },
+      'database-url': { type: 'string' }, 'storage-url': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
-  const own = new Set(['port', 'host', 'data', 'config', 'stow-url', 'log-file', 'help']);
+  const own = new Set(['port', 'host', 'data', 'config', 'stow-url', 'log-file', 'database-url', 'storage-url', 'help']);
   const rest: string[] = [];
   for (const token of tokens) {
     if (token.kind === 'option' && own.has(token.name)) continue;
@@ -52,6 +58,8 @@ function splitArgs(argv: string[]): { flags: { port?: number; host?: string; dat
       ...(typeof values.config === 'string' ? { configFile: values.config } : {}),
       ...(typeof values['stow-url'] === 'string' ? { stowUrl: values['stow-url'] } : {}),
       ...(typeof values['log-file'] === 'string' ? { logFile: values['log-file'] } : {}),
+      ...(typeof values['database-url'] === 'string' ? { databaseUrl: values['database-url'] } : {}),
+      ...(typeof values['storage-url'] === 'string' ? { storageUrl: values['storage-url'] } : {}),
       ...(values.help === true ? { help: true } : {}),
     },
     rest,

@@ -24,6 +24,19 @@ export const RelayConfigSchema = Type.Object({
    * warnings and errors, pretty-printed, when stdout is a terminal (server/src/log/relay-log.ts).
    */
   logFile: Type.Optional(Type.String({ minLength: 1 })),
+  /**
+   * The relay's state in PostgreSQL instead of DATA/relay.db: postgres://USER:PASSWORD@HOST:PORT/DB,
+   * with TLS options as node-postgres takes them in the URL (sslmode, sslrootcert...). Relays given
+   * the same databaseUrl and storageUrl form one service behind a load balancer (docs/relay.md).
+   */
+  databaseUrl: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  /**
+   * Temporary storage in an S3-compatible object store instead of DATA/uploads:
+   * s3://BUCKET/PREFIX?endpoint=URL&region=R&forcePathStyle=true. Credentials come from the AWS
+   * SDK's usual chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, an instance role),
+   * never from the URL.
+   */
+  storageUrl: Type.Optional(Type.String({ pattern: '^s3://' })),
   /** HTTPS when both are given (PEM files). */
   tls: Type.Optional(Type.Object({ keyFile: Type.String(), certFile: Type.String() }, { additionalProperties: false })),
   /** CORS is off unless origins are listed. */
@@ -139,7 +152,7 @@ export class ConfigError extends Error {}
 
 export interface ConfigSources {
   /** Parsed command-line flags (already named like config fields). */
-  flags?: { port?: number; host?: string; dataDir?: string; configFile?: string; stowUrl?: string; logFile?: string };
+  flags?: { port?: number; host?: string; dataDir?: string; configFile?: string; stowUrl?: string; logFile?: string; databaseUrl?: string; storageUrl?: string };
   env?: NodeJS.ProcessEnv;
 }
 
@@ -174,6 +187,8 @@ export function loadRelayConfig(sources: ConfigSources = {}): RelayConfig {
   if (env.RELAYPACS_LOG_LEVEL) merged.logLevel = env.RELAYPACS_LOG_LEVEL;
   if (env.RELAYPACS_LOG_FILE) merged.logFile = env.RELAYPACS_LOG_FILE;
   if (env.RELAYPACS_STOW_URL) merged.stowUrl = env.RELAYPACS_STOW_URL;
+  if (env.RELAYPACS_DATABASE_URL) merged.databaseUrl = env.RELAYPACS_DATABASE_URL;
+  if (env.RELAYPACS_STORAGE_URL) merged.storageUrl = env.RELAYPACS_STORAGE_URL;
   if (env.RELAYPACS_METRICS_PORT !== undefined) {
     merged.metrics = { ...(merged.metrics as object | undefined), port: env.RELAYPACS_METRICS_PORT === 'off' ? null : Number(env.RELAYPACS_METRICS_PORT) };
   }
@@ -183,6 +198,8 @@ export function loadRelayConfig(sources: ConfigSources = {}): RelayConfig {
   if (flags.dataDir !== undefined) merged.dataDir = flags.dataDir;
   if (flags.stowUrl !== undefined) merged.stowUrl = flags.stowUrl;
   if (flags.logFile !== undefined) merged.logFile = flags.logFile;
+  if (flags.databaseUrl !== undefined) merged.databaseUrl = flags.databaseUrl;
+  if (flags.storageUrl !== undefined) merged.storageUrl = flags.storageUrl;
   return parseRelayConfig(merged, configFile ?? 'configuration');
 }
 

@@ -62,4 +62,21 @@ describe('relay configuration', () => {
     await writeFile(file, JSON.stringify({ destinations: [{ name: 'p', kind: 'stow-rs', url: 'ftp://nope' }] }));
     expect(() => loadRelayConfig({ env: {}, flags: { configFile: file } })).toThrow(ConfigError);
   });
+
+  it('takes the PostgreSQL and S3 URLs from flags over the environment over the file, and refuses other schemes', async () => {
+    const database = 'postgres://relay:secret@db.test:5432/relaypacs?sslmode=verify-full';
+    const storage = 's3://relay-chunks/site-a?endpoint=https://s3.test&region=eu-west-1&forcePathStyle=true';
+    expect(loadRelayConfig({ env: {} })).not.toHaveProperty('databaseUrl');
+    const fromEnv = loadRelayConfig({ env: { RELAYPACS_DATABASE_URL: database, RELAYPACS_STORAGE_URL: storage } });
+    expect(fromEnv).toMatchObject({ databaseUrl: database, storageUrl: storage });
+    const file = join(dir, 'backends.json');
+    await writeFile(file, JSON.stringify({ databaseUrl: 'postgresql://file@db.test/x', storageUrl: 's3://from-file' }));
+    expect(loadRelayConfig({ env: {}, flags: { configFile: file } })).toMatchObject({ databaseUrl: 'postgresql://file@db.test/x', storageUrl: 's3://from-file' });
+    expect(loadRelayConfig({ env: { RELAYPACS_DATABASE_URL: database }, flags: { configFile: file } }).databaseUrl).toBe(database);
+    expect(loadRelayConfig({ env: { RELAYPACS_DATABASE_URL: database }, flags: { databaseUrl: 'postgres://flag@db.test/y', configFile: file } }).databaseUrl).toBe('postgres://flag@db.test/y');
+    expect(() => loadRelayConfig({ env: { RELAYPACS_DATABASE_URL: 'mysql://relay@db.test/x' } })).toThrow(/\/databaseUrl/);
+    expect(() => loadRelayConfig({ env: { RELAYPACS_STORAGE_URL: 'https://s3.test/bucket' } })).toThrow(/\/storageUrl/);
+    // The error names the field, never the value: a database URL carries a password.
+    expect(() => loadRelayConfig({ env: { RELAYPACS_DATABASE_URL: 'mysql://relay:hunter2@db.test/x' } })).not.toThrow(/hunter2/);
+  });
 });
