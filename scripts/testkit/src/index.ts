@@ -15,6 +15,7 @@ export { StorescpServer, STORESCP_BINARY, type StorescpOptions, type StorescpAcc
 export { startKeyringSession, dbusSend, type KeyringSession, type KeyringSessionOptions } from './keyring-session.js';
 export { runNodeProgram, type ProgramResult } from './run-node-program.js';
 export { CuttingProxy } from './cutting-proxy.js';
+export { RoundRobinBalancer } from './round-robin-balancer.js';
 export { zipLocalHeader, zipCentralHeader, zipEndRecords, ZIP_SIGNATURES, ZIP_MAX32, type ZipRecordEntry } from './zip-records.js';
 export { SmallDisk, CAN_MOUNT } from './small-disk.js';
 export { openRaw, floodBody, dripBody, statusOf, headerOf, type RawConnection } from './raw-http.js';
