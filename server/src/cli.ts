@@ -13,7 +13,7 @@ const USAGE = `Usage:
                   [--database-url postgres://...] [--storage-url s3://BUCKET/PREFIX?endpoint=URL&region=R]
       Runs the relay. Environment: RELAYPACS_PORT, RELAYPACS_HOST, RELAYPACS_DATA, RELAYPACS_CONFIG,
       RELAYPACS_STOW_URL, RELAYPACS_LOG_LEVEL, RELAYPACS_LOG_FILE, RELAYPACS_METRICS_PORT (or off),
-      RELAYPACS_DATABASE_URL, RELAYPACS_STORAGE_URL, RELAYPACS_IDLE_GC=off.
+      RELAYPACS_DATABASE_URL, RELAYPACS_STORAGE_URL, RELAYPACS_INSTANCE_NAME, RELAYPACS_IDLE_GC=off.
       State: SQLite in DATA/relay.db, or PostgreSQL with --database-url. Chunks: DATA/uploads, or an
       S3-compatible bucket with --storage-url (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
       or the AWS SDK's usual chain). Relays started with the same two URLs form one service behind a

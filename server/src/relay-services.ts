@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createRequestGuards, type RequestGuards } from './auth/request-guards.js';
 import { loadOrCreateSigningKeys } from './auth/signing-keys.js';
 import { TokenService } from './auth/token-service.js';
-import { effectiveDestinations, type RelayConfig } from './config/relay-config.js';
+import { effectiveDestinations, effectiveInstanceName, type RelayConfig } from './config/relay-config.js';
 import { RelayMetrics } from './ops/relay-metrics.js';
 import { InProcessEventBus, type RelayEventBus } from './ops/relay-events.js';
 import { DeliveryQueue } from './forward/delivery-queue.js';
@@ -61,7 +61,7 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   const destinationConfigs = effectiveDestinations(config);
   const destinationList = overrides.destinations ?? destinationConfigs.map(createDestination);
   const deliveries = new DeliveryQueue({
-    store, storage, metrics, events, now, delivery: config.delivery,
+    store, instanceName: effectiveInstanceName(config), storage, metrics, events, now, delivery: config.delivery,
     destinations: new Map(destinationList.map((d) => [d.name, d])),
     confirming: new Set(destinationConfigs.filter((d) => d.confirm).map((d) => d.name)),
     router: new Router(config.routes, destinationList.map((d) => d.name)),

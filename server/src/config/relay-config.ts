@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
@@ -37,6 +38,12 @@ export const RelayConfigSchema = Type.Object({
    * never from the URL.
    */
   storageUrl: Type.Optional(Type.String({ pattern: '^s3://' })),
+  /**
+   * Names this relay among those sharing one database, stably across its restarts (the leases on
+   * deliveries it sends carry it). Default: the host name and a digest of the data directory, so
+   * relays on one host need data directories of their own, or names (RELAYPACS_INSTANCE_NAME).
+   */
+  instanceName: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   /** HTTPS when both are given (PEM files). */
   tls: Type.Optional(Type.Object({ keyFile: Type.String(), certFile: Type.String() }, { additionalProperties: false })),
   /** CORS is off unless origins are listed. */
@@ -189,6 +196,7 @@ export function loadRelayConfig(sources: ConfigSources = {}): RelayConfig {
   if (env.RELAYPACS_STOW_URL) merged.stowUrl = env.RELAYPACS_STOW_URL;
   if (env.RELAYPACS_DATABASE_URL) merged.databaseUrl = env.RELAYPACS_DATABASE_URL;
   if (env.RELAYPACS_STORAGE_URL) merged.storageUrl = env.RELAYPACS_STORAGE_URL;
+  if (env.RELAYPACS_INSTANCE_NAME) merged.instanceName = env.RELAYPACS_INSTANCE_NAME;
   if (env.RELAYPACS_METRICS_PORT !== undefined) {
     merged.metrics = { ...(merged.metrics as object | undefined), port: env.RELAYPACS_METRICS_PORT === 'off' ? null : Number(env.RELAYPACS_METRICS_PORT) };
   }
@@ -232,6 +240,11 @@ export function parseRelayConfig(input: Record<string, unknown>, source = 'confi
     }
   }
   return config;
+}
+
+/** The configured instance name, or the host's name with a digest of the data directory (stable across restarts). */
+export function effectiveInstanceName(config: RelayConfig): string {
+  return config.instanceName ?? `${hostname()}/${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 12)}`;
 }
 
 /** The destination used when none is configured: DATA/delivered/<study>/<instance>.dcm. */

@@ -85,9 +85,10 @@ export const DeliveryConfig = Type.Object({
    */
   gatherMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 250 }),
   /**
-   * An item 'sending' that no worker of this relay is sending and that has not changed for this
-   * long is queued again while the relay runs (not only at its next start). Workers sending an
-   * item hold it however long the PACS takes; this only catches items a worker left behind.
+   * The lease on an item being sent: its relay renews it every third of this while a worker sends
+   * the item, however long the PACS takes. Once it lapses (the relay died, or a worker left the item
+   * behind), any relay sharing the database queues the item again. A relay requeues its own items
+   * at its next start and at a graceful stop without waiting for the lease.
    */
   sendingLeaseSeconds: Type.Number({ minimum: 0.1, default: 60 }),
 }, { additionalProperties: false, default: {} });

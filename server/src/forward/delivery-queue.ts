@@ -3,7 +3,7 @@ import type { DeliveryFailureCode } from '../protocol/delivery-failure-codes.js'
 import type { RelayEventBus } from '../ops/relay-events.js';
 import type { RelayMetrics } from '../ops/relay-metrics.js';
 import type { TemporaryStorage } from '../storage/storage.js';
-import type { DeliveriesStore, DeliveryItemStatus, DueItem } from '../store/deliveries-store.js';
+import type { DeliveriesStore, DeliveryItemKey, DeliveryItemStatus, DeliveryLease, DueItem } from '../store/deliveries-store.js';
 import type { RelayStore, TransactionStores } from '../store/relay-store.js';
 import type { DeliveryConfig } from './delivery-config.js';
 import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend } from './destination.js';
@@ -11,6 +11,11 @@ import type { Router } from './router.js';
 
 export interface DeliveryQueueOptions {
   store: RelayStore;
+  /**
+   * Names this relay process in the leases of the items it sends, stably across its restarts
+   * (config instanceName): at start it requeues its own items left 'sending', never another relay's.
+   */
+  instanceName: string;
   storage: TemporaryStorage;
   destinations: ReadonlyMap<string, Destination>;
   /** Destinations whose stored instances are checked (QIDO-RS, REST) before counting as confirmed. */
@@ -43,14 +48,14 @@ export class DeliveryQueue {
   private readonly releases = new Set<Promise<unknown>>();
   /**
    * Items a worker of this process has marked 'sending' and not yet recorded the outcome of, by
-   * itemKey: the watchdog (requeueAbandoned) leaves them alone, however long their send takes.
+   * itemKey: their leases are renewed (keepLeases), however long their send takes.
    */
-  private readonly held = new Set<string>();
-  private watchdog: NodeJS.Timeout | undefined;
+  private readonly held = new Map<string, DeliveryItemKey>();
+  private leaseKeeper: NodeJS.Timeout | undefined;
   /** Aborted by stop(): ends the waits between tries of an outcome commit. */
   private halt = new AbortController();
-  /** The watchdog's round under way, if any: rounds never overlap. */
-  private watchdogRound: Promise<void> | undefined;
+  /** The lease keeper's round under way, if any: rounds never overlap. */
+  private leaseRound: Promise<void> | undefined;
 
   constructor(private readonly options: DeliveryQueueOptions) {
     this.repo = options.store.deliveries;
@@ -88,24 +93,30 @@ export class DeliveryQueue {
     if (this.running) return;
     this.running = true;
     this.halt = new AbortController();
-    const requeued = await this.repo.requeueInterrupted(this.options.now().toISOString());
+    // What this relay was sending when it stopped (killed, or a stop that could not record an
+    // outcome) goes again now; other relays' items are theirs until their leases lapse.
+    const requeued = await this.repo.requeueOwnedBy(this.options.instanceName, this.options.now().toISOString());
     if (requeued > 0) this.options.log?.info({ requeued }, 'requeued deliveries interrupted by a restart');
     for (const name of this.options.destinations.keys()) {
       for (let i = 0; i < this.options.delivery.parallelBatches; i++) this.workers.push(this.work(name));
     }
     const leaseMs = this.options.delivery.sendingLeaseSeconds * 1000;
-    this.watchdog = setInterval(() => {
-      this.watchdogRound ??= this.requeueAbandoned().finally(() => (this.watchdogRound = undefined));
-    }, Math.max(100, Math.min(leaseMs / 2, 30_000)));
-    this.watchdog.unref();
+    this.leaseKeeper = setInterval(() => {
+      this.leaseRound ??= this.keepLeases().finally(() => (this.leaseRound = undefined));
+    }, Math.max(100, Math.min(leaseMs / 3, 20_000)));
+    this.leaseKeeper.unref();
   }
 
   async stop(): Promise<void> {
     this.running = false;
     this.halt.abort();
-    clearInterval(this.watchdog);
+    clearInterval(this.leaseKeeper);
     for (const name of this.wakeups.keys()) this.wake(name);
-    await Promise.allSettled([...this.workers, this.watchdogRound]);
+    await Promise.allSettled([...this.workers, this.leaseRound]);
+    // Leases released: what a worker could not finish goes back to the queue now, for this relay's
+    // next start or another relay, rather than when its lease would have lapsed.
+    await this.repo.requeueOwnedBy(this.options.instanceName, this.options.now().toISOString())
+      .catch((error: unknown) => this.options.log?.error({ err: error }, 'could not release delivery leases at stop'));
     await Promise.allSettled([...this.releases]);
     await Promise.allSettled([...this.options.destinations.values()].map((d) => d.close()));
   }
@@ -136,33 +147,30 @@ export class DeliveryQueue {
   }
 
   /**
-   * The watchdog: items 'sending' that no worker of this process holds and that have not changed
-   * for delivery.sendingLeaseSeconds go back to the queue, while the relay runs (at start,
-   * requeueInterrupted does the same for every 'sending' item). A worker that lost its way (an
-   * outcome it could not record before stop, a bug) must not leave a study 'forwarding' until the
-   * next restart. The PACS stores by SOP Instance UID, so an item sent twice is stored once.
-   *
-   * Ownership is this process's memory (`held`): right for one relay per database. Relays sharing
-   * one database (PostgreSQL, N instances) would need it in the row instead: an owner id and a
-   * lease expiry that the sending worker renews, requeued by anyone once it lapses.
+   * The lease keeper, every third of delivery.sendingLeaseSeconds: it renews the leases of the items
+   * this process's workers hold (however long the PACS takes), then requeues items whose lease lapsed,
+   * whoever claimed them: a relay that died (one of several sharing the database), or a worker of this
+   * one that lost its way (an outcome it could not record before stop, a bug), must not leave a study
+   * 'forwarding' for good. The PACS stores by SOP Instance UID, so an item sent twice is stored once.
    */
-  private async requeueAbandoned(): Promise<void> {
+  private async keepLeases(): Promise<void> {
     const now = this.options.now();
-    const cutoff = new Date(now.getTime() - this.options.delivery.sendingLeaseSeconds * 1000).toISOString();
     try {
-      const abandoned = (await this.repo.sendingSince(cutoff)).filter((item) => !this.held.has(itemKey(item)));
-      if (abandoned.length === 0) return;
-      let requeued = 0;
-      await this.inOneCommit(async (tx) => {
-        for (const item of abandoned) requeued += await tx.requeueAbandoned(item.deliveryId, item.index, cutoff, now.toISOString());
-      });
+      const held = [...this.held.values()];
+      if (held.length > 0) await this.repo.renewLeases(held, this.lease(now));
+      const requeued = await this.repo.requeueLapsed(now.toISOString());
       if (requeued === 0) return;
-      this.options.log?.warn({ requeued }, 'requeued deliveries left sending by no worker');
+      this.options.log?.warn({ requeued }, 'requeued deliveries whose sender stopped renewing its lease');
       for (const name of this.options.destinations.keys()) this.wake(name);
     } catch (error) {
-      // The database refuses writes for now (full, locked): the next round tries again.
-      this.options.log?.error({ err: error }, 'could not requeue abandoned deliveries');
+      // The database refuses writes for now (full, locked, gone): the next round tries again.
+      this.options.log?.error({ err: error }, 'could not renew or requeue delivery leases');
     }
+  }
+
+  /** This process's lease on what it claims or renews at `now`. */
+  private lease(now: Date): DeliveryLease {
+    return { owner: this.options.instanceName, until: new Date(now.getTime() + this.options.delivery.sendingLeaseSeconds * 1000).toISOString() };
   }
 
   private async work(name: string): Promise<void> {
@@ -233,16 +241,18 @@ export class DeliveryQueue {
   }
 
   private async send(destination: Destination, due: DueItem[]): Promise<void> {
-    const startedAt = this.options.now().toISOString();
+    const started = this.options.now();
+    const startedAt = started.toISOString();
     // Claimed in one commit for the whole batch, not one per instance; should it fail, the items
     // stay queued. Another worker (of this relay or another) may have claimed some since they were
     // selected: only those claimed here are sent.
     const batch: DueItem[] = [];
     await this.inOneCommit(async (tx) => {
-      for (const item of due) if (await tx.claim(item.deliveryId, item.index, startedAt)) batch.push(item);
+      const lease = this.lease(started);
+      for (const item of due) if (await tx.claim(item.deliveryId, item.index, startedAt, lease)) batch.push(item);
     });
     if (batch.length === 0) return;
-    for (const item of batch) this.held.add(itemKey(item));
+    for (const item of batch) this.held.set(itemKey(item), { deliveryId: item.deliveryId, index: item.index });
     try {
       await this.sendHeld(destination, batch);
     } finally {
@@ -477,5 +487,5 @@ export class DeliveryQueue {
 /** Defers a notification (event, metric) until the commit it belongs to has succeeded. */
 type Later = (notice: () => void) => void;
 
-const itemKey = (item: { deliveryId: number; index: number }): string => `${item.deliveryId}/${item.index}`;
+const itemKey = (item: DeliveryItemKey): string => `${item.deliveryId}/${item.index}`;
 

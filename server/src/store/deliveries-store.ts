@@ -44,6 +44,16 @@ export interface DeliveryItemKey {
   index: number;
 }
 
+/**
+ * Who is sending an item, and until when that holds unless renewed. `owner` names one relay process
+ * stably across its restarts (relay-services.ts: the configured instance name), so a relay requeues
+ * at start what it was sending when it died, and leaves what the other relays send alone.
+ */
+export interface DeliveryLease {
+  owner: string;
+  until: string;
+}
+
 export interface DeliveriesStore {
   /** Queues the instance for each destination; idempotent (an item already queued, sent or failed stays as it is). */
   enqueue(uploadId: string, index: number, destinations: readonly string[], now: string): Promise<void>;
@@ -52,11 +62,13 @@ export interface DeliveriesStore {
   /** When the next queued item of a destination becomes due, if any. */
   nextDueAt(destination: string): Promise<string | undefined>;
   /**
-   * Marks a queued item 'sending' for the worker that will send it; false when it is not queued
-   * (any more): another worker, here or on another relay, claimed it first. Selecting due items
-   * claims nothing, so only what this answers true for may be sent.
+   * Marks a queued item 'sending' under `lease` for the worker that will send it; false when it is
+   * not queued (any more): another worker, here or on another relay, claimed it first. Selecting due
+   * items claims nothing, so only what this answers true for may be sent.
    */
-  claim(deliveryId: number, index: number, now: string): Promise<boolean>;
+  claim(deliveryId: number, index: number, now: string, lease: DeliveryLease): Promise<boolean>;
+  /** Extends the lease of the owner's items still 'sending' among `items` (its heartbeat); answers how many. */
+  renewLeases(items: readonly DeliveryItemKey[], lease: DeliveryLease): Promise<number>;
   /** Sets an item's state; lastError, failureCode and warning change only where given (null clears nothing: COALESCE). */
   setState(deliveryId: number, index: number, state: DeliveryItemState, now: string,
     extra?: { lastError?: string | null; failureCode?: DeliveryFailureCode | null; warning?: string | null }): Promise<void>;
@@ -64,12 +76,10 @@ export interface DeliveriesStore {
   retryLater(deliveryId: number, index: number, nextAttemptAt: string, error: string, now: string): Promise<void>;
   /** The item's last transient failure used up delivery.maxAttempts: failed for good (ATTEMPTS_EXHAUSTED), retryable by a person. */
   giveUp(deliveryId: number, index: number, error: string, now: string): Promise<void>;
-  /** At start: every item left 'sending' goes back to the queue, due now; answers how many. */
-  requeueInterrupted(now: string): Promise<number>;
-  /** Items 'sending' unchanged since `cutoff`. */
-  sendingSince(cutoff: string): Promise<DeliveryItemKey[]>;
-  /** Queues an item again if it is still 'sending' and unchanged since `cutoff`; answers 1 when it was, else 0. */
-  requeueAbandoned(deliveryId: number, index: number, cutoff: string, now: string): Promise<number>;
+  /** The owner's items 'sending' go back to the queue, due now (its start, after a crash; its graceful stop); answers how many. */
+  requeueOwnedBy(owner: string, now: string): Promise<number>;
+  /** Items 'sending' whose lease ended before `now` (or that have none) go back to the queue, due now, whoever owned them; answers how many. */
+  requeueLapsed(now: string): Promise<number>;
   /** Failed items of an upload go back to the queue with their attempts reset (a person's retry); answers how many. */
   retryFailed(uploadId: string, now: string): Promise<number>;
   /** Every item of an upload: destinations in the order they were first queued, then by instance. */

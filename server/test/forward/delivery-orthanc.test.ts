@@ -96,7 +96,7 @@ describe('forwarding to Orthanc', () => {
     const routineSent = await sendStudy(relay, routine);
     const statSent = await sendStudy(relay, stat, { serviceLevel: 'STAT' });
     const since = (await orthanc.json<{ Last: number }>('/changes?last')).Last;
-    relay.services.deliveries.start();
+    await relay.services.deliveries.start();
     await waitForStatus(relay, routineSent, allDelivered);
     await waitForStatus(relay, statSent, allDelivered);
     // Orthanc's change log numbers instances in the order they were stored.

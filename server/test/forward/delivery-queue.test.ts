@@ -188,7 +188,7 @@ describe('delivery queue', () => {
     relay = await startTestRelay({ ...fast, delivery: { ...fast.delivery, parallelBatches: 1 } }, { deliver: false, realTime: true, destinations: [pacs] });
     const routine = await sendStudy(relay, await study(12));
     const stat = await sendStudy(relay, await study(2), { serviceLevel: 'STAT' });
-    relay.services.deliveries.start();
+    await relay.services.deliveries.start();
     await waitForStatus(relay, routine, allDelivered);
     await waitForStatus(relay, stat, allDelivered);
     const order = pacs.received.map((r) => r.serviceLevel);
@@ -236,7 +236,7 @@ describe('delivery queue', () => {
       relay = await startTestRelay({ ...fast, delivery: { ...fast.delivery, parallelBatches } }, { deliver: false, realTime: true, destinations: [pacs] });
       const s = await study(12);
       const sent = await sendStudy(relay, s);
-      relay.services.deliveries.start();
+      await relay.services.deliveries.start();
       await waitForStatus(relay, sent, allDelivered);
       expect(most).toBe(parallelBatches);
       expect(pacs.received.map((r) => r.sopInstanceUid).sort()).toEqual(s.instances.map((i) => i.sopInstanceUid).sort());
@@ -325,6 +325,22 @@ describe('a database that refuses writes for a while', () => {
       other.close();
     }
     await waitForStatus(relay, sent, allDelivered, 10_000);
+  });
+
+  it('leaves items another relay is sending alone at start, and sends them once that relay\'s lease lapses', async () => {
+    const pacs = new ScriptedDestination('pacs');
+    relay = await startTestRelay({ ...fast, delivery: { ...fast.delivery, sendingLeaseSeconds: 1 } }, { deliver: false, realTime: true, destinations: [pacs] });
+    const sent = await sendStudy(relay, await study(2));
+    await waitForStatus(relay, sent, (st) => st.instances.every((i) => i.destinations[0]?.state === 'queued'));
+    // Another relay on the same database claimed both items, and its lease runs 2 s more.
+    const leaseEnds = relay.now().getTime() + 2_000;
+    relay.db.prepare(`UPDATE delivery_items SET state = 'sending', owner = 'other-relay', lease_until = ?`).run(new Date(leaseEnds).toISOString());
+    await relay.services.deliveries.start();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(pacs.received).toHaveLength(0);
+    await waitForStatus(relay, sent, allDelivered, 10_000);
+    expect(relay.now().getTime()).toBeGreaterThanOrEqual(leaseEnds);
+    expect(pacs.received).toHaveLength(2);
   });
 });
 

@@ -192,42 +192,46 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       expect(await deliveries.due('pacs', FAR_FUTURE, 10)).toEqual([]);
     });
 
-    it('requeues at start every item left sending, due now', async () => {
-      await seed('u1', { instances: 4 });
-      for (let index = 0; index < 4; index++) await deliveries.enqueue('u1', index, ['pacs'], now());
+    it('requeues an owner\'s items left sending, due now, and no other relay\'s', async () => {
+      await seed('u1', { instances: 5 });
+      for (let index = 0; index < 5; index++) await deliveries.enqueue('u1', index, ['pacs'], now());
       const id = await deliveryId('u1');
-      await deliveries.setState(id, 0, 'sending', now());
-      await deliveries.setState(id, 1, 'sending', now());
+      const mine = { owner: 'relay-a', until: after(60 * SECOND_MS) };
+      expect(await deliveries.claim(id, 0, now(), mine)).toBe(true);
+      expect(await deliveries.claim(id, 1, now(), mine)).toBe(true);
+      expect(await deliveries.claim(id, 4, now(), { owner: 'relay-b', until: after(60 * SECOND_MS) })).toBe(true);
       await deliveries.setState(id, 2, 'delivered', now());
       await deliveries.retryLater(id, 3, after(60 * SECOND_MS), 'busy', now());
       clock.advance(SECOND_MS);
-      expect(await deliveries.requeueInterrupted(now())).toBe(2);
-      expect((await deliveries.itemsOf('u1')).map((i) => i.state)).toEqual(['queued', 'queued', 'delivered', 'queued']);
+      expect(await deliveries.requeueOwnedBy('relay-a', now())).toBe(2);
+      expect((await deliveries.itemsOf('u1')).map((i) => i.state)).toEqual(['queued', 'queued', 'delivered', 'queued', 'sending']);
       const due = await deliveries.due('pacs', now(), 10);
       expect(due.map((i) => [i.index, i.dueAt])).toEqual([[0, now()], [1, now()]]);
-      expect(await deliveries.requeueInterrupted(now())).toBe(0);
+      expect(await deliveries.requeueOwnedBy('relay-a', now())).toBe(0);
     });
 
-    it('finds items sending unchanged since a cutoff, and requeues one only if it still is', async () => {
-      await seed('u1');
-      for (let index = 0; index < 3; index++) await deliveries.enqueue('u1', index, ['pacs'], now());
+    it('requeues items whose lease lapsed (or that have none) whoever owned them, and keeps renewed ones', async () => {
+      await seed('u1', { instances: 4 });
+      for (let index = 0; index < 4; index++) await deliveries.enqueue('u1', index, ['pacs'], now());
       const id = await deliveryId('u1');
-      await deliveries.setState(id, 0, 'sending', now());
-      await deliveries.setState(id, 2, 'delivered', now());
+      const a = (seconds: number) => ({ owner: 'relay-a', until: after(seconds * SECOND_MS) });
+      expect(await deliveries.claim(id, 0, now(), a(10))).toBe(true);
+      expect(await deliveries.claim(id, 1, now(), a(10))).toBe(true);
+      expect(await deliveries.claim(id, 2, now(), { owner: 'relay-b', until: after(10 * SECOND_MS) })).toBe(true);
+      // An item set 'sending' without a claim (an older relay's) has no lease: lapsed at once.
+      await deliveries.setState(id, 3, 'sending', now());
+      expect(await deliveries.requeueLapsed(now())).toBe(1);
+      clock.advance(5 * SECOND_MS);
+      // relay-a's heartbeat renews what it still sends; another owner's item is not its to renew.
+      expect(await deliveries.renewLeases([{ deliveryId: id, index: 1 }, { deliveryId: id, index: 2 }, { deliveryId: id, index: 3 }], a(10))).toBe(1);
+      clock.advance(6 * SECOND_MS);
+      expect(await deliveries.requeueLapsed(now())).toBe(2); // 0 (relay-a stopped renewing it) and 2 (relay-b died)
+      expect((await deliveries.itemsOf('u1')).map((i) => i.state)).toEqual(['queued', 'sending', 'queued', 'queued']);
+      expect((await deliveries.due('pacs', now(), 10)).map((i) => [i.index, i.dueAt]).filter(([index]) => index !== 3)).toEqual([[0, now()], [2, now()]]);
       clock.advance(10 * SECOND_MS);
-      await deliveries.setState(id, 1, 'sending', now());
-      const cutoff = after(-5 * SECOND_MS);
-      expect(await deliveries.sendingSince(cutoff)).toEqual([{ deliveryId: id, index: 0 }]);
-      expect(await deliveries.sendingSince(after(SECOND_MS))).toHaveLength(2);
-      clock.advance(SECOND_MS);
-      // Index 1 changed after the cutoff (a worker still on it), index 2 is not sending.
-      expect(await deliveries.requeueAbandoned(id, 1, cutoff, now())).toBe(0);
-      expect(await deliveries.requeueAbandoned(id, 2, cutoff, now())).toBe(0);
-      expect(await deliveries.requeueAbandoned(id, 0, cutoff, now())).toBe(1);
-      expect(await deliveries.requeueAbandoned(id, 0, cutoff, now())).toBe(0);
-      expect((await deliveries.itemsOf('u1')).map((i) => i.state)).toEqual(['queued', 'sending', 'delivered']);
-      expect((await deliveries.due('pacs', now(), 10)).map((i) => [i.index, i.dueAt])).toEqual([[0, now()]]);
-      expect(await deliveries.sendingSince(cutoff)).toEqual([]);
+      expect(await deliveries.requeueLapsed(now())).toBe(1);
+      // A requeued item is no longer the old owner's: its start finds nothing to requeue.
+      expect(await deliveries.requeueOwnedBy('relay-b', now())).toBe(0);
     });
 
     it('queues an upload\'s failed items again with their attempts reset and their code cleared', async () => {
@@ -271,16 +275,17 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       await deliveries.enqueue('u1', 1, ['pacs'], now());
       const id = await deliveryId('u1');
       // Two workers (of one relay or two) selected the same due item: both try at once.
-      const claims = await Promise.all([deliveries.claim(id, 0, now()), deliveries.claim(id, 0, now())]);
+      const lease = { owner: 'relay-a', until: after(60 * SECOND_MS) };
+      const claims = await Promise.all([deliveries.claim(id, 0, now(), lease), deliveries.claim(id, 0, now(), { ...lease, owner: 'relay-b' })]);
       expect(claims.filter(Boolean)).toHaveLength(1);
       expect((await item('u1', 0))?.state).toBe('sending');
       expect(await dueKeys()).toEqual(['u1/1']);
       await deliveries.setState(id, 1, 'delivered', now());
-      expect(await deliveries.claim(id, 1, now())).toBe(false);
-      expect(await deliveries.claim(id, 9, now())).toBe(false); // no such item
-      // A claim is a change: the watchdog's lease runs from it.
-      clock.advance(SECOND_MS);
-      expect(await deliveries.sendingSince(now())).toEqual([{ deliveryId: id, index: 0 }]);
+      expect(await deliveries.claim(id, 1, now(), lease)).toBe(false);
+      expect(await deliveries.claim(id, 9, now(), lease)).toBe(false); // no such item
+      // The claim carries its lease: not lapsed before it ends, lapsed after.
+      expect(await deliveries.requeueLapsed(after(59 * SECOND_MS))).toBe(0);
+      expect(await deliveries.requeueLapsed(after(61 * SECOND_MS))).toBe(1);
     });
 
     it('leaves out of the queue depth the items of uploads cancelled or expired (they are never sent)', async () => {

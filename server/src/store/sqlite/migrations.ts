@@ -174,4 +174,13 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE upload_instances DROP COLUMN delivery_state;
   `,
+  // 11: an item being sent is leased to the relay that claimed it (owner, lease_until), renewed while
+  // it sends: relays sharing one database each requeue only their own items at start, and any relay
+  // requeues an item whose lease lapsed (its relay died). Items 'sending' from before have no lease:
+  // lapsed, so they are sent again (PACS store by SOP Instance UID).
+  `
+  ALTER TABLE delivery_items ADD COLUMN owner TEXT;
+  ALTER TABLE delivery_items ADD COLUMN lease_until TEXT;
+  CREATE INDEX delivery_items_sending ON delivery_items (state, lease_until);
+  `,
 ];

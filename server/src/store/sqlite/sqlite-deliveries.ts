@@ -1,5 +1,5 @@
 import type { DeliveryFailureCode } from '../../protocol/delivery-failure-codes.js';
-import type { DeliveriesStore, DeliveryItemKey, DeliveryItemState, DeliveryItemStatus, DueItem } from '../deliveries-store.js';
+import type { DeliveriesStore, DeliveryItemKey, DeliveryItemState, DeliveryItemStatus, DeliveryLease, DueItem } from '../deliveries-store.js';
 import type { Synchronous } from './async-facade.js';
 import type { RelayDatabase } from './database.js';
 
@@ -43,9 +43,14 @@ export class SqliteDeliveries implements Synchronous<DeliveriesStore> {
     return row.at ?? undefined;
   }
 
-  claim(deliveryId: number, index: number, now: string): boolean {
-    return this.db.prepare(`UPDATE delivery_items SET state = 'sending', updated_at = ? WHERE delivery_id = ? AND idx = ? AND state = 'queued'`)
-      .run(now, deliveryId, index).changes === 1;
+  claim(deliveryId: number, index: number, now: string, lease: DeliveryLease): boolean {
+    return this.db.prepare(`UPDATE delivery_items SET state = 'sending', updated_at = ?, owner = ?, lease_until = ? WHERE delivery_id = ? AND idx = ? AND state = 'queued'`)
+      .run(now, lease.owner, lease.until, deliveryId, index).changes === 1;
+  }
+
+  renewLeases(items: readonly DeliveryItemKey[], lease: DeliveryLease): number {
+    const renew = this.db.prepare(`UPDATE delivery_items SET lease_until = ? WHERE delivery_id = ? AND idx = ? AND state = 'sending' AND owner = ?`);
+    return this.db.transaction(() => items.reduce((renewed, item) => renewed + renew.run(lease.until, item.deliveryId, item.index, lease.owner).changes, 0))();
   }
 
   setState(deliveryId: number, index: number, state: DeliveryItemState, now: string, extra: { lastError?: string | null; failureCode?: DeliveryFailureCode | null; warning?: string | null } = {}): void {
@@ -67,21 +72,14 @@ export class SqliteDeliveries implements Synchronous<DeliveriesStore> {
       WHERE delivery_id = ? AND idx = ?`).run(error, code, now, deliveryId, index);
   }
 
-  /** At start: items a dead relay left 'sending' go back to the queue. */
-  requeueInterrupted(now: string): number {
-    return this.db.prepare(`UPDATE delivery_items SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'sending'`).run(now, now).changes;
+  requeueOwnedBy(owner: string, now: string): number {
+    return this.db.prepare(`UPDATE delivery_items SET state = 'queued', next_attempt_at = ?, updated_at = ?, owner = NULL, lease_until = NULL
+      WHERE state = 'sending' AND owner = ?`).run(now, now, owner).changes;
   }
 
-  /** Items 'sending' that have not changed since `cutoff` (candidates for the watchdog: DeliveryQueue.requeueAbandoned). */
-  sendingSince(cutoff: string): DeliveryItemKey[] {
-    return this.db.prepare(`SELECT delivery_id AS deliveryId, idx AS "index" FROM delivery_items WHERE state = 'sending' AND updated_at < ?`)
-      .all(cutoff) as DeliveryItemKey[];
-  }
-
-  /** Queues an abandoned item again, if it is still 'sending' and unchanged since `cutoff`; answers 1 when it was. */
-  requeueAbandoned(deliveryId: number, index: number, cutoff: string, now: string): number {
-    return this.db.prepare(`UPDATE delivery_items SET state = 'queued', next_attempt_at = ?, updated_at = ?
-      WHERE delivery_id = ? AND idx = ? AND state = 'sending' AND updated_at < ?`).run(now, now, deliveryId, index, cutoff).changes;
+  requeueLapsed(now: string): number {
+    return this.db.prepare(`UPDATE delivery_items SET state = 'queued', next_attempt_at = ?, updated_at = ?, owner = NULL, lease_until = NULL
+      WHERE state = 'sending' AND (lease_until IS NULL OR lease_until < ?)`).run(now, now, now).changes;
   }
 
   /** Failed items of an upload go back to the queue (an uploader's or admin's retry). */
