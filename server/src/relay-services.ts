@@ -60,14 +60,15 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   const events = new InProcessEventBus();
   const destinationConfigs = effectiveDestinations(config);
   const destinationList = overrides.destinations ?? destinationConfigs.map(createDestination);
+  const instanceName = effectiveInstanceName(config);
   const deliveries = new DeliveryQueue({
-    store, instanceName: effectiveInstanceName(config), storage, metrics, events, now, delivery: config.delivery,
+    store, instanceName, storage, metrics, events, now, delivery: config.delivery,
     destinations: new Map(destinationList.map((d) => [d.name, d])),
     confirming: new Set(destinationConfigs.filter((d) => d.confirm).map((d) => d.name)),
     router: new Router(config.routes, destinationList.map((d) => d.name)),
   });
   const uploads = new UploadService({
-    store, storage, tokens, metrics, events, limits: config.upload, uploadTokenSeconds: config.auth.uploadTokenSeconds, now,
+    store, instanceName, storage, tokens, metrics, events, limits: config.upload, uploadTokenSeconds: config.auth.uploadTokenSeconds, now,
     onInstanceVerified: (tx, uploadId, index) => deliveries.enqueueInstance(tx, uploadId, index),
     onStudyAccepted: (uploadId) => deliveries.studyAccepted(uploadId),
     deliveryItems: (uploadId) => deliveries.itemsOf(uploadId),

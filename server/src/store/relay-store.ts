@@ -1,6 +1,7 @@
 import type { AccountsStores } from './accounts-store.js';
 import type { AuditStore } from './audit-store.js';
 import type { DeliveriesStore } from './deliveries-store.js';
+import type { JobLeasesStore } from './job-leases-store.js';
 import type { UploadsStore } from './uploads-store.js';
 
 /** The stores a transaction offers; RelayStore offers the same outside one. */
@@ -8,6 +9,7 @@ export interface TransactionStores extends AccountsStores {
   audit: AuditStore;
   uploads: UploadsStore;
   deliveries: DeliveriesStore;
+  jobLeases: JobLeasesStore;
 }
 
 /**

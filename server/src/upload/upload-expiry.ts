@@ -1,10 +1,17 @@
 import type { RelayMetrics } from '../ops/relay-metrics.js';
 import type { TemporaryStorage } from '../storage/storage.js';
 import type { UploadLog } from './instance-verification.js';
+import type { JobLeasesStore } from '../store/job-leases-store.js';
 import type { UploadsStore } from '../store/uploads-store.js';
+
+/** The job lease under which one relay at a time sweeps (job-leases-store.ts). */
+const SWEEP_JOB = 'upload-expiry-sweep';
 
 export interface UploadExpiryOptions {
   uploads: UploadsStore;
+  jobLeases: JobLeasesStore;
+  /** This relay among those sharing the database (config instanceName). */
+  instanceName: string;
   storage: TemporaryStorage;
   metrics: RelayMetrics;
   now: () => Date;
@@ -22,9 +29,17 @@ export class UploadExpiry {
 
   constructor(private readonly options: UploadExpiryOptions) {}
 
+  /**
+   * One sweep, on this relay if it holds (or takes) the sweep's lease; relays sharing the database
+   * leave it to the holder, and take it over when it stops renewing (it renews at each of its
+   * sweeps, for two and a half intervals: one late sweep does not hand it over).
+   */
   async sweep(): Promise<{ expired: number; orphans: number }> {
-    const { uploads, storage, metrics } = this.options;
-    const now = this.options.now().toISOString();
+    const { uploads, storage, metrics, jobLeases, instanceName, intervalSeconds } = this.options;
+    const clock = this.options.now();
+    const now = clock.toISOString();
+    const until = new Date(clock.getTime() + intervalSeconds * 2500).toISOString();
+    if (!(await jobLeases.acquire(SWEEP_JOB, instanceName, now, until))) return { expired: 0, orphans: 0 };
     let expired = 0;
     for (const id of await uploads.expiredUploadIds(now)) {
       if (await uploads.setUploadState(id, 'expired', now, ['receiving'])) {
@@ -54,8 +69,11 @@ export class UploadExpiry {
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops sweeping and hands the lease back, so another relay need not wait for it to lapse. */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    await this.options.jobLeases.release(SWEEP_JOB, this.options.instanceName)
+      .catch((error: unknown) => this.options.log()?.error({ err: error }, 'could not release the sweep lease'));
   }
 }

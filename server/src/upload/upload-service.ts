@@ -24,6 +24,8 @@ import { UploadStatusView } from './upload-status-view.js';
 
 export interface UploadServiceOptions {
   store: RelayStore;
+  /** This relay among those sharing the database (config instanceName): the sweep's lease names it. */
+  instanceName: string;
   storage: TemporaryStorage;
   tokens: TokenService;
   metrics: RelayMetrics;
@@ -87,7 +89,7 @@ export class UploadService {
     });
     this.space = new UploadSpace({ storage: options.storage, uploads: repo, deliveries: options.store.deliveries, limits: options.limits, now: options.now, onRefusedChunk: () => this.reject('storage_full'), log });
     this.view = new UploadStatusView(repo, options.deliveryItems);
-    this.expiry = new UploadExpiry({ uploads: repo, storage: options.storage, metrics: options.metrics, now: options.now, intervalSeconds: options.limits.cleanupIntervalSeconds, log });
+    this.expiry = new UploadExpiry({ uploads: repo, jobLeases: options.store.jobLeases, instanceName: options.instanceName, storage: options.storage, metrics: options.metrics, now: options.now, intervalSeconds: options.limits.cleanupIntervalSeconds, log });
     this.hashes = new HashCarrier(repo);
   }
 
@@ -349,7 +351,7 @@ export class UploadService {
   }
 
   async close(): Promise<void> {
-    this.expiry.stop();
+    await this.expiry.stop();
     this.writers.close();
     await this.verification.idle();
   }

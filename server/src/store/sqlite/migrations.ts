@@ -183,4 +183,12 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE delivery_items ADD COLUMN lease_until TEXT;
   CREATE INDEX delivery_items_sending ON delivery_items (state, lease_until);
   `,
+  // 12: jobs that run on one relay at a time among relays sharing the database (job-leases-store.ts)
+  `
+  CREATE TABLE job_leases (
+    job TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    lease_until TEXT NOT NULL
+  );
+  `,
 ];

@@ -5,6 +5,7 @@ import type { RelayStore, TransactionStores } from '../relay-store.js';
 import { asyncFacade } from './async-facade.js';
 import { SqliteAudit } from './sqlite-audit.js';
 import { SqliteDeliveries } from './sqlite-deliveries.js';
+import { SqliteJobLeases } from './sqlite-job-leases.js';
 import { SqliteLoginAttempts } from './sqlite-login-attempts.js';
 import { SqliteRefreshTokens } from './sqlite-refresh-tokens.js';
 import { SqliteSessions } from './sqlite-sessions.js';
@@ -34,6 +35,7 @@ interface SqlStores {
   audit: SqliteAudit;
   uploads: SqliteUploads;
   deliveries: SqliteDeliveries;
+  jobLeases: SqliteJobLeases;
 }
 
 /** Opens (creating and migrating) the relay's SQLite file as a RelayStore. */
@@ -78,6 +80,7 @@ export class SqliteRelayStore implements RelayStore {
   readonly audit: RelayStore['audit'];
   readonly uploads: RelayStore['uploads'];
   readonly deliveries: RelayStore['deliveries'];
+  readonly jobLeases: RelayStore['jobLeases'];
 
   private readonly gate = new TransactionGate();
   private readonly sql: SqlStores;
@@ -98,6 +101,7 @@ export class SqliteRelayStore implements RelayStore {
       audit: new SqliteAudit(connection, now),
       uploads: new SqliteUploads(connection),
       deliveries: new SqliteDeliveries(connection),
+      jobLeases: new SqliteJobLeases(connection),
     };
     this.durability = options.flushedByCaller ? new WalDurability(connection, `${path}-wal`) : undefined;
     const outside = this.facades(<R>(op: () => R) => this.gate.call(op));
@@ -109,6 +113,7 @@ export class SqliteRelayStore implements RelayStore {
     this.audit = outside.audit;
     this.uploads = outside.uploads;
     this.deliveries = outside.deliveries;
+    this.jobLeases = outside.jobLeases;
   }
 
   /**
@@ -152,7 +157,7 @@ export class SqliteRelayStore implements RelayStore {
   }
 
   private facades(call: <R>(op: () => R) => Promise<R>): TransactionStores {
-    const { users, sessions, refreshTokens, loginAttempts, signingKeys, audit, uploads, deliveries } = this.sql;
+    const { users, sessions, refreshTokens, loginAttempts, signingKeys, audit, uploads, deliveries, jobLeases } = this.sql;
     return {
       users: asyncFacade(users, call),
       sessions: asyncFacade(sessions, call),
@@ -162,6 +167,7 @@ export class SqliteRelayStore implements RelayStore {
       audit: asyncFacade(audit, call),
       uploads: asyncFacade(uploads, call),
       deliveries: asyncFacade(deliveries, call),
+      jobLeases: asyncFacade(jobLeases, call),
     };
   }
 }
