@@ -1,11 +1,12 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
 import { createRequestGuards, type RequestGuards } from './auth/request-guards.js';
 import { loadOrCreateSigningKeys } from './auth/signing-keys.js';
 import { TokenService } from './auth/token-service.js';
 import { effectiveDestinations, effectiveInstanceName, type RelayConfig } from './config/relay-config.js';
 import { RelayMetrics } from './ops/relay-metrics.js';
-import { InProcessEventBus, type RelayEventBus } from './ops/relay-events.js';
+import { StoredEventBus, type RelayEventBus } from './ops/relay-events.js';
 import { DeliveryQueue } from './forward/delivery-queue.js';
 import { createDestination } from './destinations/destination-factory.js';
 import type { Destination } from './forward/destination.js';
@@ -35,6 +36,8 @@ export interface RelayServices {
   events: RelayEventBus;
   metrics: RelayMetrics;
   now: () => Date;
+  /** The server's logger, once the app exists, for the services that log. */
+  setLogger(log: FastifyBaseLogger): void;
   close(): Promise<void>;
 }
 
@@ -48,6 +51,7 @@ export interface ServiceOverrides {
 /** Opens (or creates) the data directory, the store and the signing key: DATA/relay.db, DATA/uploads. */
 export async function createRelayServices(config: RelayConfig, overrides: ServiceOverrides = {}): Promise<RelayServices> {
   const now = overrides.now ?? (() => new Date());
+  let eventsLog: FastifyBaseLogger | undefined;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await chmod(config.dataDir, 0o700);
   const sqlite = openSqliteRelayStore(join(config.dataDir, 'relay.db'), { flushedByCaller: true, now });
@@ -57,7 +61,9 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   const tokens = new TokenService({ keys, issuer: config.auth.issuer, accessTokenSeconds: config.auth.accessTokenSeconds, now });
   const storage = overrides.storage ?? new LocalDiskStorage(join(config.dataDir, 'uploads'), config.upload);
   const metrics = new RelayMetrics();
-  const events = new InProcessEventBus();
+  const events = await StoredEventBus.open({
+    events: store.events, now, pollMilliseconds: config.events.pollMilliseconds, retain: config.events.retainCount, log: () => eventsLog,
+  });
   const destinationConfigs = effectiveDestinations(config);
   const destinationList = overrides.destinations ?? destinationConfigs.map(createDestination);
   const instanceName = effectiveInstanceName(config);
@@ -76,9 +82,15 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   return {
     config, store, audit: store.audit, durability: store, storage, tokens, metrics, uploads, deliveries, events, now,
     guards: createRequestGuards(tokens, (sessionId, userId) => store.sessions.isActive(sessionId, userId)),
+    setLogger(log) {
+      eventsLog = log;
+      uploads.setLogger(log);
+      deliveries.setLogger(log);
+    },
     async close() {
       await uploads.close();
       await deliveries.stop();
+      await events.close();
       await store.close();
     },
   };

@@ -36,8 +36,7 @@ export async function startRelayServer(config: RelayConfig): Promise<RunningRela
     ...(log.stream ? { stream: log.stream } : {}),
   };
   const app = await buildApp(services, { logger, ...(https ? { https } : {}), ...(metricsBearerToken ? { metricsBearerToken } : {}) });
-  services.uploads.setLogger(app.log);
-  services.deliveries.setLogger(app.log);
+  services.setLogger(app.log);
   await app.listen({ host: config.host, port: config.port });
   let metrics: MetricsListener | undefined;
   try {

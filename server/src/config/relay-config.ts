@@ -151,6 +151,13 @@ export const RelayConfigSchema = Type.Object({
   /** No routes: every study goes to every destination. */
   routes: Type.Array(RouteConfig, { default: [] }),
   delivery: DeliveryConfig,
+  /** Upload events (GET /events). */
+  events: Type.Object({
+    /** The newest events kept, for clients resuming with Last-Event-ID (a workstation off for a night). */
+    retainCount: Type.Integer({ minimum: 100, default: 100_000 }),
+    /** How often a relay looks for events kept by the other relays sharing its database. */
+    pollMilliseconds: Type.Integer({ minimum: 50, maximum: 60_000, default: 500 }),
+  }, { default: {}, additionalProperties: false }),
 }, { additionalProperties: false });
 
 export type RelayConfig = Static<typeof RelayConfigSchema>;

@@ -7,12 +7,15 @@ import type { VerifiedAccess } from '../auth/token-service.js';
 import { ERROR_RESPONSES } from '../http/route-responses.js';
 import { securityHeaders } from '../http/security-headers.js';
 import { RELAY_SERVICES_PLUGIN } from '../http/services-plugin.js';
+import { RESYNC_EVENT, type RelayEvent } from '../protocol/event-protocol.js';
 
 /** Events not yet taken by a client beyond this are not buffered: the stream is dropped and the client resyncs from status. */
 export const MAX_UNSENT_EVENT_BYTES = 1024 * 1024;
 /** How often open streams are checked against their session and token: a stream outlives neither by more than this. */
 export const STREAM_CHECK_MS = 2_000;
 const HEARTBEAT_MS = 15_000;
+/** Missed events replayed to a reconnecting client at most; beyond, it is told to resync from status. */
+export const MAX_REPLAYED_EVENTS = 10_000;
 
 /** The stream itself (text/event-stream), written to the socket: never serialized by Fastify. */
 const EventStream = Type.String({ description: 'text/event-stream' });
@@ -25,7 +28,11 @@ interface OpenStream {
 /**
  * GET /events: a Server-Sent Events stream (HTML Living Standard §9.2) of the caller's upload
  * lifecycle events; admins see every upload's. A comment line every 15 s keeps proxies from
- * closing an idle stream.
+ * closing an idle stream. Each event's `id` is the relay's event id: a client reconnecting with
+ * Last-Event-ID (§9.2.4; a workstation that slept, lost its link, or reached another relay behind the
+ * balancer) first gets the events it missed, from the kept ones (events.retainCount), then the live
+ * ones; when some it missed are no longer kept it gets a `resync` event first and takes the state of
+ * its uploads from their status.
  *
  * A stream lives no longer than what authorised it: every STREAM_CHECK_MS the open streams are
  * checked, and one whose session ended (sign-out, revocation, password change, account disabled)
@@ -64,14 +71,22 @@ const registerEventsRoute: FastifyPluginAsyncTypebox<{ https: boolean }> = async
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, headers);
-    let id = 0;
     const send = (text: string) => {
       raw.write(text);
       if (raw.writableLength > MAX_UNSENT_EVENT_BYTES) stream.end('client not reading');
     };
-    const unsubscribe = services.events.subscribe(ADMIN_ROLES.includes(principal.role) ? 'all' : principal.userId, (event) => {
-      send(`id: ${++id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
-    });
+    const scope = ADMIN_ROLES.includes(principal.role) ? 'all' as const : principal.userId;
+    const resumeAfter = lastEventId(request.headers['last-event-id']);
+    // Live events that arrive while the missed ones are read wait here, then follow them; none
+    // is sent twice or out of order (ids only grow).
+    let sentUpTo = resumeAfter ?? 0;
+    let waiting: { event: RelayEvent; id: number }[] | undefined = resumeAfter === undefined ? undefined : [];
+    const deliver = (event: RelayEvent, id: number) => {
+      if (id <= sentUpTo) return;
+      sentUpTo = id;
+      send(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+    };
+    const unsubscribe = services.events.subscribe(scope, (event, id) => (waiting ? waiting.push({ event, id }) : deliver(event, id)));
     const heartbeat = setInterval(() => send(': keep-alive\n\n'), HEARTBEAT_MS);
     const forget = () => {
       clearInterval(heartbeat);
@@ -90,8 +105,27 @@ const registerEventsRoute: FastifyPluginAsyncTypebox<{ https: boolean }> = async
     request.raw.once('close', forget);
     raw.once('close', forget);
     send(': connected\n\n');
+    if (resumeAfter === undefined) return;
+    try {
+      const missed = await services.events.replay(scope, resumeAfter, MAX_REPLAYED_EVENTS);
+      if (missed.gap) send(`event: ${RESYNC_EVENT}\ndata: ${JSON.stringify({ type: RESYNC_EVENT })}\n\n`);
+      for (const { event, id } of missed.events) deliver(event, id);
+    } catch (error) {
+      request.log.error({ err: error }, 'missed events could not be read');
+      send(`event: ${RESYNC_EVENT}\ndata: ${JSON.stringify({ type: RESYNC_EVENT })}\n\n`);
+    }
+    const live = waiting ?? [];
+    waiting = undefined;
+    for (const { event, id } of live) deliver(event, id);
   });
 };
+
+/** The Last-Event-ID a reconnecting client sends (§9.2.4), when it is one of the relay's ids. */
+function lastEventId(header: string | string[] | undefined): number | undefined {
+  const text = Array.isArray(header) ? header[0] : header;
+  if (text === undefined || !/^\d{1,15}$/.test(text.trim())) return undefined;
+  return Number(text.trim());
+}
 
 export const eventsRoute = fp(registerEventsRoute, { name: 'events-route', dependencies: [RELAY_SERVICES_PLUGIN] });
 

@@ -1,59 +1,135 @@
-import { EventEmitter } from 'node:events';
+import type { RelayEvent } from '../protocol/event-protocol.js';
+import type { EventsStore, StoredEvent } from '../store/events-store.js';
+import { EventFanOut, type EventListener } from './event-fan-out.js';
 
-/** Upload lifecycle events, as sent on GET /events. Ids and states only: never PHI. */
-export type RelayEvent =
-  | { type: 'received'; uploadId: string; instance: number }
-  | { type: 'validated'; uploadId: string; instance: number; ok: boolean; reason?: string }
-  | { type: 'accepted'; uploadId: string }
-  | { type: 'forwarding'; uploadId: string; instance: number; destinations: string[] }
-  | { type: 'delivered'; uploadId: string; instance?: number; destination?: string }
-  | { type: 'confirmed'; uploadId: string; instance: number; destination: string }
-  | { type: 'failed'; uploadId: string; instance: number; destination: string; reason: string };
+export type { RelayEvent } from '../protocol/event-protocol.js';
 
 /**
  * Where upload events go, from the services that cause them to the event streams (GET /events) of
- * the upload's owner and of admins. The publisher names the owner, so the bus never looks anything
- * up. The in-process bus serves one relay; relays sharing one database need a bus that crosses
- * processes (PostgreSQL LISTEN/NOTIFY), which implements this same interface and passes the same
- * contract suite (server/test/ops/event-bus-contract.ts).
- *
- * Events are published after the commit that made them true, never before: a subscriber told
- * "verified" finds the instance verified.
+ * the upload's owner and of admins, on this relay and on every relay sharing its database. The
+ * publisher names the owner, so nothing is looked up per event. Events are published after the
+ * commit that made them true, never before: a subscriber told "verified" finds the instance verified.
+ * server/test/ops/event-bus-contract.ts holds the contract.
  */
 export interface RelayEventBus {
-  /** Delivers the event to the owner's subscribers and to every 'all' subscriber. Never throws, never waits. */
+  /** Delivers the event, in the order published, to the owner's subscribers and every 'all' subscriber. Never throws, never waits. */
   publish(ownerUserId: number, event: RelayEvent): void;
   /** Subscribes to one user's upload events (or every upload's, for `'all'`); returns the unsubscribe. */
-  subscribe(scope: number | 'all', listener: (event: RelayEvent) => void): () => void;
+  subscribe(scope: number | 'all', listener: EventListener): () => void;
+  /**
+   * The events after `afterId` still kept, oldest first, at most `limit`; `gap` when some after it
+   * are no longer kept (or more than `limit` are), so the client must resync from status.
+   */
+  replay(scope: number | 'all', afterId: number, limit: number): Promise<{ events: StoredEvent[]; gap: boolean }>;
+  /** Stops looking for events; what was published is kept first. */
+  close(): Promise<void>;
 }
 
-/**
- * The bus inside one relay process. A listener that falls behind is its stream's problem (it
- * buffers or drops), never the publisher's; a listener that throws does not stop the others.
- */
-export class InProcessEventBus implements RelayEventBus {
-  private readonly emitter = new EventEmitter();
+export interface StoredEventBusOptions {
+  events: EventsStore;
+  now: () => Date;
+  /** How often events kept by other relays are looked for; this relay's own are handed on at once. */
+  pollMilliseconds: number;
+  /** The newest events kept for replay (events.retainCount). */
+  retain: number;
+  log?: () => { error(obj: object, msg: string): void } | undefined;
+}
 
-  constructor(private readonly onListenerError: (error: unknown) => void = () => undefined) {
-    // One listener per open event stream; hundreds of workstations are normal.
-    this.emitter.setMaxListeners(0);
+/** Events read per query when handing them on. */
+const PAGE = 500;
+/** Pages per round at most: a round never runs without bound, the next poll goes on. */
+const MAX_PAGES_PER_ROUND = 20;
+/** Appends between two prunes of the kept events. */
+const PRUNE_EVERY = 1000;
+
+/**
+ * The bus of a relay, one or many: every event is kept (EventsStore), and subscribers get events
+ * by reading what was kept, in id order, whichever relay kept them. A relay reads at once after
+ * each event it publishes, and every `pollMilliseconds` for the others' (a PostgreSQL LISTEN could
+ * wake it sooner). Keeping first and reading second gives every subscriber, here or on another
+ * relay, the same order and the ids a reconnecting client resumes from (Last-Event-ID).
+ */
+export class StoredEventBus implements RelayEventBus {
+  private readonly fanOut: EventFanOut;
+  /** The newest id handed on to subscribers. */
+  private handedOn = 0;
+  private appending: Promise<void> = Promise.resolve();
+  private reading: Promise<void> | undefined;
+  private readAgain = false;
+  private appendsSincePrune = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(private readonly options: StoredEventBusOptions) {
+    this.fanOut = new EventFanOut((error) => this.options.log?.()?.error({ err: error }, 'an event listener failed'));
+  }
+
+  /** Starts after the newest event kept: subscribers get what happens from now on (replay gives the past). */
+  static async open(options: StoredEventBusOptions): Promise<StoredEventBus> {
+    const bus = new StoredEventBus(options);
+    bus.handedOn = await options.events.latestId();
+    bus.timer = setInterval(() => void bus.read(), options.pollMilliseconds);
+    bus.timer.unref();
+    return bus;
   }
 
   publish(ownerUserId: number, event: RelayEvent): void {
-    this.emitter.emit(`user:${ownerUserId}`, event);
-    this.emitter.emit('all', event);
+    if (this.closed) return;
+    // Appends follow one another, so this relay's events are kept in the order published.
+    this.appending = this.appending
+      .then(async () => {
+        await this.options.events.append(ownerUserId, event, this.options.now().toISOString());
+        if (++this.appendsSincePrune >= PRUNE_EVERY) {
+          this.appendsSincePrune = 0;
+          await this.options.events.prune(this.options.retain);
+        }
+      })
+      .catch((error: unknown) => this.options.log?.()?.error({ err: error, type: event.type }, 'an upload event could not be kept'))
+      .then(() => this.read());
   }
 
-  subscribe(scope: number | 'all', listener: (event: RelayEvent) => void): () => void {
-    const channel = scope === 'all' ? 'all' : `user:${scope}`;
-    const guarded = (event: RelayEvent) => {
-      try {
-        listener(event);
-      } catch (error) {
-        this.onListenerError(error);
-      }
-    };
-    this.emitter.on(channel, guarded);
-    return () => this.emitter.off(channel, guarded);
+  subscribe(scope: number | 'all', listener: EventListener): () => void {
+    return this.fanOut.subscribe(scope, listener);
+  }
+
+  async replay(scope: number | 'all', afterId: number, limit: number): Promise<{ events: StoredEvent[]; gap: boolean }> {
+    const [events, oldest, latest] = await Promise.all([
+      this.options.events.after(afterId, scope, limit + 1),
+      this.options.events.oldestId(),
+      this.options.events.latestId(),
+    ]);
+    const pruned = oldest === undefined ? latest > afterId : oldest > afterId + 1;
+    return { events: events.slice(0, limit), gap: pruned || events.length > limit };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.appending;
+    await this.reading;
+  }
+
+  /** Hands on what was kept since the last read; a read asked for while one runs runs again after it. */
+  private read(): Promise<void> {
+    if (this.reading) {
+      this.readAgain = true;
+      return this.reading;
+    }
+    this.reading = (async () => {
+      do {
+        this.readAgain = false;
+        for (let page = 0; page < MAX_PAGES_PER_ROUND; page++) {
+          const batch = await this.options.events.after(this.handedOn, 'all', PAGE);
+          for (const stored of batch) {
+            this.handedOn = stored.id;
+            this.fanOut.emit(stored.ownerUserId, stored.event, stored.id);
+          }
+          if (batch.length < PAGE) break;
+        }
+      } while (this.readAgain && !this.closed);
+    })()
+      .catch((error: unknown) => this.options.log?.()?.error({ err: error }, 'upload events could not be read'))
+      .finally(() => (this.reading = undefined));
+    return this.reading;
   }
 }

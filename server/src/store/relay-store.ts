@@ -1,6 +1,7 @@
 import type { AccountsStores } from './accounts-store.js';
 import type { AuditStore } from './audit-store.js';
 import type { DeliveriesStore } from './deliveries-store.js';
+import type { EventsStore } from './events-store.js';
 import type { JobLeasesStore } from './job-leases-store.js';
 import type { UploadsStore } from './uploads-store.js';
 
@@ -10,6 +11,7 @@ export interface TransactionStores extends AccountsStores {
   uploads: UploadsStore;
   deliveries: DeliveriesStore;
   jobLeases: JobLeasesStore;
+  events: EventsStore;
 }
 
 /**

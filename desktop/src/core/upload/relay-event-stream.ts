@@ -1,6 +1,6 @@
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { RelayEvent } from '../../../../server/src/ops/relay-events.js';
+import type { RelayEvent } from '../../../../server/src/protocol/event-protocol.js';
 import { backoffMs } from './backoff.js';
 import { EventStreamParser } from './event-stream-parser.js';
 

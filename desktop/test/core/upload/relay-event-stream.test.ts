@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CuttingProxy, freeLoopbackPort } from '@relaypacs/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RelayEvent } from '../../../../server/src/ops/relay-events.js';
+import type { RelayEvent } from '../../../../server/src/protocol/event-protocol.js';
 import { hashPassword } from '../../../../server/src/auth/passwords.js';
 import { parseRelayConfig } from '../../../../server/src/config/relay-config.js';
 import { startRelayServer } from '../../../../server/src/server.js';

@@ -191,4 +191,15 @@ export const MIGRATIONS: readonly string[] = [
     lease_until TEXT NOT NULL
   );
   `,
+  // 13: upload events kept for Last-Event-ID replay and for the relays sharing the database
+  // (events-store.ts); bounded by pruning. AUTOINCREMENT: ids are never reused after a prune.
+  `
+  CREATE TABLE relay_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner_user_id INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    at TEXT NOT NULL
+  );
+  CREATE INDEX relay_events_owner ON relay_events (owner_user_id, id);
+  `,
 ];

@@ -5,6 +5,7 @@ import type { RelayStore, TransactionStores } from '../relay-store.js';
 import { asyncFacade } from './async-facade.js';
 import { SqliteAudit } from './sqlite-audit.js';
 import { SqliteDeliveries } from './sqlite-deliveries.js';
+import { SqliteEvents } from './sqlite-events.js';
 import { SqliteJobLeases } from './sqlite-job-leases.js';
 import { SqliteLoginAttempts } from './sqlite-login-attempts.js';
 import { SqliteRefreshTokens } from './sqlite-refresh-tokens.js';
@@ -36,6 +37,7 @@ interface SqlStores {
   uploads: SqliteUploads;
   deliveries: SqliteDeliveries;
   jobLeases: SqliteJobLeases;
+  events: SqliteEvents;
 }
 
 /** Opens (creating and migrating) the relay's SQLite file as a RelayStore. */
@@ -81,6 +83,7 @@ export class SqliteRelayStore implements RelayStore {
   readonly uploads: RelayStore['uploads'];
   readonly deliveries: RelayStore['deliveries'];
   readonly jobLeases: RelayStore['jobLeases'];
+  readonly events: RelayStore['events'];
 
   private readonly gate = new TransactionGate();
   private readonly sql: SqlStores;
@@ -102,6 +105,7 @@ export class SqliteRelayStore implements RelayStore {
       uploads: new SqliteUploads(connection),
       deliveries: new SqliteDeliveries(connection),
       jobLeases: new SqliteJobLeases(connection),
+      events: new SqliteEvents(connection),
     };
     this.durability = options.flushedByCaller ? new WalDurability(connection, `${path}-wal`) : undefined;
     const outside = this.facades(<R>(op: () => R) => this.gate.call(op));
@@ -114,6 +118,7 @@ export class SqliteRelayStore implements RelayStore {
     this.uploads = outside.uploads;
     this.deliveries = outside.deliveries;
     this.jobLeases = outside.jobLeases;
+    this.events = outside.events;
   }
 
   /**
@@ -157,7 +162,7 @@ export class SqliteRelayStore implements RelayStore {
   }
 
   private facades(call: <R>(op: () => R) => Promise<R>): TransactionStores {
-    const { users, sessions, refreshTokens, loginAttempts, signingKeys, audit, uploads, deliveries, jobLeases } = this.sql;
+    const { users, sessions, refreshTokens, loginAttempts, signingKeys, audit, uploads, deliveries, jobLeases, events } = this.sql;
     return {
       users: asyncFacade(users, call),
       sessions: asyncFacade(sessions, call),
@@ -168,6 +173,7 @@ export class SqliteRelayStore implements RelayStore {
       uploads: asyncFacade(uploads, call),
       deliveries: asyncFacade(deliveries, call),
       jobLeases: asyncFacade(jobLeases, call),
+      events: asyncFacade(events, call),
     };
   }
 }

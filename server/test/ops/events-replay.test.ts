@@ -1,0 +1,67 @@
+// GET /events with Last-Event-ID: a client that was away gets what it missed, then the live events,
+// none twice; one that missed events no longer kept is told to resync from status.
+import { request as httpRequest, type ClientRequest } from 'node:http';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { EventStreamParser, type ServerSentEvent } from '../../../desktop/src/core/upload/event-stream-parser.js';
+import type { RelayEvent } from '../../src/protocol/event-protocol.js';
+import { startTestRelay, type TestRelay } from '../support/test-relay.js';
+
+let relay: TestRelay | undefined;
+afterEach(async () => {
+  await relay?.close();
+  relay = undefined;
+});
+
+/** An open event stream and the events it got so far. */
+function openStream(url: string, token: string, lastEventId?: string): { events: ServerSentEvent[]; close(): void } {
+  const events: ServerSentEvent[] = [];
+  const parser = new EventStreamParser((event) => events.push(event));
+  const request: ClientRequest = httpRequest(`${url}/events`, {
+    headers: { authorization: `Bearer ${token}`, ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }) },
+  }, (response) => response.on('data', (chunk: Buffer) => parser.push(chunk)));
+  request.on('error', () => undefined);
+  request.end();
+  return { events, close: () => request.destroy() };
+}
+
+const accepted = (uploadId: string): RelayEvent => ({ type: 'accepted', uploadId });
+const uploadIds = (events: ServerSentEvent[]) => events.map((e) => (JSON.parse(e.data) as { uploadId?: string }).uploadId ?? e.type);
+
+describe('GET /events with Last-Event-ID', () => {
+  it('replays what a reconnecting client missed, then goes on live, each event once', async () => {
+    relay = await startTestRelay();
+    const token = await relay.tokenFor('radiographer', 'rad');
+    const userId = (await relay.services.store.users.findByUsername('rad'))!.id;
+    const first = openStream(relay.url, token);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    relay.services.events.publish(userId, accepted('u1'));
+    relay.services.events.publish(userId + 1000, accepted('someone-else'));
+    await vi.waitFor(() => expect(uploadIds(first.events)).toEqual(['u1']));
+    const resumeFrom = first.events[0]!.lastEventId;
+    expect(Number(resumeFrom)).toBeGreaterThan(0);
+    first.close();
+    // Away: two events happen meanwhile.
+    relay.services.events.publish(userId, accepted('u2'));
+    relay.services.events.publish(userId, accepted('u3'));
+    await vi.waitFor(async () => expect((await relay!.services.store.events.after(Number(resumeFrom), userId, 10)).length).toBe(2));
+    const second = openStream(relay.url, token, resumeFrom);
+    await vi.waitFor(() => expect(uploadIds(second.events)).toEqual(['u2', 'u3']));
+    relay.services.events.publish(userId, accepted('u4'));
+    await vi.waitFor(() => expect(uploadIds(second.events)).toEqual(['u2', 'u3', 'u4']));
+    const ids = second.events.map((e) => Number(e.lastEventId));
+    expect([...ids].sort((a, b) => a - b)).toEqual(ids);
+    second.close();
+  });
+
+  it('tells a client whose missed events are no longer kept to resync, then sends what is kept', async () => {
+    relay = await startTestRelay();
+    const token = await relay.tokenFor('radiographer', 'rad');
+    const userId = (await relay.services.store.users.findByUsername('rad'))!.id;
+    for (let i = 0; i < 5; i++) relay.services.events.publish(userId, accepted(`u${i}`));
+    await vi.waitFor(async () => expect(await relay!.services.store.events.latestId()).toBeGreaterThanOrEqual(5));
+    await relay.services.store.events.prune(2);
+    const stream = openStream(relay.url, token, '1');
+    await vi.waitFor(() => expect(uploadIds(stream.events)).toEqual(['resync', 'u3', 'u4']));
+    stream.close();
+  });
+});
