@@ -2,6 +2,11 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import type { RelayErrorCode } from '../protocol/error-codes.js';
 import type { ErrorResponse } from '../protocol/error-response.js';
 import { isDiskFull } from '../storage/disk-full.js';
+import { StorageUnavailableError } from '../storage/storage.js';
+import { StoreUnavailableError } from '../store/relay-store.js';
+
+/** Retry-After when the database or the storage does not answer: a restart or a failover takes seconds. */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 import { RelayError, storageFullError } from './relay-error.js';
 
 export interface ErrorHandlerOptions {
@@ -21,6 +26,11 @@ export function installErrorHandler(app: FastifyInstance, options: ErrorHandlerO
       // write) is the client's 507 with the reason, never an internal error (RFC 4918 §11.5).
       request.log.error({ code: (error as { code?: string }).code }, 'request failed: the disk is full');
       error = await storageFull(options);
+    }
+    if (error instanceof StoreUnavailableError || error instanceof StorageUnavailableError) {
+      // Logged without its message: a driver's may carry a host name or a user, never needed by a client.
+      request.log.error({ kind: error.constructor.name }, 'request refused: the database or the storage does not answer');
+      error = new RelayError(503, 'RELAY_UNAVAILABLE', undefined, {}, { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) });
     }
     if (error instanceof RelayError) {
       for (const [name, value] of Object.entries(error.headers)) void reply.header(name, value);

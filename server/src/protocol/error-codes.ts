@@ -25,6 +25,7 @@ export const RELAY_ERROR_CODES = {
   UPLOAD_TOO_LARGE: 'A size limit was exceeded.',
   UPLOAD_LIMIT_REACHED: 'Too many uploads are in progress for this account.',
   STORAGE_FULL: 'The relay is low on disk space; try again later.',
+  RELAY_UNAVAILABLE: 'The relay cannot reach its database or its storage just now; nothing was done, try again shortly.',
   UNSUPPORTED_MEDIA_TYPE: 'The body must be sent as application/octet-stream.',
   INTERNAL: 'The relay hit an internal error.',
 } as const satisfies Record<string, string>;

@@ -85,6 +85,12 @@ export interface TemporaryStorage {
   listUploads(): Promise<string[]>;
 }
 
+/**
+ * The storage does not answer (an object store down or unreachable): nothing was kept, and the same
+ * call later may succeed. The relay answers 503 with Retry-After, as for StoreUnavailableError.
+ */
+export class StorageUnavailableError extends Error {}
+
 export class ShortWriteError extends Error {
   constructor(readonly received: number, readonly expected: number) {
     super(`the body ended after ${received} of ${expected} bytes`);

@@ -5,6 +5,14 @@ import type { EventsStore } from './events-store.js';
 import type { JobLeasesStore } from './job-leases-store.js';
 import type { UploadsStore } from './uploads-store.js';
 
+/**
+ * The database does not answer (down, restarting, unreachable, out of connections): the call did
+ * nothing, and the same call later may succeed. A backend throws this rather than its driver's
+ * error, so the relay answers 503 with Retry-After (not 500) and recovers by itself when the
+ * database is back.
+ */
+export class StoreUnavailableError extends Error {}
+
 /** The stores a transaction offers; RelayStore offers the same outside one. */
 export interface TransactionStores extends AccountsStores {
   audit: AuditStore;

@@ -2,7 +2,6 @@
 // none twice; one that missed events no longer kept is told to resync from status.
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EventStreamParser, type ServerSentEvent } from '../../../desktop/src/core/upload/event-stream-parser.js';
 import type { RelayEvent } from '../../src/protocol/event-protocol.js';
 import { startTestRelay, type TestRelay } from '../support/test-relay.js';
 
@@ -12,13 +11,34 @@ afterEach(async () => {
   relay = undefined;
 });
 
+/** One event as the relay writes it (the desktop's EventStreamParser reads the general format). */
+interface ServerSentEvent {
+  type: string;
+  data: string;
+  lastEventId: string;
+}
+
 /** An open event stream and the events it got so far. */
 function openStream(url: string, token: string, lastEventId?: string): { events: ServerSentEvent[]; close(): void } {
   const events: ServerSentEvent[] = [];
-  const parser = new EventStreamParser((event) => events.push(event));
+  let text = '';
+  let last = '';
+  const take = (chunk: Buffer) => {
+    text += chunk.toString('utf8');
+    let end: number;
+    while ((end = text.indexOf('\n\n')) >= 0) {
+      const block = text.slice(0, end).split('\n');
+      text = text.slice(end + 2);
+      const field = (name: string) => block.find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2);
+      const data = field('data');
+      if (data === undefined) continue; // a comment (keep-alive, connected)
+      last = field('id') ?? last;
+      events.push({ type: field('event') ?? 'message', data, lastEventId: last });
+    }
+  };
   const request: ClientRequest = httpRequest(`${url}/events`, {
     headers: { authorization: `Bearer ${token}`, ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }) },
-  }, (response) => response.on('data', (chunk: Buffer) => parser.push(chunk)));
+  }, (response) => response.on('data', take));
   request.on('error', () => undefined);
   request.end();
   return { events, close: () => request.destroy() };
