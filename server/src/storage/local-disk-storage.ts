@@ -7,7 +7,8 @@ import { fsyncDirectory } from './fsync-directory.js';
 import { SharedSync } from './shared-sync.js';
 import { OverlongWriteError, ShortWriteError, type ByteSink, type PieceRange, type RoomFor, type SpaceClaim, type TemporaryStorage, type WrittenPiece } from './storage.js';
 
-const UPLOAD_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** What an upload id may be (every storage checks it: ids reach it through URLs, and must never name a path or a key prefix). */
+export const UPLOAD_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** How much of an instance's beginning a write keeps for the header check: the meta header and the data set's first elements. */
 const HEAD_BYTES = 64 * 1024;
 /** Reads go in steps of this many bytes: few system calls, and a bounded buffer per stream. */
@@ -189,28 +190,52 @@ export class LocalDiskStorage implements TemporaryStorage {
 
 /** Writes exactly `piece.length` bytes of `source` from the file's start, hashing them, then fdatasync; closes the handle. */
 async function streamInto(handle: FileHandle, piece: PieceRange, source: Readable, alsoHash: ByteSink | undefined): Promise<WrittenPiece> {
-  const { offset, length } = piece;
-  const hash = createHash('sha256');
-  let written = 0;
-  // The first bytes of an instance, kept for its header check (WrittenPiece.head).
-  const head: Buffer[] = [];
+  const digest = new PieceDigest(piece, alsoHash);
   try {
     for await (const chunk of source as AsyncIterable<Buffer>) {
-      if (written + chunk.length > length) throw new OverlongWriteError(length);
-      if (offset === 0 && written < HEAD_BYTES) head.push(Buffer.from(chunk.subarray(0, HEAD_BYTES - written)));
+      const written = digest.received;
+      digest.take(chunk);
       let position = 0;
       while (position < chunk.length) {
         const { bytesWritten } = await handle.write(chunk, position, chunk.length - position, written + position);
         position += bytesWritten;
       }
-      hash.update(chunk);
-      alsoHash?.update(chunk);
-      written += chunk.length;
     }
-    if (written < length) throw new ShortWriteError(written, length);
+    const result = digest.finish();
     await handle.datasync();
+    return result;
   } finally {
     await handle.close();
   }
-  return { bytes: written, sha256: hash.digest('hex'), ...(offset === 0 ? { head: Buffer.concat(head) } : {}) };
+}
+
+/**
+ * What a write of a piece owes its caller, taken as the bytes pass (any TemporaryStorage: the disk
+ * here, S3TemporaryStorage too): their count against the piece's length, their SHA-256, `alsoHash`
+ * fed in order, and for a piece at offset 0 its first HEAD_BYTES (WrittenPiece.head).
+ */
+export class PieceDigest {
+  private readonly hash = createHash('sha256');
+  private readonly head: Buffer[] = [];
+  /** Bytes taken so far. */
+  received = 0;
+
+  constructor(private readonly piece: PieceRange, private readonly alsoHash?: ByteSink) {}
+
+  /** Takes the next bytes; throws OverlongWriteError, taking none of them, when they pass the piece's length. */
+  take(chunk: Buffer): void {
+    const { offset, length } = this.piece;
+    if (this.received + chunk.length > length) throw new OverlongWriteError(length);
+    if (offset === 0 && this.received < HEAD_BYTES) this.head.push(Buffer.from(chunk.subarray(0, HEAD_BYTES - this.received)));
+    this.hash.update(chunk);
+    this.alsoHash?.update(chunk);
+    this.received += chunk.length;
+  }
+
+  /** Once the body ended: the written piece, or ShortWriteError when fewer bytes than its length came. Call once. */
+  finish(): WrittenPiece {
+    const { offset, length } = this.piece;
+    if (this.received < length) throw new ShortWriteError(this.received, length);
+    return { bytes: this.received, sha256: this.hash.digest('hex'), ...(offset === 0 ? { head: Buffer.concat(this.head) } : {}) };
+  }
 }
