@@ -95,6 +95,44 @@ describe('PostgreSQL: relays sharing one server', () => {
     }
   });
 
+  it('refuses to open a database whose schema is newer than this relay knows', async () => {
+    const database = await freshDatabase();
+    try {
+      await (await openPostgresRelayStore(database.url, { poolSize: 1 })).close();
+      const newer = POSTGRES_MIGRATIONS.length + 1;
+      await asSuperuserOn(database.url, (client) => client.query('INSERT INTO relaypacs_schema (version) VALUES ($1)', [newer]));
+      await expect(openPostgresRelayStore(database.url, { poolSize: 1 })).rejects.toThrow(`version ${newer}`);
+    } finally {
+      await database.drop();
+    }
+  });
+
+  it('rolls back only the failed step of a unit of work, as SQLite\'s savepoints do, and commits the rest', async () => {
+    const clock = testClock();
+    const database = await freshDatabase();
+    const store = await openPostgresRelayStore(database.url, { now: clock.now, poolSize: 2 });
+    try {
+      const user = await store.users.create('alice', 'radiographer', 'hash');
+      const upload = (id: string, instances = manifest([10, 20])) => ({
+        id, userId: user.id, studyInstanceUid: '1.2.3', serviceLevel: 'ROUTINE' as const, manifestHash: 'm', chunkBytes: 64,
+        totalBytes: 30, expiresAt: new Date(clock.now().getTime() + 3600_000).toISOString(), instances,
+      });
+      const [first] = manifest([10]);
+      await store.withTransaction(async (tx) => {
+        await tx.uploads.insert(upload('kept'), clock.now().toISOString());
+        await expect(tx.uploads.insert(upload('twice', [first!, first!]), clock.now().toISOString())).rejects.toThrow();
+        await expect(tx.users.create('ALICE', 'admin', 'other')).rejects.toThrow('already exists');
+        await tx.audit.record({ action: 'upload-start', outcome: 'success', target: 'kept' });
+      });
+      expect(await store.uploads.find('kept')).toMatchObject({ id: 'kept', totalBytes: 30 });
+      expect(await store.uploads.find('twice')).toBeUndefined();
+      expect((await store.audit.recent()).map((row) => row.target)).toEqual(['kept']);
+    } finally {
+      await store.close();
+      await database.drop();
+    }
+  });
+
   it('refuses to open when the database does not answer, leaving no connection behind', async () => {
     const url = new URL(server.url);
     url.port = '1';

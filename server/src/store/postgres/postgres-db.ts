@@ -25,6 +25,12 @@ export interface Db {
    * a step that fails leaves the unit of work as it was before the step.
    */
   atomic<T>(run: (db: Db) => Promise<T>): Promise<T>;
+  /**
+   * One statement that may fail for reasons the caller expects (a constraint): alone, it is atomic
+   * already; inside a unit of work it runs in a savepoint, because PostgreSQL, unlike SQLite,
+   * aborts the whole transaction when one of its statements fails.
+   */
+  step<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
 }
 
 /** SQLSTATEs after which a transaction may simply run again: serialization failure, deadlock. */
@@ -40,14 +46,14 @@ export function isRetryable(error: unknown): boolean {
  * a checked-out client whose connection drops between two queries would emit it unheard and end
  * the process. Such an error is kept so the client is destroyed, not put back, on release.
  */
-export async function checkOut(pool: Pool): Promise<{ client: PoolClient; release: (destroy?: Error) => void }> {
+export async function checkOut(pool: Pool): Promise<{ client: PoolClient; release: (destroy?: Error | true) => void }> {
   const client = await pool.connect();
   let broken: Error | undefined;
   const onError = (error: Error) => (broken = error);
   client.on('error', onError);
   return {
     client,
-    release(destroy?: Error) {
+    release(destroy?: Error | true) {
       client.removeListener('error', onError);
       client.release(broken ?? destroy ?? false);
     },
@@ -62,6 +68,10 @@ export class ClientDb implements Db {
 
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
     return this.client.query<R>(text, values);
+  }
+
+  step<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
+    return this.atomic((db) => db.query<R>(text, values));
   }
 
   async atomic<T>(run: (db: Db) => Promise<T>): Promise<T> {
@@ -88,6 +98,10 @@ export class PoolDb implements Db {
   constructor(private readonly pool: Pool) {}
 
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
+    return this.pool.query<R>(text, values);
+  }
+
+  step<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
     return this.pool.query<R>(text, values);
   }
 

@@ -165,9 +165,12 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
  * Applies the migrations the database lacks, each in its own transaction with its version row.
  * The whole runs under a session-level advisory lock, so of N relays starting together on one
  * database one migrates and the others wait, then find nothing left to do. Answers the versions
- * applied by this call.
+ * applied by this call. Changes the session's settings: the caller closes it afterwards.
  */
 export async function migratePostgres(client: PoolClient): Promise<number[]> {
+  // No statement_timeout here: waiting for another relay's migration, or a migration rewriting a
+  // large table, may take longer than a request's statement should. The caller discards this session.
+  await client.query('SET statement_timeout = 0');
   await client.query('SELECT pg_advisory_lock($1, $2)', MIGRATION_LOCK);
   try {
     await client.query(`CREATE TABLE IF NOT EXISTS relaypacs_schema (

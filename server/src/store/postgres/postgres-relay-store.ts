@@ -108,10 +108,10 @@ export async function openPostgresRelayStore(url: string, options: PostgresRelay
     const { client, release } = await checkOut(pool);
     try {
       await migratePostgres(client);
-      release();
-    } catch (error) {
-      release(error as Error); // the session lock may still be held: never reuse this connection
-      throw error;
+    } finally {
+      // Never back to the pool: the session's settings were changed for migrating, and after an
+      // error its session lock may still be held. A new connection costs a few milliseconds, once.
+      release(true);
     }
   } catch (error) {
     await pool.end().catch(() => {});

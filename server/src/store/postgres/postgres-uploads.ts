@@ -40,9 +40,10 @@ export class PostgresUploads implements UploadsStore {
 
   async insert(upload: NewUpload, now: string): Promise<void> {
     // One statement: the upload row in a CTE and every instance from arrays, so the manifest is
-    // written whole or not at all (a duplicate SOP Instance UID fails the statement) in one round trip.
+    // written whole or not at all (a duplicate SOP Instance UID fails the statement) in one round
+    // trip. A step: inside a unit of work its failure leaves the work usable, as in SQLite.
     const { instances } = upload;
-    await this.db.query(`WITH upload AS (
+    await this.db.step(`WITH upload AS (
         INSERT INTO uploads (id, user_id, study_instance_uid, modality, service_level, clinical_history, source_workstation,
           facility, manifest_hash, state, chunk_bytes, total_bytes, created_at, updated_at, expires_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'receiving', $10, $11, $12, $12, $13) RETURNING id)
