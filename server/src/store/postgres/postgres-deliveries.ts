@@ -1,0 +1,146 @@
+import type { DeliveryFailureCode } from '../../protocol/delivery-failure-codes.js';
+import type { DeliveriesStore, DeliveryItemKey, DeliveryItemState, DeliveryItemStatus, DueItem } from '../deliveries-store.js';
+import type { Db } from './postgres-db.js';
+
+/** DeliveriesStore's SQL: the delivery queue's tables, joined to the uploads they deliver. */
+export class PostgresDeliveries implements DeliveriesStore {
+  constructor(private readonly db: Db) {}
+
+  async enqueue(uploadId: string, index: number, destinations: readonly string[], now: string): Promise<void> {
+    if (destinations.length === 0) return;
+    await this.db.atomic(async (db) => {
+      // Ids follow the destinations' order (itemsOf lists destinations in the order first queued).
+      // A delivery a racing relay is inserting makes this INSERT wait for its commit, then skip it.
+      await db.query(`INSERT INTO deliveries (upload_id, destination, created_at)
+        SELECT $1, t.destination, $3 FROM unnest($2::text[]) WITH ORDINALITY AS t(destination, ord) ORDER BY t.ord
+        ON CONFLICT (upload_id, destination) DO NOTHING`, [uploadId, destinations, now]);
+      // A statement of its own, so its snapshot sees deliveries another relay committed meanwhile.
+      await db.query(`INSERT INTO delivery_items (delivery_id, idx, state, next_attempt_at, updated_at)
+        SELECT d.id, $3, 'queued', $4, $4 FROM deliveries d WHERE d.upload_id = $1 AND d.destination = ANY($2::text[]) ORDER BY d.id
+        ON CONFLICT (delivery_id, idx) DO NOTHING`, [uploadId, destinations, index, now]);
+    });
+  }
+
+  async due(destination: string, now: string, limit: number): Promise<DueItem[]> {
+    // Upload ids tie-break in byte order (COLLATE "C"), as SQLite compares text, whatever the database's collation.
+    const { rows } = await this.db.query<DueItem>(`
+      SELECT d.id AS "deliveryId", d.destination, d.upload_id AS "uploadId", u.user_id AS "userId", i.idx AS "index", i.attempts,
+             u.service_level AS "serviceLevel", u.study_instance_uid AS "studyInstanceUid",
+             ui.sop_instance_uid AS "sopInstanceUid", ui.sop_class_uid AS "sopClassUid",
+             ui.transfer_syntax_uid AS "transferSyntaxUid", ui.size, ui.sha256,
+             u.state AS "uploadState", i.next_attempt_at AS "dueAt"
+      FROM delivery_items i
+      JOIN deliveries d ON d.id = i.delivery_id
+      JOIN uploads u ON u.id = d.upload_id
+      JOIN upload_instances ui ON ui.upload_id = d.upload_id AND ui.idx = i.idx
+      WHERE d.destination = $1 AND i.state = 'queued' AND i.next_attempt_at <= $2 AND u.state IN ('receiving', 'accepted')
+      ORDER BY CASE u.service_level WHEN 'STAT' THEN 0 ELSE 1 END, u.created_at, d.upload_id COLLATE "C", i.idx
+      LIMIT $3`, [destination, now, limit]);
+    return rows;
+  }
+
+  async nextDueAt(destination: string): Promise<string | undefined> {
+    // Items of a cancelled or expired upload are never sent: their data is gone.
+    const { rows } = await this.db.query<{ at: string | null }>(`SELECT min(i.next_attempt_at) AS at FROM delivery_items i
+      JOIN deliveries d ON d.id = i.delivery_id JOIN uploads u ON u.id = d.upload_id
+      WHERE d.destination = $1 AND i.state = 'queued' AND u.state IN ('receiving', 'accepted')`, [destination]);
+    return rows[0]?.at ?? undefined;
+  }
+
+  async claim(deliveryId: number, index: number, now: string): Promise<boolean> {
+    // Of two workers claiming one item, the second UPDATE waits for the first's row lock, then
+    // re-checks state = 'queued' on the row as the first left it: it finds none.
+    const { rowCount } = await this.db.query(`UPDATE delivery_items SET state = 'sending', updated_at = $1
+      WHERE delivery_id = $2 AND idx = $3 AND state = 'queued'`, [now, deliveryId, index]);
+    return rowCount === 1;
+  }
+
+  async setState(deliveryId: number, index: number, state: DeliveryItemState, now: string,
+    extra: { lastError?: string | null; failureCode?: DeliveryFailureCode | null; warning?: string | null } = {}): Promise<void> {
+    await this.db.query(`UPDATE delivery_items SET state = $1, updated_at = $2,
+        last_error = COALESCE($3::text, last_error), failure_code = COALESCE($4::text, failure_code), warning = COALESCE($5::text, warning)
+      WHERE delivery_id = $6 AND idx = $7`,
+    [state, now, extra.lastError ?? null, extra.failureCode ?? null, extra.warning ?? null, deliveryId, index]);
+  }
+
+  async retryLater(deliveryId: number, index: number, nextAttemptAt: string, error: string, now: string): Promise<void> {
+    await this.db.query(`UPDATE delivery_items SET state = 'queued', attempts = attempts + 1, next_attempt_at = $1, last_error = $2, updated_at = $3
+      WHERE delivery_id = $4 AND idx = $5`, [nextAttemptAt, error, now, deliveryId, index]);
+  }
+
+  async giveUp(deliveryId: number, index: number, error: string, now: string): Promise<void> {
+    const code: DeliveryFailureCode = 'ATTEMPTS_EXHAUSTED';
+    await this.db.query(`UPDATE delivery_items SET state = 'failed', attempts = attempts + 1, last_error = $1, failure_code = $2, updated_at = $3
+      WHERE delivery_id = $4 AND idx = $5`, [error, code, now, deliveryId, index]);
+  }
+
+  async requeueInterrupted(now: string): Promise<number> {
+    const { rowCount } = await this.db.query(`UPDATE delivery_items SET state = 'queued', next_attempt_at = $1, updated_at = $1 WHERE state = 'sending'`, [now]);
+    return rowCount ?? 0;
+  }
+
+  async sendingSince(cutoff: string): Promise<DeliveryItemKey[]> {
+    const { rows } = await this.db.query<DeliveryItemKey>(
+      `SELECT delivery_id AS "deliveryId", idx AS "index" FROM delivery_items WHERE state = 'sending' AND updated_at < $1`, [cutoff]);
+    return rows;
+  }
+
+  async requeueAbandoned(deliveryId: number, index: number, cutoff: string, now: string): Promise<number> {
+    const { rowCount } = await this.db.query(`UPDATE delivery_items SET state = 'queued', next_attempt_at = $1, updated_at = $1
+      WHERE delivery_id = $2 AND idx = $3 AND state = 'sending' AND updated_at < $4`, [now, deliveryId, index, cutoff]);
+    return rowCount ?? 0;
+  }
+
+  async retryFailed(uploadId: string, now: string): Promise<number> {
+    const { rowCount } = await this.db.query(`UPDATE delivery_items SET state = 'queued', attempts = 0, next_attempt_at = $1, failure_code = NULL, updated_at = $1
+      WHERE state = 'failed' AND delivery_id IN (SELECT id FROM deliveries WHERE upload_id = $2)`, [now, uploadId]);
+    return rowCount ?? 0;
+  }
+
+  async itemsOf(uploadId: string): Promise<DeliveryItemStatus[]> {
+    const { rows } = await this.db.query<DeliveryItemStatus>(`SELECT d.destination, i.idx AS "index", i.state, i.attempts,
+        i.last_error AS "lastError", i.failure_code AS "failureCode", i.warning
+      FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id WHERE d.upload_id = $1 ORDER BY d.id, i.idx`, [uploadId]);
+    return rows;
+  }
+
+  async queueDepth(destination: string): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>(`SELECT count(*) AS n FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id
+      JOIN uploads u ON u.id = d.upload_id
+      WHERE d.destination = $1 AND i.state IN ('queued', 'sending') AND u.state IN ('receiving', 'accepted')`, [destination]);
+    return rows[0]!.n;
+  }
+
+  async allFinal(uploadId: string): Promise<boolean> {
+    const { rowCount } = await this.db.query(`SELECT 1 FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id
+      WHERE d.upload_id = $1 AND i.state IN ('queued', 'sending') LIMIT 1`, [uploadId]);
+    return rowCount === 0;
+  }
+
+  async markDelivered(sopInstanceUid: string, sha256: string, now: string): Promise<void> {
+    await this.db.query(`INSERT INTO delivered_instances (sop_instance_uid, sha256, delivered_at) VALUES ($1, $2, $3)
+      ON CONFLICT (sop_instance_uid, sha256) DO NOTHING`, [sopInstanceUid, sha256, now]);
+  }
+
+  async deliveredEverywhere(uploadId: string, index: number): Promise<boolean> {
+    const { rows } = await this.db.query<{ total: number; done: number }>(`SELECT count(*) AS total,
+        count(*) FILTER (WHERE i.state IN ('delivered', 'confirmed')) AS done
+      FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id WHERE d.upload_id = $1 AND i.idx = $2`, [uploadId, index]);
+    const { total, done } = rows[0]!;
+    return total > 0 && done === total;
+  }
+
+  async deliveriesFreeingSpace(soon: string): Promise<boolean> {
+    const { rowCount } = await this.db.query(`SELECT 1 FROM delivery_items di JOIN deliveries d ON d.id = di.delivery_id JOIN uploads u ON u.id = d.upload_id
+      WHERE u.state = 'accepted' AND (di.state = 'sending' OR (di.state = 'queued' AND di.next_attempt_at <= $1)) LIMIT 1`, [soon]);
+    return rowCount !== 0;
+  }
+
+  async unqueuedInstances(uploadId: string): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>(`SELECT count(*) AS n FROM upload_instances i
+      WHERE i.upload_id = $1 AND i.state IN ('received', 'verified')
+        AND NOT EXISTS (SELECT 1 FROM delivery_items di JOIN deliveries d ON d.id = di.delivery_id WHERE d.upload_id = i.upload_id AND di.idx = i.idx)`,
+    [uploadId]);
+    return rows[0]!.n;
+  }
+}

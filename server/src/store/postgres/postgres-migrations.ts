@@ -1,0 +1,204 @@
+import type { PoolClient } from 'pg';
+import { MIGRATION_LOCK } from './postgres-db.js';
+
+/**
+ * The PostgreSQL schema, as migrations applied in order and recorded in `relaypacs_schema` (one row
+ * per version applied). A migration never changes once released; add a new one.
+ *
+ * Version 1 is what the SQLite schema means after its ten migrations (store/sqlite/migrations.ts),
+ * written for PostgreSQL, not replayed: the SQLite history (columns added, a column dropped, failure
+ * codes respelt) has no rows to carry here. Differences of type, not of meaning:
+ * - times are timestamptz (SQLite: ISO-8601 text). The stores bind the interfaces' ISO strings and
+ *   answer them with toISOString() (postgres-db.ts): the interfaces carry millisecond ISO strings,
+ *   which timestamptz (microseconds) holds exactly, and comparisons (expiry, due times, the audit
+ *   export's `since`) are by instant, whatever offset a caller wrote, not by the text's order.
+ * - ids are bigint identity columns (answered as JS numbers), sizes and offsets bigint (instances
+ *   may exceed 4 GB), flags boolean, the SHA-256 state bytea.
+ * - users.username: names compare without case through a unique index on lower(username) (SQLite:
+ *   COLLATE NOCASE, which folds ASCII only; user names are ASCII, auth/user-accounts.ts).
+ * - upload_chunks.offset is byte_offset: OFFSET is a reserved word in PostgreSQL.
+ */
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  // 1: the schema of SQLite migrations 1 to 10
+  `
+  CREATE TABLE users (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    username text NOT NULL,
+    role text NOT NULL,
+    password_hash text NOT NULL,
+    disabled boolean NOT NULL DEFAULT false,
+    totp_secret text,
+    totp_last_step bigint,
+    created_at timestamptz NOT NULL
+  );
+  CREATE UNIQUE INDEX users_username_nocase ON users (lower(username));
+
+  CREATE TABLE sessions (
+    id text PRIMARY KEY,
+    user_id bigint NOT NULL REFERENCES users(id),
+    created_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    revoked_at timestamptz,
+    revoked_reason text
+  );
+  CREATE INDEX sessions_by_user ON sessions(user_id);
+
+  CREATE TABLE refresh_tokens (
+    token_hash text PRIMARY KEY,
+    session_id text NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    issued_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    used_at timestamptz,
+    replaced_by text
+  );
+  CREATE INDEX refresh_tokens_by_session ON refresh_tokens(session_id);
+  CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens(expires_at);
+
+  CREATE TABLE audit_log (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at timestamptz NOT NULL,
+    actor_user_id bigint,
+    action text NOT NULL,
+    target text,
+    address text,
+    outcome text NOT NULL
+  );
+  CREATE INDEX audit_log_by_action_target ON audit_log(action, target);
+
+  CREATE TABLE uploads (
+    id text PRIMARY KEY,
+    user_id bigint NOT NULL REFERENCES users(id),
+    study_instance_uid text NOT NULL,
+    modality text,
+    service_level text NOT NULL,
+    clinical_history text,
+    source_workstation text,
+    facility text,
+    manifest_hash text NOT NULL,
+    state text NOT NULL,
+    chunk_bytes bigint NOT NULL,
+    total_bytes bigint NOT NULL,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    completed_at timestamptz
+  );
+  CREATE INDEX uploads_by_user_state ON uploads(user_id, state);
+  CREATE INDEX uploads_by_resume_key ON uploads(user_id, study_instance_uid, manifest_hash, state);
+
+  CREATE TABLE upload_instances (
+    upload_id text NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
+    idx integer NOT NULL,
+    sop_instance_uid text NOT NULL,
+    sop_class_uid text NOT NULL,
+    size bigint NOT NULL,
+    sha256 text NOT NULL,
+    received_bytes bigint NOT NULL DEFAULT 0,
+    state text NOT NULL,
+    transfer_syntax_uid text,
+    rejection_code text,
+    rejection_reason text,
+    PRIMARY KEY (upload_id, idx),
+    UNIQUE (upload_id, sop_instance_uid)
+  );
+
+  CREATE TABLE upload_chunks (
+    upload_id text NOT NULL,
+    idx integer NOT NULL,
+    byte_offset bigint NOT NULL,
+    length bigint NOT NULL,
+    sha256 text NOT NULL,
+    received_at timestamptz NOT NULL,
+    sha256_state bytea,
+    PRIMARY KEY (upload_id, idx, byte_offset),
+    FOREIGN KEY (upload_id, idx) REFERENCES upload_instances(upload_id, idx) ON DELETE CASCADE
+  );
+
+  -- Instances a PACS confirmed earlier: a new upload need not send them again.
+  CREATE TABLE delivered_instances (
+    sop_instance_uid text NOT NULL,
+    sha256 text NOT NULL,
+    delivered_at timestamptz NOT NULL,
+    PRIMARY KEY (sop_instance_uid, sha256)
+  );
+
+  CREATE TABLE deliveries (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    upload_id text NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
+    destination text NOT NULL,
+    created_at timestamptz NOT NULL,
+    UNIQUE (upload_id, destination)
+  );
+
+  CREATE TABLE delivery_items (
+    delivery_id bigint NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+    idx integer NOT NULL,
+    state text NOT NULL,
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL,
+    last_error text,
+    failure_code text,
+    warning text,
+    updated_at timestamptz NOT NULL,
+    PRIMARY KEY (delivery_id, idx)
+  );
+  CREATE INDEX delivery_items_due ON delivery_items(state, next_attempt_at);
+
+  CREATE TABLE login_attempts (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    scope text NOT NULL,
+    key text NOT NULL,
+    at_ms bigint NOT NULL
+  );
+  CREATE INDEX login_attempts_by_key ON login_attempts(scope, key);
+  CREATE INDEX login_attempts_by_time ON login_attempts(scope, at_ms);
+
+  CREATE TABLE signing_keys (
+    purpose text PRIMARY KEY,
+    jwk text NOT NULL,
+    created_at timestamptz NOT NULL
+  );
+  `,
+];
+
+/**
+ * Applies the migrations the database lacks, each in its own transaction with its version row.
+ * The whole runs under a session-level advisory lock, so of N relays starting together on one
+ * database one migrates and the others wait, then find nothing left to do. Answers the versions
+ * applied by this call. Changes the session's settings: the caller closes it afterwards.
+ */
+export async function migratePostgres(client: PoolClient): Promise<number[]> {
+  // No statement_timeout here: waiting for another relay's migration, or a migration rewriting a
+  // large table, may take longer than a request's statement should. The caller discards this session.
+  await client.query('SET statement_timeout = 0');
+  await client.query('SELECT pg_advisory_lock($1, $2)', MIGRATION_LOCK);
+  try {
+    await client.query(`CREATE TABLE IF NOT EXISTS relaypacs_schema (
+      version integer PRIMARY KEY,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const { rows } = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM relaypacs_schema');
+    const current = rows[0]?.version ?? 0;
+    if (current > POSTGRES_MIGRATIONS.length) {
+      throw new Error(`the database's schema is version ${current}, newer than this relay knows (${POSTGRES_MIGRATIONS.length}): upgrade the relay`);
+    }
+    const applied: number[] = [];
+    for (const [index, sql] of POSTGRES_MIGRATIONS.entries()) {
+      const version = index + 1;
+      if (version <= current) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(sql);
+        await client.query('INSERT INTO relaypacs_schema (version) VALUES ($1)', [version]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      }
+      applied.push(version);
+    }
+    return applied;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1, $2)', MIGRATION_LOCK).catch(() => {});
+  }
+}
