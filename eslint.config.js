@@ -36,11 +36,12 @@ const electron = { name: 'electron', message: 'Only desktop/src/main and desktop
 // (the database, the old key file) belong to store/sqlite and the wiring, never to the services.
 /** @param {string} who */
 const storeBoundary = (who) => ({
-  paths: ['better-sqlite3', 'node:fs', 'node:fs/promises', 'fs', 'fs/promises'].map((name) => ({
+  paths: ['better-sqlite3', 'pg', 'node:fs', 'node:fs/promises', 'fs', 'fs/promises'].map((name) => ({
     name, message: `${who} must reach the relay's state only through the store interfaces (server/src/store/*.ts): no database driver, no files.`,
   })),
   patterns: [
-    { group: ['**/store/sqlite', '**/store/sqlite/**', './sqlite', './sqlite/**'], message: `${who} must use the store interfaces, never the SQLite stores (server/src/store/sqlite) behind them.` },
+    { group: ['**/store/sqlite', '**/store/sqlite/**', './sqlite', './sqlite/**', '**/store/postgres', '**/store/postgres/**', './postgres', './postgres/**'], message: `${who} must use the store interfaces, never the SQLite or PostgreSQL stores (server/src/store/sqlite, store/postgres) behind them.` },
+    { group: ['@aws-sdk/*'], message: `${who} meets temporary storage only through storage/storage.ts, never an object store's SDK.` },
   ],
 });
 

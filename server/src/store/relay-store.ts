@@ -38,8 +38,11 @@ export interface RelayStore extends TransactionStores {
    *
    * `work` must do nothing but store calls through `tx` and computation: no network or storage I/O,
    * no password hashing, no waiting on anything else. A transaction holds the database's write
-   * lock (SQLite) or row locks (PostgreSQL) while it runs, so whatever it waits for, every other
-   * writer of every relay waits for too. Calling the store itself (not `tx`) from `work` is refused:
+   * lock (SQLite) or the units-of-work advisory lock (PostgreSQL) while it runs, so whatever it
+   * waits for, every other unit of work of every relay waits for too. A store call that rejects
+   * inside `work` may leave the transaction unusable (PostgreSQL aborts it): let the error end the
+   * work rather than carry on (users.create's UserExistsError and a failed uploads.insert are the
+   * exceptions: they leave the transaction as it was). Calling the store itself (not `tx`) from `work` is refused:
    * it would wait for the transaction it runs in. For the same reason `work` must have no effect
    * but through `tx`: a backend whose transactions can fail to serialize (PostgreSQL's SERIALIZABLE)
    * may roll back and run it again.

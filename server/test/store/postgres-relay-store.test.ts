@@ -12,6 +12,8 @@ import type { RelayStore } from '../../src/store/relay-store.js';
 import { describeAccountsStoreContract } from './accounts-store-contract.js';
 import { describeAuditStoreContract } from './audit-store-contract.js';
 import { describeDeliveriesStoreContract } from './deliveries-store-contract.js';
+import { describeEventsStoreContract } from './events-store-contract.js';
+import { describeJobLeasesStoreContract } from './job-leases-store-contract.js';
 import { testClock, type StoreFactory } from './store-under-test.js';
 import { describeUnitOfWorkContract } from './unit-of-work-contract.js';
 import { describeUploadsStoreContract, manifest } from './uploads-store-contract.js';
@@ -73,6 +75,8 @@ describeAccountsStoreContract('PostgreSQL', postgres);
 describeAuditStoreContract('PostgreSQL', postgres);
 describeUploadsStoreContract('PostgreSQL', postgres);
 describeDeliveriesStoreContract('PostgreSQL', postgres);
+describeEventsStoreContract('PostgreSQL', postgres);
+describeJobLeasesStoreContract('PostgreSQL', postgres);
 
 describe('PostgreSQL: relays sharing one server', () => {
   it('migrates once when three relays open one fresh database at once', async () => {
@@ -82,13 +86,13 @@ describe('PostgreSQL: relays sharing one server', () => {
       stores.push(...await Promise.all(Array.from({ length: 3 }, () => openPostgresRelayStore(database.url, { poolSize: 2 }))));
       const versions = await asSuperuserOn(database.url, (client) => client.query<{ version: number }>('SELECT version FROM relaypacs_schema ORDER BY version'));
       expect(versions.rows.map((row) => row.version)).toEqual(POSTGRES_MIGRATIONS.map((_, index) => index + 1));
-      expect(versions.rows).toHaveLength(1);
+      expect(versions.rows).toHaveLength(POSTGRES_MIGRATIONS.length);
       // Every one of them works on the schema.
       await stores[0]!.users.create('alice', 'admin', 'hash');
       for (const store of stores) expect((await store.users.list()).map((user) => user.username)).toEqual(['alice']);
       // A relay opening later finds nothing to do.
       stores.push(await openPostgresRelayStore(database.url, { poolSize: 1 }));
-      expect((await asSuperuserOn(database.url, (client) => client.query('SELECT version FROM relaypacs_schema'))).rowCount).toBe(1);
+      expect((await asSuperuserOn(database.url, (client) => client.query('SELECT version FROM relaypacs_schema'))).rowCount).toBe(POSTGRES_MIGRATIONS.length);
     } finally {
       await Promise.all(stores.map((store) => store.close()));
       await database.drop();
@@ -231,7 +235,8 @@ describe('PostgreSQL: relays sharing one server', () => {
       const [item] = await other.deliveries.due('pacs', now, 10);
       expect(item).toMatchObject({ uploadId: 'claimed', index: 0 });
       for (let round = 0; round < 5; round++) {
-        const claims = await Promise.all([one.deliveries.claim(item!.deliveryId, 0, now), other.deliveries.claim(item!.deliveryId, 0, now)]);
+        const lease = (owner: string) => ({ owner, until: new Date(clock.now().getTime() + 60_000).toISOString() });
+        const claims = await Promise.all([one.deliveries.claim(item!.deliveryId, 0, now, lease('one')), other.deliveries.claim(item!.deliveryId, 0, now, lease('other'))]);
         expect(claims.filter(Boolean)).toHaveLength(1);
         await one.deliveries.retryLater(item!.deliveryId, 0, now, 'again', now);
       }

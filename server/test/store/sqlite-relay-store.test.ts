@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { describeAccountsStoreContract } from './accounts-store-contract.js';
 import { describeAuditStoreContract } from './audit-store-contract.js';
 import { describeDeliveriesStoreContract } from './deliveries-store-contract.js';
+import { describeEventsStoreContract } from './events-store-contract.js';
 import { describeJobLeasesStoreContract } from './job-leases-store-contract.js';
 import { openTempSqliteStore, type TempSqliteStore } from './sqlite-temp-store.js';
 import { deferred, type StoreFactory } from './store-under-test.js';
@@ -23,6 +24,7 @@ describeAccountsStoreContract('SQLite', sqlite);
 describeAuditStoreContract('SQLite', sqlite);
 describeUploadsStoreContract('SQLite', sqlite);
 describeDeliveriesStoreContract('SQLite', sqlite);
+describeEventsStoreContract('SQLite', sqlite);
 describeJobLeasesStoreContract('SQLite', sqlite);
 
 describe('SQLite: one connection shared by the transactions and the calls outside them', () => {

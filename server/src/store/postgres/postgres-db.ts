@@ -15,6 +15,12 @@ export const UNIT_OF_WORK_LOCK: [number, number] = [NAMESPACE, 2];
  * (A collision of two hashes only makes two different rows wait for each other.)
  */
 export const AUDIT_ONCE_NAMESPACE = 0x52504341; // "RPCA"
+/**
+ * Transaction lock an event's append holds until it commits: events then commit in the order of
+ * their ids, so a relay reading "after id N" never passes over an id that commits later (with a bare
+ * sequence, id 11 may commit before id 10, and a reader that saw 11 would never see 10).
+ */
+export const EVENT_APPEND_LOCK: [number, number] = [NAMESPACE, 3];
 
 /** What a store's SQL runs on: the pool (outside a unit of work) or one transaction's client. */
 export interface Db {

@@ -1,5 +1,5 @@
 import type { DeliveryFailureCode } from '../../protocol/delivery-failure-codes.js';
-import type { DeliveriesStore, DeliveryItemKey, DeliveryItemState, DeliveryItemStatus, DueItem } from '../deliveries-store.js';
+import type { DeliveriesStore, DeliveryItemKey, DeliveryItemState, DeliveryItemStatus, DeliveryLease, DueItem } from '../deliveries-store.js';
 import type { Db } from './postgres-db.js';
 
 /** DeliveriesStore's SQL: the delivery queue's tables, joined to the uploads they deliver. */
@@ -47,12 +47,21 @@ export class PostgresDeliveries implements DeliveriesStore {
     return rows[0]?.at ?? undefined;
   }
 
-  async claim(deliveryId: number, index: number, now: string): Promise<boolean> {
+  async claim(deliveryId: number, index: number, now: string, lease: DeliveryLease): Promise<boolean> {
     // Of two workers claiming one item, the second UPDATE waits for the first's row lock, then
     // re-checks state = 'queued' on the row as the first left it: it finds none.
-    const { rowCount } = await this.db.query(`UPDATE delivery_items SET state = 'sending', updated_at = $1
-      WHERE delivery_id = $2 AND idx = $3 AND state = 'queued'`, [now, deliveryId, index]);
+    const { rowCount } = await this.db.query(`UPDATE delivery_items SET state = 'sending', updated_at = $1, owner = $4, lease_until = $5
+      WHERE delivery_id = $2 AND idx = $3 AND state = 'queued'`, [now, deliveryId, index, lease.owner, lease.until]);
     return rowCount === 1;
+  }
+
+  async renewLeases(items: readonly DeliveryItemKey[], lease: DeliveryLease): Promise<number> {
+    if (items.length === 0) return 0;
+    const { rowCount } = await this.db.query(`UPDATE delivery_items i SET lease_until = $1
+      FROM unnest($3::bigint[], $4::int[]) AS k(delivery_id, idx)
+      WHERE i.delivery_id = k.delivery_id AND i.idx = k.idx AND i.state = 'sending' AND i.owner = $2`,
+    [lease.until, lease.owner, items.map((i) => i.deliveryId), items.map((i) => i.index)]);
+    return rowCount ?? 0;
   }
 
   async setState(deliveryId: number, index: number, state: DeliveryItemState, now: string,
@@ -74,20 +83,15 @@ export class PostgresDeliveries implements DeliveriesStore {
       WHERE delivery_id = $4 AND idx = $5`, [error, code, now, deliveryId, index]);
   }
 
-  async requeueInterrupted(now: string): Promise<number> {
-    const { rowCount } = await this.db.query(`UPDATE delivery_items SET state = 'queued', next_attempt_at = $1, updated_at = $1 WHERE state = 'sending'`, [now]);
+  async requeueOwnedBy(owner: string, now: string): Promise<number> {
+    const { rowCount } = await this.db.query(`UPDATE delivery_items SET state = 'queued', next_attempt_at = $1, updated_at = $1, owner = NULL, lease_until = NULL
+      WHERE state = 'sending' AND owner = $2`, [now, owner]);
     return rowCount ?? 0;
   }
 
-  async sendingSince(cutoff: string): Promise<DeliveryItemKey[]> {
-    const { rows } = await this.db.query<DeliveryItemKey>(
-      `SELECT delivery_id AS "deliveryId", idx AS "index" FROM delivery_items WHERE state = 'sending' AND updated_at < $1`, [cutoff]);
-    return rows;
-  }
-
-  async requeueAbandoned(deliveryId: number, index: number, cutoff: string, now: string): Promise<number> {
-    const { rowCount } = await this.db.query(`UPDATE delivery_items SET state = 'queued', next_attempt_at = $1, updated_at = $1
-      WHERE delivery_id = $2 AND idx = $3 AND state = 'sending' AND updated_at < $4`, [now, deliveryId, index, cutoff]);
+  async requeueLapsed(now: string): Promise<number> {
+    const { rowCount } = await this.db.query(`UPDATE delivery_items SET state = 'queued', next_attempt_at = $1, updated_at = $1, owner = NULL, lease_until = NULL
+      WHERE state = 'sending' AND (lease_until IS NULL OR lease_until < $1)`, [now]);
     return rowCount ?? 0;
   }
 

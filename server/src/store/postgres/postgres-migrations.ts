@@ -159,6 +159,26 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     created_at timestamptz NOT NULL
   );
   `,
+  // 2: SQLite migrations 11 to 13: delivery leases (owner, lease_until), job leases, kept events
+  `
+  ALTER TABLE delivery_items ADD COLUMN owner text;
+  ALTER TABLE delivery_items ADD COLUMN lease_until timestamptz;
+  CREATE INDEX delivery_items_sending ON delivery_items(state, lease_until);
+
+  CREATE TABLE job_leases (
+    job text PRIMARY KEY,
+    owner text NOT NULL,
+    lease_until timestamptz NOT NULL
+  );
+
+  CREATE TABLE relay_events (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    owner_user_id bigint NOT NULL,
+    body text NOT NULL,
+    at timestamptz NOT NULL
+  );
+  CREATE INDEX relay_events_owner ON relay_events(owner_user_id, id);
+  `,
 ];
 
 /**

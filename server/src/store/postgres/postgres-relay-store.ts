@@ -19,6 +19,8 @@ import type { RelayStore, TransactionStores } from '../relay-store.js';
 import { PostgresAudit } from './postgres-audit.js';
 import { checkOut, ClientDb, inTransaction, isRetryable, MAX_ATTEMPTS, PoolDb, UNIT_OF_WORK_LOCK, type Db } from './postgres-db.js';
 import { PostgresDeliveries } from './postgres-deliveries.js';
+import { PostgresEvents } from './postgres-events.js';
+import { PostgresJobLeases } from './postgres-job-leases.js';
 import { PostgresLoginAttempts } from './postgres-login-attempts.js';
 import { migratePostgres } from './postgres-migrations.js';
 import { PostgresRefreshTokens } from './postgres-refresh-tokens.js';
@@ -150,6 +152,8 @@ export class PostgresRelayStore implements RelayStore {
   readonly audit: RelayStore['audit'];
   readonly uploads: RelayStore['uploads'];
   readonly deliveries: RelayStore['deliveries'];
+  readonly jobLeases: RelayStore['jobLeases'];
+  readonly events: RelayStore['events'];
 
   private readonly now: () => Date;
   /** The unit of work whose work is running in the current async context, if any. */
@@ -168,6 +172,8 @@ export class PostgresRelayStore implements RelayStore {
     this.audit = outside.audit;
     this.uploads = outside.uploads;
     this.deliveries = outside.deliveries;
+    this.jobLeases = outside.jobLeases;
+    this.events = outside.events;
   }
 
   async withTransaction<T>(work: (tx: TransactionStores) => Promise<T>): Promise<T> {
@@ -273,6 +279,8 @@ function stores(db: Db, now: () => Date): TransactionStores {
     audit: new PostgresAudit(db, now),
     uploads: new PostgresUploads(db),
     deliveries: new PostgresDeliveries(db),
+    jobLeases: new PostgresJobLeases(db),
+    events: new PostgresEvents(db),
   };
 }
 
