@@ -1,12 +1,11 @@
 // relaypacs-relay: runs the relay, or manages its users (`relaypacs-relay user ...`).
 import { parseArgs } from 'node:util';
 import { runUserCommand } from './auth/user-cli.js';
-import { openSqliteRelayStore } from './store/sqlite/sqlite-relay-store.js';
+import { describeBackends, openRelayStore } from './relay-backends.js';
 import { ConfigError, loadRelayConfig, type ConfigSources } from './config/relay-config.js';
 import { startIdleMemoryRelease } from './ops/idle-memory-release.js';
 import { startRelayServer } from './server.js';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 
 const USAGE = `Usage:
   relaypacs-relay [--port N] [--host ADDR] [--data DIR] [--config FILE] [--stow-url URL] [--log-file PATH]
@@ -76,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...commandArgs] = rest;
   if (command === 'user') {
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-    const store = openSqliteRelayStore(join(config.dataDir, 'relay.db'));
+    const store = await openRelayStore(config);
     try {
       return await runUserCommand(commandArgs, { store, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
     } finally {
@@ -90,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
   const relay = await startRelayServer(config);
   // Memory back to near its start-up level when the relay goes quiet (RELAYPACS_IDLE_GC=off: not).
   const idleRelease = process.env.RELAYPACS_IDLE_GC === 'off' ? undefined : startIdleMemoryRelease();
-  process.stderr.write(`relaypacs-relay: listening on ${relay.url}${relay.metricsUrl ? `, metrics on ${relay.metricsUrl}` : ''}, data in ${config.dataDir}${relay.logDescription ? `, ${relay.logDescription}` : ''}\n`);
+  process.stderr.write(`relaypacs-relay: listening on ${relay.url}${relay.metricsUrl ? `, metrics on ${relay.metricsUrl}` : ''}, ${describeBackends(config)}${relay.logDescription ? `, ${relay.logDescription}` : ''}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(`relaypacs-relay: ${signal}, finishing requests in flight\n`);

@@ -1,5 +1,4 @@
 import { chmod, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { createRequestGuards, type RequestGuards } from './auth/request-guards.js';
 import { loadOrCreateSigningKeys } from './auth/signing-keys.js';
@@ -11,11 +10,10 @@ import { DeliveryQueue } from './forward/delivery-queue.js';
 import { createDestination } from './destinations/destination-factory.js';
 import type { Destination } from './forward/destination.js';
 import { Router } from './forward/router.js';
-import { LocalDiskStorage } from './storage/local-disk-storage.js';
 import type { TemporaryStorage } from './storage/storage.js';
 import type { AuditStore } from './store/audit-store.js';
 import type { RelayStore } from './store/relay-store.js';
-import { openSqliteRelayStore } from './store/sqlite/sqlite-relay-store.js';
+import { openRelayStore, openTemporaryStorage } from './relay-backends.js';
 import { UploadService } from './upload/upload-service.js';
 import { importLegacySigningKey } from './upgrade/import-legacy-signing-key.js';
 
@@ -48,18 +46,17 @@ export interface ServiceOverrides {
   destinations?: Destination[];
 }
 
-/** Opens (or creates) the data directory, the store and the signing key: DATA/relay.db, DATA/uploads. */
+/** Opens (or creates) the data directory, the store (relay-backends.ts), temporary storage and the signing key. */
 export async function createRelayServices(config: RelayConfig, overrides: ServiceOverrides = {}): Promise<RelayServices> {
   const now = overrides.now ?? (() => new Date());
   let eventsLog: FastifyBaseLogger | undefined;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await chmod(config.dataDir, 0o700);
-  const sqlite = openSqliteRelayStore(join(config.dataDir, 'relay.db'), { flushedByCaller: true, now });
-  const store: RelayStore = sqlite;
+  const store = await openRelayStore(config, { flushedByCaller: true, now });
   await importLegacySigningKey(config.dataDir, store.signingKeys);
   const keys = await loadOrCreateSigningKeys(store.signingKeys);
   const tokens = new TokenService({ keys, issuer: config.auth.issuer, accessTokenSeconds: config.auth.accessTokenSeconds, now });
-  const storage = overrides.storage ?? new LocalDiskStorage(join(config.dataDir, 'uploads'), config.upload);
+  const storage = overrides.storage ?? await openTemporaryStorage(config);
   const metrics = new RelayMetrics();
   const events = await StoredEventBus.open({
     events: store.events, now, pollMilliseconds: config.events.pollMilliseconds, retain: config.events.retainCount, log: () => eventsLog,
@@ -92,6 +89,7 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
       await deliveries.stop();
       await events.close();
       await store.close();
+      await storage.close();
     },
   };
 }

@@ -162,6 +162,9 @@ export class LocalDiskStorage implements TemporaryStorage {
     }
   }
 
+  /** Nothing stays open between calls: every file is closed when its write or read ends. */
+  async close(): Promise<void> {}
+
   private uploadDir(uploadId: string): string {
     // Upload ids come from the relay, but they also reach us through URLs: never let one be a path.
     if (!UPLOAD_ID.test(uploadId)) throw new Error('invalid upload id');

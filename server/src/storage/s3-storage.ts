@@ -7,7 +7,7 @@ import { Readable, Transform } from 'node:stream';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { DeleteObjectsCommand, DeleteObjectsCommandOutput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { PieceDigest, UPLOAD_ID } from './local-disk-storage.js';
-import type { ByteSink, PieceRange, RoomFor, SpaceClaim, TemporaryStorage, WrittenPiece } from './storage.js';
+import { StorageUnavailableError, type ByteSink, type PieceRange, type RoomFor, type SpaceClaim, type TemporaryStorage, type WrittenPiece } from './storage.js';
 import type { S3StorageLocation } from './storage-url.js';
 
 type Sdk = typeof S3Sdk;
@@ -170,11 +170,20 @@ export class S3TemporaryStorage implements TemporaryStorage {
         httpsAgent: new HttpsAgent(agent),
       },
     });
+    // Every request's failure as the storage interface speaks it (asStorageError), around the
+    // SDK's retries: one place, whatever the command.
+    client.middlewareStack.add((next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        throw asStorageError(error);
+      }
+    }, { step: 'initialize', name: 'relaypacsStorageErrors' });
     return new S3TemporaryStorage(sdk, client, location, quotaBytes, timeouts, pageKeys);
   }
 
   /** Ends the client and its sockets. */
-  close(): void {
+  async close(): Promise<void> {
     this.client.destroy();
   }
 
@@ -461,4 +470,18 @@ function explain(error: unknown): string {
   const name = (error as Error).name;
   const message = (error as Error).message;
   return [status && `HTTP ${status}`, name !== 'Error' && name, message && message !== name && message !== 'UnknownError' ? message : undefined].filter(Boolean).join(' ') || String(error);
+}
+
+/** Socket errors of a connection to the store that could not be made or was lost. */
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * A store that does not answer (unreachable, timing out, answering 5xx: down, overloaded, "SlowDown")
+ * is StorageUnavailableError, the relay's 503; anything else (a refusal, a missing object) passes on.
+ */
+function asStorageError(error: unknown): unknown {
+  const { name, code } = (error ?? {}) as { name?: string; code?: string };
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+  const unavailable = (code !== undefined && CONNECTION_ERRNOS.has(code)) || name === 'TimeoutError' || (status !== undefined && status >= 500);
+  return unavailable ? new StorageUnavailableError(`the object store does not answer (${explain(error)})`, { cause: error }) : error;
 }

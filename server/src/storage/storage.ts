@@ -83,6 +83,8 @@ export interface TemporaryStorage {
   deleteUpload(uploadId: string): Promise<void>;
   /** Upload ids that have data in storage (to find orphans after a crash). */
   listUploads(): Promise<string[]>;
+  /** Lets go of what the storage holds open (an object store's connections); after the relay's last use. */
+  close(): Promise<void>;
 }
 
 /**

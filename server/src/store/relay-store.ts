@@ -7,7 +7,9 @@ import type { UploadsStore } from './uploads-store.js';
 
 /**
  * The database does not answer (down, restarting, unreachable, out of connections): the call did
- * nothing, and the same call later may succeed. A backend throws this rather than its driver's
+ * nothing (or, when the connection was lost during its COMMIT, nobody can tell: every operation a
+ * client retries is idempotent, a chunk sent again, an init resumed), and the same call later may
+ * succeed. A backend throws this rather than its driver's
  * error, so the relay answers 503 with Retry-After (not 500) and recovers by itself when the
  * database is back.
  */

@@ -12,7 +12,7 @@ import { freeLoopbackPort, SwiftS3Server } from '@relaypacs/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3TemporaryStorage, type S3StorageOptions } from '../../src/storage/s3-storage.js';
 import { parseS3StorageUrl } from '../../src/storage/storage-url.js';
-import { ShortWriteError } from '../../src/storage/storage.js';
+import { ShortWriteError, StorageUnavailableError } from '../../src/storage/storage.js';
 import { temporaryStorageContract } from './temporary-storage-contract.js';
 
 const BUCKET = 'relaypacs-temporary';
@@ -233,6 +233,8 @@ describe('S3 temporary storage (Swift s3api)', () => {
     expect(await storage.hasRoom(0, 'chunk')).toBe(true);
     await swift.stop();
     await expect(storage.hasRoom(0, 'chunk')).rejects.toThrow(/does not answer for bucket relaypacs-temporary/);
-    await expect(storage.writePiece('late', 0, { offset: 0, length: 5 }, Readable.from([randomBytes(5)]))).rejects.toThrow();
+    // As the storage interface speaks it: unavailable, the relay's 503 (not a 500).
+    await expect(storage.writePiece('late', 0, { offset: 0, length: 5 }, Readable.from([randomBytes(5)]))).rejects.toBeInstanceOf(StorageUnavailableError);
+    await expect(storage.listUploads()).rejects.toBeInstanceOf(StorageUnavailableError);
   });
 });

@@ -8,7 +8,7 @@ import { LoginRateLimiter } from '../../src/auth/login-rate-limiter.js';
 import { RefreshTokenService } from '../../src/auth/refresh-token-service.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/postgres-migrations.js';
 import { openPostgresRelayStore, type PostgresRelayStore } from '../../src/store/postgres/postgres-relay-store.js';
-import type { RelayStore } from '../../src/store/relay-store.js';
+import { StoreUnavailableError, type RelayStore } from '../../src/store/relay-store.js';
 import { describeAccountsStoreContract } from './accounts-store-contract.js';
 import { describeAuditStoreContract } from './audit-store-contract.js';
 import { describeDeliveriesStoreContract } from './deliveries-store-contract.js';
@@ -158,8 +158,10 @@ describe('PostgreSQL: relays sharing one server', () => {
       await store.ping();
       await server.kill();
       await expect(store.ping()).rejects.toThrow();
-      await expect(store.users.findById(alice.id)).rejects.toThrow();
-      await expect(store.withTransaction((tx) => tx.users.list())).rejects.toThrow();
+      // As the store interface speaks it: unavailable (the relay's 503), naming no host or user.
+      await expect(store.users.findById(alice.id)).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.withTransaction((tx) => tx.users.list())).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.users.findById(alice.id)).rejects.not.toThrow(/127\.0\.0\.1|postgres:|relay@/);
       await server.restart();
       // Committed before the kill, so still there; the pool connects anew.
       await store.ping();

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
+import { StoreUnavailableError } from '../relay-store.js';
 
 /**
  * Advisory lock keys, in the two-int4 form (namespace, key) so they cannot meet a one-bigint key
@@ -144,4 +145,24 @@ export async function inTransaction<T>(pool: Pool, run: (client: PoolClient) => 
   } finally {
     release(destroy);
   }
+}
+
+/** Socket errors of a connection that could not be made or was lost. */
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/**
+ * SQLSTATEs of a database that cannot serve now (PostgreSQL Appendix A): class 08 (connection
+ * exception), 57P01-57P03 (shut down, crashed, starting up) and 53300 (too many connections).
+ */
+const UNAVAILABLE_STATES = /^(08...|57P0[123]|53300)$/;
+
+/**
+ * The driver's error as the store interface speaks it: a database that does not answer (down,
+ * restarting, unreachable, the pool's connection timeout) is StoreUnavailableError, whose message
+ * names no host or user; anything else is passed on as it is.
+ */
+export function asStoreError(error: unknown): unknown {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  const unavailable = (code !== undefined && (CONNECTION_ERRNOS.has(code) || UNAVAILABLE_STATES.test(code)))
+    || /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(message ?? '');
+  return unavailable ? new StoreUnavailableError(`the database does not answer (${code ?? 'connection lost'})`, { cause: error }) : error;
 }

@@ -17,7 +17,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CustomTypesConfig, Pool, PoolConfig, types as pgTypes } from 'pg';
 import type { RelayStore, TransactionStores } from '../relay-store.js';
 import { PostgresAudit } from './postgres-audit.js';
-import { checkOut, ClientDb, inTransaction, isRetryable, MAX_ATTEMPTS, PoolDb, UNIT_OF_WORK_LOCK, type Db } from './postgres-db.js';
+import { asStoreError, checkOut, ClientDb, inTransaction, isRetryable, MAX_ATTEMPTS, PoolDb, UNIT_OF_WORK_LOCK, type Db } from './postgres-db.js';
 import { PostgresDeliveries } from './postgres-deliveries.js';
 import { PostgresEvents } from './postgres-events.js';
 import { PostgresJobLeases } from './postgres-job-leases.js';
@@ -181,7 +181,8 @@ export class PostgresRelayStore implements RelayStore {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.runOnce(work);
-      } catch (error) {
+      } catch (raw) {
+        const error = asStoreError(raw);
         // A deadlock with a call outside units of work (row locks, not the advisory lock) rolled the
         // work back: it runs again, as RelayStore allows (work has no effect but through tx).
         if (!isRetryable(error) || attempt >= MAX_ATTEMPTS) throw error;
@@ -241,7 +242,9 @@ export class PostgresRelayStore implements RelayStore {
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    return op();
+    return op().catch((error: unknown) => {
+      throw asStoreError(error);
+    });
   }
 
   /**
