@@ -5,11 +5,11 @@
 # (renderer tests), GNOME Keyring and D-Bus (a real Secret Service for the keychain tests),
 # iproute2 and nftables (the fault suite's network), OpenSSL (test certificates), PostgreSQL (the
 # relay's database) and OpenStack Swift with its s3api middleware (the relay's S3-compatible object
-# storage).
+# storage), and HAProxy (checks the load balancer configuration of the scale-out deployment).
 # Idempotent: when all are installed it only asks dpkg once and exits. Installing needs root, or
 # sudo; without either it says what to run and stops. RELAYPACS_DRY_RUN=1: says what it would install.
 set -euo pipefail
-packages=(orthanc orthanc-dicomweb dcmtk libgdcm-tools dicom3tools chromium gnome-keyring dbus libsecret-tools iproute2 nftables openssl postgresql swift swift-proxy swift-account swift-container swift-object)
+packages=(orthanc orthanc-dicomweb dcmtk libgdcm-tools dicom3tools chromium gnome-keyring dbus libsecret-tools iproute2 nftables openssl postgresql swift swift-proxy swift-account swift-container swift-object haproxy)
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
   echo "setup: the tests need Debian packages (${packages[*]}) and this machine has no dpkg and apt-get; install their equivalents by hand" >&2
   exit 1

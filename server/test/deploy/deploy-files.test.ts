@@ -12,6 +12,7 @@ import { freeLoopbackPort, spawnRelay } from '@relaypacs/testkit';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { effectiveDestinations, parseRelayConfig } from '../../src/config/relay-config.js';
+import { parseS3StorageUrl } from '../../src/storage/storage-url.js';
 
 const root = join(import.meta.dirname, '../../..');
 const text = (path: string): string => readFileSync(join(root, path), 'utf8');
@@ -86,6 +87,45 @@ describe('docs/deploy/compose.yml', () => {
     expect(destination).toMatchObject({ kind: 'stow-rs', url: 'http://orthanc:8042/dicom-web', auth: { type: 'basic', username: 'relay' } });
     const users = JSON.parse(String((compose.services.orthanc!.environment as Record<string, string>).ORTHANC__REGISTERED_USERS)) as Record<string, string>;
     expect(users.relay).toBe((destination as { auth: { password: string } }).auth.password);
+  });
+});
+
+describe('docs/deploy/compose-scale-out.yml and haproxy.cfg', () => {
+  type Service = { environment?: Record<string, string>; build?: unknown; image?: string; volumes?: string[] };
+  const compose = yaml.load(text('docs/deploy/compose-scale-out.yml')) as { services: Record<string, Service> };
+  const relays = Object.entries(compose.services).filter(([name]) => name.startsWith('relay-'));
+
+  it('runs three relays of one image with the same two URLs and credentials, each named, behind the balancer', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['balancer', 'orthanc', 'postgres', 'relay-1', 'relay-2', 'relay-3', 's3']);
+    const shared = (service: Service) => {
+      const { RELAYPACS_INSTANCE_NAME: _name, ...rest } = service.environment!;
+      return rest;
+    };
+    for (const [name, relay] of relays) {
+      expect(relay.build).toEqual({ context: '../..', dockerfile: 'server/Dockerfile' });
+      expect(relay.environment!.RELAYPACS_INSTANCE_NAME).toBe(name);
+      expect(shared(relay)).toEqual(shared(relays[0]![1]));
+    }
+    const env = relays[0]![1].environment!;
+    // The URLs are ones the relay's own configuration takes.
+    const config = parseRelayConfig({ databaseUrl: env.RELAYPACS_DATABASE_URL, storageUrl: env.RELAYPACS_STORAGE_URL }, 'compose-scale-out.yml');
+    expect(config.databaseUrl).toMatch(/@postgres:5432\/relaypacs$/);
+    expect(parseS3StorageUrl(config.storageUrl!)).toMatchObject({ bucket: 'relaypacs-chunks', endpoint: 'http://s3:8333', forcePathStyle: true });
+    // The database and the object store are given the same secrets the relays use.
+    expect(compose.services.postgres!.environment!.POSTGRES_PASSWORD).toBe(new URL(env.RELAYPACS_DATABASE_URL!).password);
+    const s3 = JSON.parse(text('docs/deploy/seaweedfs-s3.json')) as { identities: { credentials: { accessKey: string; secretKey: string }[] }[] };
+    expect(s3.identities[0]!.credentials[0]).toEqual({ accessKey: env.AWS_ACCESS_KEY_ID, secretKey: env.AWS_SECRET_ACCESS_KEY });
+    expect(compose.services.s3!.image).not.toMatch(/^minio\//);
+  });
+
+  it('balances round robin over exactly those relays, checked by /readyz, in a configuration HAProxy accepts', () => {
+    const cfg = text('docs/deploy/haproxy.cfg');
+    expect(cfg).toMatch(/balance roundrobin/);
+    expect(cfg).toMatch(/option httpchk GET \/readyz/);
+    expect([...cfg.matchAll(/^\s*server (\S+) (\S+):8780 /gm)].map((m) => [m[1], m[2]])).toEqual(relays.map(([name]) => [name, name]));
+    const check = spawnSync('haproxy', ['-c', '-f', join(root, 'docs/deploy/haproxy.cfg')], { encoding: 'utf8' });
+    expect(check.error, 'haproxy is installed by scripts/setup/system-packages.sh').toBeUndefined();
+    expect(check.status, check.stderr).toBe(0);
   });
 });
 
