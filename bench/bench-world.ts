@@ -58,8 +58,10 @@ export class BenchWorld {
       // that neither reference makes; docs/BENCHMARKS.md gives its cost.
       destinations: [{ name: 'orthanc', kind: 'stow-rs', url: this.orthanc.dicomWebUrl }],
     }));
-    const added = await relayUserCommand(relayData, ['add', DEVICE.user, '--role', 'device', '--password-stdin'], `${DEVICE.password}\n`, relayBin);
-    if (added.code !== 0) throw new Error(added.stderr);
+    // Relays sharing one PostgreSQL (env RELAYPACS_DATABASE_URL) share the account too: the first adds it.
+    const database = env.RELAYPACS_DATABASE_URL ? ['--database-url', env.RELAYPACS_DATABASE_URL] : [];
+    const added = await relayUserCommand(relayData, ['add', DEVICE.user, '--role', 'device', '--password-stdin', ...database], `${DEVICE.password}\n`, relayBin);
+    if (added.code !== 0 && !(database.length > 0 && /exists/.test(added.stderr))) throw new Error(added.stderr);
     return spawnRelay(relayData, join(this.workDir, `${name}.log`), { RELAYPACS_CONFIG: config, RELAYPACS_LOG_LEVEL: 'warn', ...env }, { relayBin });
   }
 

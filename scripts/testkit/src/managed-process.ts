@@ -62,16 +62,18 @@ export class ManagedProcess {
     running.set(this.child, options.processGroup === true);
     this.child.stdout?.pipe(log, { end: false });
     this.child.stderr?.pipe(log, { end: false });
+    // The log ends once the pipes close, not at the child's exit: members of its group (PostgreSQL's
+    // backends after its postmaster was killed) hold them and may still write a line or two.
+    this.child.once('close', () => log.end());
     this.exited = new Promise((resolve) => {
       const finish = (status: ExitStatus) => {
         running.delete(this.child);
         this.exitStatus = status;
-        log.end();
         resolve(status);
       };
       this.child.once('exit', (code, signal) => finish({ code, signal }));
       this.child.once('error', (error) => {
-        log.write(`failed to start ${options.command}: ${error.message}\n`);
+        log.end(`failed to start ${options.command}: ${error.message}\n`);
         finish({ code: null, signal: null });
       });
     });

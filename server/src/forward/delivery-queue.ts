@@ -176,18 +176,19 @@ export class DeliveryQueue {
   private async work(name: string): Promise<void> {
     const destination = this.options.destinations.get(name)!;
     while (this.running) {
-      const { batch, gatherMs } = await this.nextBatch(destination);
-      if (batch.length === 0 || gatherMs > 0) {
-        // Woken early when more instances are queued: the batch may be full by then.
-        await this.sleep(name, batch.length === 0 ? undefined : gatherMs);
-        continue;
-      }
       try {
+        const { batch, gatherMs } = await this.nextBatch(destination);
+        if (batch.length === 0 || gatherMs > 0) {
+          // Woken early when more instances are queued: the batch may be full by then.
+          await this.sleep(name, batch.length === 0 ? undefined : gatherMs);
+          continue;
+        }
         await this.send(destination, batch);
       } catch (error) {
-        // Bookkeeping failed (e.g. the database is gone): back off rather than spin.
+        // The database is gone (a PostgreSQL restart, a failover) or bookkeeping failed: back off
+        // rather than spin, and never let the worker end: it goes on when the database is back.
         this.options.log?.error({ err: error, destination: name }, 'delivery worker failed');
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await delay(1000, undefined, { signal: this.halt.signal }).catch(() => undefined);
       }
     }
   }

@@ -8,7 +8,7 @@ import { generateStudy, PostgresServer, SwiftS3Server } from '@relaypacs/testkit
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { UploadStatus } from '../../src/protocol/upload-protocol.js';
 import { startTestRelay, type TestRelay } from '../support/test-relay.js';
-import { allDelivered, waitForStatus } from '../support/upload-flow.js';
+import { allDelivered, sendStudy, waitForStatus } from '../support/upload-flow.js';
 import { manifestFor, sha256, TestUploadClient } from '../support/upload-client.js';
 
 const BUCKET = 'relaypacs-scale';
@@ -120,5 +120,29 @@ describe('relays sharing PostgreSQL and an S3 bucket', () => {
     const types = [...text.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]);
     expect(types).toEqual(expect.arrayContaining(['received', 'validated', 'accepted', 'forwarding', 'delivered']));
     expect(text).toContain(`"uploadId":"${uploadId}"`);
+  });
+
+  it('keeps working through a PostgreSQL restart: 503 while it is away, then delivery goes on by itself', async () => {
+    const delivered = join(workDir, 'delivered-3');
+    const relay = await sharedRelay('site-3', delivered);
+    const token = await relay.tokenFor('radiographer', 'through-a-restart');
+    await postgres.kill();
+    try {
+      // The delivery workers are woken (as a study accepted elsewhere does) and meet the missing
+      // database: they must wait for it, not end. Requests are refused for now.
+      relay.services.deliveries.studyAccepted('woken-while-down');
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      // Signed in, but the session cannot be checked: try again shortly (not "signed out", not a 500).
+      const refused = await relay.post('/upload/init', {}, token);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('5');
+      expect((await (await fetch(`${relay.url}/readyz`)).json()) as unknown).toMatchObject({ checks: { database: 'unavailable' } });
+    } finally {
+      await postgres.restart();
+    }
+    const study = await generateStudy(join(workDir, 'study-3'), { instances: 3, rows: 32, columns: 32 });
+    const sent = await sendStudy(relay, study, {}, token);
+    await waitForStatus(relay, sent, allDelivered, 20_000);
+    expect((await readdir(delivered, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile())).toHaveLength(3);
   });
 });

@@ -1,0 +1,98 @@
+// Benchmark: the relay on its embedded backends (SQLite, local disk) against the relay on the shared
+// engines (PostgreSQL, S3: Swift's s3api from Debian), one relay and three behind a round-robin
+// balancer, side by side in one run. The same agent (`relaypacs upload --wait`) sends the same new
+// study through each setup in turn (which goes first rotates per run); each study is removed from
+// Orthanc after it is delivered. On 2 cores three relays cannot be faster than one: the figure is
+// the cost of the shared engines per instance, and what a balancer and three processes add.
+//   npm run bench:scale-out -- [--runs 3] [--short] [--only ct,small]
+// Results: bench/results/scale-out.json (--short: scale-out-short.json).
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { generateStudy, PostgresServer, RoundRobinBalancer, SwiftS3Server, type GeneratedStudy } from '@relaypacs/testkit';
+import { BenchWorld, median, round, type BenchRelay } from './bench-world.js';
+import { buildForBench } from './builds.js';
+
+const { values } = parseArgs({ options: { runs: { type: 'string' }, short: { type: 'boolean' }, only: { type: 'string' } } });
+const short = values.short === true;
+const runs = Number(values.runs ?? (short ? 1 : 3));
+if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error('--runs: 1 to 20');
+const WORKLOADS = ['ct', 'small'] as const;
+type Workload = (typeof WORKLOADS)[number];
+const only = (values.only?.split(',').map((w) => w.trim()) ?? [...WORKLOADS]) as Workload[];
+if (only.some((w) => !WORKLOADS.includes(w))) throw new Error(`--only: one of ${WORKLOADS.join(', ')}`);
+const sizes = short
+  ? { ct: { instances: 40, rows: 256, columns: 256 }, small: { instances: 200, rows: 64, columns: 64 } }
+  : { ct: { instances: 400, rows: 512, columns: 512 }, small: { instances: 2000, rows: 64, columns: 64 } };
+const SETUPS = ['sqlite-disk', 'postgres-s3', 'three-relays'] as const;
+type Setup = (typeof SETUPS)[number];
+const BUCKET = 'relaypacs-bench';
+const log = (message: string) => console.error(`bench scale-out: ${message}`);
+
+const { relayBuild, agentEnv, relayEnv } = await buildForBench(log);
+if (relayBuild !== 'dist') throw new Error('the relay did not build: nothing to measure');
+let world: BenchWorld | undefined;
+let postgres: PostgresServer | undefined;
+let swift: SwiftS3Server | undefined;
+let balancer: RoundRobinBalancer | undefined;
+const relays: BenchRelay[] = [];
+try {
+  world = await BenchWorld.start('scale-out', agentEnv);
+  [postgres, swift] = await Promise.all([PostgresServer.start(), SwiftS3Server.start()]);
+  await swift.createBucket(BUCKET);
+  const shared = {
+    ...relayEnv, RELAYPACS_RELAY_BUILD: 'dist',
+    RELAYPACS_DATABASE_URL: postgres.url,
+    AWS_ACCESS_KEY_ID: swift.accessKeyId, AWS_SECRET_ACCESS_KEY: swift.secretAccessKey,
+  };
+  const storageUrl = (prefix: string) => `s3://${BUCKET}/${prefix}?endpoint=${encodeURIComponent(swift!.endpoint)}&region=${swift!.region}&forcePathStyle=true`;
+  const start = async (name: string, env: Record<string, string>) => {
+    const relay = await world!.startRelay(name, env);
+    relays.push(relay);
+    return relay;
+  };
+  const urls: Record<Setup, string> = {
+    'sqlite-disk': (await start('sqlite-disk', { ...relayEnv, RELAYPACS_RELAY_BUILD: 'dist' })).url,
+    'postgres-s3': (await start('postgres-s3', { ...shared, RELAYPACS_STORAGE_URL: storageUrl('one') })).url,
+    'three-relays': '',
+  };
+  const three = [];
+  for (let n = 1; n <= 3; n++) three.push(await start(`three-${n}`, { ...shared, RELAYPACS_STORAGE_URL: storageUrl('three'), RELAYPACS_INSTANCE_NAME: `bench-${n}` }));
+  balancer = await RoundRobinBalancer.start(three.map((r) => Number(new URL(r.url).port)));
+  urls['three-relays'] = balancer.url;
+
+  const results: Record<string, unknown> = {};
+  for (const workload of only) {
+    const times: Record<Setup, number[]> = { 'sqlite-disk': [], 'postgres-s3': [], 'three-relays': [] };
+    for (let r = 0; r < runs; r++) {
+      const dir = join(world.workDir, `${workload}-${r}`);
+      const study: GeneratedStudy = await generateStudy(dir, { ...sizes[workload], series: 2 });
+      const order = SETUPS.map((_, i) => SETUPS[(i + r) % SETUPS.length]!);
+      for (const setup of order) {
+        times[setup].push((await world.agentUpload(study, dir, urls[setup])).seconds);
+        await world.deleteStudy(study);
+      }
+      await rm(dir, { recursive: true, force: true });
+      log(`${workload} run ${r + 1}/${runs}: ${SETUPS.map((s) => `${s} ${times[s].at(-1)!.toFixed(2)} s`).join(', ')}`);
+    }
+    const base = median(times['sqlite-disk']);
+    results[workload] = {
+      instances: sizes[workload].instances, runs,
+      seconds: Object.fromEntries(SETUPS.map((s) => [s, times[s].map((t) => round(t))])),
+      medianSeconds: Object.fromEntries(SETUPS.map((s) => [s, round(median(times[s]))])),
+      ratioToSqliteDisk: Object.fromEntries(SETUPS.map((s) => [s, round(median(times[s]) / base, 3)])),
+      // What the shared engines cost per instance over the embedded ones, in milliseconds.
+      extraMsPerInstance: Object.fromEntries(SETUPS.slice(1).map((s) => [s, round(((median(times[s]) - base) * 1000) / sizes[workload].instances, 2)])),
+    };
+  }
+  const report = { date: new Date().toISOString(), short, setups: SETUPS, ...results };
+  console.log(JSON.stringify(report, null, 2));
+  const resultsDir = join(import.meta.dirname, 'results');
+  await mkdir(resultsDir, { recursive: true });
+  await writeFile(join(resultsDir, short ? 'scale-out-short.json' : 'scale-out.json'), `${JSON.stringify(report, null, 2)}\n`);
+} finally {
+  await balancer?.stop();
+  for (const relay of relays) await relay.process.stop();
+  await Promise.allSettled([postgres?.stop(), swift?.stop()]);
+  await world?.stop();
+}
