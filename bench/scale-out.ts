@@ -24,7 +24,9 @@ if (only.some((w) => !WORKLOADS.includes(w))) throw new Error(`--only: one of ${
 const sizes = short
   ? { ct: { instances: 40, rows: 256, columns: 256 }, small: { instances: 200, rows: 64, columns: 64 } }
   : { ct: { instances: 400, rows: 512, columns: 512 }, small: { instances: 2000, rows: 64, columns: 64 } };
-const SETUPS = ['sqlite-disk', 'postgres-s3', 'three-relays'] as const;
+// postgres-disk (PostgreSQL with chunks on local disk) tells what PostgreSQL costs apart from what the
+// object store costs: Swift's s3api, the S3 server Debian has, is far slower than a production store.
+const SETUPS = ['sqlite-disk', 'postgres-disk', 'postgres-s3', 'three-relays'] as const;
 type Setup = (typeof SETUPS)[number];
 const BUCKET = 'relaypacs-bench';
 const log = (message: string) => console.error(`bench scale-out: ${message}`);
@@ -32,19 +34,22 @@ const log = (message: string) => console.error(`bench scale-out: ${message}`);
 const { relayBuild, agentEnv, relayEnv } = await buildForBench(log);
 if (relayBuild !== 'dist') throw new Error('the relay did not build: nothing to measure');
 let world: BenchWorld | undefined;
-let postgres: PostgresServer | undefined;
+/** One database per setup: relays sharing a database share what PACS already hold (delivered_instances), so a study sent through one setup would be "already delivered" in the next. */
+let postgresOne: PostgresServer | undefined;
+let postgresDisk: PostgresServer | undefined;
+let postgresThree: PostgresServer | undefined;
 let swift: SwiftS3Server | undefined;
 let balancer: RoundRobinBalancer | undefined;
 const relays: BenchRelay[] = [];
 try {
   world = await BenchWorld.start('scale-out', agentEnv);
-  [postgres, swift] = await Promise.all([PostgresServer.start(), SwiftS3Server.start()]);
+  [postgresOne, postgresDisk, postgresThree, swift] = await Promise.all([PostgresServer.start(), PostgresServer.start(), PostgresServer.start(), SwiftS3Server.start()]);
   await swift.createBucket(BUCKET);
-  const shared = {
+  const shared = (database: PostgresServer) => ({
     ...relayEnv, RELAYPACS_RELAY_BUILD: 'dist',
-    RELAYPACS_DATABASE_URL: postgres.url,
-    AWS_ACCESS_KEY_ID: swift.accessKeyId, AWS_SECRET_ACCESS_KEY: swift.secretAccessKey,
-  };
+    RELAYPACS_DATABASE_URL: database.url,
+    AWS_ACCESS_KEY_ID: swift!.accessKeyId, AWS_SECRET_ACCESS_KEY: swift!.secretAccessKey,
+  });
   const storageUrl = (prefix: string) => `s3://${BUCKET}/${prefix}?endpoint=${encodeURIComponent(swift!.endpoint)}&region=${swift!.region}&forcePathStyle=true`;
   const start = async (name: string, env: Record<string, string>) => {
     const relay = await world!.startRelay(name, env);
@@ -53,17 +58,18 @@ try {
   };
   const urls: Record<Setup, string> = {
     'sqlite-disk': (await start('sqlite-disk', { ...relayEnv, RELAYPACS_RELAY_BUILD: 'dist' })).url,
-    'postgres-s3': (await start('postgres-s3', { ...shared, RELAYPACS_STORAGE_URL: storageUrl('one') })).url,
+    'postgres-disk': (await start('postgres-disk', shared(postgresDisk))).url,
+    'postgres-s3': (await start('postgres-s3', { ...shared(postgresOne), RELAYPACS_STORAGE_URL: storageUrl('one') })).url,
     'three-relays': '',
   };
   const three = [];
-  for (let n = 1; n <= 3; n++) three.push(await start(`three-${n}`, { ...shared, RELAYPACS_STORAGE_URL: storageUrl('three'), RELAYPACS_INSTANCE_NAME: `bench-${n}` }));
+  for (let n = 1; n <= 3; n++) three.push(await start(`three-${n}`, { ...shared(postgresThree), RELAYPACS_STORAGE_URL: storageUrl('three'), RELAYPACS_INSTANCE_NAME: `bench-${n}` }));
   balancer = await RoundRobinBalancer.start(three.map((r) => Number(new URL(r.url).port)));
   urls['three-relays'] = balancer.url;
 
   const results: Record<string, unknown> = {};
   for (const workload of only) {
-    const times: Record<Setup, number[]> = { 'sqlite-disk': [], 'postgres-s3': [], 'three-relays': [] };
+    const times: Record<Setup, number[]> = { 'sqlite-disk': [], 'postgres-disk': [], 'postgres-s3': [], 'three-relays': [] };
     for (let r = 0; r < runs; r++) {
       const dir = join(world.workDir, `${workload}-${r}`);
       const study: GeneratedStudy = await generateStudy(dir, { ...sizes[workload], series: 2 });
@@ -93,6 +99,6 @@ try {
 } finally {
   await balancer?.stop();
   for (const relay of relays) await relay.process.stop();
-  await Promise.allSettled([postgres?.stop(), swift?.stop()]);
+  await Promise.allSettled([postgresOne?.stop(), postgresDisk?.stop(), postgresThree?.stop(), swift?.stop()]);
   await world?.stop();
 }

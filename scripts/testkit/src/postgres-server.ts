@@ -115,8 +115,9 @@ export class PostgresServer {
       '-c', 'fsync=on',
       '-c', 'synchronous_commit=on',
       '-c', 'full_page_writes=on',
-      // Tests open a handful of connections; the default 100 reserves memory on a shared machine.
-      '-c', 'max_connections=30',
+      // Three relays of 10 connections each (the scale-out tests and benchmark), a test's own
+      // clients, and the superuser's reserve: 30 starved three relays (53300, too many connections).
+      '-c', 'max_connections=100',
     ]);
     return new ManagedProcess({
       ...postgres,
