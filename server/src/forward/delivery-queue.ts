@@ -247,8 +247,10 @@ export class DeliveryQueue {
     // Claimed in one commit for the whole batch, not one per instance; should it fail, the items
     // stay queued. Another worker (of this relay or another) may have claimed some since they were
     // selected: only those claimed here are sent.
-    const batch: DueItem[] = [];
+    let batch: DueItem[] = [];
     await this.inOneCommit(async (tx) => {
+      // Built afresh by each try: a backend may run a unit of work again (RelayStore.withTransaction).
+      batch = [];
       const lease = this.lease(started);
       for (const item of due) if (await tx.claim(item.deliveryId, item.index, startedAt, lease)) batch.push(item);
     });
@@ -438,8 +440,12 @@ export class DeliveryQueue {
    */
   private async commitDurably(write: (tx: DeliveriesStore, later: Later) => Promise<void>): Promise<void> {
     await this.untilRecorded(async () => {
-      const notices: (() => void)[] = [];
-      await this.inOneCommit((tx) => write(tx, (notice) => notices.push(notice)));
+      let notices: (() => void)[] = [];
+      await this.inOneCommit((tx) => {
+        // Only the try that commits announces: a backend may run a unit of work again.
+        notices = [];
+        return write(tx, (notice) => notices.push(notice));
+      });
       for (const notice of notices) notice();
     });
   }

@@ -72,6 +72,9 @@ const registerEventsRoute: FastifyPluginAsyncTypebox<{ https: boolean }> = async
     const raw = reply.raw;
     raw.writeHead(200, headers);
     const send = (text: string) => {
+      // The stream may have ended meanwhile (its session ended, the relay is closing) while the
+      // missed events were being read: writing to it then would be an error nobody listens for.
+      if (raw.writableEnded || raw.destroyed) return;
       raw.write(text);
       if (raw.writableLength > MAX_UNSENT_EVENT_BYTES) stream.end('client not reading');
     };
@@ -108,7 +111,11 @@ const registerEventsRoute: FastifyPluginAsyncTypebox<{ https: boolean }> = async
     if (resumeAfter === undefined) return;
     try {
       const missed = await services.events.replay(scope, resumeAfter, MAX_REPLAYED_EVENTS);
-      if (missed.gap) send(`event: ${RESYNC_EVENT}\ndata: ${JSON.stringify({ type: RESYNC_EVENT })}\n\n`);
+      if (missed.gap) {
+        send(`event: ${RESYNC_EVENT}\ndata: ${JSON.stringify({ type: RESYNC_EVENT })}\n\n`);
+        // Ids past ours (an unknown Last-Event-ID) must not hold back the events to come.
+        sentUpTo = Math.min(sentUpTo, missed.events[0] ? missed.events[0].id - 1 : 0);
+      }
       for (const { event, id } of missed.events) deliver(event, id);
     } catch (error) {
       request.log.error({ err: error }, 'missed events could not be read');

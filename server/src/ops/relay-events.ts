@@ -99,7 +99,10 @@ export class StoredEventBus implements RelayEventBus {
       this.options.events.latestId(),
     ]);
     const pruned = oldest === undefined ? latest > afterId : oldest > afterId + 1;
-    return { events: events.slice(0, limit), gap: pruned || events.length > limit };
+    // An id this relay never gave (a database recreated, a client that met another service): the
+    // client knows nothing we can continue from, and must take its state from status.
+    const unknown = afterId > latest;
+    return { events: events.slice(0, limit), gap: pruned || unknown || events.length > limit };
   }
 
   async close(): Promise<void> {

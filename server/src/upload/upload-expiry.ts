@@ -47,6 +47,9 @@ export class UploadExpiry {
         metrics.uploadsExpired.inc();
         metrics.activeUploads.dec();
         this.options.log()?.info({ uploadId: id }, 'upload expired');
+      } else if (!(await uploads.isDisposable(id))) {
+        // Completed meanwhile (on another relay, say): its data is forwarding's now.
+        continue;
       }
       // The carried hash states hold a few bytes of the instances each: none outlives the upload.
       await uploads.forgetHashStates(id);

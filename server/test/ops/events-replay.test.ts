@@ -84,4 +84,15 @@ describe('GET /events with Last-Event-ID', () => {
     await vi.waitFor(() => expect(uploadIds(stream.events)).toEqual(['resync', 'u3', 'u4']));
     stream.close();
   });
+
+  it('tells a client resuming from an id this relay never gave to resync, and goes on with the live events', async () => {
+    relay = await startTestRelay();
+    const token = await relay.tokenFor('radiographer', 'rad');
+    const userId = (await relay.services.store.users.findByUsername('rad'))!.id;
+    const stream = openStream(relay.url, token, '999999');
+    await vi.waitFor(() => expect(uploadIds(stream.events)).toEqual(['resync']));
+    relay.services.events.publish(userId, accepted('after-resync'));
+    await vi.waitFor(() => expect(uploadIds(stream.events)).toEqual(['resync', 'after-resync']));
+    stream.close();
+  });
 });

@@ -59,6 +59,8 @@ describe('StoredEventBus', () => {
     await temp.store.events.prune(0);
     expect((await bus.replay('all', 1, 100)).gap).toBe(true);
     expect(await bus.replay('all', await temp.store.events.latestId(), 100)).toEqual({ gap: false, events: [] });
+    // An id never given (another database's): nothing to continue from.
+    expect(await bus.replay('all', (await temp.store.events.latestId()) + 1000, 100)).toEqual({ gap: true, events: [] });
   });
 
   it('hands each relay\'s events to the subscribers of every relay sharing the database, in one order', async () => {

@@ -65,4 +65,24 @@ describe('upload expiry across relays sharing a database', () => {
     expect(await a.sweep()).toEqual({ expired: 1, orphans: 0 });
     await a.stop();
   });
+
+  it('leaves the data of an upload completed between the listing and its expiry (on another relay, say)', async () => {
+    const { id: userId } = await temp.store.users.create('bob', 'radiographer', 'hash');
+    await abandonedUpload('raced', userId, 10);
+    clock.advance(11_000);
+    // Listed as expired, then accepted before this sweep got to it.
+    const uploads = { ...temp.store.uploads, expiredUploadIds: async (now: string) => {
+      const ids = await temp.store.uploads.expiredUploadIds(now);
+      for (const id of ids) await temp.store.uploads.setUploadState(id, 'accepted', now, ['receiving']);
+      return ids;
+    } };
+    const expiry = new UploadExpiry({
+      uploads, jobLeases: temp.store.jobLeases, instanceName: 'relay-a', storage, metrics: new RelayMetrics(), now: clock.now,
+      intervalSeconds: INTERVAL_SECONDS, log: () => undefined,
+    });
+    expect(await expiry.sweep()).toEqual({ expired: 0, orphans: 0 });
+    expect((await temp.store.uploads.find('raced'))?.state).toBe('accepted');
+    expect(await storage.listUploads()).toContain('raced');
+    await expiry.stop();
+  });
 });
