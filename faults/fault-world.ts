@@ -127,6 +127,23 @@ export class FaultWorld {
     return counts;
   }
 
+  /** Over the studies: instances counted in Orthanc, lost (0 held), duplicated (2+), not byte-identical. */
+  async tally(studies: GeneratedStudy[]): Promise<{ instances: number; lost: number; duplicated: number; mismatched: number }> {
+    let lost = 0;
+    let duplicated = 0;
+    let mismatched = 0;
+    let instances = 0;
+    for (const study of studies) {
+      for (const n of (await this.heldCounts(study)).values()) {
+        instances++;
+        if (n === 0) lost++;
+        if (n > 1) duplicated++;
+      }
+      mismatched += (await this.mismatchedInstances(study)).length;
+    }
+    return { instances, lost, duplicated, mismatched };
+  }
+
   /** Instances of the study whose file in Orthanc (REST /instances/{id}/file) differs from the original, or is missing. */
   async mismatchedInstances(study: GeneratedStudy): Promise<string[]> {
     const bad: string[] = [];

@@ -34,21 +34,6 @@ afterAll(async () => {
   if (Object.keys(results).length > 0) await recordResult('kill-faults', results);
 }, 120_000);
 
-async function verify(studies: GeneratedStudy[]): Promise<{ instances: number; lost: number; duplicated: number; mismatched: number }> {
-  let lost = 0;
-  let duplicated = 0;
-  let mismatched = 0;
-  let instances = 0;
-  for (const study of studies) {
-    for (const n of (await world.heldCounts(study)).values()) {
-      instances++;
-      if (n === 0) lost++;
-      if (n > 1) duplicated++;
-    }
-    mismatched += (await world.mismatchedInstances(study)).length;
-  }
-  return { instances, lost, duplicated, mismatched };
-}
 
 async function newStudy(label: string): Promise<{ study: GeneratedStudy; dir: string }> {
   const dir = join(world.workDir, label);
@@ -92,7 +77,7 @@ it(`kill -9 of the agent at ${KILLS} random points: 0 instances lost, 0 duplicat
     const again = await world.agent(['upload', join(world.workDir, i === 0 ? 'agent-0' : `agent-${agentDirs[i]}`), '--wait']);
     expect(again.code, `${again.stdout.slice(-2000)}\n${again.stderr.slice(-2000)}`).toBe(0);
   }
-  const outcome = await verify(studies);
+  const outcome = await world.tally(studies);
   results.agent = { undisturbedUploadMs: Math.round(uploadMs), killPoints: KILLS, killedMidUpload, delaysMs: delays, studies: studies.length, ...outcome };
   console.log(`kill faults (agent): ${JSON.stringify(results.agent)}`);
   expect(outcome.lost).toBe(0);
@@ -126,7 +111,7 @@ it(`kill -9 of the relay at ${KILLS} random points: 0 instances lost, 0 duplicat
   const exit = await agent!.exited;
   expect(exit.code, `${agent!.stdout.slice(-2000)}\n${agent!.stderr.slice(-2000)}`).toBe(0);
   // The agent returns once the relay has confirmed delivery; nothing may remain queued at the relay.
-  const outcome = await verify(studies);
+  const outcome = await world.tally(studies);
   if (outcome.lost > 0) console.log(`kill faults (relay): lost instances, relay record: ${JSON.stringify(await relayRecordOfLost(studies))}`);
   results.relay = { undisturbedUploadMs: Math.round(uploadMs), killPoints: KILLS, killedWhileAgentRunning, delaysMs: delays, studies: studies.length, ...outcome };
   console.log(`kill faults (relay): ${JSON.stringify(results.relay)}`);

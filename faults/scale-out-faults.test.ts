@@ -87,21 +87,6 @@ async function finished(agent: AgentRun): Promise<void> {
   expect(exit.code, `${agent.stdout.slice(-2000)}\n${agent.stderr.slice(-2000)}`).toBe(0);
 }
 
-async function verify(studies: GeneratedStudy[]): Promise<{ instances: number; lost: number; duplicated: number; mismatched: number }> {
-  let instances = 0;
-  let lost = 0;
-  let duplicated = 0;
-  let mismatched = 0;
-  for (const study of studies) {
-    for (const n of (await world.heldCounts(study)).values()) {
-      instances++;
-      if (n === 0) lost++;
-      if (n > 1) duplicated++;
-    }
-    mismatched += (await world.mismatchedInstances(study)).length;
-  }
-  return { instances, lost, duplicated, mismatched };
-}
 
 /** Chunk objects still in the bucket (every study delivered: none should be). */
 async function objectsLeft(): Promise<number> {
@@ -136,7 +121,7 @@ it('kill -9 of one relay mid-upload, and PostgreSQL restarted mid-upload: every 
   await sleep(1_000);
   await postgres.restart();
   await finished(agent);
-  const outcome = await verify(studies);
+  const outcome = await world.tally(studies);
   results.upload = { relays: RELAYS, kills, delaysMs: delays, postgresRestarts: 1, studies: studies.length, ...outcome };
   console.log(`scale-out faults (upload): ${JSON.stringify(results.upload)}`);
   expect(outcome).toMatchObject({ lost: 0, duplicated: 0, mismatched: 0 });
@@ -160,7 +145,7 @@ it('kill -9 of one relay mid-forward while Orthanc is paused: another relay deli
     process.kill(orthancPid, 'SIGCONT');
     paused = false;
     await finished(agent);
-    const outcome = await verify([next.study]);
+    const outcome = await world.tally([next.study]);
     results.forward = { relays: RELAYS, leaseSeconds: LEASE_SECONDS, deadRelayRestarted: false, ...outcome };
     console.log(`scale-out faults (forward): ${JSON.stringify(results.forward)}`);
     expect(outcome).toMatchObject({ lost: 0, duplicated: 0, mismatched: 0 });
