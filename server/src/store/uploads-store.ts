@@ -137,6 +137,11 @@ export interface UploadsStore {
   verifiedWithoutDelivery(): Promise<{ uploadId: string; index: number }[]>;
   /** Uploads receiving data whose expiry is before `now`. */
   expiredUploadIds(now: string): Promise<string[]>;
+  /**
+   * Expires the upload if it is still receiving and its expiry (renewed by every chunk recorded) is
+   * still before `now`: a chunk or a completion that came after the listing keeps it alive.
+   */
+  expire(uploadId: string, now: string): Promise<boolean>;
   /** Whether an upload's temporary data may go: it is cancelled, expired, or unknown. */
   isDisposable(uploadId: string): Promise<boolean>;
   /** The SOP Instance UIDs of these instances that a PACS already holds with these very bytes (DeliveriesStore.markDelivered). */

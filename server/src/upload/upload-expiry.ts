@@ -42,7 +42,7 @@ export class UploadExpiry {
     if (!(await jobLeases.acquire(SWEEP_JOB, instanceName, now, until))) return { expired: 0, orphans: 0 };
     let expired = 0;
     for (const id of await uploads.expiredUploadIds(now)) {
-      if (await uploads.setUploadState(id, 'expired', now, ['receiving'])) {
+      if (await uploads.expire(id, now)) {
         expired++;
         metrics.uploadsExpired.inc();
         metrics.activeUploads.dec();

@@ -352,6 +352,21 @@ export function describeUploadsStoreContract(backend: string, open: StoreFactory
       expect([...await uploads.expiredUploadIds(after(3000))].sort()).toEqual(['later', 'soon']);
     });
 
+    it('expires an upload only while it is receiving and its expiry is still before now', async () => {
+      await insert('idle', { expiresAt: after(1000) });
+      await insert('accepted', { expiresAt: after(500) });
+      await uploads.setUploadState('accepted', 'accepted', now(), ['receiving']);
+      expect(await uploads.expire('idle', after(1000))).toBe(false); // at its expiry, not yet past it
+      expect(await uploads.expire('accepted', after(5000))).toBe(false);
+      expect(await uploads.expire('unknown', after(5000))).toBe(false);
+      // A chunk recorded after the listing renews the expiry: the upload lives on.
+      expect((await uploads.recordChunk('idle', 0, { offset: 0, length: 10, sha256: 'a'.repeat(64) }, now(), after(9000))).recorded).toBe(true);
+      expect(await uploads.expire('idle', after(5000))).toBe(false);
+      expect(await uploads.expire('idle', after(9001))).toBe(true);
+      expect(await uploads.find('idle')).toMatchObject({ state: 'expired', updatedAt: after(9001) });
+      expect(await uploads.expire('idle', after(9002))).toBe(false);
+    });
+
     it('lets the data of cancelled, expired and unknown uploads go, never of live ones', async () => {
       for (const id of ['receiving', 'accepted', 'cancelled', 'expired']) await insert(id);
       for (const state of ['accepted', 'cancelled', 'expired'] as const) await uploads.setUploadState(state, state, now(), ['receiving']);

@@ -203,6 +203,11 @@ export class PostgresUploads implements UploadsStore {
     return rows.map((r) => r.id);
   }
 
+  async expire(uploadId: string, now: string): Promise<boolean> {
+    const { rowCount } = await this.db.query(`UPDATE uploads SET state = 'expired', updated_at = $1 WHERE id = $2 AND state = 'receiving' AND expires_at < $1`, [now, uploadId]);
+    return rowCount === 1;
+  }
+
   async isDisposable(uploadId: string): Promise<boolean> {
     const { rows } = await this.db.query<{ state: string }>('SELECT state FROM uploads WHERE id = $1', [uploadId]);
     const row = rows[0];

@@ -202,6 +202,11 @@ export class SqliteUploads implements Synchronous<UploadsStore> {
     return (this.db.prepare(`SELECT id FROM uploads WHERE state = 'receiving' AND expires_at < ?`).all(now) as { id: string }[]).map((r) => r.id);
   }
 
+  expire(uploadId: string, now: string): boolean {
+    return this.db.prepare(`UPDATE uploads SET state = 'expired', updated_at = ? WHERE id = ? AND state = 'receiving' AND expires_at < ?`)
+      .run(now, uploadId, now).changes === 1;
+  }
+
   /** Uploads whose temporary data may go: cancelled or expired. */
   isDisposable(uploadId: string): boolean {
     const row = this.db.prepare('SELECT state FROM uploads WHERE id = ?').get(uploadId) as { state: string } | undefined;
