@@ -168,6 +168,15 @@ export class DeliveryQueue {
     }
   }
 
+  /**
+   * Who records what a destination answered: only items still leased to this relay take it (a
+   * relay that lost its lease while the database was out of reach must not overwrite the relay that
+   * took the item over).
+   */
+  private get sender(): string {
+    return this.options.instanceName;
+  }
+
   /** This process's lease on what it claims or renews at `now`. */
   private lease(now: Date): DeliveryLease {
     return { owner: this.options.instanceName, until: new Date(now.getTime() + this.options.delivery.sendingLeaseSeconds * 1000).toISOString() };
@@ -320,13 +329,13 @@ export class DeliveryQueue {
       } else if (outcome.status === 'stored') {
         // A confirming destination keeps the item 'sending' until the check answers, so status never
         // shows 'delivered' for an instance about to become 'confirmed'.
-        if (!this.confirms(destination)) await tx.setState(item.deliveryId, item.index, 'delivered', now, { warning: outcome.warning ?? null, lastError: null });
-        else if (outcome.warning) await tx.setState(item.deliveryId, item.index, 'sending', now, { warning: outcome.warning });
+        if (!this.confirms(destination)) await tx.setState(item.deliveryId, item.index, 'delivered', now, { warning: outcome.warning ?? null, lastError: null, sender: this.sender });
+        else if (outcome.warning) await tx.setState(item.deliveryId, item.index, 'sending', now, { warning: outcome.warning, sender: this.sender });
         stored.push(item);
       } else if (outcome.permanent) {
         // One code in the row, in status and as the metric's label (protocol/delivery-failure-codes.ts).
         const code = outcome.code ?? 'REFUSED';
-        await tx.setState(item.deliveryId, item.index, 'failed', now, { lastError: outcome.reason, failureCode: code });
+        await tx.setState(item.deliveryId, item.index, 'failed', now, { lastError: outcome.reason, failureCode: code, sender: this.sender });
         later(() => {
           this.countFailures(destination.name, code);
           this.options.events.publish(item.userId, { type: 'failed', uploadId: item.uploadId, instance: item.index, destination: destination.name, reason: outcome.reason });
@@ -350,7 +359,7 @@ export class DeliveryQueue {
     } catch (error) {
       this.options.log?.warn({ uploadId: study.uploadId, destination: destination.name, err: error }, 'confirmation query failed; instances stay delivered, unconfirmed');
       await this.commitDurably(async (tx) => {
-        for (const item of stored) await tx.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the confirmation query failed', lastError: null });
+        for (const item of stored) await tx.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the confirmation query failed', lastError: null, sender: this.sender });
       });
       return;
     }
@@ -360,8 +369,8 @@ export class DeliveryQueue {
   private async recordConfirmations(tx: DeliveriesStore, destination: Destination, stored: DueItem[], present: Set<string>, now: string, later: Later): Promise<void> {
     for (const item of stored) {
       const confirmed = present.has(item.sopInstanceUid);
-      if (confirmed) await tx.setState(item.deliveryId, item.index, 'confirmed', now, { lastError: null });
-      else await tx.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the PACS does not list it yet' });
+      if (confirmed) await tx.setState(item.deliveryId, item.index, 'confirmed', now, { lastError: null, sender: this.sender });
+      else await tx.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the PACS does not list it yet', sender: this.sender });
       later(() => this.options.events.publish(item.userId, { type: confirmed ? 'confirmed' : 'delivered', uploadId: item.uploadId, instance: item.index, destination: destination.name }));
     }
   }
@@ -381,7 +390,7 @@ export class DeliveryQueue {
   private async retry(tx: DeliveriesStore, item: DueItem, reason: string, retryAfterSeconds: number | undefined, later: Later): Promise<boolean> {
     const { initialBackoffSeconds, maxBackoffSeconds, maxAttempts } = this.options.delivery;
     if (maxAttempts !== undefined && item.attempts + 1 >= maxAttempts) {
-      await tx.giveUp(item.deliveryId, item.index, `gave up after ${item.attempts + 1} attempts: ${reason}`, this.options.now().toISOString());
+      await tx.giveUp(item.deliveryId, item.index, `gave up after ${item.attempts + 1} attempts: ${reason}`, this.options.now().toISOString(), this.sender);
       later(() => {
         this.countFailures(item.destination, 'ATTEMPTS_EXHAUSTED');
         this.options.events.publish(item.userId, { type: 'failed', uploadId: item.uploadId, instance: item.index, destination: item.destination, reason });
@@ -392,7 +401,7 @@ export class DeliveryQueue {
     // Full jitter on the upper half, so many relays retrying one PACS don't do so in step.
     const delay = Math.max(retryAfterSeconds ?? 0, exponential * (0.5 + Math.random() * 0.5));
     const now = this.options.now();
-    await tx.retryLater(item.deliveryId, item.index, new Date(now.getTime() + delay * 1000).toISOString(), reason, now.toISOString());
+    await tx.retryLater(item.deliveryId, item.index, new Date(now.getTime() + delay * 1000).toISOString(), reason, now.toISOString(), this.sender);
     return true;
   }
 

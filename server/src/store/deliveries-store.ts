@@ -69,13 +69,18 @@ export interface DeliveriesStore {
   claim(deliveryId: number, index: number, now: string, lease: DeliveryLease): Promise<boolean>;
   /** Extends the lease of the owner's items still 'sending' among `items` (its heartbeat); answers how many. */
   renewLeases(items: readonly DeliveryItemKey[], lease: DeliveryLease): Promise<number>;
-  /** Sets an item's state; lastError, failureCode and warning change only where given (null clears nothing: COALESCE). */
+  /**
+   * Sets an item's state; lastError, failureCode and warning change only where given (null clears
+   * nothing: COALESCE). With `sender`, only while the item is 'sending' under that sender's lease:
+   * a relay recording what a PACS answered must not overwrite the item once another relay took it
+   * over (its lease lapsed while it could not reach the database).
+   */
   setState(deliveryId: number, index: number, state: DeliveryItemState, now: string,
-    extra?: { lastError?: string | null; failureCode?: DeliveryFailureCode | null; warning?: string | null }): Promise<void>;
-  /** Back to the queue after a transient failure, due at `nextAttemptAt`, one attempt more. */
-  retryLater(deliveryId: number, index: number, nextAttemptAt: string, error: string, now: string): Promise<void>;
-  /** The item's last transient failure used up delivery.maxAttempts: failed for good (ATTEMPTS_EXHAUSTED), retryable by a person. */
-  giveUp(deliveryId: number, index: number, error: string, now: string): Promise<void>;
+    extra?: { lastError?: string | null; failureCode?: DeliveryFailureCode | null; warning?: string | null; sender?: string }): Promise<void>;
+  /** Back to the queue after a transient failure, due at `nextAttemptAt`, one attempt more; `sender` as for setState. */
+  retryLater(deliveryId: number, index: number, nextAttemptAt: string, error: string, now: string, sender?: string): Promise<void>;
+  /** The item's last transient failure used up delivery.maxAttempts: failed for good (ATTEMPTS_EXHAUSTED), retryable by a person; `sender` as for setState. */
+  giveUp(deliveryId: number, index: number, error: string, now: string, sender?: string): Promise<void>;
   /** The owner's items 'sending' go back to the queue, due now (its start, after a crash; its graceful stop); answers how many. */
   requeueOwnedBy(owner: string, now: string): Promise<number>;
   /** Items 'sending' whose lease ended before `now` (or that have none) go back to the queue, due now, whoever owned them; answers how many. */

@@ -269,6 +269,29 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       expect(await deliveries.itemsOf('nope')).toEqual([]);
     });
 
+    it('records a sender\'s outcome only while the item is still sending under its lease', async () => {
+      await seed('u1', { instances: 4 });
+      for (let index = 0; index < 4; index++) await deliveries.enqueue('u1', index, ['pacs'], now());
+      const id = await deliveryId('u1');
+      const lease = (owner: string) => ({ owner, until: after(60 * SECOND_MS) });
+      for (let index = 0; index < 4; index++) expect(await deliveries.claim(id, index, now(), lease('relay-a'))).toBe(true);
+      // relay-a's lease lapsed (it could not reach the database); relay-b took items 0 to 2 over.
+      clock.advance(61 * SECOND_MS);
+      expect(await deliveries.requeueLapsed(now())).toBe(4);
+      for (let index = 0; index < 3; index++) expect(await deliveries.claim(id, index, now(), lease('relay-b'))).toBe(true);
+      // relay-a comes back and records what the PACS answered it: none of it lands on relay-b's items.
+      await deliveries.setState(id, 0, 'delivered', now(), { sender: 'relay-a' });
+      await deliveries.retryLater(id, 1, after(SECOND_MS), 'busy', now(), 'relay-a');
+      await deliveries.giveUp(id, 2, 'down', now(), 'relay-a');
+      await deliveries.setState(id, 3, 'delivered', now(), { sender: 'relay-a' }); // queued again, not relay-a's either
+      expect((await deliveries.itemsOf('u1')).map((i) => [i.state, i.attempts])).toEqual([['sending', 0], ['sending', 0], ['sending', 0], ['queued', 0]]);
+      // relay-b's own outcomes land.
+      await deliveries.setState(id, 0, 'delivered', now(), { sender: 'relay-b' });
+      await deliveries.retryLater(id, 1, after(SECOND_MS), 'busy', now(), 'relay-b');
+      await deliveries.giveUp(id, 2, 'down', now(), 'relay-b');
+      expect((await deliveries.itemsOf('u1')).map((i) => [i.state, i.attempts])).toEqual([['delivered', 0], ['queued', 1], ['failed', 1], ['queued', 0]]);
+    });
+
     it('lets exactly one of two workers claim a queued item, and none claim an item not queued', async () => {
       await seed('u1');
       await deliveries.enqueue('u1', 0, ['pacs'], now());

@@ -65,22 +65,22 @@ export class PostgresDeliveries implements DeliveriesStore {
   }
 
   async setState(deliveryId: number, index: number, state: DeliveryItemState, now: string,
-    extra: { lastError?: string | null; failureCode?: DeliveryFailureCode | null; warning?: string | null } = {}): Promise<void> {
+    extra: { lastError?: string | null; failureCode?: DeliveryFailureCode | null; warning?: string | null; sender?: string } = {}): Promise<void> {
     await this.db.query(`UPDATE delivery_items SET state = $1, updated_at = $2,
         last_error = COALESCE($3::text, last_error), failure_code = COALESCE($4::text, failure_code), warning = COALESCE($5::text, warning)
-      WHERE delivery_id = $6 AND idx = $7`,
-    [state, now, extra.lastError ?? null, extra.failureCode ?? null, extra.warning ?? null, deliveryId, index]);
+      WHERE delivery_id = $6 AND idx = $7 AND ($8::text IS NULL OR (state = 'sending' AND owner = $8::text))`,
+    [state, now, extra.lastError ?? null, extra.failureCode ?? null, extra.warning ?? null, deliveryId, index, extra.sender ?? null]);
   }
 
-  async retryLater(deliveryId: number, index: number, nextAttemptAt: string, error: string, now: string): Promise<void> {
+  async retryLater(deliveryId: number, index: number, nextAttemptAt: string, error: string, now: string, sender?: string): Promise<void> {
     await this.db.query(`UPDATE delivery_items SET state = 'queued', attempts = attempts + 1, next_attempt_at = $1, last_error = $2, updated_at = $3
-      WHERE delivery_id = $4 AND idx = $5`, [nextAttemptAt, error, now, deliveryId, index]);
+      WHERE delivery_id = $4 AND idx = $5 AND ($6::text IS NULL OR (state = 'sending' AND owner = $6::text))`, [nextAttemptAt, error, now, deliveryId, index, sender ?? null]);
   }
 
-  async giveUp(deliveryId: number, index: number, error: string, now: string): Promise<void> {
+  async giveUp(deliveryId: number, index: number, error: string, now: string, sender?: string): Promise<void> {
     const code: DeliveryFailureCode = 'ATTEMPTS_EXHAUSTED';
     await this.db.query(`UPDATE delivery_items SET state = 'failed', attempts = attempts + 1, last_error = $1, failure_code = $2, updated_at = $3
-      WHERE delivery_id = $4 AND idx = $5`, [error, code, now, deliveryId, index]);
+      WHERE delivery_id = $4 AND idx = $5 AND ($6::text IS NULL OR (state = 'sending' AND owner = $6::text))`, [error, code, now, deliveryId, index, sender ?? null]);
   }
 
   async requeueOwnedBy(owner: string, now: string): Promise<number> {

@@ -53,23 +53,25 @@ export class SqliteDeliveries implements Synchronous<DeliveriesStore> {
     return this.db.transaction(() => items.reduce((renewed, item) => renewed + renew.run(lease.until, item.deliveryId, item.index, lease.owner).changes, 0))();
   }
 
-  setState(deliveryId: number, index: number, state: DeliveryItemState, now: string, extra: { lastError?: string | null; failureCode?: DeliveryFailureCode | null; warning?: string | null } = {}): void {
+  setState(deliveryId: number, index: number, state: DeliveryItemState, now: string,
+    extra: { lastError?: string | null; failureCode?: DeliveryFailureCode | null; warning?: string | null; sender?: string } = {}): void {
+    const sender = extra.sender ?? null;
     this.db.prepare(`UPDATE delivery_items SET state = ?, updated_at = ?,
         last_error = COALESCE(?, last_error), failure_code = COALESCE(?, failure_code), warning = COALESCE(?, warning)
-      WHERE delivery_id = ? AND idx = ?`)
-      .run(state, now, extra.lastError ?? null, extra.failureCode ?? null, extra.warning ?? null, deliveryId, index);
+      WHERE delivery_id = ? AND idx = ? AND (? IS NULL OR (state = 'sending' AND owner = ?))`)
+      .run(state, now, extra.lastError ?? null, extra.failureCode ?? null, extra.warning ?? null, deliveryId, index, sender, sender);
   }
 
-  retryLater(deliveryId: number, index: number, nextAttemptAt: string, error: string, now: string): void {
+  retryLater(deliveryId: number, index: number, nextAttemptAt: string, error: string, now: string, sender?: string): void {
     this.db.prepare(`UPDATE delivery_items SET state = 'queued', attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ?
-      WHERE delivery_id = ? AND idx = ?`).run(nextAttemptAt, error, now, deliveryId, index);
+      WHERE delivery_id = ? AND idx = ? AND (? IS NULL OR (state = 'sending' AND owner = ?))`).run(nextAttemptAt, error, now, deliveryId, index, sender ?? null, sender ?? null);
   }
 
   /** The item's last transient failure used up delivery.maxAttempts: it fails for good, retryable by a person. */
-  giveUp(deliveryId: number, index: number, error: string, now: string): void {
+  giveUp(deliveryId: number, index: number, error: string, now: string, sender?: string): void {
     const code: DeliveryFailureCode = 'ATTEMPTS_EXHAUSTED';
     this.db.prepare(`UPDATE delivery_items SET state = 'failed', attempts = attempts + 1, last_error = ?, failure_code = ?, updated_at = ?
-      WHERE delivery_id = ? AND idx = ?`).run(error, code, now, deliveryId, index);
+      WHERE delivery_id = ? AND idx = ? AND (? IS NULL OR (state = 'sending' AND owner = ?))`).run(error, code, now, deliveryId, index, sender ?? null, sender ?? null);
   }
 
   requeueOwnedBy(owner: string, now: string): number {
