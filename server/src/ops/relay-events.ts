@@ -41,6 +41,12 @@ const PAGE = 500;
 const MAX_PAGES_PER_ROUND = 20;
 /** Appends between two prunes of the kept events. */
 const PRUNE_EVERY = 1000;
+/**
+ * Events waiting to be kept at most. While the database is out of reach each append waits for it,
+ * and publishers do not wait: beyond this, events are dropped (and counted in the log), since they
+ * are cues, and every client takes the state from status when it resyncs.
+ */
+export const MAX_PENDING_EVENTS = 10_000;
 
 /**
  * The bus of a relay, one or many: every event is kept (EventsStore), and subscribers get events
@@ -57,6 +63,10 @@ export class StoredEventBus implements RelayEventBus {
   private reading: Promise<void> | undefined;
   private readAgain = false;
   private appendsSincePrune = 0;
+  /** Events published and not yet kept (or failed to be kept). */
+  private pending = 0;
+  /** Events dropped since the last one kept: logged once when keeping resumes. */
+  private dropped = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -75,16 +85,26 @@ export class StoredEventBus implements RelayEventBus {
 
   publish(ownerUserId: number, event: RelayEvent): void {
     if (this.closed) return;
+    if (this.pending >= MAX_PENDING_EVENTS) {
+      if (this.dropped++ === 0) this.options.log?.()?.error({ pending: this.pending }, 'upload events are not being kept (the database does not answer): dropping them until it does');
+      return;
+    }
+    this.pending++;
     // Appends follow one another, so this relay's events are kept in the order published.
     this.appending = this.appending
       .then(async () => {
         await this.options.events.append(ownerUserId, event, this.options.now().toISOString());
+        if (this.dropped > 0) {
+          this.options.log?.()?.error({ dropped: this.dropped }, 'upload events are kept again; some were dropped meanwhile');
+          this.dropped = 0;
+        }
         if (++this.appendsSincePrune >= PRUNE_EVERY) {
           this.appendsSincePrune = 0;
           await this.options.events.prune(this.options.retain);
         }
       })
       .catch((error: unknown) => this.options.log?.()?.error({ err: error, type: event.type }, 'an upload event could not be kept'))
+      .finally(() => this.pending--)
       .then(() => this.read());
   }
 

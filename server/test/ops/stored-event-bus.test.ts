@@ -1,7 +1,7 @@
 // The relay's event bus on the SQLite store: the bus contract, plus replay for clients that were
 // away (Last-Event-ID) and events crossing between relays that share one database.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { StoredEventBus, type RelayEventBus } from '../../src/ops/relay-events.js';
+import { MAX_PENDING_EVENTS, StoredEventBus, type RelayEventBus } from '../../src/ops/relay-events.js';
 import type { RelayEvent } from '../../src/protocol/event-protocol.js';
 import { openTempSqliteStore, type TempSqliteStore } from '../store/sqlite-temp-store.js';
 import { describeEventBusContract } from './event-bus-contract.js';
@@ -97,4 +97,29 @@ describe('StoredEventBus', () => {
     expect(kept.length).toBeLessThanOrEqual(1100 - 1000 + 100);
     expect(kept.at(-1)?.event).toEqual(accepted('u1099'));
   });
+
+  it('keeps at most MAX_PENDING_EVENTS waiting while the database does not answer, and drops the rest', async () => {
+    let release!: () => void;
+    const blocked = new Promise<void>((resolve) => (release = resolve));
+    const appended: string[] = [];
+    const events = {
+      ...temp.store.events,
+      append: async (owner: number, event: RelayEvent, at: string) => {
+        await blocked;
+        appended.push(event.uploadId);
+        return temp.store.events.append(owner, event, at);
+      },
+    };
+    const errors: string[] = [];
+    const bus = await StoredEventBus.open({ events, now: () => new Date(), pollMilliseconds: 50, retain: 100_000, log: () => ({ error: (_obj, msg) => errors.push(msg) }) });
+    opened.push(bus);
+    for (let i = 0; i < MAX_PENDING_EVENTS + 500; i++) bus.publish(1, accepted(`u${i}`));
+    expect(errors).toHaveLength(1); // said once, not 500 times
+    release();
+    await vi.waitFor(() => expect(appended).toHaveLength(MAX_PENDING_EVENTS), { timeout: 30_000 });
+    expect(appended.at(-1)).toBe(`u${MAX_PENDING_EVENTS - 1}`);
+    bus.publish(1, accepted('after'));
+    await vi.waitFor(() => expect(appended.at(-1)).toBe('after'));
+    await vi.waitFor(() => expect(errors.at(-1)).toMatch(/kept again/));
+  }, 60_000);
 });
