@@ -1,5 +1,5 @@
 import type { RelayEvent } from '../protocol/event-protocol.js';
-import type { EventsStore, StoredEvent } from '../store/events-store.js';
+import type { EventsStore, NewEvent, StoredEvent } from '../store/events-store.js';
 import { EventFanOut, type EventListener } from './event-fan-out.js';
 
 export type { RelayEvent } from '../protocol/event-protocol.js';
@@ -41,6 +41,10 @@ const PAGE = 500;
 const MAX_PAGES_PER_ROUND = 20;
 /** Appends between two prunes of the kept events. */
 const PRUNE_EVERY = 1000;
+/** Events kept in one write at most. */
+const KEEP_BATCH = 500;
+/** The wait before trying again to keep events the database refused. */
+const RETRY_KEEP_MS = 1000;
 /**
  * Events waiting to be kept at most. While the database is out of reach each append waits for it,
  * and publishers do not wait: beyond this, events are dropped (and counted in the log), since they
@@ -59,12 +63,13 @@ export class StoredEventBus implements RelayEventBus {
   private readonly fanOut: EventFanOut;
   /** The newest id handed on to subscribers. */
   private handedOn = 0;
-  private appending: Promise<void> = Promise.resolve();
+  /** Published and not yet kept, oldest first. */
+  private readonly queue: NewEvent[] = [];
+  /** The keeping of the queue under way, if any. */
+  private appending: Promise<void> | undefined;
   private reading: Promise<void> | undefined;
   private readAgain = false;
   private appendsSincePrune = 0;
-  /** Events published and not yet kept (or failed to be kept). */
-  private pending = 0;
   /** Events dropped since the last one kept: logged once when keeping resumes. */
   private dropped = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -85,27 +90,46 @@ export class StoredEventBus implements RelayEventBus {
 
   publish(ownerUserId: number, event: RelayEvent): void {
     if (this.closed) return;
-    if (this.pending >= MAX_PENDING_EVENTS) {
-      if (this.dropped++ === 0) this.options.log?.()?.error({ pending: this.pending }, 'upload events are not being kept (the database does not answer): dropping them until it does');
+    if (this.queue.length >= MAX_PENDING_EVENTS) {
+      if (this.dropped++ === 0) this.options.log?.()?.error({ pending: this.queue.length }, 'upload events are not being kept (the database does not answer): dropping them until it does');
       return;
     }
-    this.pending++;
-    // Appends follow one another, so this relay's events are kept in the order published.
-    this.appending = this.appending
-      .then(async () => {
-        await this.options.events.append(ownerUserId, event, this.options.now().toISOString());
+    this.queue.push({ ownerUserId, event });
+    this.appending ??= this.keepQueued().finally(() => (this.appending = undefined));
+  }
+
+  /**
+   * Keeps what was published, in order, in batches (one write for up to KEEP_BATCH events: events
+   * come a few per instance, and each write is a commit the database syncs), then hands on what
+   * was kept. Runs until the queue is empty; publish starts it again.
+   */
+  private async keepQueued(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.slice(0, KEEP_BATCH);
+      try {
+        await this.options.events.append(batch, this.options.now().toISOString());
+        this.queue.splice(0, batch.length);
         if (this.dropped > 0) {
           this.options.log?.()?.error({ dropped: this.dropped }, 'upload events are kept again; some were dropped meanwhile');
           this.dropped = 0;
         }
-        if (++this.appendsSincePrune >= PRUNE_EVERY) {
-          this.appendsSincePrune = 0;
-          await this.options.events.prune(this.options.retain);
-        }
-      })
-      .catch((error: unknown) => this.options.log?.()?.error({ err: error, type: event.type }, 'an upload event could not be kept'))
-      .finally(() => this.pending--)
-      .then(() => this.read());
+        this.appendsSincePrune += batch.length;
+      } catch (error) {
+        // The database does not answer: the batch stays queued (bounded by MAX_PENDING_EVENTS) and
+        // is tried again shortly, unless the bus is closing.
+        this.options.log?.()?.error({ err: error, events: batch.length }, 'upload events could not be kept; trying again');
+        if (this.closed) return;
+        await new Promise((resolve) => setTimeout(resolve, RETRY_KEEP_MS));
+        continue;
+      }
+      await this.read();
+      // Pruned only once this relay handed on what it kept: the retained events (events.retainCount,
+      // 100,000 by default) cover the other relays' polls and the clients' reconnections.
+      if (this.appendsSincePrune >= PRUNE_EVERY) {
+        this.appendsSincePrune = 0;
+        await this.options.events.prune(this.options.retain).catch((error: unknown) => this.options.log?.()?.error({ err: error }, 'kept events could not be pruned'));
+      }
+    }
   }
 
   subscribe(scope: number | 'all', listener: EventListener): () => void {

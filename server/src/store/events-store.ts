@@ -8,6 +8,11 @@ export interface StoredEvent {
   at: string;
 }
 
+export interface NewEvent {
+  ownerUserId: number;
+  event: RelayEvent;
+}
+
 /**
  * The relay's recent upload events, kept so a client that was away (asleep, offline, its relay
  * restarted, or served by another relay behind the balancer) gets what it missed on reconnect
@@ -15,8 +20,11 @@ export interface StoredEvent {
  * prune keeps the newest.
  */
 export interface EventsStore {
-  /** Keeps an event; answers its id, greater than every id answered before, on any relay. */
-  append(ownerUserId: number, event: RelayEvent, at: string): Promise<number>;
+  /**
+   * Keeps events, in the order given, as one write (one commit for many: events come in bursts, a
+   * few per instance); answers their ids, each greater than every id answered before, on any relay.
+   */
+  append(entries: readonly NewEvent[], at: string): Promise<number[]>;
   /** Events after `afterId`, oldest first, at most `limit`: the owner's, or everyone's for 'all'. */
   after(afterId: number, scope: number | 'all', limit: number): Promise<StoredEvent[]>;
   /** The newest id kept or pruned (0 before the first event): where a new listener starts. */

@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MAX_PENDING_EVENTS, StoredEventBus, type RelayEventBus } from '../../src/ops/relay-events.js';
 import type { RelayEvent } from '../../src/protocol/event-protocol.js';
+import type { NewEvent } from '../../src/store/events-store.js';
 import { openTempSqliteStore, type TempSqliteStore } from '../store/sqlite-temp-store.js';
 import { describeEventBusContract } from './event-bus-contract.js';
 
@@ -49,7 +50,7 @@ describe('StoredEventBus', () => {
   it('tells a client that asks for events no longer kept to resync', async () => {
     const bus = await busOn(temp);
     opened.push(bus);
-    for (let i = 0; i < 5; i++) await temp.store.events.append(1, accepted(`u${i}`), new Date().toISOString());
+    await temp.store.events.append(Array.from({ length: 5 }, (_, i) => ({ ownerUserId: 1, event: accepted(`u${i}`) })), new Date().toISOString());
     expect(await temp.store.events.prune(2)).toBe(3);
     const kept = await bus.replay('all', 0, 100);
     expect(kept.gap).toBe(true);
@@ -104,10 +105,10 @@ describe('StoredEventBus', () => {
     const appended: string[] = [];
     const events = {
       ...temp.store.events,
-      append: async (owner: number, event: RelayEvent, at: string) => {
+      append: async (entries: readonly NewEvent[], at: string) => {
         await blocked;
-        appended.push(event.uploadId);
-        return temp.store.events.append(owner, event, at);
+        appended.push(...entries.map((e) => e.event.uploadId));
+        return temp.store.events.append(entries, at);
       },
     };
     const errors: string[] = [];

@@ -1,5 +1,5 @@
 import type { RelayEvent } from '../../protocol/event-protocol.js';
-import type { EventsStore, StoredEvent } from '../events-store.js';
+import type { EventsStore, NewEvent, StoredEvent } from '../events-store.js';
 import type { Synchronous } from './async-facade.js';
 import type { RelayDatabase } from './database.js';
 
@@ -16,8 +16,9 @@ const toStored = (row: EventRow): StoredEvent => ({ id: row.id, ownerUserId: row
 export class SqliteEvents implements Synchronous<EventsStore> {
   constructor(private readonly db: RelayDatabase) {}
 
-  append(ownerUserId: number, event: RelayEvent, at: string): number {
-    return Number(this.db.prepare('INSERT INTO relay_events (owner_user_id, body, at) VALUES (?, ?, ?)').run(ownerUserId, JSON.stringify(event), at).lastInsertRowid);
+  append(entries: readonly NewEvent[], at: string): number[] {
+    const insert = this.db.prepare('INSERT INTO relay_events (owner_user_id, body, at) VALUES (?, ?, ?)');
+    return this.db.transaction(() => entries.map(({ ownerUserId, event }) => Number(insert.run(ownerUserId, JSON.stringify(event), at).lastInsertRowid)))();
   }
 
   after(afterId: number, scope: number | 'all', limit: number): StoredEvent[] {
