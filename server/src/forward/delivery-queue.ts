@@ -253,16 +253,11 @@ export class DeliveryQueue {
   private async send(destination: Destination, due: DueItem[]): Promise<void> {
     const started = this.options.now();
     const startedAt = started.toISOString();
-    // Claimed in one commit for the whole batch, not one per instance; should it fail, the items
-    // stay queued. Another worker (of this relay or another) may have claimed some since they were
+    // Claimed in one step for the whole batch, not one per instance; should it fail, the items stay
+    // queued. Another worker (of this relay or another) may have claimed some since they were
     // selected: only those claimed here are sent.
-    let batch: DueItem[] = [];
-    await this.inOneCommit(async (tx) => {
-      // Built afresh by each try: a backend may run a unit of work again (RelayStore.withTransaction).
-      batch = [];
-      const lease = this.lease(started);
-      for (const item of due) if (await tx.claim(item.deliveryId, item.index, startedAt, lease)) batch.push(item);
-    });
+    const claimed = new Set((await this.options.store.deliveries.claimBatch(due, startedAt, this.lease(started))).map(itemKey));
+    const batch = due.filter((item) => claimed.has(itemKey(item)));
     if (batch.length === 0) return;
     for (const item of batch) this.held.set(itemKey(item), { deliveryId: item.deliveryId, index: item.index });
     try {

@@ -62,11 +62,13 @@ export interface DeliveriesStore {
   /** When the next queued item of a destination becomes due, if any. */
   nextDueAt(destination: string): Promise<string | undefined>;
   /**
-   * Marks a queued item 'sending' under `lease` for the worker that will send it; false when it is
-   * not queued (any more): another worker, here or on another relay, claimed it first. Selecting due
-   * items claims nothing, so only what this answers true for may be sent.
+   * Marks those of `items` still queued 'sending' under `lease`, for the worker that will send them,
+   * in one atomic step, and answers which: the others are not queued (any more), or (PostgreSQL)
+   * are being claimed by another worker right now, here or on another relay, and are skipped rather
+   * than waited for (FOR UPDATE SKIP LOCKED). Selecting due items claims nothing, so only what this
+   * answers may be sent.
    */
-  claim(deliveryId: number, index: number, now: string, lease: DeliveryLease): Promise<boolean>;
+  claimBatch(items: readonly DeliveryItemKey[], now: string, lease: DeliveryLease): Promise<DeliveryItemKey[]>;
   /** Extends the lease of the owner's items still 'sending' among `items` (its heartbeat); answers how many. */
   renewLeases(items: readonly DeliveryItemKey[], lease: DeliveryLease): Promise<number>;
   /**

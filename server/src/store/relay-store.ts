@@ -1,5 +1,6 @@
 import type { AccountsStores } from './accounts-store.js';
 import type { AuditStore } from './audit-store.js';
+import type { ChunkClaimsStore } from './chunk-claims-store.js';
 import type { DeliveriesStore } from './deliveries-store.js';
 import type { EventsStore } from './events-store.js';
 import type { JobLeasesStore } from './job-leases-store.js';
@@ -33,6 +34,8 @@ export interface TransactionStores extends AccountsStores {
  * before it.
  */
 export interface RelayStore extends TransactionStores {
+  /** Not part of units of work: a claim is for the moment a chunk is written, never kept with other changes. */
+  chunkClaims: ChunkClaimsStore;
   /**
    * Runs `work` as one unit of work: every call it makes through `tx` commits together when it
    * resolves, or not at all when it throws (the error is rethrown). Transactions are serialized,

@@ -1,15 +1,25 @@
 import type { Readable } from 'node:stream';
+import type { ChunkClaimsStore } from '../store/chunk-claims-store.js';
 import type { ByteRange } from './byte-ranges.js';
 
-/** A chunk being received: its range, and the connection it comes over, to tell a live writer from a dead one. */
+/** A chunk being received: its range, its claim, and the connection it comes over, to tell a live writer from a dead one. */
 export interface ChunkWriter {
+  readonly key: string;
   readonly range: ByteRange;
   readonly body: Readable;
   bytesRead: number;
   movedAt: number;
+  /** Its claim in the store, once granted. */
+  claim?: string;
+  /** Whether its connection moved since the claim was last touched. */
+  movedSinceTouch: boolean;
 }
 
 export interface ChunkWritersOptions {
+  /** Where the claims live: shared by every relay on the store (PostgreSQL), or this process's own (SQLite). */
+  claims: ChunkClaimsStore;
+  /** This relay's name, written with its claims (diagnosis only). */
+  holder: string;
   /**
    * A chunk being written whose connection has moved no byte for this long is dropped when another
    * connection asks for its range (its client gave it up and sends the range again). Default 2 s.
@@ -19,41 +29,63 @@ export interface ChunkWritersOptions {
   onDropped?: (range: ByteRange) => void;
 }
 
+/** How often the watchdog notes which connections moved, and touches their claims. */
+const WATCH_MS = 500;
+
 /**
- * The byte ranges of one relay's chunks being written right now, per instance: overlapping
- * concurrent chunks are refused, and a writer whose connection went silent is dropped when its range
- * is sent again. While any chunk is arriving, a watchdog notes twice a second which connections moved.
+ * The chunks being written, per instance: overlapping concurrent chunks are refused, and a writer
+ * whose connection went silent is dropped when its range is sent again, whichever relay the retry
+ * reaches.
+ *
+ * Two layers. This relay's writers are checked here first, synchronously, so a silent one is
+ * dropped at once (as before there were several relays). Then the range is claimed in the store
+ * (ChunkClaimsStore), where a claim of another relay may clash; such a claim that went stale is
+ * removed by the store, and its holder's watchdog, touching its claims every WATCH_MS, finds it
+ * gone and drops its writer. While any chunk is arriving, the watchdog notes which connections moved.
  */
 export class ChunkWriters {
   private readonly inFlight = new Map<string, ChunkWriter[]>();
   private watchdog: NodeJS.Timeout | undefined;
+  private touching = false;
 
-  constructor(private readonly options: ChunkWritersOptions = {}) {}
+  constructor(private readonly options: ChunkWritersOptions) {}
 
   /**
-   * Reserves [start, end) of the instance `key` for `body`, or answers undefined when it overlaps a
-   * chunk being written. A clashing writer whose connection moved no byte for staleWriterMs is
-   * dropped (its body destroyed), so the range is free for the client's retry: on a lossy link a
-   * client gives up a stuck connection, and its reset may be lost on the way.
+   * Reserves [start, end) of instance `index` of `uploadId` for `body`, or answers undefined when it
+   * overlaps a chunk being written, here or on another relay. A clashing writer whose connection
+   * moved no byte for staleWriterMs is dropped (its body destroyed), so the range is free for the
+   * client's retry: on a lossy link a client gives up a stuck connection, and its reset may be lost
+   * on the way.
    */
-  reserve(key: string, [start, end]: ByteRange, body: Readable): ChunkWriter | undefined {
+  async reserve(uploadId: string, index: number, [start, end]: ByteRange, body: Readable): Promise<ChunkWriter | undefined> {
+    const key = `${uploadId}/${index}`;
     const writing = this.inFlight.get(key) ?? [];
     const clashing = writing.filter(({ range: [s, e] }) => start < e && s < end);
     if (clashing.length > 0) {
       for (const writer of clashing) this.dropIfStale(writer);
       return undefined;
     }
-    const writer: ChunkWriter = { range: [start, end], body, bytesRead: bytesReadOf(body), movedAt: performance.now() };
+    // Held here before the store is asked, so a second request of this relay meanwhile clashes here.
+    const writer: ChunkWriter = { key, range: [start, end], body, bytesRead: bytesReadOf(body), movedAt: performance.now(), movedSinceTouch: false };
     writing.push(writer);
     this.inFlight.set(key, writing);
+    let claim: string | undefined;
+    try {
+      claim = await this.options.claims.claim(uploadId, index, [start, end], this.options.holder, this.staleWriterMs);
+    } finally {
+      if (claim === undefined) this.forget(writer);
+    }
+    if (claim === undefined) return undefined;
+    writer.claim = claim;
     this.watch();
     return writer;
   }
 
-  release(key: string, writer: ChunkWriter): void {
-    const remaining = (this.inFlight.get(key) ?? []).filter((w) => w !== writer);
-    if (remaining.length > 0) this.inFlight.set(key, remaining);
-    else this.inFlight.delete(key);
+  async release(writer: ChunkWriter): Promise<void> {
+    this.forget(writer);
+    // A claim the store could not remove (the database is away) goes stale and is removed by the
+    // next clashing claim, or by prune.
+    if (writer.claim !== undefined) await this.options.claims.release(writer.claim).catch(() => {});
   }
 
   close(): void {
@@ -61,9 +93,27 @@ export class ChunkWriters {
     this.watchdog = undefined;
   }
 
+  private get staleWriterMs(): number {
+    return this.options.staleWriterMs ?? 2_000;
+  }
+
+  private forget(writer: ChunkWriter): void {
+    const remaining = (this.inFlight.get(writer.key) ?? []).filter((w) => w !== writer);
+    if (remaining.length > 0) this.inFlight.set(writer.key, remaining);
+    else this.inFlight.delete(writer.key);
+  }
+
+  private isWriting(writer: ChunkWriter): boolean {
+    return (this.inFlight.get(writer.key) ?? []).includes(writer) && !writer.body.destroyed;
+  }
+
   private dropIfStale(writer: ChunkWriter): void {
     const now = performance.now();
-    if (noteMovement(writer, now) || now - writer.movedAt < (this.options.staleWriterMs ?? 2_000)) return;
+    if (noteMovement(writer, now) || now - writer.movedAt < this.staleWriterMs) return;
+    this.drop(writer);
+  }
+
+  private drop(writer: ChunkWriter): void {
     this.options.onDropped?.(writer.range);
     writer.body.destroy(new Error('chunk connection superseded'));
   }
@@ -77,8 +127,28 @@ export class ChunkWriters {
       }
       const now = performance.now();
       for (const writers of this.inFlight.values()) for (const writer of writers) noteMovement(writer, now);
-    }, 500);
+      void this.touchClaims();
+    }, WATCH_MS);
     this.watchdog.unref();
+  }
+
+  /** Tells the store which claims moved, and drops the writers whose claim another relay removed as stale. */
+  private async touchClaims(): Promise<void> {
+    if (this.touching) return;
+    const writers = [...this.inFlight.values()].flat().filter((w) => w.claim !== undefined);
+    if (writers.length === 0) return;
+    this.touching = true;
+    try {
+      const moved = writers.filter((w) => w.movedSinceTouch);
+      for (const writer of moved) writer.movedSinceTouch = false;
+      const held = await this.options.claims.touch(moved.map((w) => w.claim!), writers.map((w) => w.claim!));
+      // A writer released meanwhile is done: its claim's absence says nothing.
+      for (const writer of writers) if (!held.has(writer.claim!) && this.isWriting(writer)) this.drop(writer);
+    } catch {
+      // The store did not answer: nothing is known, nothing is dropped; the next tick asks again.
+    } finally {
+      this.touching = false;
+    }
   }
 }
 
@@ -93,5 +163,6 @@ function noteMovement(writer: ChunkWriter, now: number): boolean {
   if (read === writer.bytesRead) return false;
   writer.bytesRead = read;
   writer.movedAt = now;
+  writer.movedSinceTouch = true;
   return true;
 }

@@ -1,15 +1,22 @@
 import type { RelayMetrics } from '../ops/relay-metrics.js';
 import type { TemporaryStorage } from '../storage/storage.js';
 import type { UploadLog } from './instance-verification.js';
+import type { ChunkClaimsStore } from '../store/chunk-claims-store.js';
 import type { JobLeasesStore } from '../store/job-leases-store.js';
 import type { UploadsStore } from '../store/uploads-store.js';
 
 /** The job lease under which one relay at a time sweeps (job-leases-store.ts). */
 const SWEEP_JOB = 'upload-expiry-sweep';
+/**
+ * Chunk claims silent this long are a dead relay's (a live writer's connection is timed out long
+ * before): pruned by the sweep. Until then a clashing claim removes them anyway.
+ */
+const ABANDONED_CLAIM_MS = 3_600_000;
 
 export interface UploadExpiryOptions {
   uploads: UploadsStore;
   jobLeases: JobLeasesStore;
+  chunkClaims: ChunkClaimsStore;
   /** This relay among those sharing the database (config instanceName). */
   instanceName: string;
   storage: TemporaryStorage;
@@ -22,7 +29,8 @@ export interface UploadExpiryOptions {
 
 /**
  * Expires uploads abandoned past their expiry (upload.expireAfterSeconds since their last chunk) and
- * deletes temporary data no upload needs any more (an upload ended, or data a crash left behind).
+ * deletes temporary data no upload needs any more (an upload ended, or data a crash left behind),
+ * and the chunk claims a dead relay left.
  */
 export class UploadExpiry {
   private timer: NodeJS.Timeout | undefined;
@@ -35,11 +43,12 @@ export class UploadExpiry {
    * sweeps, for two and a half intervals: one late sweep does not hand it over).
    */
   async sweep(): Promise<{ expired: number; orphans: number }> {
-    const { uploads, storage, metrics, jobLeases, instanceName, intervalSeconds } = this.options;
+    const { uploads, storage, metrics, jobLeases, chunkClaims, instanceName, intervalSeconds } = this.options;
     const clock = this.options.now();
     const now = clock.toISOString();
     const until = new Date(clock.getTime() + intervalSeconds * 2500).toISOString();
     if (!(await jobLeases.acquire(SWEEP_JOB, instanceName, now, until))) return { expired: 0, orphans: 0 };
+    await chunkClaims.prune(ABANDONED_CLAIM_MS);
     let expired = 0;
     for (const id of await uploads.expiredUploadIds(now)) {
       if (await uploads.expire(id, now)) {

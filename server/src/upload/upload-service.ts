@@ -79,6 +79,8 @@ export class UploadService {
     this.repo = repo;
     const log = () => this.options.log;
     this.writers = new ChunkWriters({
+      claims: options.store.chunkClaims,
+      holder: options.instanceName,
       ...(options.staleWriterMs === undefined ? {} : { staleWriterMs: options.staleWriterMs }),
       onDropped: (range) => this.options.log?.info({ instance: range }, 'chunk connection silent while its range is sent again: dropped'),
     });
@@ -89,7 +91,7 @@ export class UploadService {
     });
     this.space = new UploadSpace({ storage: options.storage, uploads: repo, deliveries: options.store.deliveries, limits: options.limits, now: options.now, onRefusedChunk: () => this.reject('storage_full'), log });
     this.view = new UploadStatusView(repo, options.deliveryItems);
-    this.expiry = new UploadExpiry({ uploads: repo, jobLeases: options.store.jobLeases, instanceName: options.instanceName, storage: options.storage, metrics: options.metrics, now: options.now, intervalSeconds: options.limits.cleanupIntervalSeconds, log });
+    this.expiry = new UploadExpiry({ uploads: repo, jobLeases: options.store.jobLeases, chunkClaims: options.store.chunkClaims, instanceName: options.instanceName, storage: options.storage, metrics: options.metrics, now: options.now, intervalSeconds: options.limits.cleanupIntervalSeconds, log });
     this.hashes = new HashCarrier(repo);
   }
 
@@ -218,10 +220,9 @@ export class UploadService {
       this.reject('offset');
       throw this.offsetMismatch(instance, held, `bytes ${offset}-${end} overlap bytes the relay already holds`);
     }
-    const key = `${uploadId}/${instance.index}`;
     // A clash with a chunk being written: a dead connection's writer is dropped, so the range is free
     // for this one at its retry, rather than after chunkIdleTimeoutSeconds.
-    const reservation = this.writers.reserve(key, [offset, end], body);
+    const reservation = await this.writers.reserve(uploadId, instance.index, [offset, end], body);
     if (!reservation) {
       this.reject('in_progress');
       throw new RelayError(409, 'UPLOAD_CHUNK_IN_PROGRESS', undefined, {}, { 'retry-after': '1' });
@@ -262,7 +263,7 @@ export class UploadService {
         if (isDiskFull(error)) throw await this.space.diskFull(uploadId, instance.index, error);
         throw error;
       }
-      if (!recorded.recorded) throw new RelayError(409, 'UPLOAD_NOT_ACTIVE', 'the upload stopped taking data while this chunk arrived');
+      if (!recorded.recorded) return await this.unrecorded(uploadId, instance, offset, length, digest, response);
       this.options.metrics.bytesReceived.inc(length);
       this.options.metrics.chunkSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       held.add(offset, end);
@@ -274,8 +275,26 @@ export class UploadService {
       return response(false, recorded.receivedBytes, held);
     } finally {
       carried?.dispose();
-      this.writers.release(key, reservation);
+      await this.writers.release(reservation);
     }
+  }
+
+  /**
+   * What a chunk the store did not record is answered: the upload stopped taking data meanwhile,
+   * or another request recorded an overlapping chunk first (a client's retry that another relay
+   * took while this connection still ran: the claims keep that from happening, short of a claim
+   * lost with the database). Bytes already held, the same ones, are a duplicate, as up front.
+   */
+  private async unrecorded(uploadId: string, instance: InstanceRecord, offset: number, length: number, digest: string,
+    response: (duplicate: boolean, receivedBytes: number, held: ByteRangeSet) => ChunkResponse): Promise<ChunkResponse> {
+    const upload = await this.requireUpload(uploadId);
+    if (upload.state !== 'receiving') throw new RelayError(409, 'UPLOAD_NOT_ACTIVE', 'the upload stopped taking data while this chunk arrived');
+    const chunks = await this.repo.chunks(uploadId, instance.index);
+    const held = new ByteRangeSet(chunks.map((c) => [c.offset, c.offset + c.length] as const));
+    const current = await this.repo.instance(uploadId, instance.index);
+    if (chunks.some((c) => c.offset === offset && c.length === length && c.sha256 === digest)) return response(true, current?.receivedBytes ?? 0, held);
+    this.reject('offset');
+    throw this.offsetMismatch(current ?? instance, held, `bytes ${offset}-${offset + length} overlap bytes the relay recorded meanwhile`);
   }
 
   async status(uploadId: string): Promise<UploadStatus> {

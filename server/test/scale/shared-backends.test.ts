@@ -1,12 +1,14 @@
 // Relays sharing one PostgreSQL and one S3 bucket (Swift's s3api) form one service: any request may
 // reach any of them. Real engines, started here on loopback; the relays run in this process.
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { generateStudy, PostgresServer, SwiftS3Server } from '@relaypacs/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { UploadStatus } from '../../src/protocol/upload-protocol.js';
+import { contentDigestHeader } from '../../src/upload/content-digest.js';
 import { startTestRelay, type TestRelay } from '../support/test-relay.js';
 import { allDelivered, sendStudy, waitForStatus } from '../support/upload-flow.js';
 import { manifestFor, sha256, TestUploadClient } from '../support/upload-client.js';
@@ -89,6 +91,69 @@ describe('relays sharing PostgreSQL and an S3 bucket', () => {
     expect(held).toEqual(new Set(await Promise.all(study.instances.map(async (i) => sha256(await readFile(i.path))))));
     // Delivered everywhere: the relay that released it deleted its objects from the bucket.
     await vi.waitFor(async () => expect(await objectsUnder(`site-1/uploads/${uploadId}/`)).toEqual([]), { timeout: 10_000 });
+  });
+
+  it('refuses a chunk whose range another relay is receiving, drops that relay\'s silent connection for the retry, never a moving one', async () => {
+    const delivered = join(workDir, 'delivered-4');
+    const [a, b] = [await sharedRelay('site-4', delivered), await sharedRelay('site-4', delivered)];
+    const study = await generateStudy(join(workDir, 'study-4'), { instances: 1, rows: 128, columns: 128 });
+    const bytes = await readFile(study.instances[0]!.path);
+    const token = await a.tokenFor('radiographer', 'two-connections');
+    const viaB = new TestUploadClient(b.url);
+    const init = await viaB.init(token, {
+      study: { studyInstanceUid: study.studyInstanceUid, serviceLevel: 'ROUTINE' },
+      instances: await manifestFor([study.instances[0]!.path], [study.instances[0]!.sopInstanceUid], study.instances[0]!.sopClassUid),
+    });
+    const { uploadId, uploadToken } = init.body;
+    const half = Math.ceil(bytes.length / 2 / 1024) * 1024;
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    /** A chunk sent to relay A: half its bytes, then a trickle (moving) or nothing (its client gave it up, its reset lost). */
+    const openOnA = (offset: number, piece: Buffer, trickle: boolean) => {
+      const req = httpRequest(`${a.url}/upload/${uploadId}/chunk?instance=0&offset=${offset}`, { method: 'PUT', headers: {
+        authorization: `Bearer ${uploadToken}`, 'content-type': 'application/octet-stream', 'content-length': String(piece.length), 'content-digest': contentDigestHeader(sha256(piece)),
+      } });
+      const outcome = new Promise<string>((resolve) => {
+        req.on('response', (response) => {
+          response.resume();
+          resolve(`HTTP ${response.statusCode}`);
+        });
+        req.on('error', () => resolve('dropped'));
+      });
+      let sent = Math.floor(piece.length / 2);
+      req.write(piece.subarray(0, sent));
+      const timer = trickle ? setInterval(() => {
+        req.write(piece.subarray(sent, sent + 64));
+        sent += 64;
+      }, 250) : undefined;
+      return { outcome, finish: () => { clearInterval(timer); req.end(piece.subarray(sent)); } };
+    };
+    const first = bytes.subarray(0, half);
+    const second = bytes.subarray(half);
+    const moving = openOnA(0, first, true);
+    const silent = openOnA(half, second, false);
+    await sleep(300);
+    // The same ranges sent again through relay B, as a balancer would: busy, whichever relay holds them.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      expect((await viaB.chunk(uploadId, uploadToken, 0, 0, first)).body).toMatchObject({ error: { code: 'UPLOAD_CHUNK_IN_PROGRESS' } });
+      await sleep(1_000);
+    }
+    // The silent one has moved nothing for over 2 s: relay B's next try removes its claim and relay
+    // A drops it; the retry after that goes through relay B. The moving one was kept throughout.
+    let answer = await viaB.chunk(uploadId, uploadToken, 0, half, second);
+    for (let attempt = 0; attempt < 10 && answer.status === 409; attempt++) {
+      await sleep(500);
+      answer = await viaB.chunk(uploadId, uploadToken, 0, half, second);
+    }
+    expect(answer.status).toBe(200);
+    expect(await silent.outcome).toBe('dropped');
+    moving.finish();
+    expect(await moving.outcome).toBe('HTTP 200');
+    const complete = await viaB.request('POST', `/upload/${uploadId}/complete`, uploadToken);
+    expect(complete.status).toBe(200);
+    await waitForStatus(a, { uploadId, uploadToken, status: complete.body as unknown as UploadStatus }, allDelivered, 30_000);
+    const files = (await readdir(delivered, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
+    expect(files).toHaveLength(1);
+    expect(sha256(await readFile(join(files[0]!.parentPath, files[0]!.name)))).toBe(sha256(bytes));
   });
 
   it('lets a relay started later replay the events of an upload it never saw', async () => {

@@ -2,7 +2,7 @@
 // every backend runs it with its own factory (sqlite-relay-store.test.ts).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ServiceLevel } from '../../src/protocol/upload-protocol.js';
-import type { DeliveriesStore, DeliveryItemStatus } from '../../src/store/deliveries-store.js';
+import type { DeliveriesStore, DeliveryItemStatus, DeliveryLease } from '../../src/store/deliveries-store.js';
 import type { RelayStore } from '../../src/store/relay-store.js';
 import type { UploadsStore } from '../../src/store/uploads-store.js';
 import { testClock, type StoreFactory, type StoreUnderTest } from './store-under-test.js';
@@ -197,9 +197,9 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       for (let index = 0; index < 5; index++) await deliveries.enqueue('u1', index, ['pacs'], now());
       const id = await deliveryId('u1');
       const mine = { owner: 'relay-a', until: after(60 * SECOND_MS) };
-      expect(await deliveries.claim(id, 0, now(), mine)).toBe(true);
-      expect(await deliveries.claim(id, 1, now(), mine)).toBe(true);
-      expect(await deliveries.claim(id, 4, now(), { owner: 'relay-b', until: after(60 * SECOND_MS) })).toBe(true);
+      expect(await claimOne(deliveries, id, 0, now(), mine)).toBe(true);
+      expect(await claimOne(deliveries, id, 1, now(), mine)).toBe(true);
+      expect(await claimOne(deliveries, id, 4, now(), { owner: 'relay-b', until: after(60 * SECOND_MS) })).toBe(true);
       await deliveries.setState(id, 2, 'delivered', now());
       await deliveries.retryLater(id, 3, after(60 * SECOND_MS), 'busy', now());
       clock.advance(SECOND_MS);
@@ -215,9 +215,9 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       for (let index = 0; index < 4; index++) await deliveries.enqueue('u1', index, ['pacs'], now());
       const id = await deliveryId('u1');
       const a = (seconds: number) => ({ owner: 'relay-a', until: after(seconds * SECOND_MS) });
-      expect(await deliveries.claim(id, 0, now(), a(10))).toBe(true);
-      expect(await deliveries.claim(id, 1, now(), a(10))).toBe(true);
-      expect(await deliveries.claim(id, 2, now(), { owner: 'relay-b', until: after(10 * SECOND_MS) })).toBe(true);
+      expect(await claimOne(deliveries, id, 0, now(), a(10))).toBe(true);
+      expect(await claimOne(deliveries, id, 1, now(), a(10))).toBe(true);
+      expect(await claimOne(deliveries, id, 2, now(), { owner: 'relay-b', until: after(10 * SECOND_MS) })).toBe(true);
       // An item set 'sending' without a claim (an older relay's) has no lease: lapsed at once.
       await deliveries.setState(id, 3, 'sending', now());
       expect(await deliveries.requeueLapsed(now())).toBe(1);
@@ -274,11 +274,11 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       for (let index = 0; index < 4; index++) await deliveries.enqueue('u1', index, ['pacs'], now());
       const id = await deliveryId('u1');
       const lease = (owner: string) => ({ owner, until: after(60 * SECOND_MS) });
-      for (let index = 0; index < 4; index++) expect(await deliveries.claim(id, index, now(), lease('relay-a'))).toBe(true);
+      for (let index = 0; index < 4; index++) expect(await claimOne(deliveries, id, index, now(), lease('relay-a'))).toBe(true);
       // relay-a's lease lapsed (it could not reach the database); relay-b took items 0 to 2 over.
       clock.advance(61 * SECOND_MS);
       expect(await deliveries.requeueLapsed(now())).toBe(4);
-      for (let index = 0; index < 3; index++) expect(await deliveries.claim(id, index, now(), lease('relay-b'))).toBe(true);
+      for (let index = 0; index < 3; index++) expect(await claimOne(deliveries, id, index, now(), lease('relay-b'))).toBe(true);
       // relay-a comes back and records what the PACS answered it: none of it lands on relay-b's items.
       await deliveries.setState(id, 0, 'delivered', now(), { sender: 'relay-a' });
       await deliveries.retryLater(id, 1, after(SECOND_MS), 'busy', now(), 'relay-a');
@@ -299,16 +299,30 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       const id = await deliveryId('u1');
       // Two workers (of one relay or two) selected the same due item: both try at once.
       const lease = { owner: 'relay-a', until: after(60 * SECOND_MS) };
-      const claims = await Promise.all([deliveries.claim(id, 0, now(), lease), deliveries.claim(id, 0, now(), { ...lease, owner: 'relay-b' })]);
+      const claims = await Promise.all([claimOne(deliveries, id, 0, now(), lease), claimOne(deliveries, id, 0, now(), { ...lease, owner: 'relay-b' })]);
       expect(claims.filter(Boolean)).toHaveLength(1);
       expect((await item('u1', 0))?.state).toBe('sending');
       expect(await dueKeys()).toEqual(['u1/1']);
       await deliveries.setState(id, 1, 'delivered', now());
-      expect(await deliveries.claim(id, 1, now(), lease)).toBe(false);
-      expect(await deliveries.claim(id, 9, now(), lease)).toBe(false); // no such item
+      expect(await claimOne(deliveries, id, 1, now(), lease)).toBe(false);
+      expect(await claimOne(deliveries, id, 9, now(), lease)).toBe(false); // no such item
       // The claim carries its lease: not lapsed before it ends, lapsed after.
       expect(await deliveries.requeueLapsed(after(59 * SECOND_MS))).toBe(0);
       expect(await deliveries.requeueLapsed(after(61 * SECOND_MS))).toBe(1);
+    });
+
+    it('splits one batch two workers claim at once between them, each item to exactly one', async () => {
+      await seed('u1', { instances: 40 });
+      for (let index = 0; index < 40; index++) await deliveries.enqueue('u1', index, ['pacs'], now());
+      const id = await deliveryId('u1');
+      const everything = Array.from({ length: 40 }, (_, index) => ({ deliveryId: id, index }));
+      const lease = (owner: string) => ({ owner, until: after(60 * SECOND_MS) });
+      // Both selected the same due items (selecting claims nothing): one batch each, at once.
+      const [a, b] = await Promise.all([deliveries.claimBatch(everything, now(), lease('relay-a')), deliveries.claimBatch([...everything].reverse(), now(), lease('relay-b'))]);
+      const claimed = [...a!, ...b!].map((key) => key.index).sort((x, y) => x - y);
+      expect(claimed).toEqual(everything.map((key) => key.index));
+      expect(await deliveries.claimBatch(everything, now(), lease('relay-c'))).toEqual([]);
+      expect(await deliveries.claimBatch([], now(), lease('relay-c'))).toEqual([]);
     });
 
     it('leaves out of the queue depth the items of uploads cancelled or expired (they are never sent)', async () => {
@@ -410,4 +424,9 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       expect(await deliveries.itemsOf('u1')).toEqual([fresh('pacs', 0)]);
     });
   });
+}
+
+/** Claims one item through claimBatch: whether it was this worker's to send. */
+export async function claimOne(deliveries: DeliveriesStore, deliveryId: number, index: number, now: string, lease: DeliveryLease): Promise<boolean> {
+  return (await deliveries.claimBatch([{ deliveryId, index }], now, lease)).length === 1;
 }

@@ -11,7 +11,8 @@ import { openPostgresRelayStore, type PostgresRelayStore } from '../../src/store
 import { StoreUnavailableError, type RelayStore } from '../../src/store/relay-store.js';
 import { describeAccountsStoreContract } from './accounts-store-contract.js';
 import { describeAuditStoreContract } from './audit-store-contract.js';
-import { describeDeliveriesStoreContract } from './deliveries-store-contract.js';
+import { describeChunkClaimsStoreContract } from './chunk-claims-store-contract.js';
+import { claimOne, describeDeliveriesStoreContract } from './deliveries-store-contract.js';
 import { describeEventsStoreContract } from './events-store-contract.js';
 import { describeJobLeasesStoreContract } from './job-leases-store-contract.js';
 import { testClock, type StoreFactory } from './store-under-test.js';
@@ -77,6 +78,7 @@ describeUploadsStoreContract('PostgreSQL', postgres);
 describeDeliveriesStoreContract('PostgreSQL', postgres);
 describeEventsStoreContract('PostgreSQL', postgres);
 describeJobLeasesStoreContract('PostgreSQL', postgres);
+describeChunkClaimsStoreContract('PostgreSQL', postgres);
 
 describe('PostgreSQL: relays sharing one server', () => {
   it('migrates once when three relays open one fresh database at once', async () => {
@@ -238,7 +240,7 @@ describe('PostgreSQL: relays sharing one server', () => {
       expect(item).toMatchObject({ uploadId: 'claimed', index: 0 });
       for (let round = 0; round < 5; round++) {
         const lease = (owner: string) => ({ owner, until: new Date(clock.now().getTime() + 60_000).toISOString() });
-        const claims = await Promise.all([one.deliveries.claim(item!.deliveryId, 0, now, lease('one')), other.deliveries.claim(item!.deliveryId, 0, now, lease('other'))]);
+        const claims = await Promise.all([claimOne(one.deliveries, item!.deliveryId, 0, now, lease('one')), claimOne(other.deliveries, item!.deliveryId, 0, now, lease('other'))]);
         expect(claims.filter(Boolean)).toHaveLength(1);
         await one.deliveries.retryLater(item!.deliveryId, 0, now, 'again', now);
       }

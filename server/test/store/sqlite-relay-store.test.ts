@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { describeAccountsStoreContract } from './accounts-store-contract.js';
 import { describeAuditStoreContract } from './audit-store-contract.js';
+import { describeChunkClaimsStoreContract } from './chunk-claims-store-contract.js';
 import { describeDeliveriesStoreContract } from './deliveries-store-contract.js';
 import { describeEventsStoreContract } from './events-store-contract.js';
 import { describeJobLeasesStoreContract } from './job-leases-store-contract.js';
@@ -26,6 +27,7 @@ describeUploadsStoreContract('SQLite', sqlite);
 describeDeliveriesStoreContract('SQLite', sqlite);
 describeEventsStoreContract('SQLite', sqlite);
 describeJobLeasesStoreContract('SQLite', sqlite);
+describeChunkClaimsStoreContract('SQLite', sqlite);
 
 describe('SQLite: one connection shared by the transactions and the calls outside them', () => {
   let temp: TempSqliteStore;

@@ -18,7 +18,7 @@ describe('upload expiry across relays sharing a database', () => {
   let storage: LocalDiskStorage;
   const INTERVAL_SECONDS = 60;
   const expiryOf = (instanceName: string) => new UploadExpiry({
-    uploads: temp.store.uploads, jobLeases: temp.store.jobLeases, instanceName, storage, metrics: new RelayMetrics(), now: clock.now,
+    uploads: temp.store.uploads, jobLeases: temp.store.jobLeases, chunkClaims: temp.store.chunkClaims, instanceName, storage, metrics: new RelayMetrics(), now: clock.now,
     intervalSeconds: INTERVAL_SECONDS, log: () => undefined,
   });
   /** An upload receiving, with one piece in storage, expiring `seconds` from now. */
@@ -77,7 +77,7 @@ describe('upload expiry across relays sharing a database', () => {
       return ids;
     } };
     const expiry = new UploadExpiry({
-      uploads, jobLeases: temp.store.jobLeases, instanceName: 'relay-a', storage, metrics: new RelayMetrics(), now: clock.now,
+      uploads, jobLeases: temp.store.jobLeases, chunkClaims: temp.store.chunkClaims, instanceName: 'relay-a', storage, metrics: new RelayMetrics(), now: clock.now,
       intervalSeconds: INTERVAL_SECONDS, log: () => undefined,
     });
     expect(await expiry.sweep()).toEqual({ expired: 0, orphans: 0 });

@@ -22,6 +22,8 @@ export const AUDIT_ONCE_NAMESPACE = 0x52504341; // "RPCA"
  * sequence, id 11 may commit before id 10, and a reader that saw 11 would never see 10).
  */
 export const EVENT_APPEND_LOCK: [number, number] = [NAMESPACE, 3];
+/** Namespace of the transaction locks a chunk claim takes on hashtext(upload/index): claims of one instance one at a time. */
+export const CHUNK_CLAIMS_NAMESPACE = 0x52504343; // "RPCC"
 
 /** What a store's SQL runs on: the pool (outside a unit of work) or one transaction's client. */
 export interface Db {

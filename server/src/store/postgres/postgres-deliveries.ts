@@ -47,12 +47,20 @@ export class PostgresDeliveries implements DeliveriesStore {
     return rows[0]?.at ?? undefined;
   }
 
-  async claim(deliveryId: number, index: number, now: string, lease: DeliveryLease): Promise<boolean> {
-    // Of two workers claiming one item, the second UPDATE waits for the first's row lock, then
-    // re-checks state = 'queued' on the row as the first left it: it finds none.
-    const { rowCount } = await this.db.query(`UPDATE delivery_items SET state = 'sending', updated_at = $1, owner = $4, lease_until = $5
-      WHERE delivery_id = $2 AND idx = $3 AND state = 'queued'`, [now, deliveryId, index, lease.owner, lease.until]);
-    return rowCount === 1;
+  async claimBatch(items: readonly DeliveryItemKey[], now: string, lease: DeliveryLease): Promise<DeliveryItemKey[]> {
+    if (items.length === 0) return [];
+    // One statement, atomic by itself. SKIP LOCKED: rows another relay's worker is claiming at this
+    // moment are left to it instead of waited for; after that claim commits they are no longer
+    // queued anyway. The UPDATE checks state again on the row it locked.
+    const { rows } = await this.db.query<{ delivery_id: string; idx: number }>(`WITH wanted AS (
+        SELECT i.delivery_id, i.idx FROM delivery_items i
+          JOIN unnest($1::bigint[], $2::int[]) AS k(delivery_id, idx) ON i.delivery_id = k.delivery_id AND i.idx = k.idx
+        WHERE i.state = 'queued' FOR UPDATE OF i SKIP LOCKED)
+      UPDATE delivery_items i SET state = 'sending', updated_at = $3, owner = $4, lease_until = $5
+      FROM wanted WHERE i.delivery_id = wanted.delivery_id AND i.idx = wanted.idx AND i.state = 'queued'
+      RETURNING i.delivery_id, i.idx`,
+    [items.map((i) => i.deliveryId), items.map((i) => i.index), now, lease.owner, lease.until]);
+    return rows.map((row) => ({ deliveryId: Number(row.delivery_id), index: row.idx }));
   }
 
   async renewLeases(items: readonly DeliveryItemKey[], lease: DeliveryLease): Promise<number> {

@@ -179,6 +179,20 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX relay_events_owner ON relay_events(owner_user_id, id);
   `,
+  // 3: chunk claims shared by the relays (store/chunk-claims-store.ts). UNLOGGED: not needed after
+  // a crash of the database, and not replicated to a standby, whose relays start with none.
+  `
+  CREATE UNLOGGED TABLE chunk_claims (
+    id text PRIMARY KEY,
+    upload_id text NOT NULL,
+    idx integer NOT NULL,
+    byte_start bigint NOT NULL,
+    byte_end bigint NOT NULL,
+    holder text NOT NULL,
+    moved_at timestamptz NOT NULL
+  );
+  CREATE INDEX chunk_claims_instance ON chunk_claims(upload_id, idx);
+  `,
 ];
 
 /**

@@ -17,6 +17,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CustomTypesConfig, Pool, PoolConfig, types as pgTypes } from 'pg';
 import type { RelayStore, TransactionStores } from '../relay-store.js';
 import { PostgresAudit } from './postgres-audit.js';
+import { PostgresChunkClaims } from './postgres-chunk-claims.js';
 import { asStoreError, checkOut, ClientDb, inTransaction, isRetryable, MAX_ATTEMPTS, PoolDb, UNIT_OF_WORK_LOCK, type Db } from './postgres-db.js';
 import { PostgresDeliveries } from './postgres-deliveries.js';
 import { PostgresEvents } from './postgres-events.js';
@@ -154,6 +155,7 @@ export class PostgresRelayStore implements RelayStore {
   readonly deliveries: RelayStore['deliveries'];
   readonly jobLeases: RelayStore['jobLeases'];
   readonly events: RelayStore['events'];
+  readonly chunkClaims: RelayStore['chunkClaims'];
 
   private readonly now: () => Date;
   /** The unit of work whose work is running in the current async context, if any. */
@@ -174,6 +176,7 @@ export class PostgresRelayStore implements RelayStore {
     this.deliveries = outside.deliveries;
     this.jobLeases = outside.jobLeases;
     this.events = outside.events;
+    this.chunkClaims = bindMethods(new PostgresChunkClaims(new PoolDb(pool)), (op) => this.outside(op));
   }
 
   async withTransaction<T>(work: (tx: TransactionStores) => Promise<T>): Promise<T> {
@@ -290,15 +293,18 @@ function stores(db: Db, now: () => Date): TransactionStores {
 /** Each store's methods, every call through `call` (which decides whether and when it runs). */
 function bind(sql: TransactionStores, call: <R>(op: () => Promise<R>) => Promise<R>): TransactionStores {
   const bound = {} as Record<keyof TransactionStores, unknown>;
-  for (const [name, target] of Object.entries(sql) as [keyof TransactionStores, object][]) {
-    const facade: Record<string, unknown> = {};
-    const prototype = Object.getPrototypeOf(target) as Record<string, unknown>;
-    for (const method of Object.getOwnPropertyNames(prototype)) {
-      const fn = prototype[method];
-      if (method === 'constructor' || typeof fn !== 'function') continue;
-      facade[method] = (...args: unknown[]) => call(() => (fn as (...a: unknown[]) => Promise<unknown>).apply(target, args));
-    }
-    bound[name] = facade;
-  }
+  for (const [name, target] of Object.entries(sql) as [keyof TransactionStores, object][]) bound[name] = bindMethods(target, call);
   return bound as TransactionStores;
+}
+
+/** One store's methods, every call through `call`. */
+function bindMethods<T extends object>(target: T, call: <R>(op: () => Promise<R>) => Promise<R>): T {
+  const facade: Record<string, unknown> = {};
+  const prototype = Object.getPrototypeOf(target) as Record<string, unknown>;
+  for (const method of Object.getOwnPropertyNames(prototype)) {
+    const fn = prototype[method];
+    if (method === 'constructor' || typeof fn !== 'function') continue;
+    facade[method] = (...args: unknown[]) => call(() => (fn as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+  }
+  return facade as T;
 }

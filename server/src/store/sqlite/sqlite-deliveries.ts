@@ -43,9 +43,11 @@ export class SqliteDeliveries implements Synchronous<DeliveriesStore> {
     return row.at ?? undefined;
   }
 
-  claim(deliveryId: number, index: number, now: string, lease: DeliveryLease): boolean {
-    return this.db.prepare(`UPDATE delivery_items SET state = 'sending', updated_at = ?, owner = ?, lease_until = ? WHERE delivery_id = ? AND idx = ? AND state = 'queued'`)
-      .run(now, lease.owner, lease.until, deliveryId, index).changes === 1;
+  claimBatch(items: readonly DeliveryItemKey[], now: string, lease: DeliveryLease): DeliveryItemKey[] {
+    // One transaction; SQLite has one writer at a time, so nothing is ever being claimed meanwhile.
+    const claim = this.db.prepare(`UPDATE delivery_items SET state = 'sending', updated_at = ?, owner = ?, lease_until = ? WHERE delivery_id = ? AND idx = ? AND state = 'queued'`);
+    return this.db.transaction(() => items.filter((item) => claim.run(now, lease.owner, lease.until, item.deliveryId, item.index).changes === 1))()
+      .map((item) => ({ deliveryId: item.deliveryId, index: item.index }));
   }
 
   renewLeases(items: readonly DeliveryItemKey[], lease: DeliveryLease): number {

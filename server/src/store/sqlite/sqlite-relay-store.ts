@@ -5,6 +5,7 @@ import type { RelayStore, TransactionStores } from '../relay-store.js';
 import { asyncFacade } from './async-facade.js';
 import { SqliteAudit } from './sqlite-audit.js';
 import { SqliteDeliveries } from './sqlite-deliveries.js';
+import { ProcessChunkClaims } from './process-chunk-claims.js';
 import { SqliteEvents } from './sqlite-events.js';
 import { SqliteJobLeases } from './sqlite-job-leases.js';
 import { SqliteLoginAttempts } from './sqlite-login-attempts.js';
@@ -84,6 +85,7 @@ export class SqliteRelayStore implements RelayStore {
   readonly deliveries: RelayStore['deliveries'];
   readonly jobLeases: RelayStore['jobLeases'];
   readonly events: RelayStore['events'];
+  readonly chunkClaims: RelayStore['chunkClaims'] = new ProcessChunkClaims();
 
   private readonly gate = new TransactionGate();
   private readonly sql: SqlStores;

@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import type { ChunkClaimsStore } from '../chunk-claims-store.js';
+import { CHUNK_CLAIMS_NAMESPACE, type Db } from './postgres-db.js';
+
+/**
+ * ChunkClaimsStore in the table chunk_claims (UNLOGGED: a claim need not outlive a crash of the
+ * database, and its writes cost no WAL). Times are the database's clock_timestamp(), so relays
+ * whose clocks differ judge staleness alike.
+ */
+export class PostgresChunkClaims implements ChunkClaimsStore {
+  constructor(private readonly db: Db) {}
+
+  async claim(uploadId: string, index: number, [start, end]: readonly [number, number], holder: string, staleMs: number): Promise<string | undefined> {
+    return this.db.atomic(async (db) => {
+      // Claims of one instance one at a time, across relays: without it two overlapping claims
+      // could each find no clash and both be written. (Two instances whose hashes collide only wait.)
+      await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CHUNK_CLAIMS_NAMESPACE, `${uploadId}/${index}`]);
+      // One statement: the stale clashing claims go, and the new claim is written only if nothing
+      // clashed, stale or not (the DELETE's rows are still in the statement's snapshot).
+      const { rows } = await db.query<{ id: string }>(`WITH stale AS (
+          DELETE FROM chunk_claims WHERE upload_id = $2 AND idx = $3 AND byte_start < $5 AND byte_end > $4
+            AND moved_at < clock_timestamp() - make_interval(secs => $7::double precision / 1000))
+        INSERT INTO chunk_claims (id, upload_id, idx, byte_start, byte_end, holder, moved_at)
+          SELECT $1, $2, $3, $4, $5, $6, clock_timestamp()
+          WHERE NOT EXISTS (SELECT 1 FROM chunk_claims WHERE upload_id = $2 AND idx = $3 AND byte_start < $5 AND byte_end > $4)
+        RETURNING id`, [randomUUID(), uploadId, index, start, end, holder, staleMs]);
+      return rows[0]?.id;
+    });
+  }
+
+  async touch(moved: readonly string[], held: readonly string[]): Promise<Set<string>> {
+    const { rows } = await this.db.query<{ id: string }>(`WITH moved AS (
+        UPDATE chunk_claims SET moved_at = clock_timestamp() WHERE id = ANY($1::text[]))
+      SELECT id FROM chunk_claims WHERE id = ANY($2::text[])`, [moved, held]);
+    return new Set(rows.map((row) => row.id));
+  }
+
+  async release(id: string): Promise<void> {
+    await this.db.query('DELETE FROM chunk_claims WHERE id = $1', [id]);
+  }
+
+  async prune(olderThanMs: number): Promise<number> {
+    const { rowCount } = await this.db.query(`DELETE FROM chunk_claims
+      WHERE moved_at < clock_timestamp() - make_interval(secs => $1::double precision / 1000)`, [olderThanMs]);
+    return rowCount ?? 0;
+  }
+}
