@@ -59,7 +59,7 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   const storage = overrides.storage ?? await openTemporaryStorage(config);
   const metrics = new RelayMetrics();
   const events = await StoredEventBus.open({
-    events: store.events, now, pollMilliseconds: config.events.pollMilliseconds, retain: config.events.retainCount, log: () => eventsLog,
+    events: store.events, signals: store.signals, now, pollMilliseconds: config.events.pollMilliseconds, retain: config.events.retainCount, log: () => eventsLog,
   });
   const destinationConfigs = effectiveDestinations(config);
   const destinationList = overrides.destinations ?? destinationConfigs.map(createDestination);

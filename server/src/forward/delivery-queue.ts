@@ -43,6 +43,8 @@ export class DeliveryQueue {
   private running = false;
   /** Per destination, the workers asleep until there is work (or it is time to send a gathered batch). */
   private readonly wakeups = new Map<string, Set<() => void>>();
+  /** Ends listening for other relays' signals. */
+  private unlisten: (() => void) | undefined;
   private readonly workers: Promise<void>[] = [];
   /** Releases of finished uploads still running, awaited by stop(). */
   private readonly releases = new Set<Promise<unknown>>();
@@ -80,7 +82,7 @@ export class DeliveryQueue {
     await tx.deliveries.enqueue(uploadId, index, names, this.options.now().toISOString());
     return () => {
       this.options.events.publish(facts.userId, { type: 'forwarding', uploadId, instance: index, destinations: names });
-      for (const name of names) this.wake(name);
+      this.announce(names);
     };
   }
 
@@ -97,6 +99,7 @@ export class DeliveryQueue {
     // outcome) goes again now; other relays' items are theirs until their leases lapse.
     const requeued = await this.repo.requeueOwnedBy(this.options.instanceName, this.options.now().toISOString());
     if (requeued > 0) this.options.log?.info({ requeued }, 'requeued deliveries interrupted by a restart');
+    this.unlisten = this.options.store.signals.listen('deliveries', (payload) => this.heard(payload));
     for (const name of this.options.destinations.keys()) {
       for (let i = 0; i < this.options.delivery.parallelBatches; i++) this.workers.push(this.work(name));
     }
@@ -110,6 +113,7 @@ export class DeliveryQueue {
   async stop(): Promise<void> {
     this.running = false;
     this.halt.abort();
+    this.unlisten?.();
     clearInterval(this.leaseKeeper);
     for (const name of this.wakeups.keys()) this.wake(name);
     await Promise.allSettled([...this.workers, this.leaseRound]);
@@ -131,15 +135,37 @@ export class DeliveryQueue {
    * released once delivery is done everywhere.
    */
   studyAccepted(uploadId: string): void {
-    for (const name of this.options.destinations.keys()) this.wake(name);
+    this.announce();
     this.track(this.releaseIfDone(uploadId));
   }
 
   /** Failed instances of an upload are queued again. */
   async retryFailed(uploadId: string): Promise<number> {
     const count = await this.repo.retryFailed(uploadId, this.options.now().toISOString());
-    for (const name of this.options.destinations.keys()) this.wake(name);
+    this.announce();
     return count;
+  }
+
+  /**
+   * Work for `names` (every destination when none are named): this relay's workers are woken now,
+   * and every relay on the store is told (SignalsStore), so their workers need not wait for their
+   * next look at the queue.
+   */
+  private announce(names?: readonly string[]): void {
+    for (const name of names ?? this.options.destinations.keys()) this.wake(name);
+    void this.options.store.signals.notify('deliveries', names ? JSON.stringify(names) : '');
+  }
+
+  /** Another relay (or this one) queued work: '' for any destination, else the JSON list of names. */
+  private heard(payload: string): void {
+    let names: unknown;
+    try {
+      names = payload === '' ? undefined : JSON.parse(payload);
+    } catch {
+      names = undefined;
+    }
+    const named = Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string') : [...this.options.destinations.keys()];
+    for (const name of named) if (this.options.destinations.has(name)) this.wake(name);
   }
 
   private wake(name: string): void {
@@ -161,7 +187,7 @@ export class DeliveryQueue {
       const requeued = await this.repo.requeueLapsed(now.toISOString());
       if (requeued === 0) return;
       this.options.log?.warn({ requeued }, 'requeued deliveries whose sender stopped renewing its lease');
-      for (const name of this.options.destinations.keys()) this.wake(name);
+      this.announce();
     } catch (error) {
       // The database refuses writes for now (full, locked, gone): the next round tries again.
       this.options.log?.error({ err: error }, 'could not renew or requeue delivery leases');

@@ -1,5 +1,6 @@
 import type { RelayEvent } from '../protocol/event-protocol.js';
 import type { EventsStore, NewEvent, StoredEvent } from '../store/events-store.js';
+import type { SignalsStore } from '../store/signals-store.js';
 import { EventFanOut, type EventListener } from './event-fan-out.js';
 
 export type { RelayEvent } from '../protocol/event-protocol.js';
@@ -27,8 +28,10 @@ export interface RelayEventBus {
 
 export interface StoredEventBusOptions {
   events: EventsStore;
+  /** Where this relay says it kept events, and hears that another did (looked for at once, not at the next poll). */
+  signals?: SignalsStore;
   now: () => Date;
-  /** How often events kept by other relays are looked for; this relay's own are handed on at once. */
+  /** How often events kept by other relays are looked for, in case a signal was lost; this relay's own are handed on at once. */
   pollMilliseconds: number;
   /** The newest events kept for replay (events.retainCount). */
   retain: number;
@@ -55,8 +58,8 @@ export const MAX_PENDING_EVENTS = 10_000;
 /**
  * The bus of a relay, one or many: every event is kept (EventsStore), and subscribers get events
  * by reading what was kept, in id order, whichever relay kept them. A relay reads at once after
- * each event it publishes, and every `pollMilliseconds` for the others' (a PostgreSQL LISTEN could
- * wake it sooner). Keeping first and reading second gives every subscriber, here or on another
+ * each event it publishes, when another relay signals that it kept some (SignalsStore: LISTEN/NOTIFY
+ * on PostgreSQL), and every `pollMilliseconds` whatever happens, in case a signal was lost. Keeping first and reading second gives every subscriber, here or on another
  * relay, the same order and the ids a reconnecting client resumes from (Last-Event-ID).
  */
 export class StoredEventBus implements RelayEventBus {
@@ -73,6 +76,7 @@ export class StoredEventBus implements RelayEventBus {
   /** Events dropped since the last one kept: logged once when keeping resumes. */
   private dropped = 0;
   private timer: NodeJS.Timeout | undefined;
+  private unlisten: (() => void) | undefined;
   private closed = false;
 
   private constructor(private readonly options: StoredEventBusOptions) {
@@ -85,6 +89,7 @@ export class StoredEventBus implements RelayEventBus {
     bus.handedOn = await options.events.latestId();
     bus.timer = setInterval(() => void bus.read(), options.pollMilliseconds);
     bus.timer.unref();
+    bus.unlisten = options.signals?.listen('events', () => void bus.read());
     return bus;
   }
 
@@ -122,6 +127,7 @@ export class StoredEventBus implements RelayEventBus {
         await new Promise((resolve) => setTimeout(resolve, RETRY_KEEP_MS));
         continue;
       }
+      void this.options.signals?.notify('events', '');
       await this.read();
       // Pruned only once this relay handed on what it kept: the retained events (events.retainCount,
       // 100,000 by default) cover the other relays' polls and the clients' reconnections.
@@ -152,6 +158,7 @@ export class StoredEventBus implements RelayEventBus {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    this.unlisten?.();
     await this.appending;
     await this.reading;
   }

@@ -4,6 +4,7 @@ import type { ChunkClaimsStore } from './chunk-claims-store.js';
 import type { DeliveriesStore } from './deliveries-store.js';
 import type { EventsStore } from './events-store.js';
 import type { JobLeasesStore } from './job-leases-store.js';
+import type { SignalsStore } from './signals-store.js';
 import type { UploadsStore } from './uploads-store.js';
 
 /**
@@ -36,6 +37,8 @@ export interface TransactionStores extends AccountsStores {
 export interface RelayStore extends TransactionStores {
   /** Not part of units of work: a claim is for the moment a chunk is written, never kept with other changes. */
   chunkClaims: ChunkClaimsStore;
+  /** Wake-ups between the relays on this store (hints; listeners poll as well). */
+  signals: SignalsStore;
   /**
    * Runs `work` as one unit of work: every call it makes through `tx` commits together when it
    * resolves, or not at all when it throws (the error is rethrown). Transactions are serialized,

@@ -39,13 +39,14 @@ afterAll(async () => {
 });
 
 /** A relay on the shared engines: its own data directory (logs, name), the same two URLs. */
-async function sharedRelay(prefix: string, delivered: string): Promise<TestRelay> {
+async function sharedRelay(prefix: string, delivered: string, options: { deliver?: boolean; pollMilliseconds?: number } = {}): Promise<TestRelay> {
   const relay = await startTestRelay({
     databaseUrl: postgres.url,
     storageUrl: `s3://${BUCKET}/${prefix}?endpoint=${encodeURIComponent(swift.endpoint)}&region=${swift.region}&forcePathStyle=true`,
     destinations: [{ name: 'archive', kind: 'folder', directory: delivered }],
     upload: { minFreeDiskBytes: 0 },
-  }, { deliver: true });
+    ...(options.pollMilliseconds === undefined ? {} : { events: { pollMilliseconds: options.pollMilliseconds } }),
+  }, { deliver: options.deliver ?? true, realTime: true });
   relays.push(relay);
   return relay;
 }
@@ -154,6 +155,32 @@ describe('relays sharing PostgreSQL and an S3 bucket', () => {
     const files = (await readdir(delivered, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
     expect(files).toHaveLength(1);
     expect(sha256(await readFile(join(files[0]!.parentPath, files[0]!.name)))).toBe(sha256(bytes));
+  });
+
+  it('wakes the other relays at once (LISTEN/NOTIFY): one that does not deliver takes a study, another delivers it, the first one\'s stream tells', async () => {
+    const delivered = join(workDir, 'delivered-5');
+    // Both look for other relays' events only once a minute, and a worker with nothing queued looks
+    // again at most a minute later: anything sooner than that came from a signal.
+    const receiving = await sharedRelay('site-5', delivered, { deliver: false, pollMilliseconds: 60_000 });
+    const delivering = await sharedRelay('site-5', delivered, { pollMilliseconds: 60_000 });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the delivering relay's workers asleep, its LISTEN session open
+    const token = await receiving.tokenFor('radiographer', 'woken');
+    // The delivering relay publishes 'delivered'; the receiving relay's stream has it only once it read the other's events.
+    const stream = await fetch(`${receiving.url}/events`, { headers: { authorization: `Bearer ${token}` } });
+    const reader = stream.body!.getReader();
+    const started = Date.now();
+    const study = await generateStudy(join(workDir, 'study-5'), { instances: 2, rows: 32, columns: 32 });
+    const sent = await sendStudy(receiving, study, {}, token);
+    let text = '';
+    while (!text.includes(`"type":"delivered","uploadId":"${sent.uploadId}"}`) && Date.now() - started < 20_000) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    await reader.cancel();
+    expect(text).toContain(`"type":"delivered","uploadId":"${sent.uploadId}"}`);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect((await readdir(delivered, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile())).toHaveLength(2);
   });
 
   it('lets a relay started later replay the events of an upload it never saw', async () => {

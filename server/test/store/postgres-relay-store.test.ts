@@ -3,7 +3,7 @@
 // migrating together, a restart under a running store, and two relays (two stores) on one database.
 import { PostgresServer } from '@relaypacs/testkit';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LoginRateLimiter } from '../../src/auth/login-rate-limiter.js';
 import { RefreshTokenService } from '../../src/auth/refresh-token-service.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/postgres-migrations.js';
@@ -15,6 +15,7 @@ import { describeChunkClaimsStoreContract } from './chunk-claims-store-contract.
 import { claimOne, describeDeliveriesStoreContract } from './deliveries-store-contract.js';
 import { describeEventsStoreContract } from './events-store-contract.js';
 import { describeJobLeasesStoreContract } from './job-leases-store-contract.js';
+import { describeSignalsStoreContract, notifyUntilHeard } from './signals-store-contract.js';
 import { testClock, type StoreFactory } from './store-under-test.js';
 import { describeUnitOfWorkContract } from './unit-of-work-contract.js';
 import { describeUploadsStoreContract, manifest } from './uploads-store-contract.js';
@@ -79,6 +80,7 @@ describeDeliveriesStoreContract('PostgreSQL', postgres);
 describeEventsStoreContract('PostgreSQL', postgres);
 describeJobLeasesStoreContract('PostgreSQL', postgres);
 describeChunkClaimsStoreContract('PostgreSQL', postgres);
+describeSignalsStoreContract('PostgreSQL', postgres);
 
 describe('PostgreSQL: relays sharing one server', () => {
   it('migrates once when three relays open one fresh database at once', async () => {
@@ -245,6 +247,22 @@ describe('PostgreSQL: relays sharing one server', () => {
         await one.deliveries.retryLater(item!.deliveryId, 0, now, 'again', now);
       }
       expect(await one.deliveries.itemsOf('claimed')).toMatchObject([{ destination: 'pacs', index: 0, state: 'queued', attempts: 5 }]);
+    });
+
+    it('tells one relay what the other signals, and after its listening session was cut, says it may have missed some, then hears again', async () => {
+      const heard: string[] = [];
+      const unlisten = other.signals.listen('deliveries', (payload) => heard.push(payload));
+      try {
+        await notifyUntilHeard(one.signals, 'deliveries', '["from-one"]', heard);
+        // The server ends the listening session (a restart, a failover, an administrator).
+        const ended = await asSuperuserOn(database.url, (client) => client.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE application_name = 'relaypacs-relay-listen' AND datname = current_database()`));
+        expect(ended.rowCount).toBe(1); // a session only on the relay that listens
+        await vi.waitFor(() => expect(heard).toContain(''), { timeout: 10_000, interval: 50 });
+        await notifyUntilHeard(one.signals, 'deliveries', '["after"]', heard);
+      } finally {
+        unlisten();
+      }
     });
 
     it('records one of two overlapping chunks received by different relays', async () => {

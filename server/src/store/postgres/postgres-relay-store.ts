@@ -14,7 +14,7 @@
  * pg is loaded when a store is opened (a dynamic import), so a relay on SQLite never loads it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { CustomTypesConfig, Pool, PoolConfig, types as pgTypes } from 'pg';
+import type { Client, CustomTypesConfig, Pool, PoolConfig, types as pgTypes } from 'pg';
 import type { RelayStore, TransactionStores } from '../relay-store.js';
 import { PostgresAudit } from './postgres-audit.js';
 import { PostgresChunkClaims } from './postgres-chunk-claims.js';
@@ -26,6 +26,7 @@ import { PostgresLoginAttempts } from './postgres-login-attempts.js';
 import { migratePostgres } from './postgres-migrations.js';
 import { PostgresRefreshTokens } from './postgres-refresh-tokens.js';
 import { PostgresSessions } from './postgres-sessions.js';
+import { PostgresSignals } from './postgres-signals.js';
 import { PostgresSigningKeys } from './postgres-signing-keys.js';
 import { PostgresUploads } from './postgres-uploads.js';
 import { PostgresUsers } from './postgres-users.js';
@@ -120,7 +121,9 @@ export async function openPostgresRelayStore(url: string, options: PostgresRelay
     await pool.end().catch(() => {});
     throw error;
   }
-  return new PostgresRelayStore(pool, options);
+  // The LISTEN session: the pool's settings, named apart so an administrator can tell it in pg_stat_activity.
+  const listenerConfig = { ...poolConfig(url, 1), application_name: 'relaypacs-relay-listen', types: relayTypes(pg.types) };
+  return new PostgresRelayStore(pool, () => new pg.Client(listenerConfig), options);
 }
 
 /** One unit of work: its stores work while `open`, one call at a time on its client. */
@@ -156,14 +159,18 @@ export class PostgresRelayStore implements RelayStore {
   readonly jobLeases: RelayStore['jobLeases'];
   readonly events: RelayStore['events'];
   readonly chunkClaims: RelayStore['chunkClaims'];
+  readonly signals: PostgresSignals;
 
   private readonly now: () => Date;
   /** The unit of work whose work is running in the current async context, if any. */
   private readonly current = new AsyncLocalStorage<Scope>();
   private ended: Promise<void> | undefined;
 
-  /** @param pool opened and migrated by openPostgresRelayStore; this store owns it and ends it. */
-  constructor(private readonly pool: Pool, options: PostgresRelayStoreOptions = {}) {
+  /**
+   * @param pool opened and migrated by openPostgresRelayStore; this store owns it and ends it.
+   * @param newClient a connection outside the pool, for LISTEN (PostgresSignals).
+   */
+  constructor(private readonly pool: Pool, newClient: () => Client, options: PostgresRelayStoreOptions = {}) {
     this.now = options.now ?? (() => new Date());
     const outside = bind(stores(new PoolDb(pool), this.now), (op) => this.outside(op));
     this.users = outside.users;
@@ -177,6 +184,7 @@ export class PostgresRelayStore implements RelayStore {
     this.jobLeases = outside.jobLeases;
     this.events = outside.events;
     this.chunkClaims = bindMethods(new PostgresChunkClaims(new PoolDb(pool)), (op) => this.outside(op));
+    this.signals = new PostgresSignals(new PoolDb(pool), newClient);
   }
 
   async withTransaction<T>(work: (tx: TransactionStores) => Promise<T>): Promise<T> {
@@ -216,7 +224,7 @@ export class PostgresRelayStore implements RelayStore {
 
   /** Ends the pool: idle connections now, checked-out ones (a unit of work finishing) once released. */
   close(): Promise<void> {
-    this.ended ??= this.pool.end();
+    this.ended ??= this.signals.close().then(() => this.pool.end());
     return this.ended;
   }
 

@@ -6,6 +6,7 @@ import { asyncFacade } from './async-facade.js';
 import { SqliteAudit } from './sqlite-audit.js';
 import { SqliteDeliveries } from './sqlite-deliveries.js';
 import { ProcessChunkClaims } from './process-chunk-claims.js';
+import { ProcessSignals } from './process-signals.js';
 import { SqliteEvents } from './sqlite-events.js';
 import { SqliteJobLeases } from './sqlite-job-leases.js';
 import { SqliteLoginAttempts } from './sqlite-login-attempts.js';
@@ -86,6 +87,7 @@ export class SqliteRelayStore implements RelayStore {
   readonly jobLeases: RelayStore['jobLeases'];
   readonly events: RelayStore['events'];
   readonly chunkClaims: RelayStore['chunkClaims'] = new ProcessChunkClaims();
+  readonly signals: RelayStore['signals'] = new ProcessSignals();
 
   private readonly gate = new TransactionGate();
   private readonly sql: SqlStores;

@@ -1,0 +1,113 @@
+import type { Client } from 'pg';
+import { dispatch, type SignalsStore, type SignalTopic } from '../signals-store.js';
+import type { Db } from './postgres-db.js';
+
+const TOPICS: readonly SignalTopic[] = ['deliveries', 'events'];
+/** The channel of a topic: fixed identifiers, never built from input. */
+const channelOf = (topic: SignalTopic): string => `relaypacs_${topic}`;
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 30_000;
+
+/**
+ * SignalsStore on PostgreSQL's LISTEN/NOTIFY. NOTIFY goes through the pool (delivered when its
+ * statement commits); LISTEN needs a session of its own, held open: one connection per relay,
+ * opened at the first listen, opened again (500 ms, doubling to 30 s) whenever it is lost. While it
+ * is down nothing is heard; once back every handler is called with '' (what happened meanwhile is
+ * unknown), and the listeners' polling covered the gap.
+ */
+export class PostgresSignals implements SignalsStore {
+  private readonly handlers = new Map<SignalTopic, Set<(payload: string) => void>>();
+  /** Signals being sent now (topic and payload), and whether one was asked for again meanwhile. */
+  private readonly sending = new Map<string, boolean>();
+  private client: Client | undefined;
+  private connecting = false;
+  private retry: NodeJS.Timeout | undefined;
+  private retryMs = RETRY_FIRST_MS;
+  private closed = false;
+  /** Whether a session was lost (or never opened): the next one to open says so to the handlers. */
+  private missed = false;
+
+  constructor(private readonly db: Db, private readonly newClient: () => Client) {}
+
+  async notify(topic: SignalTopic, payload: string): Promise<void> {
+    // The same signal asked for again while it is being sent is sent once more after it, not once
+    // per ask: a burst of small instances queued would otherwise send thousands of statements. Once
+    // more, not never: a listener that heard the first may have looked before the later change.
+    const key = `${topic}\n${payload}`;
+    if (this.sending.has(key)) {
+      this.sending.set(key, true);
+      return;
+    }
+    this.sending.set(key, false);
+    try {
+      do {
+        this.sending.set(key, false);
+        await this.db.query('SELECT pg_notify($1, $2)', [channelOf(topic), payload]).catch(() => {
+          // A signal lost: the listeners poll.
+        });
+      } while (this.sending.get(key) && !this.closed);
+    } finally {
+      this.sending.delete(key);
+    }
+  }
+
+  listen(topic: SignalTopic, handler: (payload: string) => void): () => void {
+    const handlers = this.handlers.get(topic) ?? new Set();
+    handlers.add(handler);
+    this.handlers.set(topic, handlers);
+    this.open();
+    return () => handlers.delete(handler);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => {});
+  }
+
+  private open(): void {
+    if (this.client || this.connecting || this.retry || this.closed) return;
+    this.connecting = true;
+    const client = this.newClient();
+    // Without an 'error' listener a lost connection would end the process.
+    client.on('error', () => this.lost(client));
+    client.on('end', () => this.lost(client));
+    client.on('notification', (message) => {
+      const topic = TOPICS.find((t) => channelOf(t) === message.channel);
+      if (topic) dispatch([...(this.handlers.get(topic) ?? [])], message.payload ?? '');
+    });
+    void (async () => {
+      try {
+        await client.connect();
+        for (const topic of TOPICS) await client.query(`LISTEN ${channelOf(topic)}`);
+        if (this.closed) {
+          await client.end();
+          return;
+        }
+        this.client = client;
+        this.retryMs = RETRY_FIRST_MS;
+        if (this.missed) for (const handlers of this.handlers.values()) dispatch([...handlers], '');
+        this.missed = false;
+      } catch {
+        await client.end().catch(() => {});
+        this.lost(client);
+      } finally {
+        this.connecting = false;
+      }
+    })();
+  }
+
+  private lost(client: Client): void {
+    if (this.client === client) this.client = undefined;
+    if (this.closed || this.client || this.retry) return;
+    this.missed = true;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.open();
+    }, this.retryMs);
+    this.retry.unref();
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+  }
+}
