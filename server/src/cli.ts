@@ -1,5 +1,6 @@
-// relaypacs-relay: runs the relay, or manages its users (`relaypacs-relay user ...`).
+// relaypacs-relay: runs the relay, or manages its users (`relaypacs-relay user ...`) and signing keys (`keys ...`).
 import { parseArgs } from 'node:util';
+import { runKeysCommand } from './auth/signing-keys-cli.js';
 import { runUserCommand } from './auth/user-cli.js';
 import { describeBackends, openRelayStore } from './relay-backends.js';
 import { ConfigError, loadRelayConfig, type ConfigSources } from './config/relay-config.js';
@@ -28,7 +29,12 @@ const USAGE = `Usage:
   relaypacs-relay user totp NAME [--remove]
   relaypacs-relay user list
       Manage relay accounts (same --data, --config and --database-url as the server).
-      Roles: admin, radiographer, clinician, radiologist, device.`;
+      Roles: admin, radiographer, clinician, radiologist, device.
+  relaypacs-relay keys list
+  relaypacs-relay keys rotate [--verify-for SECONDS]
+      The JWT signing keys every relay shares: a rotation signs with a new key on every relay within
+      a minute; the old key verifies the tokens it signed until they expire (nobody is signed out),
+      or for SECONDS (0: at once, when a key may have leaked).`;
 
 /** Splits the server's own flags from a subcommand's arguments. */
 function splitArgs(argv: string[]): { flags: NonNullable<ConfigSources['flags']> & { help?: boolean }; rest: string[] } {
@@ -78,6 +84,16 @@ async function main(argv: string[]): Promise<number> {
     const store = await openRelayStore(config);
     try {
       return await runUserCommand(commandArgs, { store, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+    } finally {
+      await store.close();
+    }
+  }
+  if (command === 'keys') {
+    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    const store = await openRelayStore(config);
+    try {
+      const longestTokenSeconds = Math.max(config.auth.accessTokenSeconds, config.auth.uploadTokenSeconds);
+      return await runKeysCommand(commandArgs, { store, longestTokenSeconds, stdout: process.stdout, stderr: process.stderr });
     } finally {
       await store.close();
     }

@@ -1,7 +1,7 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import { createRequestGuards, type RequestGuards } from './auth/request-guards.js';
-import { loadOrCreateSigningKeys } from './auth/signing-keys.js';
+import { SigningKeyRing } from './auth/signing-keys.js';
 import { TokenService } from './auth/token-service.js';
 import { effectiveDestinations, effectiveInstanceName, type RelayConfig } from './config/relay-config.js';
 import { RelayMetrics } from './ops/relay-metrics.js';
@@ -54,7 +54,8 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   await chmod(config.dataDir, 0o700);
   const store = await openRelayStore(config, { flushedByCaller: true, now });
   await importLegacySigningKey(config.dataDir, store.signingKeys);
-  const keys = await loadOrCreateSigningKeys(store.signingKeys);
+  const keys = await SigningKeyRing.open(store.signingKeys, now);
+  keys.start();
   const tokens = new TokenService({ keys, issuer: config.auth.issuer, accessTokenSeconds: config.auth.accessTokenSeconds, now });
   const storage = overrides.storage ?? await openTemporaryStorage(config);
   const metrics = new RelayMetrics();
@@ -85,6 +86,7 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
       deliveries.setLogger(log);
     },
     async close() {
+      keys.stop();
       await uploads.close();
       await deliveries.stop();
       await events.close();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { RelayError } from '../http/relay-error.js';
 import { isRole, type Role } from './roles.js';
-import { JWT_ALGORITHM, type SigningKeys } from './signing-keys.js';
+import { JWT_ALGORITHM, type SigningKeySource } from './signing-keys.js';
 
 /**
  * Access and upload tokens are JWTs told apart by `typ` and `aud` (RFC 8725 §3.11-3.12), so one can
@@ -36,7 +36,7 @@ export interface UploadPrincipal {
 }
 
 export interface TokenServiceOptions {
-  keys: SigningKeys;
+  keys: SigningKeySource;
   issuer: string;
   accessTokenSeconds: number;
   now?: () => Date;
@@ -54,7 +54,7 @@ export class TokenService {
    * an upload carries the same upload token; verifying it each time was a tenth of the relay's
    * work on small instances. Bounded: the oldest entry goes when full.
    */
-  private readonly verified = new Map<string, JWTPayload>();
+  private readonly verified = new Map<string, { payload: JWTPayload; kid: string }>();
 
   constructor(private readonly options: TokenServiceOptions) {
     this.now = options.now ?? (() => new Date());
@@ -96,34 +96,47 @@ export class TokenService {
   }
 
   private async sign(claims: JWTPayload, o: { typ: string; audience: string; subject: string; issuedAt: number; expiresAt: number }): Promise<string> {
+    const { kid, privateKey } = this.options.keys.signing();
     return new SignJWT(claims)
-      .setProtectedHeader({ alg: JWT_ALGORITHM, typ: o.typ, kid: this.options.keys.kid })
+      .setProtectedHeader({ alg: JWT_ALGORITHM, typ: o.typ, kid })
       .setIssuer(this.options.issuer)
       .setAudience(o.audience)
       .setSubject(o.subject)
       .setIssuedAt(o.issuedAt)
       .setExpirationTime(o.expiresAt)
       .setJti(randomUUID())
-      .sign(this.options.keys.privateKey);
+      .sign(privateKey);
   }
 
   private async verify(token: string, typ: string, audience: string): Promise<JWTPayload> {
     const key = `${typ} ${token}`;
     const known = this.verified.get(key);
     if (known) {
-      if (typeof known.exp === 'number' && known.exp + CLOCK_TOLERANCE_SECONDS > this.now().getTime() / 1000) return known;
+      // Its key may have been retired since (a leaked key rotated with --verify-for 0): checked again.
+      if (!this.options.keys.verifies(known.kid)) {
+        this.verified.delete(key);
+        throw invalidToken();
+      }
+      const { payload } = known;
+      if (typeof payload.exp === 'number' && payload.exp + CLOCK_TOLERANCE_SECONDS > this.now().getTime() / 1000) return payload;
       this.verified.delete(key);
       throw invalidToken('the token has expired');
     }
-    const payload = await this.verifySignatureAndClaims(token, typ, audience);
+    const verified = await this.verifySignatureAndClaims(token, typ, audience);
     if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(key, payload);
-    return payload;
+    this.verified.set(key, verified);
+    return verified.payload;
   }
 
-  private async verifySignatureAndClaims(token: string, typ: string, audience: string): Promise<JWTPayload> {
+  private async verifySignatureAndClaims(token: string, typ: string, audience: string): Promise<{ payload: JWTPayload; kid: string }> {
     try {
-      const { payload } = await jwtVerify(token, this.options.keys.publicKey, {
+      // The key named by the token's kid (RFC 7515 §4.1.4), among those that still verify; the
+      // algorithm stays pinned whatever the header says.
+      const { payload, protectedHeader } = await jwtVerify(token, async (header) => {
+        const key = await this.options.keys.verificationKey(header.kid);
+        if (!key) throw new joseErrors.JWKSNoMatchingKey();
+        return key;
+      }, {
         algorithms: [JWT_ALGORITHM],
         issuer: this.options.issuer,
         audience,
@@ -132,7 +145,8 @@ export class TokenService {
         currentDate: this.now(),
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
       });
-      return payload;
+      // A token verified has the kid of a key that verifies: the resolver above found it.
+      return { payload, kid: protectedHeader.kid! };
     } catch (error) {
       if (error instanceof joseErrors.JOSEError) throw invalidToken(error.code === 'ERR_JWT_EXPIRED' ? 'the token has expired' : undefined);
       throw error;

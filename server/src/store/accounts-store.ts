@@ -109,14 +109,32 @@ export interface LoginAttemptsStore {
   forgetLeastRecent(scope: LoginAttemptScope, count: number, except?: string): Promise<void>;
 }
 
-/** The JWT signing key: one per purpose, shared by every relay so each verifies what another signed. */
+/** A JWT signing key kept in the store (the private JWK: the relays' alone). */
+export interface StoredSigningKey {
+  id: number;
+  jwk: JWK;
+  createdAt: string;
+  /** When a newer key took over signing; it verifies until verifyUntil. */
+  retiredAt?: string;
+  verifyUntil?: string;
+}
+
+/**
+ * The JWT signing keys, shared by every relay so each verifies what another signed: the newest key
+ * not retired signs; a rotation retires the others, which go on verifying the tokens they signed
+ * until those have expired (verifyUntil).
+ */
 export interface SigningKeysStore {
-  find(purpose: string): Promise<JWK | undefined>;
-  /**
-   * Stores `candidate` unless a key for the purpose exists, and returns the stored key: of relays
-   * starting together, the first one's key is everyone's.
-   */
-  createOnce(purpose: string, candidate: JWK): Promise<JWK>;
+  /** The keys that verify at `now` (not retired, or verifyUntil later than now), newest first. */
+  usable(now: string): Promise<StoredSigningKey[]>;
+  /** Every key kept, newest first. */
+  all(): Promise<StoredSigningKey[]>;
+  /** Stores `jwk` unless some key is kept: of relays starting together, the first one's key is everyone's. Answers whether it stored it. */
+  addFirst(jwk: JWK): Promise<boolean>;
+  /** Stores `jwk` as the newest key (it signs from now on) and retires every key not yet retired, verifying until `verifyUntil`. */
+  rotate(jwk: JWK, verifyUntil: string): Promise<void>;
+  /** Deletes the retired keys whose verifyUntil is at or before `now`; answers how many. */
+  prune(now: string): Promise<number>;
 }
 
 /** The accounts stores, as RelayStore and a transaction offer them. */

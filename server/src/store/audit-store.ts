@@ -18,7 +18,8 @@ export type AuditAction =
   | 'upload-complete'
   | 'upload-cancel'
   | 'upload-retry'
-  | 'delivery';
+  | 'delivery'
+  | 'signing-key-rotate';
 
 export interface AuditEntry {
   action: AuditAction;

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
-import { JWT_SIGNING_KEY_PURPOSE } from '../auth/signing-keys.js';
 import type { SigningKeysStore } from '../store/accounts-store.js';
 
 /**
@@ -12,7 +11,7 @@ import type { SigningKeysStore } from '../store/accounts-store.js';
  * downgrade still finds it.
  */
 export async function importLegacySigningKey(dataDir: string, keys: SigningKeysStore): Promise<'imported' | 'none'> {
-  if (await keys.find(JWT_SIGNING_KEY_PURPOSE)) return 'none';
+  if ((await keys.all()).length > 0) return 'none';
   const path = join(dataDir, 'keys', 'jwt-signing-key.json');
   let text: string;
   try {
@@ -27,6 +26,5 @@ export async function importLegacySigningKey(dataDir: string, keys: SigningKeysS
   } catch (error) {
     throw new Error(`the signing key ${path} is not JSON`, { cause: error });
   }
-  await keys.createOnce(JWT_SIGNING_KEY_PURPOSE, jwk);
-  return 'imported';
+  return (await keys.addFirst(jwk)) ? 'imported' : 'none';
 }

@@ -169,8 +169,8 @@ describe('access and refresh tokens', () => {
   });
 
   it('keeps the signing key readable by the relay\'s account only', async () => {
-    // The key lives in the store (relay.db, table signing_keys) since the shared store (issue 16).
-    expect(relay.db.prepare('SELECT COUNT(*) AS n FROM signing_keys').get()).toEqual({ n: 1 });
+    // The key lives in the store (relay.db, table jwt_signing_keys) since the shared store (issue 16).
+    expect(relay.db.prepare('SELECT COUNT(*) AS n FROM jwt_signing_keys').get()).toEqual({ n: 1 });
     for (const file of ['relay.db', 'relay.db-wal']) {
       const key = await stat(join(relay.dataDir, file));
       expect(key.mode & 0o777, file).toBe(0o600);

@@ -1,15 +1,15 @@
 // The token service on its own: a verified token is remembered (chunks of an upload all carry the
 // same one), and remembering it must not loosen any check.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadOrCreateSigningKeys, type SigningKeys } from '../../src/auth/signing-keys.js';
+import { newSigningJwk, SigningKeyRing } from '../../src/auth/signing-keys.js';
 import { TokenService } from '../../src/auth/token-service.js';
 import { openTempSqliteStore, type TempSqliteStore } from '../store/sqlite-temp-store.js';
 
 let temp: TempSqliteStore;
-let keys: SigningKeys;
+let keys: SigningKeyRing;
 beforeAll(async () => {
   temp = await openTempSqliteStore();
-  keys = await loadOrCreateSigningKeys(temp.store.signingKeys);
+  keys = await SigningKeyRing.open(temp.store.signingKeys);
 });
 afterAll(async () => {
   await temp.dispose();
@@ -43,5 +43,65 @@ describe('token service', () => {
     await expect(tokens.verifyUploadToken(tampered, 'up-1')).rejects.toMatchObject({ code: 'AUTH_TOKEN_INVALID' });
     expect(await tokens.verifyUploadToken(token, 'up-1')).toEqual({ userId: 7, uploadId: 'up-1', sessionId: 's-1' });
     await expect(tokens.verifyUploadToken(tampered, 'up-1')).rejects.toMatchObject({ code: 'AUTH_TOKEN_INVALID' });
+  });
+});
+
+describe('signing keys: a ring shared by the relays, rotated without signing anyone out', () => {
+  let own: TempSqliteStore;
+  beforeAll(async () => {
+    own = await openTempSqliteStore();
+  });
+  afterAll(async () => {
+    await own.dispose();
+  });
+  const principal = { userId: 3, username: 'carol', role: 'radiographer' as const, sessionId: 's-3' };
+
+  it('signs with the newest key after a rotation, and verifies tokens of the retired key until its verifyUntil, on every relay', async () => {
+    const clock = { now: Date.parse('2026-12-01T10:00:00Z') };
+    const now = () => new Date(clock.now);
+    const [ringA, ringB] = [await SigningKeyRing.open(own.store.signingKeys, now), await SigningKeyRing.open(own.store.signingKeys, now)];
+    expect(ringA.kids()).toEqual(ringB.kids()); // relays starting together share the first key
+    const [relayA, relayB] = [ringA, ringB].map((ring) => new TokenService({ keys: ring, issuer: 'relaypacs-test', accessTokenSeconds: 600, now }));
+    const before = await relayA!.issueAccessToken(principal);
+    const oldKid = ringA.kids()[0];
+
+    // An administrator rotates (the CLI, on any machine): the old key verifies 30 minutes more.
+    await own.store.signingKeys.rotate(await newSigningJwk(), new Date(clock.now + 30 * 60_000).toISOString());
+    await ringA.reload();
+    expect(ringA.kids()).toHaveLength(2);
+    expect(ringA.kids()[1]).toBe(oldKid);
+    const after = await relayA!.issueAccessToken(principal);
+    expect(JSON.parse(Buffer.from(after.token.split('.')[0]!, 'base64url').toString()).kid).toBe(ringA.kids()[0]);
+    // Relay B has not reloaded: the unknown kid makes it look, so it verifies at once.
+    expect(ringB.kids()).toEqual([oldKid]);
+    expect(await relayB!.verifyAccessToken(after.token)).toMatchObject({ userId: 3 });
+    expect(ringB.kids()).toEqual(ringA.kids());
+    expect(await relayB!.verifyAccessToken(before.token)).toMatchObject({ userId: 3 });
+
+    // Past verifyUntil the retired key verifies nothing (a token of it not seen before), and is pruned.
+    clock.now += 31 * 60_000;
+    const lateIssuer = new TokenService({ keys: { signing: () => ({ kid: oldKid!, privateKey: (ringB as unknown as { keys: { privateKey: never }[] }).keys[1]!.privateKey }), verificationKey: async () => undefined, verifies: () => false }, issuer: 'relaypacs-test', accessTokenSeconds: 600, now });
+    const signedWithRetired = await lateIssuer.issueAccessToken(principal);
+    await expect(relayB!.verifyAccessToken(signedWithRetired.token)).rejects.toMatchObject({ code: 'AUTH_TOKEN_INVALID' });
+    expect(await own.store.signingKeys.prune(now().toISOString())).toBe(1);
+    await ringB.reload();
+    expect(ringB.kids()).toEqual([ringA.kids()[0]]);
+  });
+
+  it('refuses a token naming a kid no relay has, or none, without a reload per token', async () => {
+    const ring = await SigningKeyRing.open(own.store.signingKeys);
+    const reloads = { count: 0 };
+    const reload = ring.reload.bind(ring);
+    ring.reload = async () => {
+      reloads.count++;
+      return reload();
+    };
+    const tokens = new TokenService({ keys: ring, issuer: 'relaypacs-test', accessTokenSeconds: 600 });
+    const { token } = await tokens.issueAccessToken(principal);
+    const [header, payload, signature] = token.split('.');
+    const withHeader = (fields: object) => `${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(header!, 'base64url').toString()), ...fields })).toString('base64url')}.${payload}.${signature}`;
+    for (let i = 0; i < 20; i++) await expect(tokens.verifyAccessToken(withHeader({ kid: `forged-${i}` }))).rejects.toMatchObject({ code: 'AUTH_TOKEN_INVALID' });
+    await expect(tokens.verifyAccessToken(withHeader({ kid: undefined }))).rejects.toMatchObject({ code: 'AUTH_TOKEN_INVALID' });
+    expect(reloads.count).toBeLessThanOrEqual(1);
   });
 });

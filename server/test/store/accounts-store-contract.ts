@@ -5,7 +5,7 @@ import { generateKeyPair, exportJWK } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LoginRateLimiter } from '../../src/auth/login-rate-limiter.js';
 import { hashRefreshToken, RefreshTokenService } from '../../src/auth/refresh-token-service.js';
-import { JWT_SIGNING_KEY_PURPOSE, loadOrCreateSigningKeys } from '../../src/auth/signing-keys.js';
+import { SigningKeyRing } from '../../src/auth/signing-keys.js';
 import { UserExistsError } from '../../src/store/accounts-store.js';
 import type { RelayStore } from '../../src/store/relay-store.js';
 import { testClock, type StoreFactory, type StoreUnderTest } from './store-under-test.js';
@@ -25,6 +25,8 @@ export function describeAccountsStoreContract(backend: string, open: StoreFactor
     afterEach(async () => {
       await subject.dispose();
     });
+    const now = () => clock.now().toISOString();
+    const after = (ms: number) => new Date(clock.now().getTime() + ms).toISOString();
 
     describe('users', () => {
       it('creates, finds by id and by name without regard to case, and lists by name', async () => {
@@ -212,20 +214,45 @@ export function describeAccountsStoreContract(backend: string, open: StoreFactor
     });
 
     describe('signing keys', () => {
-      it('keeps the first key stored for a purpose, even when relays create one at once', async () => {
-        const candidates = await Promise.all(Array.from({ length: 3 }, async () => exportJWK((await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })).privateKey)));
-        expect(await store.signingKeys.find(JWT_SIGNING_KEY_PURPOSE)).toBeUndefined();
-        const stored = await Promise.all(candidates.map((candidate) => store.signingKeys.createOnce(JWT_SIGNING_KEY_PURPOSE, candidate)));
-        expect(candidates).toContainEqual(stored[0]);
-        for (const key of stored) expect(key).toEqual(stored[0]);
-        expect(await store.signingKeys.find(JWT_SIGNING_KEY_PURPOSE)).toEqual(stored[0]);
-        expect(await store.signingKeys.find('another-purpose')).toBeUndefined();
+      const newKey = async () => exportJWK((await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })).privateKey);
+
+      it('keeps the first key stored, even when relays add one at once', async () => {
+        const candidates = await Promise.all(Array.from({ length: 3 }, newKey));
+        expect(await store.signingKeys.all()).toEqual([]);
+        const added = await Promise.all(candidates.map((candidate) => store.signingKeys.addFirst(candidate)));
+        expect(added.filter(Boolean)).toHaveLength(1);
+        const kept = await store.signingKeys.all();
+        expect(kept).toHaveLength(1);
+        expect(candidates).toContainEqual(kept[0]!.jwk);
+        expect(await store.signingKeys.addFirst(await newKey())).toBe(false);
+      });
+
+      it('rotates: the new key first and not retired, the others retired until verifyUntil, then pruned', async () => {
+        const first = await newKey();
+        await store.signingKeys.addFirst(first);
+        clock.advance(1000);
+        const second = await newKey();
+        await store.signingKeys.rotate(second, after(3600 * 1000));
+        const usable = await store.signingKeys.usable(now());
+        expect(usable.map((k) => k.jwk)).toEqual([second, first]);
+        expect(usable[0]).not.toHaveProperty('retiredAt');
+        expect(usable[1]).toMatchObject({ retiredAt: now(), verifyUntil: after(3600 * 1000) });
+        // A second rotation retires only the key that was signing; the first keeps its own verifyUntil.
+        const third = await newKey();
+        await store.signingKeys.rotate(third, after(7200 * 1000));
+        expect((await store.signingKeys.usable(now())).map((k) => [k.jwk, k.verifyUntil])).toEqual([[third, undefined], [second, after(7200 * 1000)], [first, after(3600 * 1000)]]);
+        clock.advance(3600 * 1000);
+        expect((await store.signingKeys.usable(now())).map((k) => k.jwk)).toEqual([third, second]);
+        expect(await store.signingKeys.prune(now())).toBe(1);
+        expect((await store.signingKeys.all()).map((k) => k.jwk)).toEqual([third, second]);
+        expect(await store.signingKeys.prune(now())).toBe(0);
       });
 
       it('gives relays starting together one signing key', async () => {
-        const keys = await Promise.all([loadOrCreateSigningKeys(store.signingKeys), loadOrCreateSigningKeys(store.signingKeys)]);
-        expect(keys[0].kid).toBe(keys[1].kid);
-        expect((await loadOrCreateSigningKeys(store.signingKeys)).kid).toBe(keys[0].kid);
+        const rings = await Promise.all([SigningKeyRing.open(store.signingKeys, clock.now), SigningKeyRing.open(store.signingKeys, clock.now)]);
+        expect(rings[0].kids()).toEqual(rings[1].kids());
+        expect(rings[0].kids()).toHaveLength(1);
+        expect((await SigningKeyRing.open(store.signingKeys, clock.now)).kids()).toEqual(rings[0].kids());
       });
     });
   });

@@ -29,10 +29,12 @@ describe('the signing key of a relay upgraded to the shared store', () => {
     await mkdir(join(dataDir, 'keys'), { mode: 0o700 });
     await writeFile(join(dataDir, 'keys', 'jwt-signing-key.json'), JSON.stringify(jwk), { mode: 0o600 });
     const { d: _private, ...publicJwk } = jwk;
-    const keys = { kid: await calculateJwkThumbprint(publicJwk), privateKey: pair.privateKey, publicKey: (await importJWK(publicJwk, JWT_ALGORITHM)) as CryptoKey };
+    const kid = await calculateJwkThumbprint(publicJwk);
+    const publicKey = (await importJWK(publicJwk, JWT_ALGORITHM)) as CryptoKey;
+    const keys = { signing: () => ({ kid, privateKey: pair.privateKey }), verificationKey: async () => publicKey, verifies: () => true };
     const tokens = new TokenService({ keys, issuer: config.auth.issuer, accessTokenSeconds: 600 });
     const { token } = await tokens.issueAccessToken({ userId: 1, username: 'alice', role: 'radiographer', sessionId: 's-1' });
-    return { token, kid: keys.kid };
+    return { token, kid };
   }
 
   it('imports the key file at the first start, so tokens signed before the upgrade still verify, on every relay', async () => {
@@ -47,7 +49,7 @@ describe('the signing key of a relay upgraded to the shared store', () => {
         expect(await second.tokens.verifyAccessToken(legacy.token)).toMatchObject({ userId: 1 });
         const fresh = await second.tokens.issueAccessToken({ userId: 2, username: 'bob', role: 'admin', sessionId: 's-2' });
         expect(await first.tokens.verifyAccessToken(fresh.token)).toMatchObject({ userId: 2 });
-        expect((first.store as SqliteRelayStore).database.prepare('SELECT COUNT(*) AS n FROM signing_keys').get()).toEqual({ n: 1 });
+        expect((first.store as SqliteRelayStore).database.prepare('SELECT COUNT(*) AS n FROM jwt_signing_keys').get()).toEqual({ n: 1 });
       } finally {
         await second.close();
       }

@@ -193,6 +193,18 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX chunk_claims_instance ON chunk_claims(upload_id, idx);
   `,
+  // 4: SQLite migration 14: JWT signing keys as a ring, the one key kept so far its first
+  `
+  CREATE TABLE jwt_signing_keys (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    jwk text NOT NULL,
+    created_at timestamptz NOT NULL,
+    retired_at timestamptz,
+    verify_until timestamptz
+  );
+  INSERT INTO jwt_signing_keys (jwk, created_at) SELECT jwk, created_at FROM signing_keys WHERE purpose = 'jwt';
+  DROP TABLE signing_keys;
+  `,
 ];
 
 /**

@@ -1,21 +1,61 @@
 import type { JWK } from 'jose';
-import type { SigningKeysStore } from '../accounts-store.js';
-import type { Db } from './postgres-db.js';
+import type { SigningKeysStore, StoredSigningKey } from '../accounts-store.js';
+import { SIGNING_KEYS_LOCK, type Db } from './postgres-db.js';
 
-/** SigningKeysStore's SQL. The private key sits in the database: its access is the relays' alone. */
+interface KeyRow {
+  id: number;
+  jwk: string;
+  created_at: string;
+  retired_at: string | null;
+  verify_until: string | null;
+}
+
+const COLUMNS = 'id, jwk, created_at, retired_at, verify_until';
+
+/** SigningKeysStore's SQL. The private keys sit in the database: its access is the relays' alone. */
 export class PostgresSigningKeys implements SigningKeysStore {
   constructor(private readonly db: Db, private readonly now: () => Date) {}
 
-  async find(purpose: string): Promise<JWK | undefined> {
-    const { rows } = await this.db.query<{ jwk: string }>('SELECT jwk FROM signing_keys WHERE purpose = $1', [purpose]);
-    return rows[0] && (JSON.parse(rows[0].jwk) as JWK);
+  async usable(now: string): Promise<StoredSigningKey[]> {
+    const { rows } = await this.db.query<KeyRow>(`SELECT ${COLUMNS} FROM jwt_signing_keys
+      WHERE retired_at IS NULL OR verify_until > $1 ORDER BY id DESC`, [now]);
+    return rows.map(toKey);
   }
 
-  async createOnce(purpose: string, candidate: JWK): Promise<JWK> {
-    // The primary key makes the first insert win: a racing INSERT waits for the first to commit,
-    // then does nothing. The SELECT is a statement of its own so its snapshot sees that commit.
-    await this.db.query('INSERT INTO signing_keys (purpose, jwk, created_at) VALUES ($1, $2, $3) ON CONFLICT (purpose) DO NOTHING',
-      [purpose, JSON.stringify(candidate), this.now().toISOString()]);
-    return (await this.find(purpose))!;
+  async all(): Promise<StoredSigningKey[]> {
+    const { rows } = await this.db.query<KeyRow>(`SELECT ${COLUMNS} FROM jwt_signing_keys ORDER BY id DESC`);
+    return rows.map(toKey);
   }
+
+  async addFirst(jwk: JWK): Promise<boolean> {
+    // Under the lock, relays starting together add one key: the others find it there.
+    return this.db.atomic(async (db) => {
+      await db.query('SELECT pg_advisory_xact_lock($1, $2)', SIGNING_KEYS_LOCK);
+      const { rowCount } = await db.query(`INSERT INTO jwt_signing_keys (jwk, created_at) SELECT $1, $2
+        WHERE NOT EXISTS (SELECT 1 FROM jwt_signing_keys)`, [JSON.stringify(jwk), this.now().toISOString()]);
+      return rowCount === 1;
+    });
+  }
+
+  async rotate(jwk: JWK, verifyUntil: string): Promise<void> {
+    const now = this.now().toISOString();
+    await this.db.atomic(async (db) => {
+      await db.query('SELECT pg_advisory_xact_lock($1, $2)', SIGNING_KEYS_LOCK);
+      await db.query('UPDATE jwt_signing_keys SET retired_at = $1, verify_until = $2 WHERE retired_at IS NULL', [now, verifyUntil]);
+      await db.query('INSERT INTO jwt_signing_keys (jwk, created_at) VALUES ($1, $2)', [JSON.stringify(jwk), now]);
+    });
+  }
+
+  async prune(now: string): Promise<number> {
+    const { rowCount } = await this.db.query('DELETE FROM jwt_signing_keys WHERE retired_at IS NOT NULL AND verify_until <= $1', [now]);
+    return rowCount ?? 0;
+  }
+}
+
+function toKey(row: KeyRow): StoredSigningKey {
+  return {
+    id: row.id, jwk: JSON.parse(row.jwk) as JWK, createdAt: row.created_at,
+    ...(row.retired_at === null ? {} : { retiredAt: row.retired_at }),
+    ...(row.verify_until === null ? {} : { verifyUntil: row.verify_until }),
+  };
 }

@@ -202,4 +202,17 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX relay_events_owner ON relay_events (owner_user_id, id);
   `,
+  // 14: JWT signing keys as a ring (auth/signing-keys.ts): the newest not retired signs, retired
+  // ones verify until verify_until, so a rotation signs nobody out. The one key kept so far is its first.
+  `
+  CREATE TABLE jwt_signing_keys (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    jwk TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    retired_at TEXT,
+    verify_until TEXT
+  );
+  INSERT INTO jwt_signing_keys (jwk, created_at) SELECT jwk, created_at FROM signing_keys WHERE purpose = 'jwt';
+  DROP TABLE signing_keys;
+  `,
 ];

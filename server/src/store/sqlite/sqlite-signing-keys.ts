@@ -1,22 +1,56 @@
 import type { JWK } from 'jose';
+import type { StoredSigningKey } from '../accounts-store.js';
 import type { RelayDatabase } from './database.js';
 
+interface KeyRow {
+  id: number;
+  jwk: string;
+  created_at: string;
+  retired_at: string | null;
+  verify_until: string | null;
+}
+
+const COLUMNS = 'id, jwk, created_at, retired_at, verify_until';
+
 /**
- * SigningKeysStore's SQL. The private key sits in relay.db, readable by the relay's account only
+ * SigningKeysStore's SQL. The private keys sit in relay.db, readable by the relay's account only
  * (the data directory is 0700), as the key file in DATA/keys was.
  */
 export class SqliteSigningKeys {
   constructor(private readonly db: RelayDatabase, private readonly now: () => Date) {}
 
-  find(purpose: string): JWK | undefined {
-    const row = this.db.prepare('SELECT jwk FROM signing_keys WHERE purpose = ?').get(purpose) as { jwk: string } | undefined;
-    return row && (JSON.parse(row.jwk) as JWK);
+  usable(now: string): StoredSigningKey[] {
+    return (this.db.prepare(`SELECT ${COLUMNS} FROM jwt_signing_keys WHERE retired_at IS NULL OR verify_until > ? ORDER BY id DESC`)
+      .all(now) as KeyRow[]).map(toKey);
   }
 
-  createOnce(purpose: string, candidate: JWK): JWK {
-    // The primary key makes the first insert win; every relay then reads the same row.
-    this.db.prepare('INSERT INTO signing_keys (purpose, jwk, created_at) VALUES (?, ?, ?) ON CONFLICT (purpose) DO NOTHING')
-      .run(purpose, JSON.stringify(candidate), this.now().toISOString());
-    return this.find(purpose)!;
+  all(): StoredSigningKey[] {
+    return (this.db.prepare(`SELECT ${COLUMNS} FROM jwt_signing_keys ORDER BY id DESC`).all() as KeyRow[]).map(toKey);
   }
+
+  addFirst(jwk: JWK): boolean {
+    // One statement: SQLite has one writer, so two relays' inserts cannot both find the table empty.
+    return this.db.prepare('INSERT INTO jwt_signing_keys (jwk, created_at) SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM jwt_signing_keys)')
+      .run(JSON.stringify(jwk), this.now().toISOString()).changes === 1;
+  }
+
+  rotate(jwk: JWK, verifyUntil: string): void {
+    const now = this.now().toISOString();
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE jwt_signing_keys SET retired_at = ?, verify_until = ? WHERE retired_at IS NULL').run(now, verifyUntil);
+      this.db.prepare('INSERT INTO jwt_signing_keys (jwk, created_at) VALUES (?, ?)').run(JSON.stringify(jwk), now);
+    })();
+  }
+
+  prune(now: string): number {
+    return this.db.prepare('DELETE FROM jwt_signing_keys WHERE retired_at IS NOT NULL AND verify_until <= ?').run(now).changes;
+  }
+}
+
+function toKey(row: KeyRow): StoredSigningKey {
+  return {
+    id: row.id, jwk: JSON.parse(row.jwk) as JWK, createdAt: row.created_at,
+    ...(row.retired_at === null ? {} : { retiredAt: row.retired_at }),
+    ...(row.verify_until === null ? {} : { verifyUntil: row.verify_until }),
+  };
 }
