@@ -32,9 +32,9 @@ const USAGE = `Usage:
       Roles: admin, radiographer, clinician, radiologist, device.
   relaypacs-relay keys list
   relaypacs-relay keys rotate [--verify-for SECONDS]
-      The JWT signing keys every relay shares: a rotation signs with a new key on every relay within
-      a minute; the old key verifies the tokens it signed until they expire (nobody is signed out),
-      or for SECONDS (0: at once, when a key may have leaked).`;
+      The JWT signing keys every relay shares: after a rotation every relay signs with a new key (at
+      once on PostgreSQL, else within a minute); the old key verifies the tokens it signed until they
+      expire (nobody is signed out), or for SECONDS (0: at once, when a key may have leaked).`;
 
 /** Splits the server's own flags from a subcommand's arguments. */
 function splitArgs(argv: string[]): { flags: NonNullable<ConfigSources['flags']> & { help?: boolean }; rest: string[] } {
@@ -92,8 +92,7 @@ async function main(argv: string[]): Promise<number> {
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const store = await openRelayStore(config);
     try {
-      const longestTokenSeconds = Math.max(config.auth.accessTokenSeconds, config.auth.uploadTokenSeconds);
-      return await runKeysCommand(commandArgs, { store, longestTokenSeconds, stdout: process.stdout, stderr: process.stderr });
+      return await runKeysCommand(commandArgs, { store, stdout: process.stdout, stderr: process.stderr });
     } finally {
       await store.close();
     }

@@ -54,7 +54,9 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   await chmod(config.dataDir, 0o700);
   const store = await openRelayStore(config, { flushedByCaller: true, now });
   await importLegacySigningKey(config.dataDir, store.signingKeys);
-  const keys = await SigningKeyRing.open(store.signingKeys, now);
+  const keys = await SigningKeyRing.open(store.signingKeys, {
+    now, signals: store.signals, longestTokenSeconds: Math.max(config.auth.accessTokenSeconds, config.auth.uploadTokenSeconds),
+  });
   keys.start();
   const tokens = new TokenService({ keys, issuer: config.auth.issuer, accessTokenSeconds: config.auth.accessTokenSeconds, now });
   const storage = overrides.storage ?? await openTemporaryStorage(config);

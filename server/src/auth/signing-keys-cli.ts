@@ -5,21 +5,19 @@ import { kidOf, newSigningJwk } from './signing-keys.js';
 export interface KeysCommandIo {
   /** The relay's store (its clock stamps the rows). */
   store: RelayStore;
-  /** The longest a token lives (access and upload tokens, auth.*Seconds): how long a retired key must go on verifying. */
-  longestTokenSeconds: number;
   now?: () => Date;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
 }
 
-/** Margin over the longest token life: the clock tolerance of verification, and relays whose clocks differ a little. */
-const RETIRE_MARGIN_SECONDS = 300;
-
 const USAGE = `usage: relaypacs-relay keys COMMAND
   list                        the JWT signing keys: kid, created, retired, verifies until (never key material)
-  rotate [--verify-for SECS]  a new key signs from now on, on every relay within a minute; the old one
-                              verifies the tokens it signed for SECS more (default: the longest token life
-                              + 5 minutes), then is deleted. Nobody is signed out.
+  rotate [--verify-for SECS]  a new key signs from now on, on every relay (at once where the relays
+                              hear PostgreSQL's notifications, else within a minute); the old one
+                              verifies the tokens it signed until they expire (each relay's longest
+                              token life + 5 minutes), or for SECS only, then is deleted. Nobody is
+                              signed out, unless SECS is 0 (a key that may have leaked).
+Every relay must run a version with 'keys' before a key is rotated: an older relay never reloads.
 `;
 
 /**
@@ -40,7 +38,7 @@ export async function runKeysCommand(args: string[], io: KeysCommandIo): Promise
     return 0;
   }
   if (command === 'rotate') {
-    let verifyFor = io.longestTokenSeconds + RETIRE_MARGIN_SECONDS;
+    let verifyFor: number | undefined;
     try {
       const { values } = parseArgs({ args: rest, options: { 'verify-for': { type: 'string' } }, strict: true, allowPositionals: false });
       if (values['verify-for'] !== undefined) {
@@ -53,10 +51,16 @@ export async function runKeysCommand(args: string[], io: KeysCommandIo): Promise
     }
     const at = now();
     const jwk = await newSigningJwk();
-    await io.store.signingKeys.rotate(jwk, new Date(at.getTime() + verifyFor * 1000).toISOString());
-    const pruned = await io.store.signingKeys.prune(at.toISOString());
-    await io.store.audit.record({ action: 'signing-key-rotate', outcome: 'success', target: await kidOf(jwk), address: 'cli' });
-    io.stdout.write(`new signing key ${await kidOf(jwk)}; the previous one verifies for ${verifyFor} s more${pruned > 0 ? `; ${pruned} expired key(s) deleted` : ''}\n`);
+    const kid = await kidOf(jwk);
+    // Without --verify-for the relays judge how long the old key verifies, each by its own token
+    // lives: this command's configuration may not be theirs.
+    await io.store.signingKeys.rotate(jwk, verifyFor === undefined ? undefined : new Date(at.getTime() + verifyFor * 1000).toISOString());
+    // Keys whose own verifyUntil passed; the others are the relays' to prune.
+    const pruned = await io.store.signingKeys.prune(at.toISOString(), new Date(0).toISOString());
+    await io.store.audit.record({ action: 'signing-key-rotate', outcome: 'success', target: kid, address: 'cli' });
+    await io.store.signals.notify('keys', '');
+    const previous = verifyFor === undefined ? 'verifies the tokens it signed until they expire' : `verifies for ${verifyFor} s more`;
+    io.stdout.write(`new signing key ${kid}; the previous one ${previous}${pruned > 0 ? `; ${pruned} expired key(s) deleted` : ''}\n`);
     return 0;
   }
   if (command === 'help' || command === '--help' || command === '-h') {

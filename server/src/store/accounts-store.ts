@@ -114,27 +114,34 @@ export interface StoredSigningKey {
   id: number;
   jwk: JWK;
   createdAt: string;
-  /** When a newer key took over signing; it verifies until verifyUntil. */
+  /** When a newer key took over signing. */
   retiredAt?: string;
+  /** Until when a retired key verifies, when the rotation said (else: its retirement plus the longest a token lives). */
   verifyUntil?: string;
 }
 
 /**
  * The JWT signing keys, shared by every relay so each verifies what another signed: the newest key
  * not retired signs; a rotation retires the others, which go on verifying the tokens they signed
- * until those have expired (verifyUntil).
+ * until those have expired.
  */
 export interface SigningKeysStore {
-  /** The keys that verify at `now` (not retired, or verifyUntil later than now), newest first. */
-  usable(now: string): Promise<StoredSigningKey[]>;
+  /**
+   * The keys that verify at `now`, newest first: not retired; retired with a verifyUntil later than
+   * now; or retired after `retiredSince` without one (tokens it signed may still be alive).
+   */
+  usable(now: string, retiredSince: string): Promise<StoredSigningKey[]>;
   /** Every key kept, newest first. */
   all(): Promise<StoredSigningKey[]>;
   /** Stores `jwk` unless some key is kept: of relays starting together, the first one's key is everyone's. Answers whether it stored it. */
   addFirst(jwk: JWK): Promise<boolean>;
-  /** Stores `jwk` as the newest key (it signs from now on) and retires every key not yet retired, verifying until `verifyUntil`. */
-  rotate(jwk: JWK, verifyUntil: string): Promise<void>;
-  /** Deletes the retired keys whose verifyUntil is at or before `now`; answers how many. */
-  prune(now: string): Promise<number>;
+  /**
+   * Stores `jwk` as the newest key (it signs from now on) and retires every key not yet retired,
+   * verifying until `verifyUntil` when given (a leaked key: now), else as long as tokens live.
+   */
+  rotate(jwk: JWK, verifyUntil?: string): Promise<void>;
+  /** Deletes the retired keys that no longer verify: verifyUntil at or before `now`, or none and retired at or before `retiredBefore`. Answers how many. */
+  prune(now: string, retiredBefore: string): Promise<number>;
 }
 
 /** The accounts stores, as RelayStore and a transaction offer them. */

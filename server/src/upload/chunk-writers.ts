@@ -5,6 +5,8 @@ import type { ByteRange } from './byte-ranges.js';
 /** A chunk being received: its range, its claim, and the connection it comes over, to tell a live writer from a dead one. */
 export interface ChunkWriter {
   readonly key: string;
+  readonly uploadId: string;
+  readonly index: number;
   readonly range: ByteRange;
   readonly body: Readable;
   bytesRead: number;
@@ -40,8 +42,8 @@ const WATCH_MS = 500;
  * Two layers. This relay's writers are checked here first, synchronously, so a silent one is
  * dropped at once (as before there were several relays). Then the range is claimed in the store
  * (ChunkClaimsStore), where a claim of another relay may clash; such a claim that went stale is
- * removed by the store, and its holder's watchdog, touching its claims every WATCH_MS, finds it
- * gone and drops its writer. While any chunk is arriving, the watchdog notes which connections moved.
+ * marked superseded by the store, and its holder's watchdog, touching its claims every WATCH_MS,
+ * learns so and drops its writer; a claim the store lost is put back. While any chunk is arriving, the watchdog notes which connections moved.
  */
 export class ChunkWriters {
   private readonly inFlight = new Map<string, ChunkWriter[]>();
@@ -66,7 +68,7 @@ export class ChunkWriters {
       return undefined;
     }
     // Held here before the store is asked, so a second request of this relay meanwhile clashes here.
-    const writer: ChunkWriter = { key, range: [start, end], body, bytesRead: bytesReadOf(body), movedAt: performance.now(), movedSinceTouch: false };
+    const writer: ChunkWriter = { key, uploadId, index, range: [start, end], body, bytesRead: bytesReadOf(body), movedAt: performance.now(), movedSinceTouch: false };
     writing.push(writer);
     this.inFlight.set(key, writing);
     let claim: string | undefined;
@@ -132,20 +134,32 @@ export class ChunkWriters {
     this.watchdog.unref();
   }
 
-  /** Tells the store which claims moved, and drops the writers whose claim another relay removed as stale. */
+  /**
+   * Tells the store which claims moved, drops the writers whose claim another relay marked
+   * superseded, and restores the claims the store lost (the database's claims table emptied by its
+   * crash recovery or a failover), so healthy connections go on.
+   */
   private async touchClaims(): Promise<void> {
     if (this.touching) return;
     const writers = [...this.inFlight.values()].flat().filter((w) => w.claim !== undefined);
     if (writers.length === 0) return;
     this.touching = true;
+    const moved = writers.filter((w) => w.movedSinceTouch);
+    for (const writer of moved) writer.movedSinceTouch = false;
     try {
-      const moved = writers.filter((w) => w.movedSinceTouch);
-      for (const writer of moved) writer.movedSinceTouch = false;
-      const held = await this.options.claims.touch(moved.map((w) => w.claim!), writers.map((w) => w.claim!));
-      // A writer released meanwhile is done: its claim's absence says nothing.
-      for (const writer of writers) if (!held.has(writer.claim!) && this.isWriting(writer)) this.drop(writer);
+      const { superseded, missing } = await this.options.claims.touch(moved.map((w) => w.claim!), writers.map((w) => w.claim!));
+      // A writer released meanwhile is done: what the store says of its claim no longer matters.
+      for (const writer of writers) if (superseded.has(writer.claim!) && this.isWriting(writer)) this.drop(writer);
+      const lost = writers.filter((w) => missing.has(w.claim!) && this.isWriting(w));
+      if (lost.length > 0) {
+        await this.options.claims.restore(lost.map((w) => ({ id: w.claim!, uploadId: w.uploadId, index: w.index, range: w.range, holder: this.options.holder })));
+        // Released while being restored: its release may have run first, so it goes again.
+        for (const writer of lost) if (!this.isWriting(writer)) await this.options.claims.release(writer.claim!);
+      }
     } catch {
-      // The store did not answer: nothing is known, nothing is dropped; the next tick asks again.
+      // The store did not answer: nothing is known, nothing is dropped; the movement seen is told
+      // at the next tick.
+      for (const writer of moved) writer.movedSinceTouch = true;
     } finally {
       this.touching = false;
     }

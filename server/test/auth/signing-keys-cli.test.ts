@@ -28,13 +28,13 @@ describe('relaypacs-relay keys', () => {
   });
   const keys = async (args: string[]) => {
     const [stdout, stderr] = [sink(), sink()];
-    const code = await runKeysCommand(args, { store: temp.store, longestTokenSeconds: 86_400, stdout, stderr });
+    const code = await runKeysCommand(args, { store: temp.store, stdout, stderr });
     return { code, stdout: stdout.text(), stderr: stderr.text() };
   };
   const principal = { userId: 1, username: 'dana', role: 'radiographer' as const, sessionId: 's-1' };
 
-  it('lists the keys without key material, rotates with the old key verifying a day and 5 minutes more, and audits it', async () => {
-    const ring = await SigningKeyRing.open(temp.store.signingKeys);
+  it('lists the keys without key material, rotates with the old key verifying as long as the relay\'s tokens live, and audits it', async () => {
+    const ring = await SigningKeyRing.open(temp.store.signingKeys, { longestTokenSeconds: 86_400 });
     const tokens = new TokenService({ keys: ring, issuer: 'relaypacs-test', accessTokenSeconds: 600 });
     const before = await tokens.issueAccessToken(principal);
     const listed = await keys(['list']);
@@ -44,12 +44,12 @@ describe('relaypacs-relay keys', () => {
     const [stored] = await temp.store.signingKeys.all();
     expect(listed.stdout).not.toContain(stored!.jwk.d);
 
-    const started = Date.now();
     const rotated = await keys(['rotate']);
     expect(rotated.code).toBe(0);
-    expect(rotated.stdout).toMatch(/^new signing key \S+; the previous one verifies for 86700 s more\n$/);
+    expect(rotated.stdout).toMatch(/^new signing key \S+; the previous one verifies the tokens it signed until they expire\n$/);
     const [newest, retired] = await temp.store.signingKeys.all();
-    expect(Date.parse(retired!.verifyUntil!) - started).toBeGreaterThanOrEqual(86_700_000 - 1000);
+    expect(retired).toHaveProperty('retiredAt');
+    expect(retired).not.toHaveProperty('verifyUntil');
     expect(newest).not.toHaveProperty('retiredAt');
     await ring.reload();
     expect(await tokens.verifyAccessToken(before.token)).toMatchObject({ userId: 1 });
@@ -61,7 +61,7 @@ describe('relaypacs-relay keys', () => {
   });
 
   it('ends the old key at once with --verify-for 0, even for tokens verified before, and deletes it', async () => {
-    const ring = await SigningKeyRing.open(temp.store.signingKeys);
+    const ring = await SigningKeyRing.open(temp.store.signingKeys, { longestTokenSeconds: 86_400 });
     const tokens = new TokenService({ keys: ring, issuer: 'relaypacs-test', accessTokenSeconds: 600 });
     const leaked = await tokens.issueAccessToken(principal);
     expect(await tokens.verifyAccessToken(leaked.token)).toMatchObject({ userId: 1 }); // now remembered

@@ -9,7 +9,7 @@ let temp: TempSqliteStore;
 let keys: SigningKeyRing;
 beforeAll(async () => {
   temp = await openTempSqliteStore();
-  keys = await SigningKeyRing.open(temp.store.signingKeys);
+  keys = await SigningKeyRing.open(temp.store.signingKeys, { longestTokenSeconds: 600 });
 });
 afterAll(async () => {
   await temp.dispose();
@@ -59,7 +59,8 @@ describe('signing keys: a ring shared by the relays, rotated without signing any
   it('signs with the newest key after a rotation, and verifies tokens of the retired key until its verifyUntil, on every relay', async () => {
     const clock = { now: Date.parse('2026-12-01T10:00:00Z') };
     const now = () => new Date(clock.now);
-    const [ringA, ringB] = [await SigningKeyRing.open(own.store.signingKeys, now), await SigningKeyRing.open(own.store.signingKeys, now)];
+    const ringOptions = { now, longestTokenSeconds: 600 };
+    const [ringA, ringB] = [await SigningKeyRing.open(own.store.signingKeys, ringOptions), await SigningKeyRing.open(own.store.signingKeys, ringOptions)];
     expect(ringA.kids()).toEqual(ringB.kids()); // relays starting together share the first key
     const [relayA, relayB] = [ringA, ringB].map((ring) => new TokenService({ keys: ring, issuer: 'relaypacs-test', accessTokenSeconds: 600, now }));
     const before = await relayA!.issueAccessToken(principal);
@@ -83,13 +84,43 @@ describe('signing keys: a ring shared by the relays, rotated without signing any
     const lateIssuer = new TokenService({ keys: { signing: () => ({ kid: oldKid!, privateKey: (ringB as unknown as { keys: { privateKey: never }[] }).keys[1]!.privateKey }), verificationKey: async () => undefined, verifies: () => false }, issuer: 'relaypacs-test', accessTokenSeconds: 600, now });
     const signedWithRetired = await lateIssuer.issueAccessToken(principal);
     await expect(relayB!.verifyAccessToken(signedWithRetired.token)).rejects.toMatchObject({ code: 'AUTH_TOKEN_INVALID' });
-    expect(await own.store.signingKeys.prune(now().toISOString())).toBe(1);
-    await ringB.reload();
+    await ringB.reload(); // and prunes it
+    expect(await own.store.signingKeys.all()).toHaveLength(1);
     expect(ringB.kids()).toEqual([ringA.kids()[0]]);
   });
 
+  it('verifies with a key retired without a verifyUntil of its own for the longest token life + 5 minutes, then not', async () => {
+    const clock = { now: Date.now() }; // the store stamps the retirement with its own clock: the real one
+    const now = () => new Date(clock.now);
+    const ring = await SigningKeyRing.open(own.store.signingKeys, { now, longestTokenSeconds: 600 });
+    const tokens = new TokenService({ keys: ring, issuer: 'relaypacs-test', accessTokenSeconds: 600, now });
+    const oldKid = ring.kids()[0]!;
+    await own.store.signingKeys.rotate(await newSigningJwk());
+    await ring.reload();
+    clock.now += (600 + 300 - 1) * 1000;
+    expect(ring.verifies(oldKid)).toBe(true);
+    clock.now += 2000;
+    expect(ring.verifies(oldKid)).toBe(false);
+    await ring.reload(); // pruned
+    expect(ring.kids()).toHaveLength(1);
+    expect((await tokens.issueAccessToken(principal)).token).toBeTruthy();
+  });
+
+  it('has requests with a new kid wait for a reload under way rather than refuse them', async () => {
+    const ring = await SigningKeyRing.open(own.store.signingKeys, { longestTokenSeconds: 600 });
+    const tokens = new TokenService({ keys: ring, issuer: 'relaypacs-test', accessTokenSeconds: 600 });
+    const other = await SigningKeyRing.open(own.store.signingKeys, { longestTokenSeconds: 600 });
+    await own.store.signingKeys.rotate(await newSigningJwk());
+    await other.reload();
+    const signer = new TokenService({ keys: other, issuer: 'relaypacs-test', accessTokenSeconds: 600 });
+    // A burst of tokens signed with the new key reaches a relay that has not reloaded: all verify.
+    const burst = await Promise.all(Array.from({ length: 8 }, (_, i) => signer.issueAccessToken({ ...principal, sessionId: `s-${i}` })));
+    const verified = await Promise.all(burst.map((t) => tokens.verifyAccessToken(t.token)));
+    expect(verified.map((v) => v.sessionId)).toEqual(burst.map((_, i) => `s-${i}`));
+  });
+
   it('refuses a token naming a kid no relay has, or none, without a reload per token', async () => {
-    const ring = await SigningKeyRing.open(own.store.signingKeys);
+    const ring = await SigningKeyRing.open(own.store.signingKeys, { longestTokenSeconds: 600 });
     const reloads = { count: 0 };
     const reload = ring.reload.bind(ring);
     ring.reload = async () => {

@@ -27,6 +27,7 @@ export function describeAccountsStoreContract(backend: string, open: StoreFactor
     });
     const now = () => clock.now().toISOString();
     const after = (ms: number) => new Date(clock.now().getTime() + ms).toISOString();
+    const before = (ms: number) => new Date(clock.now().getTime() - ms).toISOString();
 
     describe('users', () => {
       it('creates, finds by id and by name without regard to case, and lists by name', async () => {
@@ -227,32 +228,36 @@ export function describeAccountsStoreContract(backend: string, open: StoreFactor
         expect(await store.signingKeys.addFirst(await newKey())).toBe(false);
       });
 
-      it('rotates: the new key first and not retired, the others retired until verifyUntil, then pruned', async () => {
+      it('rotates: the new key first and not retired, the others retired, verifying until their own verifyUntil or as tokens live, then pruned', async () => {
         const first = await newKey();
         await store.signingKeys.addFirst(first);
         clock.advance(1000);
         const second = await newKey();
-        await store.signingKeys.rotate(second, after(3600 * 1000));
-        const usable = await store.signingKeys.usable(now());
+        await store.signingKeys.rotate(second); // no verifyUntil of its own: the relays judge
+        const retiredAt = now();
+        const usable = await store.signingKeys.usable(now(), before(3600 * 1000));
         expect(usable.map((k) => k.jwk)).toEqual([second, first]);
         expect(usable[0]).not.toHaveProperty('retiredAt');
-        expect(usable[1]).toMatchObject({ retiredAt: now(), verifyUntil: after(3600 * 1000) });
-        // A second rotation retires only the key that was signing; the first keeps its own verifyUntil.
+        expect(usable[1]).toMatchObject({ retiredAt });
+        expect(usable[1]).not.toHaveProperty('verifyUntil');
+        // A second rotation, for a leaked key: it retires only the key that was signing, until 10 minutes from now.
+        clock.advance(1000);
         const third = await newKey();
-        await store.signingKeys.rotate(third, after(7200 * 1000));
-        expect((await store.signingKeys.usable(now())).map((k) => [k.jwk, k.verifyUntil])).toEqual([[third, undefined], [second, after(7200 * 1000)], [first, after(3600 * 1000)]]);
+        await store.signingKeys.rotate(third, after(600 * 1000));
+        expect((await store.signingKeys.usable(now(), before(3600 * 1000))).map((k) => [k.jwk, k.verifyUntil])).toEqual([[third, undefined], [second, after(600 * 1000)], [first, undefined]]);
+        // An hour on: the first key (retired without a verifyUntil, tokens live an hour) no longer verifies; the second's time is up too.
         clock.advance(3600 * 1000);
-        expect((await store.signingKeys.usable(now())).map((k) => k.jwk)).toEqual([third, second]);
-        expect(await store.signingKeys.prune(now())).toBe(1);
-        expect((await store.signingKeys.all()).map((k) => k.jwk)).toEqual([third, second]);
-        expect(await store.signingKeys.prune(now())).toBe(0);
+        expect((await store.signingKeys.usable(now(), before(3600 * 1000))).map((k) => k.jwk)).toEqual([third]);
+        expect(await store.signingKeys.prune(now(), before(3600 * 1000))).toBe(2);
+        expect((await store.signingKeys.all()).map((k) => k.jwk)).toEqual([third]);
+        expect(await store.signingKeys.prune(now(), before(3600 * 1000))).toBe(0);
       });
 
       it('gives relays starting together one signing key', async () => {
-        const rings = await Promise.all([SigningKeyRing.open(store.signingKeys, clock.now), SigningKeyRing.open(store.signingKeys, clock.now)]);
+        const rings = await Promise.all([SigningKeyRing.open(store.signingKeys, { now: clock.now, longestTokenSeconds: 3600 }), SigningKeyRing.open(store.signingKeys, { now: clock.now, longestTokenSeconds: 3600 })]);
         expect(rings[0].kids()).toEqual(rings[1].kids());
         expect(rings[0].kids()).toHaveLength(1);
-        expect((await SigningKeyRing.open(store.signingKeys, clock.now)).kids()).toEqual(rings[0].kids());
+        expect((await SigningKeyRing.open(store.signingKeys, { now: clock.now, longestTokenSeconds: 3600 })).kids()).toEqual(rings[0].kids());
       });
     });
   });

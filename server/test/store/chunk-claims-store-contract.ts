@@ -34,20 +34,37 @@ export function describeChunkClaimsStoreContract(backend: string, open: StoreFac
       expect(await claims.claim('u1', 0, [0, 100], 'relay-b', LONG_MS)).toBeTypeOf('string');
     });
 
-    it('keeps a claim whose holder touches it, and hands a silent one over: refused once, removed, then free', async () => {
+    it('keeps a claim whose holder touches it, and hands a silent one over: refused once, marked superseded, then free', async () => {
       const moving = (await claims.claim('u1', 0, [0, 100], 'relay-a', STALE_MS))!;
       const silent = (await claims.claim('u1', 0, [100, 200], 'relay-a', STALE_MS))!;
+      const none = { superseded: new Set(), missing: new Set() };
       for (let beat = 0; beat < 4; beat++) {
         await sleep(STALE_MS / 2);
-        expect(await claims.touch([moving], [moving, silent])).toEqual(new Set([moving, silent]));
+        expect(await claims.touch([moving], [moving, silent])).toEqual(none);
       }
-      // The silent claim is now stale: the clashing claim is refused but removes it...
+      // The silent claim is now stale: the clashing claim is refused but marks it superseded...
       expect(await claims.claim('u1', 0, [0, 200], 'relay-b', STALE_MS)).toBeUndefined();
-      expect(await claims.touch([moving], [moving, silent])).toEqual(new Set([moving]));
-      // ...so the retry of just its range goes through; the moving one still holds.
-      expect(await claims.claim('u1', 0, [100, 200], 'relay-b', STALE_MS)).toBeTypeOf('string');
+      expect(await claims.touch([moving], [moving, silent])).toEqual({ superseded: new Set([silent]), missing: new Set() });
+      // ...so the retry of just its range goes through, before its holder released it; the moving one still holds.
+      const retry = await claims.claim('u1', 0, [100, 200], 'relay-b', STALE_MS);
+      expect(retry).toBeTypeOf('string');
       expect(await claims.claim('u1', 0, [0, 100], 'relay-b', STALE_MS)).toBeUndefined();
-      expect(await claims.touch([], [moving])).toEqual(new Set([moving]));
+      await claims.release(silent);
+      expect(await claims.touch([], [moving, retry!])).toEqual(none);
+    });
+
+    it('tells a holder which of its claims the store lost, and takes them back as they were', async () => {
+      const first = (await claims.claim('u1', 0, [0, 100], 'relay-a', LONG_MS))!;
+      const second = (await claims.claim('u1', 1, [0, 100], 'relay-a', LONG_MS))!;
+      await sleep(20);
+      expect(await claims.prune(10)).toBe(2); // as a database's crash recovery empties the table
+      expect(await claims.touch([first], [first, second])).toEqual({ superseded: new Set(), missing: new Set([first, second]) });
+      await claims.restore([{ id: first, uploadId: 'u1', index: 0, range: [0, 100], holder: 'relay-a' }]);
+      await claims.restore([{ id: first, uploadId: 'u1', index: 0, range: [0, 100], holder: 'relay-a' }]); // twice: once
+      expect(await claims.touch([], [first, second])).toEqual({ superseded: new Set(), missing: new Set([second]) });
+      expect(await claims.claim('u1', 0, [50, 60], 'relay-b', LONG_MS)).toBeUndefined();
+      await claims.release(first);
+      expect(await claims.claim('u1', 0, [50, 60], 'relay-b', LONG_MS)).toBeTypeOf('string');
     });
 
     it('lets exactly one of several relays claiming one range at once have it', async () => {
@@ -62,7 +79,7 @@ export function describeChunkClaimsStoreContract(backend: string, open: StoreFac
       await sleep(STALE_MS + 50); // timers may fire a little early by the store's clock
       const live = (await claims.claim('u1', 1, [0, 100], 'relay-a', LONG_MS))!;
       expect(await claims.prune(STALE_MS)).toBe(1);
-      expect(await claims.touch([], [left, live])).toEqual(new Set([live]));
+      expect((await claims.touch([], [left, live])).missing).toEqual(new Set([left]));
       expect(await claims.prune(STALE_MS)).toBe(0);
     });
   });

@@ -5,6 +5,7 @@ import { PostgresServer } from '@relaypacs/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LoginRateLimiter } from '../../src/auth/login-rate-limiter.js';
+import { newSigningJwk, SigningKeyRing } from '../../src/auth/signing-keys.js';
 import { RefreshTokenService } from '../../src/auth/refresh-token-service.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/postgres-migrations.js';
 import { openPostgresRelayStore, type PostgresRelayStore } from '../../src/store/postgres/postgres-relay-store.js';
@@ -249,6 +250,34 @@ describe('PostgreSQL: relays sharing one server', () => {
       expect(await one.deliveries.itemsOf('claimed')).toMatchObject([{ destination: 'pacs', index: 0, state: 'queued', attempts: 5 }]);
     });
 
+    it('tells the other relay of each topic with its payload, not the sender, and not a listener that left', async () => {
+      const heard: Record<string, string[]> = { deliveries: [], events: [], keys: [], own: [], gone: [] };
+      const off = [
+        other.signals.listen('deliveries', (payload) => heard.deliveries!.push(payload)),
+        other.signals.listen('events', (payload) => heard.events!.push(payload)),
+        other.signals.listen('keys', (payload) => heard.keys!.push(payload)),
+        other.signals.listen('keys', () => {
+          throw new Error('a broken listener does not keep the signal from the others');
+        }),
+        one.signals.listen('deliveries', (payload) => heard.own!.push(payload)),
+      ];
+      const leaving = other.signals.listen('events', (payload) => heard.gone!.push(payload));
+      try {
+        await notifyUntilHeard(one.signals, 'deliveries', '["pacs"]', heard.deliveries!);
+        await notifyUntilHeard(one.signals, 'keys', '', heard.keys!);
+        leaving();
+        await notifyUntilHeard(one.signals, 'events', '', heard.events!);
+        expect(heard.deliveries!.every((payload) => payload === '["pacs"]')).toBe(true);
+        expect(heard.own).toEqual([]);
+        expect(heard.gone!.length).toBeLessThan(heard.events!.length + 1);
+        const before = heard.gone!.length;
+        await notifyUntilHeard(one.signals, 'events', 'after', heard.events!);
+        expect(heard.gone!.length).toBe(before);
+      } finally {
+        for (const unlisten of off) unlisten();
+      }
+    });
+
     it('tells one relay what the other signals, and after its listening session was cut, says it may have missed some, then hears again', async () => {
       const heard: string[] = [];
       const unlisten = other.signals.listen('deliveries', (payload) => heard.push(payload));
@@ -257,11 +286,28 @@ describe('PostgreSQL: relays sharing one server', () => {
         // The server ends the listening session (a restart, a failover, an administrator).
         const ended = await asSuperuserOn(database.url, (client) => client.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
           WHERE application_name = 'relaypacs-relay-listen' AND datname = current_database()`));
-        expect(ended.rowCount).toBe(1); // a session only on the relay that listens
+        expect(ended.rowCount).toBe(2); // one per relay that listens (both have, by now)
         await vi.waitFor(() => expect(heard).toContain(''), { timeout: 10_000, interval: 50 });
         await notifyUntilHeard(one.signals, 'deliveries', '["after"]', heard);
       } finally {
         unlisten();
+      }
+    });
+
+    it('has every relay sign with the new key as soon as a rotation is announced', async () => {
+      const ring = await SigningKeyRing.open(other.signingKeys, { longestTokenSeconds: 600, signals: other.signals });
+      ring.start();
+      try {
+        const before = ring.kids()[0];
+        // What `relaypacs-relay keys rotate` does, here through the first relay's store.
+        await one.signingKeys.rotate(await newSigningJwk());
+        await vi.waitFor(async () => {
+          await one.signals.notify('keys', '');
+          expect(ring.kids()[0]).not.toBe(before);
+        }, { timeout: 10_000, interval: 200 });
+        expect(ring.kids()[1]).toBe(before);
+      } finally {
+        ring.stop();
       }
     });
 

@@ -94,4 +94,20 @@ describe('ChunkWriters', () => {
     expect(await relayB.reserve('u', 0, [100, 200], body())).toBeDefined();
     expect(await relayB.reserve('u', 0, [0, 100], body())).toBeUndefined();
   });
+
+  it('keeps writing when the store lost the claims (a database restarted), and puts them back', async () => {
+    const claims = new ProcessChunkClaims();
+    const relayA = writersOf({ staleWriterMs: 60_000, holder: 'relay-a' }, claims);
+    const relayB = writersOf({ staleWriterMs: 60_000, holder: 'relay-b' }, claims);
+    const socket = { bytesRead: 0 };
+    const live = body(socket);
+    const writer = await relayA.reserve('u', 0, [0, 100], live);
+    await sleep(20);
+    expect(await claims.prune(10)).toBe(1); // the claims table emptied
+    expect(await relayB.reserve('u', 0, [0, 100], body())).toBeDefined(); // nothing there for now
+    socket.bytesRead = 10;
+    await sleep(700); // relay A's watchdog: the claim is missing, not superseded
+    expect(live.destroyed).toBe(false);
+    expect(await claims.touch([], [writer!.claim!])).toEqual({ superseded: new Set(), missing: new Set() }); // restored
+  });
 });

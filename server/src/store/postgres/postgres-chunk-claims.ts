@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ChunkClaimsStore } from '../chunk-claims-store.js';
+import type { ChunkClaimsStore, HeldClaim } from '../chunk-claims-store.js';
 import { CHUNK_CLAIMS_NAMESPACE, type Db } from './postgres-db.js';
 
 /**
@@ -15,24 +15,41 @@ export class PostgresChunkClaims implements ChunkClaimsStore {
       // Claims of one instance one at a time, across relays: without it two overlapping claims
       // could each find no clash and both be written. (Two instances whose hashes collide only wait.)
       await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CHUNK_CLAIMS_NAMESPACE, `${uploadId}/${index}`]);
-      // One statement: the stale clashing claims go, and the new claim is written only if nothing
-      // clashed, stale or not (the DELETE's rows are still in the statement's snapshot).
+      // One statement: the stale clashing claims are marked superseded, and the new claim is
+      // written only if nothing live clashed, stale or not (the UPDATE's rows are still as they were
+      // in the statement's snapshot).
       const { rows } = await db.query<{ id: string }>(`WITH stale AS (
-          DELETE FROM chunk_claims WHERE upload_id = $2 AND idx = $3 AND byte_start < $5 AND byte_end > $4
+          UPDATE chunk_claims SET superseded = true
+          WHERE upload_id = $2 AND idx = $3 AND byte_start < $5 AND byte_end > $4 AND NOT superseded
             AND moved_at < clock_timestamp() - make_interval(secs => $7::double precision / 1000))
         INSERT INTO chunk_claims (id, upload_id, idx, byte_start, byte_end, holder, moved_at)
           SELECT $1, $2, $3, $4, $5, $6, clock_timestamp()
-          WHERE NOT EXISTS (SELECT 1 FROM chunk_claims WHERE upload_id = $2 AND idx = $3 AND byte_start < $5 AND byte_end > $4)
+          WHERE NOT EXISTS (SELECT 1 FROM chunk_claims WHERE upload_id = $2 AND idx = $3 AND byte_start < $5 AND byte_end > $4 AND NOT superseded)
         RETURNING id`, [randomUUID(), uploadId, index, start, end, holder, staleMs]);
       return rows[0]?.id;
     });
   }
 
-  async touch(moved: readonly string[], held: readonly string[]): Promise<Set<string>> {
-    const { rows } = await this.db.query<{ id: string }>(`WITH moved AS (
+  async touch(moved: readonly string[], held: readonly string[]): Promise<{ superseded: Set<string>; missing: Set<string> }> {
+    const { rows } = await this.db.query<{ id: string; superseded: boolean }>(`WITH moved AS (
         UPDATE chunk_claims SET moved_at = clock_timestamp() WHERE id = ANY($1::text[]))
-      SELECT id FROM chunk_claims WHERE id = ANY($2::text[])`, [moved, held]);
-    return new Set(rows.map((row) => row.id));
+      SELECT id, superseded FROM chunk_claims WHERE id = ANY($2::text[])`, [moved, held]);
+    const found = new Map(rows.map((row) => [row.id, row.superseded]));
+    return {
+      superseded: new Set(held.filter((id) => found.get(id) === true)),
+      missing: new Set(held.filter((id) => !found.has(id))),
+    };
+  }
+
+  async restore(claims: readonly HeldClaim[]): Promise<void> {
+    if (claims.length === 0) return;
+    await this.db.query(`INSERT INTO chunk_claims (id, upload_id, idx, byte_start, byte_end, holder, moved_at)
+      SELECT id, upload_id, idx, byte_start, byte_end, holder, clock_timestamp()
+      FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::text[]) AS c(id, upload_id, idx, byte_start, byte_end, holder)
+      ON CONFLICT (id) DO NOTHING`, [
+      claims.map((c) => c.id), claims.map((c) => c.uploadId), claims.map((c) => c.index),
+      claims.map((c) => c.range[0]), claims.map((c) => c.range[1]), claims.map((c) => c.holder),
+    ]);
   }
 
   async release(id: string): Promise<void> {

@@ -189,7 +189,8 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     byte_start bigint NOT NULL,
     byte_end bigint NOT NULL,
     holder text NOT NULL,
-    moved_at timestamptz NOT NULL
+    moved_at timestamptz NOT NULL,
+    superseded boolean NOT NULL DEFAULT false
   );
   CREATE INDEX chunk_claims_instance ON chunk_claims(upload_id, idx);
   `,

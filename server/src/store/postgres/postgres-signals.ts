@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { Client } from 'pg';
-import { dispatch, type SignalsStore, type SignalTopic } from '../signals-store.js';
+import type { SignalsStore, SignalTopic } from '../signals-store.js';
 import type { Db } from './postgres-db.js';
 
-const TOPICS: readonly SignalTopic[] = ['deliveries', 'events'];
+const TOPICS: readonly SignalTopic[] = ['deliveries', 'events', 'keys'];
 /** The channel of a topic: fixed identifiers, never built from input. */
 const channelOf = (topic: SignalTopic): string => `relaypacs_${topic}`;
 const RETRY_FIRST_MS = 500;
@@ -13,7 +14,8 @@ const RETRY_MAX_MS = 30_000;
  * statement commits); LISTEN needs a session of its own, held open: one connection per relay,
  * opened at the first listen, opened again (500 ms, doubling to 30 s) whenever it is lost. While it
  * is down nothing is heard; once back every handler is called with '' (what happened meanwhile is
- * unknown), and the listeners' polling covered the gap.
+ * unknown), and the listeners' polling covered the gap. A notification carries its sender
+ * (`SENDER PAYLOAD`), so a relay skips its own.
  */
 export class PostgresSignals implements SignalsStore {
   private readonly handlers = new Map<SignalTopic, Set<(payload: string) => void>>();
@@ -26,6 +28,8 @@ export class PostgresSignals implements SignalsStore {
   private closed = false;
   /** Whether a session was lost (or never opened): the next one to open says so to the handlers. */
   private missed = false;
+  /** This store's name on the channels. */
+  private readonly sender = randomUUID();
 
   constructor(private readonly db: Db, private readonly newClient: () => Client) {}
 
@@ -42,7 +46,7 @@ export class PostgresSignals implements SignalsStore {
     try {
       do {
         this.sending.set(key, false);
-        await this.db.query('SELECT pg_notify($1, $2)', [channelOf(topic), payload]).catch(() => {
+        await this.db.query('SELECT pg_notify($1, $2)', [channelOf(topic), `${this.sender} ${payload}`]).catch(() => {
           // A signal lost: the listeners poll.
         });
       } while (this.sending.get(key) && !this.closed);
@@ -76,7 +80,10 @@ export class PostgresSignals implements SignalsStore {
     client.on('end', () => this.lost(client));
     client.on('notification', (message) => {
       const topic = TOPICS.find((t) => channelOf(t) === message.channel);
-      if (topic) dispatch([...(this.handlers.get(topic) ?? [])], message.payload ?? '');
+      const text = message.payload ?? '';
+      const space = text.indexOf(' ');
+      if (!topic || space < 0 || text.slice(0, space) === this.sender) return;
+      dispatch([...(this.handlers.get(topic) ?? [])], text.slice(space + 1));
     });
     void (async () => {
       try {
@@ -109,5 +116,16 @@ export class PostgresSignals implements SignalsStore {
     }, this.retryMs);
     this.retry.unref();
     this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+  }
+}
+
+/** Calls each handler; one that throws does not keep the signal from the others. */
+function dispatch(handlers: Iterable<(payload: string) => void>, payload: string): void {
+  for (const handler of handlers) {
+    try {
+      handler(payload);
+    } catch {
+      // A handler's failure is its own to report: a signal is a hint.
+    }
   }
 }

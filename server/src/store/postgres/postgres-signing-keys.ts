@@ -16,9 +16,9 @@ const COLUMNS = 'id, jwk, created_at, retired_at, verify_until';
 export class PostgresSigningKeys implements SigningKeysStore {
   constructor(private readonly db: Db, private readonly now: () => Date) {}
 
-  async usable(now: string): Promise<StoredSigningKey[]> {
+  async usable(now: string, retiredSince: string): Promise<StoredSigningKey[]> {
     const { rows } = await this.db.query<KeyRow>(`SELECT ${COLUMNS} FROM jwt_signing_keys
-      WHERE retired_at IS NULL OR verify_until > $1 ORDER BY id DESC`, [now]);
+      WHERE retired_at IS NULL OR verify_until > $1 OR (verify_until IS NULL AND retired_at > $2) ORDER BY id DESC`, [now, retiredSince]);
     return rows.map(toKey);
   }
 
@@ -37,17 +37,18 @@ export class PostgresSigningKeys implements SigningKeysStore {
     });
   }
 
-  async rotate(jwk: JWK, verifyUntil: string): Promise<void> {
+  async rotate(jwk: JWK, verifyUntil?: string): Promise<void> {
     const now = this.now().toISOString();
     await this.db.atomic(async (db) => {
       await db.query('SELECT pg_advisory_xact_lock($1, $2)', SIGNING_KEYS_LOCK);
-      await db.query('UPDATE jwt_signing_keys SET retired_at = $1, verify_until = $2 WHERE retired_at IS NULL', [now, verifyUntil]);
+      await db.query('UPDATE jwt_signing_keys SET retired_at = $1, verify_until = $2 WHERE retired_at IS NULL', [now, verifyUntil ?? null]);
       await db.query('INSERT INTO jwt_signing_keys (jwk, created_at) VALUES ($1, $2)', [JSON.stringify(jwk), now]);
     });
   }
 
-  async prune(now: string): Promise<number> {
-    const { rowCount } = await this.db.query('DELETE FROM jwt_signing_keys WHERE retired_at IS NOT NULL AND verify_until <= $1', [now]);
+  async prune(now: string, retiredBefore: string): Promise<number> {
+    const { rowCount } = await this.db.query(`DELETE FROM jwt_signing_keys
+      WHERE retired_at IS NOT NULL AND (verify_until <= $1 OR (verify_until IS NULL AND retired_at <= $2))`, [now, retiredBefore]);
     return rowCount ?? 0;
   }
 }

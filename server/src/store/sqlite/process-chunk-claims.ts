@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ChunkClaimsStore } from '../chunk-claims-store.js';
+import type { ChunkClaimsStore, HeldClaim } from '../chunk-claims-store.js';
 
 interface Claim {
   id: string;
@@ -7,6 +7,7 @@ interface Claim {
   start: number;
   end: number;
   movedAt: number;
+  superseded: boolean;
 }
 
 /**
@@ -19,27 +20,33 @@ export class ProcessChunkClaims implements ChunkClaimsStore {
 
   async claim(uploadId: string, index: number, [start, end]: readonly [number, number], _holder: string, staleMs: number): Promise<string | undefined> {
     const key = `${uploadId}/${index}`;
-    const claims = this.byInstance.get(key) ?? [];
-    const clashing = claims.filter((c) => start < c.end && c.start < end);
+    const clashing = (this.byInstance.get(key) ?? []).filter((c) => !c.superseded && start < c.end && c.start < end);
     if (clashing.length > 0) {
       const staleBefore = performance.now() - staleMs;
-      for (const stale of clashing.filter((c) => c.movedAt < staleBefore)) this.remove(stale);
+      for (const stale of clashing.filter((c) => c.movedAt < staleBefore)) stale.superseded = true;
       return undefined;
     }
-    const claim: Claim = { id: randomUUID(), key, start, end, movedAt: performance.now() };
-    claims.push(claim);
-    this.byInstance.set(key, claims);
-    this.byId.set(claim.id, claim);
-    return claim.id;
+    const id = randomUUID();
+    this.add({ id, key, start, end, movedAt: performance.now(), superseded: false });
+    return id;
   }
 
-  async touch(moved: readonly string[], held: readonly string[]): Promise<Set<string>> {
+  async touch(moved: readonly string[], held: readonly string[]): Promise<{ superseded: Set<string>; missing: Set<string> }> {
     const now = performance.now();
     for (const id of moved) {
       const claim = this.byId.get(id);
       if (claim) claim.movedAt = now;
     }
-    return new Set(held.filter((id) => this.byId.has(id)));
+    return {
+      superseded: new Set(held.filter((id) => this.byId.get(id)?.superseded === true)),
+      missing: new Set(held.filter((id) => !this.byId.has(id))),
+    };
+  }
+
+  async restore(claims: readonly HeldClaim[]): Promise<void> {
+    for (const { id, uploadId, index, range: [start, end] } of claims) {
+      if (!this.byId.has(id)) this.add({ id, key: `${uploadId}/${index}`, start, end, movedAt: performance.now(), superseded: false });
+    }
   }
 
   async release(id: string): Promise<void> {
@@ -52,6 +59,11 @@ export class ProcessChunkClaims implements ChunkClaimsStore {
     const old = [...this.byId.values()].filter((c) => c.movedAt < before);
     for (const claim of old) this.remove(claim);
     return old.length;
+  }
+
+  private add(claim: Claim): void {
+    this.byInstance.set(claim.key, [...(this.byInstance.get(claim.key) ?? []), claim]);
+    this.byId.set(claim.id, claim);
   }
 
   private remove(claim: Claim): void {

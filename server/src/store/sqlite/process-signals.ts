@@ -1,19 +1,16 @@
-import { dispatch, type SignalsStore, type SignalTopic } from '../signals-store.js';
+import type { SignalsStore, SignalTopic } from '../signals-store.js';
 
-/** SignalsStore for one process: a SQLite database has one relay, so its signals go no further. */
+/**
+ * SignalsStore of a SQLite database: it has one relay, which acts on its own changes directly, so
+ * there is nobody to tell. (A command-line tool on the same file, such as `keys rotate`, is heard at
+ * the relay's next poll.)
+ */
 export class ProcessSignals implements SignalsStore {
-  private readonly handlers = new Map<SignalTopic, Set<(payload: string) => void>>();
-
-  async notify(topic: SignalTopic, payload: string): Promise<void> {
-    // Delivered after the caller's turn, as a database's notification would be.
-    const handlers = [...(this.handlers.get(topic) ?? [])];
-    if (handlers.length > 0) queueMicrotask(() => dispatch(handlers, payload));
+  async notify(_topic: SignalTopic, _payload: string): Promise<void> {
+    // Nobody else to tell.
   }
 
-  listen(topic: SignalTopic, handler: (payload: string) => void): () => void {
-    const handlers = this.handlers.get(topic) ?? new Set();
-    handlers.add(handler);
-    this.handlers.set(topic, handlers);
-    return () => handlers.delete(handler);
+  listen(_topic: SignalTopic, _handler: (payload: string) => void): () => void {
+    return () => {};
   }
 }

@@ -19,9 +19,9 @@ const COLUMNS = 'id, jwk, created_at, retired_at, verify_until';
 export class SqliteSigningKeys {
   constructor(private readonly db: RelayDatabase, private readonly now: () => Date) {}
 
-  usable(now: string): StoredSigningKey[] {
-    return (this.db.prepare(`SELECT ${COLUMNS} FROM jwt_signing_keys WHERE retired_at IS NULL OR verify_until > ? ORDER BY id DESC`)
-      .all(now) as KeyRow[]).map(toKey);
+  usable(now: string, retiredSince: string): StoredSigningKey[] {
+    return (this.db.prepare(`SELECT ${COLUMNS} FROM jwt_signing_keys
+      WHERE retired_at IS NULL OR verify_until > ? OR (verify_until IS NULL AND retired_at > ?) ORDER BY id DESC`).all(now, retiredSince) as KeyRow[]).map(toKey);
   }
 
   all(): StoredSigningKey[] {
@@ -34,16 +34,17 @@ export class SqliteSigningKeys {
       .run(JSON.stringify(jwk), this.now().toISOString()).changes === 1;
   }
 
-  rotate(jwk: JWK, verifyUntil: string): void {
+  rotate(jwk: JWK, verifyUntil?: string): void {
     const now = this.now().toISOString();
     this.db.transaction(() => {
-      this.db.prepare('UPDATE jwt_signing_keys SET retired_at = ?, verify_until = ? WHERE retired_at IS NULL').run(now, verifyUntil);
+      this.db.prepare('UPDATE jwt_signing_keys SET retired_at = ?, verify_until = ? WHERE retired_at IS NULL').run(now, verifyUntil ?? null);
       this.db.prepare('INSERT INTO jwt_signing_keys (jwk, created_at) VALUES (?, ?)').run(JSON.stringify(jwk), now);
     })();
   }
 
-  prune(now: string): number {
-    return this.db.prepare('DELETE FROM jwt_signing_keys WHERE retired_at IS NOT NULL AND verify_until <= ?').run(now).changes;
+  prune(now: string, retiredBefore: string): number {
+    return this.db.prepare(`DELETE FROM jwt_signing_keys
+      WHERE retired_at IS NOT NULL AND (verify_until <= ? OR (verify_until IS NULL AND retired_at <= ?))`).run(now, retiredBefore).changes;
   }
 }
 
