@@ -9,7 +9,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateStudy, PostgresServer, RoundRobinBalancer, SwiftS3Server, type GeneratedStudy } from '@relaypacs/testkit';
+import { cpuSeconds, generateStudy, PostgresServer, RoundRobinBalancer, SwiftS3Server, type GeneratedStudy } from '@relaypacs/testkit';
 import { BenchWorld, median, round, type BenchRelay } from './bench-world.js';
 import { buildForBench } from './builds.js';
 
@@ -28,6 +28,8 @@ const sizes = short
 // object store costs: Swift's s3api, the S3 server Debian has, is far slower than a production store.
 const SETUPS = ['sqlite-disk', 'postgres-disk', 'postgres-s3', 'three-relays'] as const;
 type Setup = (typeof SETUPS)[number];
+const COMPONENTS = ['relay', 'database', 'objectStore', 'pacs'] as const;
+type Component = (typeof COMPONENTS)[number];
 const BUCKET = 'relaypacs-bench';
 const log = (message: string) => console.error(`bench scale-out: ${message}`);
 
@@ -66,20 +68,35 @@ try {
   for (let n = 1; n <= 3; n++) three.push(await start(`three-${n}`, { ...shared(postgresThree), RELAYPACS_STORAGE_URL: storageUrl('three'), RELAYPACS_INSTANCE_NAME: `bench-${n}` }));
   balancer = await RoundRobinBalancer.start(three.map((r) => Number(new URL(r.url).port)));
   urls['three-relays'] = balancer.url;
+  // Where each setup's CPU goes: its relay(s), its database (SQLite is inside the relay), the object
+  // store, and the PACS. The balancer runs in this process and is not counted.
+  const pidOf = (relay: BenchRelay) => relay.process.pid!;
+  const pacs = [world.orthanc.pid!];
+  const components: Record<Setup, Record<Component, number[]>> = {
+    'sqlite-disk': { relay: [pidOf(relays[0]!)], database: [], objectStore: [], pacs },
+    'postgres-disk': { relay: [pidOf(relays[1]!)], database: [postgresDisk.pid!], objectStore: [], pacs },
+    'postgres-s3': { relay: [pidOf(relays[2]!)], database: [postgresOne.pid!], objectStore: swift.pids, pacs },
+    'three-relays': { relay: three.map(pidOf), database: [postgresThree.pid!], objectStore: swift.pids, pacs },
+  };
+  const cpuNow = async (setup: Setup) => Object.fromEntries(await Promise.all(COMPONENTS.map(async (c) => [c, await cpuSeconds(components[setup][c])] as const))) as Record<Component, number>;
 
   const results: Record<string, unknown> = {};
   for (const workload of only) {
     const times: Record<Setup, number[]> = { 'sqlite-disk': [], 'postgres-disk': [], 'postgres-s3': [], 'three-relays': [] };
+    const cpu: Record<Setup, Record<Component, number[]>> = Object.fromEntries(SETUPS.map((s) => [s, Object.fromEntries(COMPONENTS.map((c) => [c, []]))])) as never;
     for (let r = 0; r < runs; r++) {
       const dir = join(world.workDir, `${workload}-${r}`);
       const study: GeneratedStudy = await generateStudy(dir, { ...sizes[workload], series: 2 });
       const order = SETUPS.map((_, i) => SETUPS[(i + r) % SETUPS.length]!);
       for (const setup of order) {
+        const before = await cpuNow(setup);
         times[setup].push((await world.agentUpload(study, dir, urls[setup])).seconds);
+        const after = await cpuNow(setup);
+        for (const c of COMPONENTS) cpu[setup][c].push(after[c] - before[c]);
         await world.deleteStudy(study);
       }
       await rm(dir, { recursive: true, force: true });
-      log(`${workload} run ${r + 1}/${runs}: ${SETUPS.map((s) => `${s} ${times[s].at(-1)!.toFixed(2)} s`).join(', ')}`);
+      log(`${workload} run ${r + 1}/${runs}: ${SETUPS.map((s) => `${s} ${times[s].at(-1)!.toFixed(2)} s (cpu ${COMPONENTS.map((c) => `${c} ${cpu[s][c].at(-1)!.toFixed(2)}`).join(' ')})`).join(', ')}`);
     }
     const base = median(times['sqlite-disk']);
     results[workload] = {
@@ -89,6 +106,9 @@ try {
       ratioToSqliteDisk: Object.fromEntries(SETUPS.map((s) => [s, round(median(times[s]) / base, 3)])),
       // What the shared engines cost per instance over the embedded ones, in milliseconds.
       extraMsPerInstance: Object.fromEntries(SETUPS.slice(1).map((s) => [s, round(((median(times[s]) - base) * 1000) / sizes[workload].instances, 2)])),
+      // CPU milliseconds per instance, by program (medians over the runs): what each engine costs,
+      // steadier than wall time on a noisy machine.
+      cpuMsPerInstance: Object.fromEntries(SETUPS.map((s) => [s, Object.fromEntries(COMPONENTS.map((c) => [c, round((median(cpu[s][c]) * 1000) / sizes[workload].instances, 2)]))])),
     };
   }
   const report = { date: new Date().toISOString(), short, setups: SETUPS, ...results };

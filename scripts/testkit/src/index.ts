@@ -5,7 +5,7 @@ export type { SyntheticPatient } from './synthetic-patient.js';
 export { OrthancServer, DICOMWEB_PLUGIN_PATH, type OrthancOptions, type OrthancInstanceSummary, type StowRsResult } from './orthanc-server.js';
 export { ManagedProcess, waitUntilReady, type ExitStatus, type ManagedProcessOptions } from './managed-process.js';
 export { freeLoopbackPort, freeLoopbackPorts } from './free-port.js';
-export { liveProcessGroupMembers, waitForProcessGroupGone } from './process-group.js';
+export { cpuSeconds, liveProcessGroupMembers, waitForProcessGroupGone } from './process-group.js';
 export { SwiftS3Server, SWIFT_CONF, type SwiftS3Options } from './swift-s3-server.js';
 export { PostgresServer, postgresBinDir, POSTGRES_LIB_DIR, type PostgresOptions } from './postgres-server.js';
 export { dcmdump, dumpedValue } from './dcmtk.js';
