@@ -111,8 +111,9 @@ export class StoredEventBus implements RelayEventBus {
   private async keepQueued(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.slice(0, KEEP_BATCH);
+      let ids: number[];
       try {
-        await this.options.events.append(batch, this.options.now().toISOString());
+        ids = await this.options.events.append(batch, this.options.now().toISOString());
         this.queue.splice(0, batch.length);
         if (this.dropped > 0) {
           this.options.log?.()?.error({ dropped: this.dropped }, 'upload events are kept again; some were dropped meanwhile');
@@ -128,7 +129,7 @@ export class StoredEventBus implements RelayEventBus {
         continue;
       }
       void this.options.signals?.notify('events', '');
-      await this.read();
+      if (!this.handOnKept(batch, ids)) await this.read();
       // Pruned only once this relay handed on what it kept: the retained events (events.retainCount,
       // 100,000 by default) cover the other relays' polls and the clients' reconnections.
       if (this.appendsSincePrune >= PRUNE_EVERY) {
@@ -161,6 +162,20 @@ export class StoredEventBus implements RelayEventBus {
     this.unlisten?.();
     await this.appending;
     await this.reading;
+  }
+
+  /**
+   * Hands on the batch this relay just kept without reading it back, when nothing can come before
+   * it: its ids follow the last one handed on without a gap (no other relay kept events meanwhile;
+   * ids commit in order) and no read is under way. Answers whether it did; if not, read().
+   */
+  private handOnKept(batch: readonly NewEvent[], ids: readonly number[]): boolean {
+    if (this.reading || ids.length !== batch.length || ids.some((id, i) => id !== this.handedOn + 1 + i)) return false;
+    for (const [i, { ownerUserId, event }] of batch.entries()) {
+      this.handedOn = ids[i]!;
+      this.fanOut.emit(ownerUserId, event, ids[i]!);
+    }
+    return true;
   }
 
   /** Hands on what was kept since the last read; a read asked for while one runs runs again after it. */

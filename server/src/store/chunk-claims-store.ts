@@ -27,7 +27,8 @@ export interface ChunkClaimsStore {
    * diagnosis), answering the claim's id, or undefined when the range overlaps a live claim (one not
    * superseded). Clashing claims not touched for `staleMs` are marked superseded in the same step
    * (the caller still answers "busy": the range is free for the client's retry, once the silent
-   * writer has been dropped).
+   * writer has been dropped). Two claims racing for one range are never both granted; both may be
+   * refused (the clients retry).
    */
   claim(uploadId: string, index: number, range: readonly [start: number, end: number], holder: string, staleMs: number): Promise<string | undefined>;
   /**

@@ -67,10 +67,14 @@ export function describeChunkClaimsStoreContract(backend: string, open: StoreFac
       expect(await claims.claim('u1', 0, [50, 60], 'relay-b', LONG_MS)).toBeTypeOf('string');
     });
 
-    it('lets exactly one of several relays claiming one range at once have it', async () => {
+    it('never lets two of several relays claiming one range at once have it, and a retry gets it', async () => {
       for (let round = 0; round < 5; round++) {
         const results = await Promise.all(['a', 'b', 'c', 'd'].map((relay, i) => claims.claim('race', round, [i * 10, 100 + i * 10], relay, LONG_MS)));
-        expect(results.filter((id) => id !== undefined)).toHaveLength(1);
+        const granted = results.filter((id) => id !== undefined);
+        // At most one (PostgreSQL's optimistic claim may refuse all of a race: each client retries).
+        expect(granted.length).toBeLessThanOrEqual(1);
+        for (const id of granted) await claims.release(id!);
+        expect(await claims.claim('race', round, [0, 100], 'e', LONG_MS)).toBeTypeOf('string');
       }
     });
 

@@ -22,8 +22,6 @@ export const AUDIT_ONCE_NAMESPACE = 0x52504341; // "RPCA"
  * sequence, id 11 may commit before id 10, and a reader that saw 11 would never see 10).
  */
 export const EVENT_APPEND_LOCK: [number, number] = [NAMESPACE, 3];
-/** Namespace of the transaction locks a chunk claim takes on hashtext(upload/index): claims of one instance one at a time. */
-export const CHUNK_CLAIMS_NAMESPACE = 0x52504343; // "RPCC"
 /** Transaction lock of the signing-key writes (the first key, a rotation): one at a time across relays. */
 export const SIGNING_KEYS_LOCK: [number, number] = [NAMESPACE, 4];
 

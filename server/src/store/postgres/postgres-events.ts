@@ -13,25 +13,22 @@ const toStored = (row: EventRow): StoredEvent => ({ id: Number(row.id), ownerUse
 
 /**
  * EventsStore's SQL. Appends hold EVENT_APPEND_LOCK until they commit, so ids commit in order and
- * "after id N" never passes over one that commits later; appends are one short insert each, so
+ * "after id N" never passes over one that commits later; an append is one short statement, so
  * taking turns costs little.
  */
 export class PostgresEvents implements EventsStore {
   constructor(private readonly db: Db) {}
 
-  append(entries: readonly NewEvent[], at: string): Promise<number[]> {
-    if (entries.length === 0) return Promise.resolve([]);
-    return this.db.atomic(async (db) => {
-      await db.query('SELECT pg_advisory_xact_lock($1, $2)', EVENT_APPEND_LOCK);
-      const ids: number[] = [];
-      // One statement an event, one commit for all: the commit's fsync is what costs.
-      for (const { ownerUserId, event } of entries) {
-        const { rows } = await db.query<{ id: string }>('INSERT INTO relay_events (owner_user_id, body, at) VALUES ($1, $2, $3) RETURNING id',
-          [ownerUserId, JSON.stringify(event), at]);
-        ids.push(Number(rows[0]!.id));
-      }
-      return ids;
-    });
+  async append(entries: readonly NewEvent[], at: string): Promise<number[]> {
+    if (entries.length === 0) return [];
+    // One statement, its own transaction: the lock (a CTE the INSERT joins, so it is taken before
+    // any id is drawn) is held until the statement commits; the events go in in their order, and
+    // their ids follow it.
+    const { rows } = await this.db.step<{ id: string }>(`WITH turn AS (SELECT pg_advisory_xact_lock($1, $2))
+      INSERT INTO relay_events (owner_user_id, body, at)
+        SELECT e.owner_user_id, e.body, $5 FROM turn, unnest($3::bigint[], $4::text[]) WITH ORDINALITY AS e(owner_user_id, body, n) ORDER BY e.n
+      RETURNING id`, [...EVENT_APPEND_LOCK, entries.map((e) => e.ownerUserId), entries.map((e) => JSON.stringify(e.event)), at]);
+    return rows.map((row) => Number(row.id)).sort((a, b) => a - b);
   }
 
   async after(afterId: number, scope: number | 'all', limit: number): Promise<StoredEvent[]> {

@@ -7,6 +7,8 @@ const TOPICS: readonly SignalTopic[] = ['deliveries', 'events', 'keys'];
 /** The channel of a topic: fixed identifiers, never built from input. */
 const channelOf = (topic: SignalTopic): string => `relaypacs_${topic}`;
 const RETRY_FIRST_MS = 500;
+/** The most often one signal is sent: other relays hear of a burst within this much of its end. */
+const NOTIFY_EVERY_MS = 50;
 const RETRY_MAX_MS = 30_000;
 
 /**
@@ -19,8 +21,8 @@ const RETRY_MAX_MS = 30_000;
  */
 export class PostgresSignals implements SignalsStore {
   private readonly handlers = new Map<SignalTopic, Set<(payload: string) => void>>();
-  /** Signals being sent now (topic and payload), and whether one was asked for again meanwhile. */
-  private readonly sending = new Map<string, boolean>();
+  /** Signals being sent or just sent (topic and payload), and whether one was asked for again meanwhile. */
+  private readonly sending = new Map<string, { again: boolean }>();
   private client: Client | undefined;
   private connecting = false;
   private retry: NodeJS.Timeout | undefined;
@@ -34,22 +36,25 @@ export class PostgresSignals implements SignalsStore {
   constructor(private readonly db: Db, private readonly newClient: () => Client) {}
 
   async notify(topic: SignalTopic, payload: string): Promise<void> {
-    // The same signal asked for again while it is being sent is sent once more after it, not once
-    // per ask: a burst of small instances queued would otherwise send thousands of statements. Once
-    // more, not never: a listener that heard the first may have looked before the later change.
+    // At most one statement per signal (topic and payload) every NOTIFY_EVERY_MS: a burst of small
+    // instances queued or events kept would otherwise send one each. The last ask of a burst is
+    // always sent (a listener that heard an earlier one may have looked before the later change).
     const key = `${topic}\n${payload}`;
-    if (this.sending.has(key)) {
-      this.sending.set(key, true);
+    const pending = this.sending.get(key);
+    if (pending) {
+      pending.again = true;
       return;
     }
-    this.sending.set(key, false);
+    const state = { again: false };
+    this.sending.set(key, state);
     try {
       do {
-        this.sending.set(key, false);
+        state.again = false;
         await this.db.query('SELECT pg_notify($1, $2)', [channelOf(topic), `${this.sender} ${payload}`]).catch(() => {
           // A signal lost: the listeners poll.
         });
-      } while (this.sending.get(key) && !this.closed);
+        await new Promise((resolve) => setTimeout(resolve, NOTIFY_EVERY_MS).unref());
+      } while (state.again && !this.closed);
     } finally {
       this.sending.delete(key);
     }

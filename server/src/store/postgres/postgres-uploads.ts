@@ -130,21 +130,21 @@ export class PostgresUploads implements UploadsStore {
       // UPDATE below takes anyway, leaves foreign-key checks (KEY SHARE) of other writers alone.
       const { rows: [upload] } = await db.query<{ state: string }>('SELECT state FROM uploads WHERE id = $1 FOR NO KEY UPDATE', [uploadId]);
       if (upload?.state !== 'receiving') return { recorded: false, receivedBytes: 0 };
-      const { rowCount: clash } = await db.query(`SELECT 1 FROM upload_chunks
-        WHERE upload_id = $1 AND idx = $2 AND byte_offset < $3 AND byte_offset + length > $4 LIMIT 1`,
-      [uploadId, index, chunk.offset + chunk.length, chunk.offset]);
-      if (clash !== 0) return { recorded: false, receivedBytes: 0 };
-      // The chunk, the instance's count (and 'received' with its last byte, so a crash right after
-      // cannot leave a complete instance looking incomplete) and the upload's expiry, in one statement.
+      // One statement, after the lock (a new snapshot, which sees every chunk committed before):
+      // the overlap check, then only without overlap the chunk, the instance's count (and
+      // 'received' with its last byte, so a crash right after cannot leave a complete instance
+      // looking incomplete) and the upload's expiry. No row back: an overlap, not recorded.
       const { rows: [instance] } = await db.query<{ received_bytes: number }>(`WITH chunk AS (
-          INSERT INTO upload_chunks (upload_id, idx, byte_offset, length, sha256, sha256_state, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)),
-        upload AS (UPDATE uploads SET updated_at = $7, expires_at = $8 WHERE id = $1)
+          INSERT INTO upload_chunks (upload_id, idx, byte_offset, length, sha256, sha256_state, received_at)
+          SELECT $1::text, $2::int, $3::bigint, $4::bigint, $5::text, $6::bytea, $7::timestamptz WHERE NOT EXISTS (SELECT 1 FROM upload_chunks
+            WHERE upload_id = $1 AND idx = $2 AND byte_offset < $3::bigint + $4::bigint AND byte_offset + length > $3::bigint)
+          RETURNING length),
+        upload AS (UPDATE uploads SET updated_at = $7, expires_at = $8 WHERE id = $1 AND EXISTS (SELECT 1 FROM chunk))
         UPDATE upload_instances SET received_bytes = received_bytes + $4,
           state = CASE WHEN received_bytes + $4 >= size AND state = 'receiving' THEN 'received' ELSE state END
-        WHERE upload_id = $1 AND idx = $2 RETURNING received_bytes`,
+        WHERE upload_id = $1 AND idx = $2 AND EXISTS (SELECT 1 FROM chunk) RETURNING received_bytes`,
       [uploadId, index, chunk.offset, chunk.length, chunk.sha256, chunk.sha256State ? toBytea(chunk.sha256State) : null, now, expiresAt]);
-      // No such instance: the chunk's foreign key has failed the statement already; this is a guard.
-      if (!instance) throw new Error(`upload ${uploadId} has no instance ${index}`);
+      if (!instance) return { recorded: false, receivedBytes: 0 };
       return { recorded: true, receivedBytes: instance.received_bytes };
     });
   }
