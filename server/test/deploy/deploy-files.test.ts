@@ -129,6 +129,48 @@ describe('docs/deploy/compose-scale-out.yml and haproxy.cfg', () => {
   });
 });
 
+describe('docs/deploy/kubernetes/relay.yaml', () => {
+  type Env = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } } };
+  type Probe = { httpGet: { path: string; port: string } };
+  type Container = {
+    image: string; env: Env[]; ports: { name: string; containerPort: number }[]; readinessProbe: Probe; livenessProbe: Probe;
+    securityContext: { readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean }; volumeMounts: { name: string; mountPath: string }[];
+  };
+  type Doc = { kind: string; metadata: { name: string }; data?: Record<string, string>; spec?: Record<string, unknown> };
+  const docs = yaml.loadAll(text('docs/deploy/kubernetes/relay.yaml')) as Doc[];
+  const byKind = (kind: string) => docs.find((d) => d.kind === kind)!;
+
+  it('runs three replicas of the relay on the two URLs from one Secret, each named by its pod, ready only on /readyz', () => {
+    expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', 'Deployment', 'Service', 'PodDisruptionBudget']);
+    const deployment = byKind('Deployment').spec as { replicas: number; template: { spec: { containers: Container[]; securityContext: { runAsUser: number } } } };
+    expect(deployment.replicas).toBe(3);
+    const [relay] = deployment.template.spec.containers;
+    const env = new Map(relay!.env.map((e) => [e.name, e]));
+    for (const [name, key] of [['RELAYPACS_DATABASE_URL', 'database-url'], ['RELAYPACS_STORAGE_URL', 'storage-url'], ['AWS_ACCESS_KEY_ID', 'aws-access-key-id'], ['AWS_SECRET_ACCESS_KEY', 'aws-secret-access-key']]) {
+      expect(env.get(name!)?.valueFrom?.secretKeyRef).toEqual({ name: 'relaypacs-relay', key });
+    }
+    expect(env.get('RELAYPACS_INSTANCE_NAME')?.valueFrom?.fieldRef).toEqual({ fieldPath: 'metadata.name' });
+    expect(relay!.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(relay!.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    // The image's user (server/Dockerfile), a read-only root, and the data directory the image declares as writable.
+    expect(deployment.template.spec.securityContext.runAsUser).toBe(10001);
+    expect(text('server/Dockerfile')).toMatch(/useradd --system --uid 10001 /);
+    expect(relay!.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+    expect(relay!.volumeMounts.map((m) => m.mountPath)).toContain('/var/lib/relaypacs');
+    expect(text('server/Dockerfile')).toMatch(/RELAYPACS_DATA=\/var\/lib\/relaypacs/);
+  });
+
+  it('mounts a relay configuration the relay accepts, listening where the Service and the probes look', () => {
+    const config = parseRelayConfig(JSON.parse(byKind('ConfigMap').data!['relay.json']!) as Record<string, unknown>, 'kubernetes/relay.yaml');
+    const deployment = byKind('Deployment').spec as { template: { spec: { containers: Container[] } } };
+    const ports = new Map(deployment.template.spec.containers[0]!.ports.map((p) => [p.name, p.containerPort]));
+    expect([config.host, config.port, config.metrics.port]).toEqual(['0.0.0.0', ports.get('http'), ports.get('metrics')]);
+    expect(effectiveDestinations(config).map((d) => d.kind)).toEqual(['stow-rs']);
+    expect((byKind('Service').spec as { ports: { targetPort: string }[] }).ports[0]!.targetPort).toBe('http');
+    expect((byKind('PodDisruptionBudget').spec as { minAvailable: number }).minAvailable).toBe(2);
+  });
+});
+
 describe('server/deploy/relaypacs-relay.service', () => {
   const service = unit(text('server/deploy/relaypacs-relay.service'));
   const one = (key: string) => service.get('Service')!.get(key)?.[0];
