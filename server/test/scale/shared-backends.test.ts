@@ -1,17 +1,15 @@
 // Relays sharing one PostgreSQL and one S3 bucket (Swift's s3api) form one service: any request may
 // reach any of them. Real engines, started here on loopback; the relays run in this process.
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { generateStudy, PostgresServer, SwiftS3Server } from '@relaypacs/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { UploadStatus } from '../../src/protocol/upload-protocol.js';
-import { contentDigestHeader } from '../../src/upload/content-digest.js';
 import { startTestRelay, type TestRelay } from '../support/test-relay.js';
 import { allDelivered, sendStudy, waitForStatus } from '../support/upload-flow.js';
-import { manifestFor, sha256, TestUploadClient } from '../support/upload-client.js';
+import { halfSentChunk, manifestFor, sha256, TestUploadClient } from '../support/upload-client.js';
 
 const BUCKET = 'relaypacs-scale';
 let postgres: PostgresServer;
@@ -109,25 +107,7 @@ describe('relays sharing PostgreSQL and an S3 bucket', () => {
     const half = Math.ceil(bytes.length / 2 / 1024) * 1024;
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     /** A chunk sent to relay A: half its bytes, then a trickle (moving) or nothing (its client gave it up, its reset lost). */
-    const openOnA = (offset: number, piece: Buffer, trickle: boolean) => {
-      const req = httpRequest(`${a.url}/upload/${uploadId}/chunk?instance=0&offset=${offset}`, { method: 'PUT', headers: {
-        authorization: `Bearer ${uploadToken}`, 'content-type': 'application/octet-stream', 'content-length': String(piece.length), 'content-digest': contentDigestHeader(sha256(piece)),
-      } });
-      const outcome = new Promise<string>((resolve) => {
-        req.on('response', (response) => {
-          response.resume();
-          resolve(`HTTP ${response.statusCode}`);
-        });
-        req.on('error', () => resolve('dropped'));
-      });
-      let sent = Math.floor(piece.length / 2);
-      req.write(piece.subarray(0, sent));
-      const timer = trickle ? setInterval(() => {
-        req.write(piece.subarray(sent, sent + 64));
-        sent += 64;
-      }, 250) : undefined;
-      return { outcome, finish: () => { clearInterval(timer); req.end(piece.subarray(sent)); } };
-    };
+    const openOnA = (offset: number, piece: Buffer, trickle: boolean) => halfSentChunk(`${a.url}/upload/${uploadId}/chunk?instance=0&offset=${offset}`, uploadToken, piece, trickle);
     const first = bytes.subarray(0, half);
     const second = bytes.subarray(half);
     const moving = openOnA(0, first, true);

@@ -1,6 +1,7 @@
 // Test client for the upload protocol: JSON and raw chunk requests with fetch.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import type { InitUploadRequest, InitUploadResponse } from '../../src/protocol/upload-protocol.js';
 import { contentDigestHeader } from '../../src/upload/content-digest.js';
 
@@ -55,4 +56,30 @@ export class TestUploadClient {
     const text = await response.text();
     return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) as Record<string, unknown> : {} };
   }
+}
+
+/**
+ * A chunk PUT that sends half its bytes, then either a trickle (64 bytes every 250 ms: a moving
+ * connection) or nothing (a client that gave it up on a lossy link, its reset lost), its connection
+ * left open until finish(). `outcome` says 'HTTP <status>', or 'dropped' when the relay cut it.
+ */
+export function halfSentChunk(url: string, uploadToken: string, piece: Buffer, trickle: boolean): { outcome: Promise<string>; finish: () => void } {
+  const req = httpRequest(url, { method: 'PUT', headers: {
+    authorization: `Bearer ${uploadToken}`, 'content-type': 'application/octet-stream', 'content-length': String(piece.length),
+    'content-digest': contentDigestHeader(sha256(piece)),
+  } });
+  const outcome = new Promise<string>((resolve) => {
+    req.on('response', (response) => {
+      response.resume();
+      resolve(`HTTP ${response.statusCode}`);
+    });
+    req.on('error', () => resolve('dropped'));
+  });
+  let sent = Math.floor(piece.length / 2);
+  req.write(piece.subarray(0, sent));
+  const timer = trickle ? setInterval(() => {
+    req.write(piece.subarray(sent, sent + 64));
+    sent += 64;
+  }, 250) : undefined;
+  return { outcome, finish: () => { clearInterval(timer); req.end(piece.subarray(sent)); } };
 }

@@ -8,7 +8,7 @@ import type { InitUploadRequest, UploadStatus } from '../../src/protocol/upload-
 import { contentDigestHeader } from '../../src/upload/content-digest.js';
 import { heldInstance } from '../support/held-instance.js';
 import { startTestRelay, type TestRelay } from '../support/test-relay.js';
-import { manifestFor, sha256, TestUploadClient } from '../support/upload-client.js';
+import { halfSentChunk, manifestFor, sha256, TestUploadClient } from '../support/upload-client.js';
 
 const CHUNK = 8192;
 const CT = '1.2.840.10008.5.1.4.1.1.2';
@@ -205,27 +205,10 @@ describe('upload protocol over HTTP', () => {
     const bytes = await readFile(study.instances[0]!.path);
     const { uploadId, uploadToken } = (await initStudy()).body;
     const piece = bytes.subarray(0, CHUNK);
-    const headers = { authorization: `Bearer ${uploadToken}`, 'content-type': 'application/octet-stream', 'content-length': String(piece.length), 'content-digest': contentDigestHeader(sha256(piece)) };
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     // A writer that sends half its chunk and then nothing, its connection left open (a client that
     // gave it up on a lossy link, its reset lost), and one that keeps trickling bytes.
-    const open = (trickle: boolean) => {
-      const req = httpRequest(`${relay.url}/upload/${uploadId}/chunk?instance=0&offset=0`, { method: 'PUT', headers });
-      const outcome = new Promise<string>((resolve) => {
-        req.on('response', (response) => {
-          response.resume();
-          resolve(`HTTP ${response.statusCode}`);
-        });
-        req.on('error', () => resolve('dropped'));
-      });
-      let sent = piece.length / 2;
-      req.write(piece.subarray(0, sent));
-      const timer = trickle ? setInterval(() => {
-        req.write(piece.subarray(sent, sent + 64));
-        sent += 64;
-      }, 250) : undefined;
-      return { outcome, finish: () => { clearInterval(timer); req.end(piece.subarray(sent)); } };
-    };
+    const open = (trickle: boolean) => halfSentChunk(`${relay.url}/upload/${uploadId}/chunk?instance=0&offset=0`, uploadToken, piece, trickle);
 
     const moving = open(true);
     await sleep(200);
@@ -237,19 +220,13 @@ describe('upload protocol over HTTP', () => {
     expect(await moving.outcome).toBe('HTTP 200');
 
     const nextPiece = bytes.subarray(CHUNK, 2 * CHUNK);
-    const silentHeaders = { ...headers, 'content-digest': contentDigestHeader(sha256(nextPiece)) };
-    const silent = httpRequest(`${relay.url}/upload/${uploadId}/chunk?instance=0&offset=${CHUNK}`, { method: 'PUT', headers: silentHeaders });
-    const silentOutcome = new Promise<string>((resolve) => {
-      silent.on('response', (response) => resolve(`HTTP ${response.statusCode}`));
-      silent.on('error', () => resolve('dropped'));
-    });
-    silent.write(nextPiece.subarray(0, nextPiece.length / 2));
+    const silent = halfSentChunk(`${relay.url}/upload/${uploadId}/chunk?instance=0&offset=${CHUNK}`, uploadToken, nextPiece, false);
     await sleep(200);
     expect((await client.chunk(uploadId, uploadToken, 0, CHUNK, nextPiece)).status).toBe(409);
     await sleep(2_200);
     // Silent for over 2 s: dropped now, and this one is told to retry...
     expect((await client.chunk(uploadId, uploadToken, 0, CHUNK, nextPiece)).body).toMatchObject({ error: { code: 'UPLOAD_CHUNK_IN_PROGRESS' } });
-    expect(await silentOutcome).toBe('dropped');
+    expect(await silent.outcome).toBe('dropped');
     await sleep(100);
     // ...which goes through; nothing of the dropped half was kept.
     expect((await client.chunk(uploadId, uploadToken, 0, CHUNK, nextPiece)).body).toMatchObject({ duplicate: false, receivedBytes: 2 * CHUNK });

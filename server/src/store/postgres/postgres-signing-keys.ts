@@ -1,30 +1,21 @@
 import type { JWK } from 'jose';
 import type { SigningKeysStore, StoredSigningKey } from '../accounts-store.js';
+import { SIGNING_KEY_COLUMNS, toSigningKey, type SigningKeyRow } from '../signing-key-rows.js';
 import { SIGNING_KEYS_LOCK, type Db } from './postgres-db.js';
-
-interface KeyRow {
-  id: number;
-  jwk: string;
-  created_at: string;
-  retired_at: string | null;
-  verify_until: string | null;
-}
-
-const COLUMNS = 'id, jwk, created_at, retired_at, verify_until';
 
 /** SigningKeysStore's SQL. The private keys sit in the database: its access is the relays' alone. */
 export class PostgresSigningKeys implements SigningKeysStore {
   constructor(private readonly db: Db, private readonly now: () => Date) {}
 
   async usable(now: string, retiredSince: string): Promise<StoredSigningKey[]> {
-    const { rows } = await this.db.query<KeyRow>(`SELECT ${COLUMNS} FROM jwt_signing_keys
+    const { rows } = await this.db.query<SigningKeyRow>(`SELECT ${SIGNING_KEY_COLUMNS} FROM jwt_signing_keys
       WHERE retired_at IS NULL OR verify_until > $1 OR (verify_until IS NULL AND retired_at > $2) ORDER BY id DESC`, [now, retiredSince]);
-    return rows.map(toKey);
+    return rows.map(toSigningKey);
   }
 
   async all(): Promise<StoredSigningKey[]> {
-    const { rows } = await this.db.query<KeyRow>(`SELECT ${COLUMNS} FROM jwt_signing_keys ORDER BY id DESC`);
-    return rows.map(toKey);
+    const { rows } = await this.db.query<SigningKeyRow>(`SELECT ${SIGNING_KEY_COLUMNS} FROM jwt_signing_keys ORDER BY id DESC`);
+    return rows.map(toSigningKey);
   }
 
   async addFirst(jwk: JWK): Promise<boolean> {
@@ -51,12 +42,4 @@ export class PostgresSigningKeys implements SigningKeysStore {
       WHERE retired_at IS NOT NULL AND (verify_until <= $1 OR (verify_until IS NULL AND retired_at <= $2))`, [now, retiredBefore]);
     return rowCount ?? 0;
   }
-}
-
-function toKey(row: KeyRow): StoredSigningKey {
-  return {
-    id: row.id, jwk: JSON.parse(row.jwk) as JWK, createdAt: row.created_at,
-    ...(row.retired_at === null ? {} : { retiredAt: row.retired_at }),
-    ...(row.verify_until === null ? {} : { verifyUntil: row.verify_until }),
-  };
 }

@@ -1,16 +1,7 @@
 import type { JWK } from 'jose';
 import type { StoredSigningKey } from '../accounts-store.js';
+import { SIGNING_KEY_COLUMNS, toSigningKey, type SigningKeyRow } from '../signing-key-rows.js';
 import type { RelayDatabase } from './database.js';
-
-interface KeyRow {
-  id: number;
-  jwk: string;
-  created_at: string;
-  retired_at: string | null;
-  verify_until: string | null;
-}
-
-const COLUMNS = 'id, jwk, created_at, retired_at, verify_until';
 
 /**
  * SigningKeysStore's SQL. The private keys sit in relay.db, readable by the relay's account only
@@ -20,12 +11,12 @@ export class SqliteSigningKeys {
   constructor(private readonly db: RelayDatabase, private readonly now: () => Date) {}
 
   usable(now: string, retiredSince: string): StoredSigningKey[] {
-    return (this.db.prepare(`SELECT ${COLUMNS} FROM jwt_signing_keys
-      WHERE retired_at IS NULL OR verify_until > ? OR (verify_until IS NULL AND retired_at > ?) ORDER BY id DESC`).all(now, retiredSince) as KeyRow[]).map(toKey);
+    return (this.db.prepare(`SELECT ${SIGNING_KEY_COLUMNS} FROM jwt_signing_keys
+      WHERE retired_at IS NULL OR verify_until > ? OR (verify_until IS NULL AND retired_at > ?) ORDER BY id DESC`).all(now, retiredSince) as SigningKeyRow[]).map(toSigningKey);
   }
 
   all(): StoredSigningKey[] {
-    return (this.db.prepare(`SELECT ${COLUMNS} FROM jwt_signing_keys ORDER BY id DESC`).all() as KeyRow[]).map(toKey);
+    return (this.db.prepare(`SELECT ${SIGNING_KEY_COLUMNS} FROM jwt_signing_keys ORDER BY id DESC`).all() as SigningKeyRow[]).map(toSigningKey);
   }
 
   addFirst(jwk: JWK): boolean {
@@ -46,12 +37,4 @@ export class SqliteSigningKeys {
     return this.db.prepare(`DELETE FROM jwt_signing_keys
       WHERE retired_at IS NOT NULL AND (verify_until <= ? OR (verify_until IS NULL AND retired_at <= ?))`).run(now, retiredBefore).changes;
   }
-}
-
-function toKey(row: KeyRow): StoredSigningKey {
-  return {
-    id: row.id, jwk: JSON.parse(row.jwk) as JWK, createdAt: row.created_at,
-    ...(row.retired_at === null ? {} : { retiredAt: row.retired_at }),
-    ...(row.verify_until === null ? {} : { verifyUntil: row.verify_until }),
-  };
 }
