@@ -3,7 +3,7 @@ import type { DeliveryFailureCode } from '../protocol/delivery-failure-codes.js'
 import type { RelayEventBus } from '../ops/relay-events.js';
 import type { RelayMetrics } from '../ops/relay-metrics.js';
 import type { TemporaryStorage } from '../storage/storage.js';
-import type { DeliveriesStore, DeliveryItemKey, DeliveryItemStatus, DeliveryLease, DueItem } from '../store/deliveries-store.js';
+import type { DeliveriesStore, DeliveryItemKey, DeliveryItemState, DeliveryItemStatus, DeliveryLease, DueItem } from '../store/deliveries-store.js';
 import type { RelayStore, TransactionStores } from '../store/relay-store.js';
 import type { DeliveryConfig } from './delivery-config.js';
 import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend } from './destination.js';
@@ -343,6 +343,9 @@ export class DeliveryQueue {
    */
   private async recordOutcomes(tx: DeliveriesStore, destination: Destination, batch: DueItem[], outcomes: Map<string, InstanceOutcome>, now: string, later: Later): Promise<DueItem[]> {
     const stored: DueItem[] = [];
+    // Items stored alike are recorded in one statement: a batch of small instances is one write, not
+    // one per instance, while the unit of work holds the database's lock.
+    const alike = new Map<string, { state: DeliveryItemState; warning: string | null; items: DueItem[] }>();
     for (const item of batch) {
       const outcome = outcomes.get(item.sopInstanceUid);
       if (!outcome) {
@@ -350,13 +353,19 @@ export class DeliveryQueue {
       } else if (outcome.status === 'stored') {
         // A confirming destination keeps the item 'sending' until the check answers, so status never
         // shows 'delivered' for an instance about to become 'confirmed'.
-        if (!this.confirms(destination)) await tx.setState(item.deliveryId, item.index, 'delivered', now, { warning: outcome.warning ?? null, lastError: null, sender: this.sender });
-        else if (outcome.warning) await tx.setState(item.deliveryId, item.index, 'sending', now, { warning: outcome.warning, sender: this.sender });
+        const state = this.confirms(destination) ? 'sending' : 'delivered';
+        if (state === 'delivered' || outcome.warning) {
+          const warning = outcome.warning ?? null;
+          const key = `${state}\n${warning ?? ''}`;
+          const group = alike.get(key) ?? { state, warning, items: [] };
+          group.items.push(item);
+          alike.set(key, group);
+        }
         stored.push(item);
       } else if (outcome.permanent) {
         // One code in the row, in status and as the metric's label (protocol/delivery-failure-codes.ts).
         const code = outcome.code ?? 'REFUSED';
-        await tx.setState(item.deliveryId, item.index, 'failed', now, { lastError: outcome.reason, failureCode: code, sender: this.sender });
+        await tx.setState([item], 'failed', now, { lastError: outcome.reason, failureCode: code, sender: this.sender });
         later(() => {
           this.countFailures(destination.name, code);
           this.options.events.publish(item.userId, { type: 'failed', uploadId: item.uploadId, instance: item.index, destination: destination.name, reason: outcome.reason });
@@ -364,6 +373,9 @@ export class DeliveryQueue {
       } else {
         await this.retry(tx, item, outcome.reason, undefined, later);
       }
+    }
+    for (const { state, warning, items } of alike.values()) {
+      await tx.setState(items, state, now, state === 'delivered' ? { warning, lastError: null, sender: this.sender } : { warning: warning!, sender: this.sender });
     }
     return stored;
   }
@@ -380,7 +392,7 @@ export class DeliveryQueue {
     } catch (error) {
       this.options.log?.warn({ uploadId: study.uploadId, destination: destination.name, err: error }, 'confirmation query failed; instances stay delivered, unconfirmed');
       await this.commitDurably(async (tx) => {
-        for (const item of stored) await tx.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the confirmation query failed', lastError: null, sender: this.sender });
+        await tx.setState(stored, 'delivered', now, { warning: 'stored, but the confirmation query failed', lastError: null, sender: this.sender });
       });
       return;
     }
@@ -388,11 +400,13 @@ export class DeliveryQueue {
   }
 
   private async recordConfirmations(tx: DeliveriesStore, destination: Destination, stored: DueItem[], present: Set<string>, now: string, later: Later): Promise<void> {
+    const confirmed = stored.filter((item) => present.has(item.sopInstanceUid));
+    const unlisted = stored.filter((item) => !present.has(item.sopInstanceUid));
+    await tx.setState(confirmed, 'confirmed', now, { lastError: null, sender: this.sender });
+    await tx.setState(unlisted, 'delivered', now, { warning: 'stored, but the PACS does not list it yet', sender: this.sender });
     for (const item of stored) {
-      const confirmed = present.has(item.sopInstanceUid);
-      if (confirmed) await tx.setState(item.deliveryId, item.index, 'confirmed', now, { lastError: null, sender: this.sender });
-      else await tx.setState(item.deliveryId, item.index, 'delivered', now, { warning: 'stored, but the PACS does not list it yet', sender: this.sender });
-      later(() => this.options.events.publish(item.userId, { type: confirmed ? 'confirmed' : 'delivered', uploadId: item.uploadId, instance: item.index, destination: destination.name }));
+      const type = present.has(item.sopInstanceUid) ? 'confirmed' : 'delivered';
+      later(() => this.options.events.publish(item.userId, { type, uploadId: item.uploadId, instance: item.index, destination: destination.name }));
     }
   }
 
@@ -431,9 +445,8 @@ export class DeliveryQueue {
     const now = this.options.now().toISOString();
     // Tried until recorded too: the release below is what frees the study's space.
     await this.commitDurably(async (tx) => {
-      for (const item of batch) {
-        if (await tx.deliveredEverywhere(item.uploadId, item.index)) await tx.markDelivered(item.sopInstanceUid, item.sha256, now);
-      }
+      const everywhere = await tx.deliveredEverywhere(batch);
+      await tx.markDelivered(batch.filter((item) => everywhere.has(`${item.uploadId}/${item.index}`)), now);
     });
     for (const uploadId of new Set(batch.map((item) => item.uploadId))) this.track(this.releaseIfDone(uploadId));
   }

@@ -77,7 +77,7 @@ export interface DeliveriesStore {
    * a relay recording what a PACS answered must not overwrite the item once another relay took it
    * over (its lease lapsed while it could not reach the database).
    */
-  setState(deliveryId: number, index: number, state: DeliveryItemState, now: string,
+  setState(items: readonly DeliveryItemKey[], state: DeliveryItemState, now: string,
     extra?: { lastError?: string | null; failureCode?: DeliveryFailureCode | null; warning?: string | null; sender?: string }): Promise<void>;
   /** Back to the queue after a transient failure, due at `nextAttemptAt`, one attempt more; `sender` as for setState. */
   retryLater(deliveryId: number, index: number, nextAttemptAt: string, error: string, now: string, sender?: string): Promise<void>;
@@ -96,9 +96,9 @@ export interface DeliveriesStore {
   /** True when no item of the upload is queued or sending. */
   allFinal(uploadId: string): Promise<boolean>;
   /** Remembers that a PACS holds these bytes: a later upload of them is told it need not send them. */
-  markDelivered(sopInstanceUid: string, sha256: string, now: string): Promise<void>;
-  /** Whether the instance has items and every one is delivered or confirmed. */
-  deliveredEverywhere(uploadId: string, index: number): Promise<boolean>;
+  markDelivered(instances: readonly { sopInstanceUid: string; sha256: string }[], now: string): Promise<void>;
+  /** Of these instances, those that have items and every one delivered or confirmed, as `${uploadId}/${index}`. */
+  deliveredEverywhere(instances: readonly { uploadId: string; index: number }[]): Promise<Set<string>>;
   /**
    * Whether deliveries are about to free temporary space: an accepted upload (whose data goes once
    * delivered everywhere) has an item sending, or queued to go before `soon`.

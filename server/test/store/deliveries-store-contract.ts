@@ -67,7 +67,7 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       await deliveries.enqueue('u1', 1, ['pacs'], now());
       expect(await deliveries.itemsOf('u1')).toEqual([fresh('pacs', 0), fresh('pacs', 1), fresh('viewer', 0)]);
       const id = await deliveryId('u1');
-      await deliveries.setState(id, 0, 'sending', now());
+      await deliveries.setState([{ deliveryId: id, index: 0 }], 'sending', now());
       await deliveries.giveUp(id, 1, 'down', now());
       clock.advance(SECOND_MS);
       await deliveries.enqueue('u1', 0, ['pacs', 'viewer'], now());
@@ -108,8 +108,8 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       const id = await deliveryId('live');
       const retryAt = after(10 * SECOND_MS);
       await deliveries.retryLater(id, 1, retryAt, 'busy', now());
-      await deliveries.setState(id, 2, 'sending', now());
-      await deliveries.setState(id, 3, 'delivered', now());
+      await deliveries.setState([{ deliveryId: id, index: 2 }], 'sending', now());
+      await deliveries.setState([{ deliveryId: id, index: 3 }], 'delivered', now());
       await deliveries.giveUp(id, 4, 'down', now());
       for (const state of ['cancelled', 'expired'] as const) {
         await seed(state);
@@ -148,7 +148,7 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       clock.advance(SECOND_MS);
       await deliveries.enqueue('u1', 1, ['pacs', 'archive'], now());
       expect(await deliveries.nextDueAt('pacs')).toBe(now());
-      await deliveries.setState(id, 1, 'sending', now());
+      await deliveries.setState([{ deliveryId: id, index: 1 }], 'sending', now());
       expect(await deliveries.nextDueAt('pacs')).toBe(after(4 * SECOND_MS));
       expect(await deliveries.nextDueAt('archive')).toBe(now());
       await uploads.setUploadState('u1', 'cancelled', now(), ['receiving']);
@@ -159,14 +159,14 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       await seed('u1');
       await deliveries.enqueue('u1', 0, ['pacs'], now());
       const id = await deliveryId('u1');
-      await deliveries.setState(id, 0, 'failed', now(), { lastError: 'refused', failureCode: 'HTTP_400', warning: 'coerced' });
+      await deliveries.setState([{ deliveryId: id, index: 0 }], 'failed', now(), { lastError: 'refused', failureCode: 'HTTP_400', warning: 'coerced' });
       const failed = { destination: 'pacs', index: 0, state: 'failed', attempts: 0, lastError: 'refused', failureCode: 'HTTP_400', warning: 'coerced' };
       expect(await item('u1', 0)).toEqual(failed);
-      await deliveries.setState(id, 0, 'sending', now());
+      await deliveries.setState([{ deliveryId: id, index: 0 }], 'sending', now());
       expect(await item('u1', 0)).toEqual({ ...failed, state: 'sending' });
-      await deliveries.setState(id, 0, 'delivered', now(), { lastError: null, failureCode: null, warning: null });
+      await deliveries.setState([{ deliveryId: id, index: 0 }], 'delivered', now(), { lastError: null, failureCode: null, warning: null });
       expect(await item('u1', 0)).toEqual({ ...failed, state: 'delivered' });
-      await deliveries.setState(id, 0, 'confirmed', now(), { warning: 'late' });
+      await deliveries.setState([{ deliveryId: id, index: 0 }], 'confirmed', now(), { warning: 'late' });
       expect(await item('u1', 0)).toEqual({ ...failed, state: 'confirmed', warning: 'late' });
     });
 
@@ -174,7 +174,7 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       await seed('u1');
       await deliveries.enqueue('u1', 0, ['pacs'], now());
       const id = await deliveryId('u1');
-      await deliveries.setState(id, 0, 'sending', now());
+      await deliveries.setState([{ deliveryId: id, index: 0 }], 'sending', now());
       const retryAt = after(10 * SECOND_MS);
       await deliveries.retryLater(id, 0, retryAt, 'timeout', now());
       expect(await item('u1', 0)).toMatchObject({ state: 'queued', attempts: 1, lastError: 'timeout' });
@@ -184,7 +184,7 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       expect(await dueKeys()).toEqual(['u1/0']);
       await deliveries.retryLater(id, 0, after(SECOND_MS), 'timeout again', now());
       expect(await item('u1', 0)).toMatchObject({ state: 'queued', attempts: 2, lastError: 'timeout again' });
-      await deliveries.setState(id, 0, 'sending', now());
+      await deliveries.setState([{ deliveryId: id, index: 0 }], 'sending', now());
       await deliveries.giveUp(id, 0, 'still down', now());
       expect(await item('u1', 0)).toEqual({
         destination: 'pacs', index: 0, state: 'failed', attempts: 3, lastError: 'still down', failureCode: 'ATTEMPTS_EXHAUSTED', warning: null,
@@ -200,7 +200,7 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       expect(await claimOne(deliveries, id, 0, now(), mine)).toBe(true);
       expect(await claimOne(deliveries, id, 1, now(), mine)).toBe(true);
       expect(await claimOne(deliveries, id, 4, now(), { owner: 'relay-b', until: after(60 * SECOND_MS) })).toBe(true);
-      await deliveries.setState(id, 2, 'delivered', now());
+      await deliveries.setState([{ deliveryId: id, index: 2 }], 'delivered', now());
       await deliveries.retryLater(id, 3, after(60 * SECOND_MS), 'busy', now());
       clock.advance(SECOND_MS);
       expect(await deliveries.requeueOwnedBy('relay-a', now())).toBe(2);
@@ -219,7 +219,7 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       expect(await claimOne(deliveries, id, 1, now(), a(10))).toBe(true);
       expect(await claimOne(deliveries, id, 2, now(), { owner: 'relay-b', until: after(10 * SECOND_MS) })).toBe(true);
       // An item set 'sending' without a claim (an older relay's) has no lease: lapsed at once.
-      await deliveries.setState(id, 3, 'sending', now());
+      await deliveries.setState([{ deliveryId: id, index: 3 }], 'sending', now());
       expect(await deliveries.requeueLapsed(now())).toBe(1);
       clock.advance(5 * SECOND_MS);
       // relay-a's heartbeat renews what it still sends; another owner's item is not its to renew.
@@ -243,8 +243,8 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       const other = await deliveryId('u2');
       await deliveries.giveUp(id, 0, 'down', now());
       await deliveries.retryLater(id, 1, now(), 'busy', now());
-      await deliveries.setState(id, 1, 'failed', now(), { lastError: 'refused', failureCode: 'HTTP_400' });
-      await deliveries.setState(id, 2, 'delivered', now());
+      await deliveries.setState([{ deliveryId: id, index: 1 }], 'failed', now(), { lastError: 'refused', failureCode: 'HTTP_400' });
+      await deliveries.setState([{ deliveryId: id, index: 2 }], 'delivered', now());
       await deliveries.giveUp(other, 0, 'down', now());
       clock.advance(SECOND_MS);
       expect(await deliveries.retryFailed('u1', now())).toBe(2);
@@ -280,13 +280,13 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       expect(await deliveries.requeueLapsed(now())).toBe(4);
       for (let index = 0; index < 3; index++) expect(await claimOne(deliveries, id, index, now(), lease('relay-b'))).toBe(true);
       // relay-a comes back and records what the PACS answered it: none of it lands on relay-b's items.
-      await deliveries.setState(id, 0, 'delivered', now(), { sender: 'relay-a' });
+      await deliveries.setState([{ deliveryId: id, index: 0 }], 'delivered', now(), { sender: 'relay-a' });
       await deliveries.retryLater(id, 1, after(SECOND_MS), 'busy', now(), 'relay-a');
       await deliveries.giveUp(id, 2, 'down', now(), 'relay-a');
-      await deliveries.setState(id, 3, 'delivered', now(), { sender: 'relay-a' }); // queued again, not relay-a's either
+      await deliveries.setState([{ deliveryId: id, index: 3 }], 'delivered', now(), { sender: 'relay-a' }); // queued again, not relay-a's either
       expect((await deliveries.itemsOf('u1')).map((i) => [i.state, i.attempts])).toEqual([['sending', 0], ['sending', 0], ['sending', 0], ['queued', 0]]);
       // relay-b's own outcomes land.
-      await deliveries.setState(id, 0, 'delivered', now(), { sender: 'relay-b' });
+      await deliveries.setState([{ deliveryId: id, index: 0 }], 'delivered', now(), { sender: 'relay-b' });
       await deliveries.retryLater(id, 1, after(SECOND_MS), 'busy', now(), 'relay-b');
       await deliveries.giveUp(id, 2, 'down', now(), 'relay-b');
       expect((await deliveries.itemsOf('u1')).map((i) => [i.state, i.attempts])).toEqual([['delivered', 0], ['queued', 1], ['failed', 1], ['queued', 0]]);
@@ -303,7 +303,7 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       expect(claims.filter(Boolean)).toHaveLength(1);
       expect((await item('u1', 0))?.state).toBe('sending');
       expect(await dueKeys()).toEqual(['u1/1']);
-      await deliveries.setState(id, 1, 'delivered', now());
+      await deliveries.setState([{ deliveryId: id, index: 1 }], 'delivered', now());
       expect(await claimOne(deliveries, id, 1, now(), lease)).toBe(false);
       expect(await claimOne(deliveries, id, 9, now(), lease)).toBe(false); // no such item
       // The claim carries its lease: not lapsed before it ends, lapsed after.
@@ -344,37 +344,54 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       await deliveries.enqueue('u1', 0, ['archive'], now());
       const id = await deliveryId('u1');
       const archive = await deliveryId('u1', 'archive');
-      await deliveries.setState(id, 1, 'sending', now());
-      await deliveries.setState(id, 2, 'delivered', now());
+      await deliveries.setState([{ deliveryId: id, index: 1 }], 'sending', now());
+      await deliveries.setState([{ deliveryId: id, index: 2 }], 'delivered', now());
       await deliveries.giveUp(id, 3, 'down', now());
-      await deliveries.setState(id, 4, 'confirmed', now());
+      await deliveries.setState([{ deliveryId: id, index: 4 }], 'confirmed', now());
       expect(await deliveries.queueDepth('pacs')).toBe(2);
       expect(await deliveries.queueDepth('archive')).toBe(1);
       expect(await deliveries.queueDepth('nowhere')).toBe(0);
       expect(await deliveries.allFinal('u1')).toBe(false);
-      await deliveries.setState(id, 0, 'delivered', now());
-      await deliveries.setState(archive, 0, 'confirmed', now());
+      await deliveries.setState([{ deliveryId: id, index: 0 }], 'delivered', now());
+      await deliveries.setState([{ deliveryId: archive, index: 0 }], 'confirmed', now());
       expect(await deliveries.allFinal('u1')).toBe(false); // index 1 still sending
-      await deliveries.setState(id, 1, 'failed', now(), { failureCode: 'REFUSED' });
+      await deliveries.setState([{ deliveryId: id, index: 1 }], 'failed', now(), { failureCode: 'REFUSED' });
       expect(await deliveries.allFinal('u1')).toBe(true);
       expect(await deliveries.queueDepth('pacs')).toBe(0);
     });
 
+    it('sets the state of several items in one call, each as setState of one would, the sender\'s guard item by item', async () => {
+      await seed('u1', { instances: 4 });
+      for (let index = 0; index < 4; index++) await deliveries.enqueue('u1', index, ['pacs'], now());
+      const id = await deliveryId('u1');
+      const keys = [0, 1, 2, 3].map((index) => ({ deliveryId: id, index }));
+      expect(await deliveries.claimBatch(keys.slice(0, 3), now(), { owner: 'relay-a', until: after(60 * SECOND_MS) })).toHaveLength(3);
+      await deliveries.setState(keys, 'delivered', now(), { warning: 'coerced', sender: 'relay-a' });
+      expect((await deliveries.itemsOf('u1')).map((i) => [i.state, i.warning])).toEqual([['delivered', 'coerced'], ['delivered', 'coerced'], ['delivered', 'coerced'], ['queued', null]]);
+      await deliveries.setState([], 'failed', now());
+      await deliveries.setState(keys.slice(2), 'failed', now(), { lastError: 'refused', failureCode: 'REFUSED' });
+      expect((await deliveries.itemsOf('u1')).map((i) => [i.state, i.failureCode])).toEqual([['delivered', null], ['delivered', null], ['failed', 'REFUSED'], ['failed', 'REFUSED']]);
+    });
+
     it('knows an instance delivered everywhere only when every item of it is delivered or confirmed', async () => {
       const instances = await seed('u1');
-      expect(await deliveries.deliveredEverywhere('u1', 0)).toBe(false); // no item at all
+      expect((await deliveries.deliveredEverywhere([{ uploadId: 'u1', index: 0 }])).has('u1/0')).toBe(false); // no item at all
       await deliveries.enqueue('u1', 0, ['pacs', 'archive'], now());
       await deliveries.enqueue('u1', 1, ['pacs'], now());
       const pacs = await deliveryId('u1');
       const archive = await deliveryId('u1', 'archive');
-      await deliveries.setState(pacs, 0, 'delivered', now());
-      expect(await deliveries.deliveredEverywhere('u1', 0)).toBe(false);
-      await deliveries.setState(archive, 0, 'confirmed', now());
-      expect(await deliveries.deliveredEverywhere('u1', 0)).toBe(true);
+      await deliveries.setState([{ deliveryId: pacs, index: 0 }], 'delivered', now());
+      expect((await deliveries.deliveredEverywhere([{ uploadId: 'u1', index: 0 }])).has('u1/0')).toBe(false);
+      await deliveries.setState([{ deliveryId: archive, index: 0 }], 'confirmed', now());
+      expect((await deliveries.deliveredEverywhere([{ uploadId: 'u1', index: 0 }])).has('u1/0')).toBe(true);
       await deliveries.giveUp(pacs, 1, 'down', now());
-      expect(await deliveries.deliveredEverywhere('u1', 1)).toBe(false);
-      // Remembered beyond the upload: a later one of the same bytes need not send them.
-      await deliveries.markDelivered(instances[0]!.sopInstanceUid, instances[0]!.sha256, now());
+      expect((await deliveries.deliveredEverywhere([{ uploadId: 'u1', index: 1 }])).has('u1/1')).toBe(false);
+      // Asked of several at once: only those delivered everywhere.
+      expect(await deliveries.deliveredEverywhere([{ uploadId: 'u1', index: 0 }, { uploadId: 'u1', index: 1 }, { uploadId: 'other', index: 0 }])).toEqual(new Set(['u1/0']));
+      expect(await deliveries.deliveredEverywhere([])).toEqual(new Set());
+      // Remembered beyond the upload: a later one of the same bytes need not send them (several at once, twice over: once).
+      await deliveries.markDelivered([], now());
+      await deliveries.markDelivered([instances[0]!, instances[0]!], now());
       expect(await uploads.alreadyDelivered(instances)).toEqual(new Set([instances[0]!.sopInstanceUid]));
     });
 
@@ -383,7 +400,7 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       await seed('accepted');
       await deliveries.enqueue('receiving', 0, ['pacs'], now());
       const receiving = await deliveryId('receiving');
-      await deliveries.setState(receiving, 0, 'sending', now()); // its data stays: more instances come
+      await deliveries.setState([{ deliveryId: receiving, index: 0 }], 'sending', now()); // its data stays: more instances come
       await deliveries.enqueue('accepted', 0, ['pacs'], now());
       const accepted = await deliveryId('accepted');
       await uploads.setUploadState('accepted', 'accepted', now(), ['receiving']);
@@ -391,9 +408,9 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       await deliveries.retryLater(accepted, 0, retryAt, 'busy', now());
       expect(await deliveries.deliveriesFreeingSpace(after(5 * 60 * SECOND_MS))).toBe(false);
       expect(await deliveries.deliveriesFreeingSpace(retryAt)).toBe(true);
-      await deliveries.setState(accepted, 0, 'sending', now());
+      await deliveries.setState([{ deliveryId: accepted, index: 0 }], 'sending', now());
       expect(await deliveries.deliveriesFreeingSpace(now())).toBe(true);
-      await deliveries.setState(accepted, 0, 'delivered', now());
+      await deliveries.setState([{ deliveryId: accepted, index: 0 }], 'delivered', now());
       expect(await deliveries.deliveriesFreeingSpace(FAR_FUTURE)).toBe(false);
     });
 

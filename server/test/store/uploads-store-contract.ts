@@ -380,10 +380,10 @@ export function describeUploadsStoreContract(backend: string, open: StoreFactory
     it('knows which instances a PACS already holds with these very bytes', async () => {
       const [a, b, c] = [{ sopInstanceUid: '1.1', sha256: sha('a') }, { sopInstanceUid: '1.2', sha256: sha('b') }, { sopInstanceUid: '1.3', sha256: sha('c') }];
       expect(await uploads.alreadyDelivered([a, b, c])).toEqual(new Set());
-      await store.deliveries.markDelivered(a.sopInstanceUid, a.sha256, now());
-      await store.deliveries.markDelivered(a.sopInstanceUid, a.sha256, now()); // again: no harm
-      await store.deliveries.markDelivered(b.sopInstanceUid, sha('f'), now());
-      await store.deliveries.markDelivered('1.9', c.sha256, now());
+      await store.deliveries.markDelivered([{ sopInstanceUid: a.sopInstanceUid, sha256: a.sha256 }], now());
+      await store.deliveries.markDelivered([{ sopInstanceUid: a.sopInstanceUid, sha256: a.sha256 }], now()); // again: no harm
+      await store.deliveries.markDelivered([{ sopInstanceUid: b.sopInstanceUid, sha256: sha('f') }], now());
+      await store.deliveries.markDelivered([{ sopInstanceUid: '1.9', sha256: c.sha256 }], now());
       expect(await uploads.alreadyDelivered([a, b, c])).toEqual(new Set(['1.1']));
       expect(await uploads.alreadyDelivered([])).toEqual(new Set());
     });

@@ -299,7 +299,7 @@ describe('upload protocol over HTTP', () => {
   it('skips instances a PACS already holds with the same bytes', async () => {
     study = await freshStudy(2);
     const first = await readFile(study.instances[0]!.path);
-    await relay.services.store.deliveries.markDelivered(study.instances[0]!.sopInstanceUid, sha256(first), new Date().toISOString());
+    await relay.services.store.deliveries.markDelivered([{ sopInstanceUid: study.instances[0]!.sopInstanceUid, sha256: sha256(first) }], new Date().toISOString());
     const init = await initStudy();
     expect(init.body.alreadyDelivered).toEqual([study.instances[0]!.sopInstanceUid]);
     expect(init.body.status.instances[0]).toMatchObject({ state: 'already-delivered', missing: [] });

@@ -72,12 +72,14 @@ export class PostgresDeliveries implements DeliveriesStore {
     return rowCount ?? 0;
   }
 
-  async setState(deliveryId: number, index: number, state: DeliveryItemState, now: string,
+  async setState(items: readonly DeliveryItemKey[], state: DeliveryItemState, now: string,
     extra: { lastError?: string | null; failureCode?: DeliveryFailureCode | null; warning?: string | null; sender?: string } = {}): Promise<void> {
-    await this.db.query(`UPDATE delivery_items SET state = $1, updated_at = $2,
-        last_error = COALESCE($3::text, last_error), failure_code = COALESCE($4::text, failure_code), warning = COALESCE($5::text, warning)
-      WHERE delivery_id = $6 AND idx = $7 AND ($8::text IS NULL OR (state = 'sending' AND owner = $8::text))`,
-    [state, now, extra.lastError ?? null, extra.failureCode ?? null, extra.warning ?? null, deliveryId, index, extra.sender ?? null]);
+    if (items.length === 0) return;
+    await this.db.query(`UPDATE delivery_items i SET state = $1, updated_at = $2,
+        last_error = COALESCE($3::text, i.last_error), failure_code = COALESCE($4::text, i.failure_code), warning = COALESCE($5::text, i.warning)
+      FROM unnest($6::bigint[], $7::int[]) AS k(delivery_id, idx)
+      WHERE i.delivery_id = k.delivery_id AND i.idx = k.idx AND ($8::text IS NULL OR (i.state = 'sending' AND i.owner = $8::text))`,
+    [state, now, extra.lastError ?? null, extra.failureCode ?? null, extra.warning ?? null, items.map((i) => i.deliveryId), items.map((i) => i.index), extra.sender ?? null]);
   }
 
   async retryLater(deliveryId: number, index: number, nextAttemptAt: string, error: string, now: string, sender?: string): Promise<void> {
@@ -129,18 +131,23 @@ export class PostgresDeliveries implements DeliveriesStore {
     return rowCount === 0;
   }
 
-  async markDelivered(sopInstanceUid: string, sha256: string, now: string): Promise<void> {
-    await this.db.query(`INSERT INTO delivered_instances (sop_instance_uid, sha256, delivered_at) VALUES ($1, $2, $3)
-      ON CONFLICT (sop_instance_uid, sha256) DO NOTHING`, [sopInstanceUid, sha256, now]);
+  async markDelivered(instances: readonly { sopInstanceUid: string; sha256: string }[], now: string): Promise<void> {
+    if (instances.length === 0) return;
+    await this.db.query(`INSERT INTO delivered_instances (sop_instance_uid, sha256, delivered_at)
+      SELECT DISTINCT u, s, $3::timestamptz FROM unnest($1::text[], $2::text[]) AS t(u, s)
+      ON CONFLICT (sop_instance_uid, sha256) DO NOTHING`, [instances.map((i) => i.sopInstanceUid), instances.map((i) => i.sha256), now]);
   }
 
-  async deliveredEverywhere(uploadId: string, index: number): Promise<boolean> {
-    const { rows } = await this.db.query<{ total: number; done: number }>(`SELECT count(*) AS total,
-        count(*) FILTER (WHERE i.state IN ('delivered', 'confirmed')) AS done
-      FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id WHERE d.upload_id = $1 AND i.idx = $2`, [uploadId, index]);
-    const { total, done } = rows[0]!;
-    return total > 0 && done === total;
+  async deliveredEverywhere(instances: readonly { uploadId: string; index: number }[]): Promise<Set<string>> {
+    if (instances.length === 0) return new Set();
+    const { rows } = await this.db.query<{ upload_id: string; idx: number }>(`SELECT d.upload_id, i.idx
+      FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id
+      JOIN unnest($1::text[], $2::int[]) AS k(upload_id, idx) ON d.upload_id = k.upload_id AND i.idx = k.idx
+      GROUP BY d.upload_id, i.idx HAVING bool_and(i.state IN ('delivered', 'confirmed'))`,
+    [instances.map((i) => i.uploadId), instances.map((i) => i.index)]);
+    return new Set(rows.map((row) => `${row.upload_id}/${row.idx}`));
   }
+
 
   async deliveriesFreeingSpace(soon: string): Promise<boolean> {
     const { rowCount } = await this.db.query(`SELECT 1 FROM delivery_items di JOIN deliveries d ON d.id = di.delivery_id JOIN uploads u ON u.id = d.upload_id

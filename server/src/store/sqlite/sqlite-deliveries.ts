@@ -55,13 +55,15 @@ export class SqliteDeliveries implements Synchronous<DeliveriesStore> {
     return this.db.transaction(() => items.reduce((renewed, item) => renewed + renew.run(lease.until, item.deliveryId, item.index, lease.owner).changes, 0))();
   }
 
-  setState(deliveryId: number, index: number, state: DeliveryItemState, now: string,
+  setState(items: readonly DeliveryItemKey[], state: DeliveryItemState, now: string,
     extra: { lastError?: string | null; failureCode?: DeliveryFailureCode | null; warning?: string | null; sender?: string } = {}): void {
     const sender = extra.sender ?? null;
-    this.db.prepare(`UPDATE delivery_items SET state = ?, updated_at = ?,
+    const update = this.db.prepare(`UPDATE delivery_items SET state = ?, updated_at = ?,
         last_error = COALESCE(?, last_error), failure_code = COALESCE(?, failure_code), warning = COALESCE(?, warning)
-      WHERE delivery_id = ? AND idx = ? AND (? IS NULL OR (state = 'sending' AND owner = ?))`)
-      .run(state, now, extra.lastError ?? null, extra.failureCode ?? null, extra.warning ?? null, deliveryId, index, sender, sender);
+      WHERE delivery_id = ? AND idx = ? AND (? IS NULL OR (state = 'sending' AND owner = ?))`);
+    this.db.transaction(() => {
+      for (const item of items) update.run(state, now, extra.lastError ?? null, extra.failureCode ?? null, extra.warning ?? null, item.deliveryId, item.index, sender, sender);
+    })();
   }
 
   retryLater(deliveryId: number, index: number, nextAttemptAt: string, error: string, now: string, sender?: string): void {
@@ -110,15 +112,21 @@ export class SqliteDeliveries implements Synchronous<DeliveriesStore> {
   }
 
   /** Remembers that a PACS holds these bytes: a later upload of them is told it need not send them. */
-  markDelivered(sopInstanceUid: string, sha256: string, now: string): void {
-    this.db.prepare('INSERT OR IGNORE INTO delivered_instances (sop_instance_uid, sha256, delivered_at) VALUES (?, ?, ?)').run(sopInstanceUid, sha256, now);
+  markDelivered(instances: readonly { sopInstanceUid: string; sha256: string }[], now: string): void {
+    const insert = this.db.prepare('INSERT OR IGNORE INTO delivered_instances (sop_instance_uid, sha256, delivered_at) VALUES (?, ?, ?)');
+    this.db.transaction(() => {
+      for (const i of instances) insert.run(i.sopInstanceUid, i.sha256, now);
+    })();
   }
 
   /** Instances delivered (or confirmed) to every destination they were routed to. */
-  deliveredEverywhere(uploadId: string, index: number): boolean {
+  deliveredEverywhere(instances: readonly { uploadId: string; index: number }[]): Set<string> {
     const row = this.db.prepare(`SELECT COUNT(*) AS total, SUM(CASE WHEN i.state IN ('delivered', 'confirmed') THEN 1 ELSE 0 END) AS done
-      FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id WHERE d.upload_id = ? AND i.idx = ?`).get(uploadId, index) as { total: number; done: number | null };
-    return row.total > 0 && row.done === row.total;
+      FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id WHERE d.upload_id = ? AND i.idx = ?`);
+    return new Set(instances.filter(({ uploadId, index }) => {
+      const counts = row.get(uploadId, index) as { total: number; done: number | null };
+      return counts.total > 0 && counts.done === counts.total;
+    }).map(({ uploadId, index }) => `${uploadId}/${index}`));
   }
 
   deliveriesFreeingSpace(soon: string): boolean {
