@@ -49,6 +49,12 @@ const KEEP_BATCH = 500;
 /** The wait before trying again to keep events the database refused. */
 const RETRY_KEEP_MS = 1000;
 /**
+ * How long the first event of a quiet moment waits for others before they are kept together: a
+ * small instance causes three or four events within milliseconds, and each write is a commit the
+ * database syncs (on PostgreSQL, next to the chunks' commits). Subscribers hear of events this much later.
+ */
+const KEEP_GATHER_MS = 10;
+/**
  * Events waiting to be kept at most. While the database is out of reach each append waits for it,
  * and publishers do not wait: beyond this, events are dropped (and counted in the log), since they
  * are cues, and every client takes the state from status when it resyncs.
@@ -109,6 +115,7 @@ export class StoredEventBus implements RelayEventBus {
    * was kept. Runs until the queue is empty; publish starts it again.
    */
   private async keepQueued(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, KEEP_GATHER_MS));
     while (this.queue.length > 0) {
       const batch = this.queue.slice(0, KEEP_BATCH);
       let ids: number[];
