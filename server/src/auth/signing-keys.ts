@@ -128,6 +128,9 @@ export class SigningKeyRing implements SigningKeySource {
         const keys: RingKey[] = [];
         for (const key of ordered) keys.push(await this.ringKey(key));
         if (keys.length > 0) this.keys = keys;
+        // Keys no longer usable are not kept imported either (one entry per rotation, forever, otherwise).
+        const usable = new Set(stored.map((k) => k.id));
+        for (const id of this.imported.keys()) if (!usable.has(id)) this.imported.delete(id);
         // Retired keys that verify nothing any more: their private key material goes.
         await this.store.prune(now.toISOString(), retiredSince);
       } finally {
