@@ -299,7 +299,7 @@ export class DeliveryQueue {
     const first = batch[0]!;
     const study = { uploadId: first.uploadId, studyInstanceUid: first.studyInstanceUid, serviceLevel: first.serviceLevel };
     // Read over the pieces the database recorded, never one it did not (storage.ts).
-    const pieces = await Promise.all(batch.map((item) => this.options.store.uploads.chunks(item.uploadId, item.index)));
+    const pieces = await this.options.store.uploads.chunksOf(batch);
     const instances: InstanceToSend[] = batch.map((item, i) => ({
       sopInstanceUid: item.sopInstanceUid, sopClassUid: item.sopClassUid, transferSyntaxUid: item.transferSyntaxUid, size: item.size,
       open: () => storage.readRange(item.uploadId, item.index, pieces[i]!, 0, item.size),

@@ -45,6 +45,12 @@ export interface ChunkRecord {
   sha256: string;
 }
 
+export interface ChunkTarget {
+  upload: UploadRecord;
+  instance: InstanceRecord | undefined;
+  chunks: ChunkRecord[];
+}
+
 export interface NewUpload {
   id: string;
   userId: number;
@@ -98,6 +104,14 @@ export interface UploadsStore {
   instance(uploadId: string, index: number): Promise<InstanceRecord | undefined>;
   /** The instance's recorded chunks, by offset. */
   chunks(uploadId: string, index: number): Promise<ChunkRecord[]>;
+  /** The recorded chunks of several instances in one read: for each key given, in that order, by offset. */
+  chunksOf(instances: readonly { uploadId: string; index: number }[]): Promise<ChunkRecord[][]>;
+  /**
+   * What a chunk's request checks, in one read: the upload, the instance (undefined when its
+   * manifest has no such index) and the instance's recorded chunks by offset. Undefined for an
+   * unknown upload.
+   */
+  chunkTarget(uploadId: string, index: number): Promise<ChunkTarget | undefined>;
   /** Every instance's recorded ranges [start, end) for a whole upload, by instance index, in one read. */
   chunkRangesByInstance(uploadId: string): Promise<Map<number, [number, number][]>>;
   /**

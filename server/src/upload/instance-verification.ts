@@ -2,6 +2,7 @@ import type { RelayEventBus } from '../ops/relay-events.js';
 import type { RelayMetrics } from '../ops/relay-metrics.js';
 import type { TemporaryStorage } from '../storage/storage.js';
 import type { RelayStore, TransactionStores } from '../store/relay-store.js';
+import type { ChunkRecord, InstanceRecord, UploadRecord } from '../store/uploads-store.js';
 import { InstanceVerifier } from './instance-verifier.js';
 import { Semaphore } from './semaphore.js';
 
@@ -26,6 +27,17 @@ export interface InstanceVerificationOptions {
    */
   onInstanceVerified?: InstanceVerifiedHook;
   log: () => UploadLog | undefined;
+}
+
+/**
+ * What the request that brought an instance whole in one chunk knows already (the upload, the
+ * instance now received, that chunk): its verification need not read them again, and no SHA-256
+ * state was kept to forget. A small instance's cost is round trips (docs/BENCHMARKS.md).
+ */
+export interface ReceivedWhole {
+  upload: UploadRecord;
+  instance: InstanceRecord;
+  chunk: ChunkRecord;
 }
 
 export type InstanceVerifiedHook = (tx: TransactionStores, uploadId: string, index: number) => Promise<() => void>;
@@ -57,13 +69,13 @@ export class InstanceVerification {
     this.heads.set(`${uploadId}/${index}`, head);
   }
 
-  verify(uploadId: string, index: number): Promise<void> {
+  verify(uploadId: string, index: number, whole?: ReceivedWhole): Promise<void> {
     const key = `${uploadId}/${index}`;
     const running = this.running.get(key);
     if (running) return running;
     const { store, events, metrics } = this.options;
     const job = this.slots.run(async () => {
-      const [upload, instance] = await Promise.all([store.uploads.find(uploadId), store.uploads.instance(uploadId, index)]);
+      const [upload, instance] = whole ? [whole.upload, whole.instance] : await Promise.all([store.uploads.find(uploadId), store.uploads.instance(uploadId, index)]);
       if (!upload || !instance || instance.state !== 'received') return;
       // Bytes hashed as they were written (one chunk holding all of it, or the hash carried from
       // chunk to chunk) are not read again: instanceSha256.
@@ -72,14 +84,17 @@ export class InstanceVerification {
       const outcome = await this.verifier.verify({
         uploadId, index, size: instance.size, sha256: instance.sha256, studyInstanceUid: upload.studyInstanceUid,
         sopInstanceUid: instance.sopInstanceUid, sopClassUid: instance.sopClassUid, head,
-        pieces: await store.uploads.chunks(uploadId, index), carriedHash: await store.uploads.furthestHashState(uploadId, index),
+        pieces: whole ? [whole.chunk] : await store.uploads.chunks(uploadId, index),
+        carriedHash: whole ? undefined : await store.uploads.furthestHashState(uploadId, index),
       });
+      // Received whole, the chunk carried no SHA-256 state: none to forget.
+      const forgetHashStates = (tx: TransactionStores) => (whole ? Promise.resolve() : tx.uploads.forgetHashStates(uploadId, index));
       if (outcome.ok) {
         // Verified and queued for delivery in one commit: no crash can fall between the two, and a
         // small instance costs one disk flush here instead of two. Told only once it is true.
         const announceQueued = await store.withTransaction(async (tx) => {
           await tx.uploads.setInstanceState(uploadId, index, 'verified', { transferSyntaxUid: outcome.transferSyntaxUid });
-          await tx.uploads.forgetHashStates(uploadId, index);
+          await forgetHashStates(tx);
           return this.options.onInstanceVerified?.(tx, uploadId, index);
         });
         events.publish(upload.userId, { type: 'validated', uploadId, instance: index, ok: true });
@@ -87,7 +102,7 @@ export class InstanceVerification {
       } else {
         await store.withTransaction(async (tx) => {
           await tx.uploads.setInstanceState(uploadId, index, 'rejected', { rejectionCode: outcome.code, rejectionReason: outcome.reason });
-          await tx.uploads.forgetHashStates(uploadId, index);
+          await forgetHashStates(tx);
         });
         events.publish(upload.userId, { type: 'validated', uploadId, instance: index, ok: false, reason: outcome.code });
         metrics.instanceRejections.inc({ reason: outcome.code });

@@ -184,9 +184,11 @@ export class UploadService {
    */
   async receiveChunk(uploadId: string, query: ChunkQuery, headers: ChunkHeaders, body: Readable): Promise<ChunkResponse> {
     const started = process.hrtime.bigint();
-    const upload = await this.requireUpload(uploadId);
+    // The upload, the instance and its chunks in one read: a small instance's cost is round trips.
+    const target = await this.repo.chunkTarget(uploadId, query.instance);
+    if (!target) throw new RelayError(404, 'UPLOAD_NOT_FOUND');
+    const { upload, instance, chunks } = target;
     if (upload.state !== 'receiving') throw new RelayError(409, 'UPLOAD_NOT_ACTIVE', `this upload is ${upload.state} and takes no more data`);
-    const instance = await this.repo.instance(uploadId, query.instance);
     if (!instance) throw new RelayError(404, 'UPLOAD_UNKNOWN_INSTANCE', `instance ${query.instance} is not in this upload's manifest`);
     const length = headers.contentLength;
     if (length === undefined) throw new RelayError(411, 'BAD_REQUEST', 'a chunk needs a Content-Length header');
@@ -204,7 +206,6 @@ export class UploadService {
     });
 
     if (instance.state === 'already-delivered') return response(true, instance.size, new ByteRangeSet([[0, instance.size]]));
-    const chunks = await this.repo.chunks(uploadId, instance.index);
     const held = new ByteRangeSet(chunks.map((c) => [c.offset, c.offset + c.length] as const));
     if (end > instance.size) {
       this.reject('offset');
@@ -270,7 +271,9 @@ export class UploadService {
       if (whole && written.head) this.verification.keepHead(uploadId, instance.index, written.head);
       if (recorded.receivedBytes >= instance.size) {
         this.options.events.publish(upload.userId, { type: 'received', uploadId, instance: instance.index });
-        void this.verification.verify(uploadId, instance.index);
+        void this.verification.verify(uploadId, instance.index, whole ? {
+          upload, instance: { ...instance, receivedBytes: recorded.receivedBytes, state: 'received' }, chunk: { offset, length, sha256: digest },
+        } : undefined);
       }
       return response(false, recorded.receivedBytes, held);
     } finally {

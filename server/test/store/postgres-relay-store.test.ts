@@ -84,6 +84,26 @@ describeChunkClaimsStoreContract('PostgreSQL', postgres);
 describeSignalsStoreContract('PostgreSQL', postgres);
 
 describe('PostgreSQL: relays sharing one server', () => {
+  it('keeps working on statements it prepared when a newer relay\'s migration adds columns (a rolling upgrade)', async () => {
+    const database = await freshDatabase();
+    const store = await openPostgresRelayStore(database.url, { poolSize: 1 });
+    try {
+      // One connection: every call below reuses the statements prepared on it.
+      const user = await store.users.create('alice', 'admin', 'hash');
+      await store.audit.record({ action: 'login', actorUserId: user.id, outcome: 'success' });
+      const read = async () => [await store.users.findById(user.id), await store.users.list(), await store.audit.recent(5), await store.audit.since(undefined, 5)];
+      const before = await read();
+      await asSuperuserOn(database.url, async (client) => {
+        await client.query('ALTER TABLE users ADD COLUMN added_by_a_newer_relay text');
+        await client.query('ALTER TABLE audit_log ADD COLUMN added_by_a_newer_relay text');
+      });
+      expect(await read()).toEqual(before);
+    } finally {
+      await store.close();
+      await database.drop();
+    }
+  });
+
   it('migrates once when three relays open one fresh database at once', async () => {
     const database = await freshDatabase();
     const stores: PostgresRelayStore[] = [];
@@ -325,6 +345,35 @@ describe('PostgreSQL: relays sharing one server', () => {
       ]);
       expect(results.filter((result) => result.recorded)).toHaveLength(1);
       expect(await other.uploads.instance('chunked', 0)).toMatchObject({ receivedBytes: 60 });
+    });
+
+    it('orders overlapping chunks by the upload\'s row lock: the one that waited sees the other\'s chunk once it has the lock', async () => {
+      const user = await one.users.create('waiter', 'radiographer', 'hash');
+      const now = clock.now().toISOString();
+      const expiresAt = new Date(clock.now().getTime() + 3600_000).toISOString();
+      await one.uploads.insert({
+        id: 'ordered', userId: user.id, studyInstanceUid: '1.2.5', serviceLevel: 'ROUTINE', manifestHash: 'm', chunkBytes: 64,
+        totalBytes: 100, expiresAt, instances: manifest([100]),
+      }, now);
+      // Both chunks queue behind a lock held elsewhere, so both start before either is recorded:
+      // the overlap check must take its snapshot after the lock, not when the call began.
+      await asSuperuserOn(database.url, async (holder) => {
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM uploads WHERE id = $1 FOR UPDATE', ['ordered']);
+        const racing = Promise.all([
+          one.uploads.recordChunk('ordered', 0, { offset: 0, length: 60, sha256: 'a' }, now, expiresAt),
+          other.uploads.recordChunk('ordered', 0, { offset: 40, length: 60, sha256: 'b' }, now, expiresAt),
+        ]);
+        await vi.waitFor(async () => {
+          const { rows } = await holder.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
+          expect(rows[0]!.n).toBe(2);
+        }, { timeout: 10_000, interval: 50 });
+        await holder.query('COMMIT');
+        const results = await racing;
+        expect(results.filter((result) => result.recorded)).toHaveLength(1);
+      });
+      expect(await one.uploads.chunks('ordered', 0)).toHaveLength(1);
+      expect(await other.uploads.instance('ordered', 0)).toMatchObject({ receivedBytes: 60 });
     });
   });
 });

@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { InstanceState } from '../../src/protocol/upload-protocol.js';
 import type { RelayStore } from '../../src/store/relay-store.js';
-import type { NewUpload, UploadsStore } from '../../src/store/uploads-store.js';
+import type { ChunkRecord, NewUpload, UploadsStore } from '../../src/store/uploads-store.js';
 import { testClock, type StoreFactory, type StoreUnderTest } from './store-under-test.js';
 
 const HOUR_MS = 3600_000;
@@ -228,6 +228,34 @@ export function describeUploadsStoreContract(backend: string, open: StoreFactory
       expect(normalized).toEqual([[[0, 20], [50, 100]], [], [[0, 10]]]);
       expect([...ranges.keys()].every((index) => [0, 1, 2].includes(index))).toBe(true);
       expect([...(await uploads.chunkRangesByInstance('nope')).values()].flat()).toEqual([]);
+    });
+
+    it('answers several instances\' chunks in one read, in the order asked, each by offset', async () => {
+      await insert('u1', { instances: manifest([100, 50, 10]) });
+      await insert('u2');
+      await record('u1', 0, 50, 50);
+      await record('u1', 0, 0, 20);
+      await record('u1', 2, 0, 10);
+      await record('u2', 1, 0, 5);
+      const spans = (chunks: ChunkRecord[][]) => chunks.map((list) => list.map((c) => [c.offset, c.length]));
+      expect(spans(await uploads.chunksOf([{ uploadId: 'u2', index: 1 }, { uploadId: 'u1', index: 0 }, { uploadId: 'u1', index: 1 },
+        { uploadId: 'nope', index: 0 }, { uploadId: 'u1', index: 2 }]))).toEqual([[[0, 5]], [[0, 20], [50, 50]], [], [], [[0, 10]]]);
+      expect((await uploads.chunksOf([{ uploadId: 'u1', index: 2 }]))[0]).toEqual(await uploads.chunks('u1', 2));
+      expect(await uploads.chunksOf([])).toEqual([]);
+    });
+
+    it('answers what a chunk request checks in one read: the upload, the instance and its chunks', async () => {
+      await insert('u1');
+      await record('u1', 0, 60, 40);
+      await record('u1', 0, 0, 20);
+      expect(await uploads.chunkTarget('u1', 0)).toEqual({
+        upload: await uploads.find('u1'), instance: await uploads.instance('u1', 0), chunks: await uploads.chunks('u1', 0),
+      });
+      expect((await uploads.chunkTarget('u1', 0))!.chunks.map((c) => c.offset)).toEqual([0, 60]);
+      expect(await uploads.chunkTarget('u1', 1)).toEqual({ upload: await uploads.find('u1'), instance: await uploads.instance('u1', 1), chunks: [] });
+      // An index the manifest lacks: the upload, no instance; an unknown upload: nothing.
+      expect(await uploads.chunkTarget('u1', 7)).toEqual({ upload: await uploads.find('u1'), instance: undefined, chunks: [] });
+      expect(await uploads.chunkTarget('nope', 0)).toBeUndefined();
     });
 
     describe('carried SHA-256 states', () => {

@@ -1,6 +1,9 @@
 import type { AuditEntry, AuditRow, AuditStore } from '../audit-store.js';
 import { AUDIT_ONCE_NAMESPACE, type Db } from './postgres-db.js';
 
+/** Named, never `*` (prepared statements: postgres-users.ts says why). */
+const AUDIT_COLUMNS = 'id, at, actor_user_id, action, target, address, outcome';
+
 /** AuditStore's SQL. */
 export class PostgresAudit implements AuditStore {
   constructor(private readonly db: Db, private readonly now: () => Date) {}
@@ -25,12 +28,12 @@ export class PostgresAudit implements AuditStore {
   }
 
   async since(from: string | undefined, limit = 100_000): Promise<AuditRow[]> {
-    const { rows } = await this.db.query<AuditRow>('SELECT * FROM audit_log WHERE $1::timestamptz IS NULL OR at >= $1 ORDER BY id LIMIT $2', [from ?? null, limit]);
+    const { rows } = await this.db.query<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log WHERE $1::timestamptz IS NULL OR at >= $1 ORDER BY id LIMIT $2`, [from ?? null, limit]);
     return rows;
   }
 
   async recent(limit = 100): Promise<AuditRow[]> {
-    const { rows } = await this.db.query<AuditRow>('SELECT * FROM audit_log ORDER BY id DESC LIMIT $1', [limit]);
+    const { rows } = await this.db.query<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log ORDER BY id DESC LIMIT $1`, [limit]);
     return rows;
   }
 }

@@ -1,4 +1,5 @@
-import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
+import { createHash } from 'node:crypto';
+import type { Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { StoreUnavailableError } from '../relay-store.js';
 
 /**
@@ -42,6 +43,26 @@ export interface Db {
   step<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
 }
 
+/**
+ * Statements with parameters run as named prepared statements, prepared once per connection: the
+ * server then skips parsing and planning them again. Measured on this project's small-instance
+ * path (300 instances, three runs each): PostgreSQL's CPU 0.68 s against 1.1 s unnamed. Names come
+ * from the text, which is always a constant of the stores (bounded: never built from values).
+ * Statements without parameters (BEGIN, SAVEPOINT) go unprepared. Two consequences: a prepared
+ * statement names its columns, never `*` (a later migration adding one would fail it), and a
+ * PgBouncer in transaction mode needs its max_prepared_statements (1.21+).
+ */
+const statementNames = new Map<string, string>();
+function prepared(text: string, values?: unknown[]): QueryConfig {
+  if (values === undefined) return { text };
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `relaypacs_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
+}
+
 /** SQLSTATEs after which a transaction may simply run again: serialization failure, deadlock. */
 const RETRYABLE = new Set(['40001', '40P01']);
 export const MAX_ATTEMPTS = 3;
@@ -76,7 +97,7 @@ export class ClientDb implements Db {
   constructor(private readonly client: PoolClient) {}
 
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
-    return this.client.query<R>(text, values);
+    return this.client.query<R>(prepared(text, values));
   }
 
   step<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
@@ -107,11 +128,18 @@ export class PoolDb implements Db {
   constructor(private readonly pool: Pool) {}
 
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
-    return this.pool.query<R>(text, values);
+    return this.pool.query<R>(prepared(text, values));
   }
 
-  step<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
-    return this.pool.query<R>(text, values);
+  async step<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
+    // One statement autocommits: after a deadlock it had no effect, so it runs again, as atomic() does.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.pool.query<R>(prepared(text, values));
+      } catch (error) {
+        if (!isRetryable(error) || attempt >= MAX_ATTEMPTS) throw error;
+      }
+    }
   }
 
   async atomic<T>(run: (db: Db) => Promise<T>): Promise<T> {
@@ -128,15 +156,16 @@ export class PoolDb implements Db {
 }
 
 /**
- * BEGIN on a client of its own, `run`, COMMIT; ROLLBACK when `run` (or the COMMIT) throws. The
+ * BEGIN (or `begin`: BEGIN and statements without parameters, sent as one simple query, one round
+ * trip) on a client of its own, `run`, COMMIT; ROLLBACK when `run` (or the COMMIT) throws. The
  * client goes back to the pool afterwards, or is destroyed when even ROLLBACK failed (its
  * connection is gone, or its session is in a state nobody knows).
  */
-export async function inTransaction<T>(pool: Pool, run: (client: PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(pool: Pool, run: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
   const { client, release } = await checkOut(pool);
   let destroy: Error | undefined;
   try {
-    await client.query('BEGIN');
+    await client.query(begin);
     const result = await run(client);
     await client.query('COMMIT');
     return result;

@@ -8,17 +8,8 @@ export class PostgresDeliveries implements DeliveriesStore {
 
   async enqueue(uploadId: string, index: number, destinations: readonly string[], now: string): Promise<void> {
     if (destinations.length === 0) return;
-    await this.db.atomic(async (db) => {
-      // Ids follow the destinations' order (itemsOf lists destinations in the order first queued).
-      // A delivery a racing relay is inserting makes this INSERT wait for its commit, then skip it.
-      await db.query(`INSERT INTO deliveries (upload_id, destination, created_at)
-        SELECT $1, t.destination, $3 FROM unnest($2::text[]) WITH ORDINALITY AS t(destination, ord) ORDER BY t.ord
-        ON CONFLICT (upload_id, destination) DO NOTHING`, [uploadId, destinations, now]);
-      // A statement of its own, so its snapshot sees deliveries another relay committed meanwhile.
-      await db.query(`INSERT INTO delivery_items (delivery_id, idx, state, next_attempt_at, updated_at)
-        SELECT d.id, $3, 'queued', $4, $4 FROM deliveries d WHERE d.upload_id = $1 AND d.destination = ANY($2::text[]) ORDER BY d.id
-        ON CONFLICT (delivery_id, idx) DO NOTHING`, [uploadId, destinations, index, now]);
-    });
+    // One round trip: both INSERTs are relaypacs_enqueue's statements (migration 5 says why a function).
+    await this.db.step('SELECT relaypacs_enqueue($1, $2, $3, $4)', [uploadId, destinations, index, now]);
   }
 
   async due(destination: string, now: string, limit: number): Promise<DueItem[]> {

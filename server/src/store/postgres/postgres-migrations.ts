@@ -206,6 +206,59 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   INSERT INTO jwt_signing_keys (jwk, created_at) SELECT jwk, created_at FROM signing_keys WHERE purpose = 'jwt';
   DROP TABLE signing_keys;
   `,
+  // 5: two writes of several statements as one round trip each (a small instance's cost is round
+  // trips: docs/BENCHMARKS.md). Functions, not single statements, because each statement of a
+  // VOLATILE PL/pgSQL function takes a new snapshot in READ COMMITTED (PostgreSQL manual, "Function
+  // Volatility Categories"): the second statement sees what other relays committed while the first
+  // waited for a lock, which one statement's snapshot would not.
+  //
+  // relaypacs_record_chunk: UploadsStore.recordChunk. The upload's row lock orders every chunk of
+  // the upload, here and on other relays; the overlap check after it then sees every chunk
+  // committed before, so two overlapping chunks cannot both be recorded. NO KEY UPDATE, the lock
+  // the UPDATE takes anyway, leaves foreign-key checks (KEY SHARE) of other writers alone. Then, only
+  // without overlap, the chunk, the instance's count (and 'received' with its last byte, so a crash
+  // right after cannot leave a complete instance looking incomplete) and the upload's expiry.
+  // Answers the instance's received bytes, or NULL when not recorded (upload not receiving, overlap).
+  `
+  CREATE FUNCTION relaypacs_record_chunk(p_upload text, p_idx integer, p_offset bigint, p_length bigint, p_sha256 text,
+      p_state bytea, p_now timestamptz, p_expires timestamptz) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$
+  DECLARE
+    upload_state text;
+    received bigint;
+  BEGIN
+    SELECT state INTO upload_state FROM uploads WHERE id = p_upload FOR NO KEY UPDATE;
+    IF upload_state IS DISTINCT FROM 'receiving' THEN
+      RETURN NULL;
+    END IF;
+    WITH chunk AS (
+        INSERT INTO upload_chunks (upload_id, idx, byte_offset, length, sha256, sha256_state, received_at)
+        SELECT p_upload, p_idx, p_offset, p_length, p_sha256, p_state, p_now WHERE NOT EXISTS (SELECT 1 FROM upload_chunks c
+          WHERE c.upload_id = p_upload AND c.idx = p_idx AND c.byte_offset < p_offset + p_length AND c.byte_offset + c.length > p_offset)
+        RETURNING length),
+      upload AS (UPDATE uploads SET updated_at = p_now, expires_at = p_expires WHERE id = p_upload AND EXISTS (SELECT 1 FROM chunk))
+    UPDATE upload_instances i SET received_bytes = i.received_bytes + p_length,
+        state = CASE WHEN i.received_bytes + p_length >= i.size AND i.state = 'receiving' THEN 'received' ELSE i.state END
+      WHERE i.upload_id = p_upload AND i.idx = p_idx AND EXISTS (SELECT 1 FROM chunk)
+      RETURNING i.received_bytes INTO received;
+    RETURN received;
+  END
+  $fn$;
+
+  -- relaypacs_enqueue: DeliveriesStore.enqueue. Delivery ids follow the destinations' order; a
+  -- delivery a racing relay is inserting makes the first INSERT wait for its commit, then skip it,
+  -- and the second, with its own snapshot, sees it.
+  CREATE FUNCTION relaypacs_enqueue(p_upload text, p_destinations text[], p_idx integer, p_now timestamptz)
+      RETURNS void LANGUAGE plpgsql VOLATILE AS $fn$
+  BEGIN
+    INSERT INTO deliveries (upload_id, destination, created_at)
+      SELECT p_upload, t.destination, p_now FROM unnest(p_destinations) WITH ORDINALITY AS t(destination, ord) ORDER BY t.ord
+      ON CONFLICT (upload_id, destination) DO NOTHING;
+    INSERT INTO delivery_items (delivery_id, idx, state, next_attempt_at, updated_at)
+      SELECT d.id, p_idx, 'queued', p_now, p_now FROM deliveries d WHERE d.upload_id = p_upload AND d.destination = ANY(p_destinations) ORDER BY d.id
+      ON CONFLICT (delivery_id, idx) DO NOTHING;
+  END
+  $fn$;
+  `,
 ];
 
 /**

@@ -40,6 +40,8 @@ export interface PostgresRelayStoreOptions {
 
 /** How long GET /readyz waits for the database to answer SELECT 1. */
 const PING_TIMEOUT_MS = 3_000;
+/** A unit of work's BEGIN and its lock as one simple query: one round trip (the keys are constants). */
+const BEGIN_UNIT_OF_WORK = `BEGIN; SELECT pg_advisory_xact_lock(${UNIT_OF_WORK_LOCK[0]}, ${UNIT_OF_WORK_LOCK[1]})`;
 
 /**
  * Connection settings; the URL's own parameters win over these (pg merges the parsed URL last).
@@ -135,11 +137,12 @@ interface Scope {
 
 /**
  * The RelayStore on a pg Pool. Outside a unit of work each call takes a connection from the pool:
- * one statement (autocommit), or for the calls that write several (insert, recordChunk, enqueue,
- * loginAttempts.add, recordOnce), their own BEGIN ... COMMIT with the row locks they need.
+ * one statement (autocommit; recordChunk and enqueue call functions of several statements,
+ * migration 5), or for the calls that write several (loginAttempts.add, recordOnce, events, keys),
+ * their own BEGIN ... COMMIT with the row locks they need.
  *
- * A unit of work (withTransaction) checks one connection out, BEGINs, and takes a transaction-level
- * advisory lock (UNIT_OF_WORK_LOCK) before the work runs: units of work run one at a time, across
+ * A unit of work (withTransaction) checks one connection out, BEGINs, and takes (in the same round
+ * trip) a transaction-level advisory lock (UNIT_OF_WORK_LOCK) before the work runs: units of work run one at a time, across
  * every relay on the database, as RelayStore promises (what the work read stays true until it
  * commits), at READ COMMITTED, like SQLite's BEGIN IMMEDIATE. Calls outside units of work do not
  * take the lock; they run beside them, each atomic by itself. If the one lock ever limits
@@ -230,7 +233,6 @@ export class PostgresRelayStore implements RelayStore {
 
   private async runOnce<T>(work: (tx: TransactionStores) => Promise<T>): Promise<T> {
     return inTransaction(this.pool, async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock($1, $2)', UNIT_OF_WORK_LOCK);
       const scope: Scope = { open: true, turn: Promise.resolve() };
       const tx = bind(stores(new ClientDb(client), this.now), (op) => inScope(scope, op));
       try {
@@ -243,7 +245,7 @@ export class PostgresRelayStore implements RelayStore {
         scope.open = false;
         await scope.turn;
       }
-    });
+    }, BEGIN_UNIT_OF_WORK);
   }
 
   /** A call outside any unit of work: refused from inside a work, else run at once on the pool. */

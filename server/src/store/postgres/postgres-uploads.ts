@@ -1,6 +1,6 @@
 import type { InstanceState, ManifestInstance, UploadState } from '../../protocol/upload-protocol.js';
 import { toInstance, toUpload, type InstanceRow, type UploadRow } from '../upload-rows.js';
-import type { ChunkRecord, InstanceRecord, NewUpload, RoutingFacts, UploadRecord, UploadsStore } from '../uploads-store.js';
+import type { ChunkRecord, ChunkTarget, InstanceRecord, NewUpload, RoutingFacts, UploadRecord, UploadsStore } from '../uploads-store.js';
 import type { Db } from './postgres-db.js';
 
 const toKey = (r: { upload_id: string; idx: number }) => ({ uploadId: r.upload_id, index: r.idx });
@@ -11,8 +11,8 @@ const INSTANCE_COLUMNS = `upload_id, idx, sop_instance_uid, sop_class_uid, size,
   rejection_code, rejection_reason`;
 
 /**
- * UploadsStore's SQL. Each call is atomic on its own: a single statement, or (recordChunk) its own
- * transaction, a savepoint inside a unit of work.
+ * UploadsStore's SQL. Each call is atomic on its own: a single statement (recordChunk's calls a
+ * function of several, migration 5), in a savepoint inside a unit of work where it may fail.
  */
 export class PostgresUploads implements UploadsStore {
   constructor(private readonly db: Db) {}
@@ -89,6 +89,29 @@ export class PostgresUploads implements UploadsStore {
     return rows;
   }
 
+  async chunksOf(instances: readonly { uploadId: string; index: number }[]): Promise<ChunkRecord[][]> {
+    if (instances.length === 0) return [];
+    const { rows } = await this.db.query<ChunkRecord & { ord: number }>(`SELECT k.ord, c.byte_offset AS "offset", c.length, c.sha256
+      FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS k(upload_id, idx, ord)
+      JOIN upload_chunks c ON c.upload_id = k.upload_id AND c.idx = k.idx ORDER BY k.ord, c.byte_offset`,
+    [instances.map((i) => i.uploadId), instances.map((i) => i.index)]);
+    const chunks: ChunkRecord[][] = instances.map(() => []);
+    for (const { ord, ...chunk } of rows) chunks[ord - 1]!.push(chunk);
+    return chunks;
+  }
+
+  async chunkTarget(uploadId: string, index: number): Promise<ChunkTarget | undefined> {
+    // One round trip for the three reads of every chunk request; the instance and chunks as JSON
+    // (bigint sizes and offsets as JSON numbers: below 2^53, as everywhere in the relay).
+    const { rows: [row] } = await this.db.query<UploadRow & { instance: InstanceRow | null; chunks: ChunkRecord[] | null }>(`SELECT ${UPLOAD_COLUMNS},
+        (SELECT row_to_json(i) FROM (SELECT ${INSTANCE_COLUMNS} FROM upload_instances WHERE upload_id = $1 AND idx = $2) i) AS instance,
+        (SELECT json_agg(json_build_object('offset', c.byte_offset, 'length', c.length, 'sha256', c.sha256) ORDER BY c.byte_offset)
+          FROM upload_chunks c WHERE c.upload_id = $1 AND c.idx = $2) AS chunks
+      FROM uploads WHERE id = $1`, [uploadId, index]);
+    if (!row) return undefined;
+    return { upload: toUpload(row), instance: row.instance ? toInstance(row.instance) : undefined, chunks: row.chunks ?? [] };
+  }
+
   async chunkRangesByInstance(uploadId: string): Promise<Map<number, [number, number][]>> {
     const { rows } = await this.db.query<{ idx: number; byte_offset: number; length: number }>(
       'SELECT idx, byte_offset, length FROM upload_chunks WHERE upload_id = $1', [uploadId]);
@@ -123,30 +146,12 @@ export class PostgresUploads implements UploadsStore {
 
   async recordChunk(uploadId: string, index: number, chunk: ChunkRecord & { sha256State?: Uint8Array | undefined }, now: string, expiresAt: string):
     Promise<{ recorded: boolean; receivedBytes: number }> {
-    return this.db.atomic(async (db) => {
-      // The upload's row lock orders every chunk of the upload, here and on other relays: the
-      // overlap check below then sees every chunk committed before it (a new statement, a new
-      // snapshot), so two overlapping chunks cannot both be recorded. NO KEY UPDATE, the lock the
-      // UPDATE below takes anyway, leaves foreign-key checks (KEY SHARE) of other writers alone.
-      const { rows: [upload] } = await db.query<{ state: string }>('SELECT state FROM uploads WHERE id = $1 FOR NO KEY UPDATE', [uploadId]);
-      if (upload?.state !== 'receiving') return { recorded: false, receivedBytes: 0 };
-      // One statement, after the lock (a new snapshot, which sees every chunk committed before):
-      // the overlap check, then only without overlap the chunk, the instance's count (and
-      // 'received' with its last byte, so a crash right after cannot leave a complete instance
-      // looking incomplete) and the upload's expiry. No row back: an overlap, not recorded.
-      const { rows: [instance] } = await db.query<{ received_bytes: number }>(`WITH chunk AS (
-          INSERT INTO upload_chunks (upload_id, idx, byte_offset, length, sha256, sha256_state, received_at)
-          SELECT $1::text, $2::int, $3::bigint, $4::bigint, $5::text, $6::bytea, $7::timestamptz WHERE NOT EXISTS (SELECT 1 FROM upload_chunks
-            WHERE upload_id = $1 AND idx = $2 AND byte_offset < $3::bigint + $4::bigint AND byte_offset + length > $3::bigint)
-          RETURNING length),
-        upload AS (UPDATE uploads SET updated_at = $7, expires_at = $8 WHERE id = $1 AND EXISTS (SELECT 1 FROM chunk))
-        UPDATE upload_instances SET received_bytes = received_bytes + $4,
-          state = CASE WHEN received_bytes + $4 >= size AND state = 'receiving' THEN 'received' ELSE state END
-        WHERE upload_id = $1 AND idx = $2 AND EXISTS (SELECT 1 FROM chunk) RETURNING received_bytes`,
+    // One round trip: the lock, the overlap check and the writes are relaypacs_record_chunk's
+    // statements (migration 5 says why a function). A step: inside a unit of work, a savepoint.
+    const { rows: [row] } = await this.db.step<{ received: number | null }>('SELECT relaypacs_record_chunk($1, $2, $3, $4, $5, $6, $7, $8) AS received',
       [uploadId, index, chunk.offset, chunk.length, chunk.sha256, chunk.sha256State ? toBytea(chunk.sha256State) : null, now, expiresAt]);
-      if (!instance) return { recorded: false, receivedBytes: 0 };
-      return { recorded: true, receivedBytes: instance.received_bytes };
-    });
+    if (row?.received == null) return { recorded: false, receivedBytes: 0 };
+    return { recorded: true, receivedBytes: row.received };
   }
 
   async setInstanceState(uploadId: string, index: number, state: InstanceState,

@@ -13,6 +13,12 @@ interface UserRow {
   created_at: string;
 }
 
+/**
+ * Named, never `*`: statements are prepared per connection (postgres-db.ts), and a prepared `*`
+ * fails once a later migration adds a column ("cached plan must not change result type").
+ */
+const USER_COLUMNS = 'id, username, role, password_hash, disabled, totp_secret, totp_last_step, created_at';
+
 function toRecord(row: UserRow): UserRecord {
   return {
     id: row.id,
@@ -39,7 +45,7 @@ export class PostgresUsers implements UsersStore {
     // statement would abort the whole transaction, where SQLite's leaves it usable.
     const { rows } = await this.db.query<UserRow>(
       `INSERT INTO users (username, role, password_hash, created_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT DO NOTHING RETURNING *`,
+       ON CONFLICT DO NOTHING RETURNING ${USER_COLUMNS}`,
       [username, role, passwordHash, this.now().toISOString()],
     );
     if (rows.length === 0) throw new UserExistsError(`user ${username} already exists`);
@@ -47,17 +53,17 @@ export class PostgresUsers implements UsersStore {
   }
 
   async findById(id: number): Promise<UserRecord | undefined> {
-    const { rows } = await this.db.query<UserRow>('SELECT * FROM users WHERE id = $1', [id]);
+    const { rows } = await this.db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]);
     return rows[0] && toRecord(rows[0]);
   }
 
   async findByUsername(username: string): Promise<UserRecord | undefined> {
-    const { rows } = await this.db.query<UserRow>('SELECT * FROM users WHERE lower(username) = lower($1)', [username]);
+    const { rows } = await this.db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE lower(username) = lower($1)`, [username]);
     return rows[0] && toRecord(rows[0]);
   }
 
   async list(): Promise<UserRecord[]> {
-    const { rows } = await this.db.query<UserRow>('SELECT * FROM users ORDER BY lower(username) COLLATE "C"');
+    const { rows } = await this.db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users ORDER BY lower(username) COLLATE "C"`);
     return rows.map(toRecord);
   }
 

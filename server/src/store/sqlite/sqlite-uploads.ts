@@ -1,6 +1,6 @@
 import type { InstanceState, ManifestInstance, UploadState } from '../../protocol/upload-protocol.js';
 import { toInstance, toUpload, type InstanceRow, type UploadRow } from '../upload-rows.js';
-import type { ChunkRecord, InstanceRecord, NewUpload, RoutingFacts, UploadRecord, UploadsStore } from '../uploads-store.js';
+import type { ChunkRecord, ChunkTarget, InstanceRecord, NewUpload, RoutingFacts, UploadRecord, UploadsStore } from '../uploads-store.js';
 import type { Synchronous } from './async-facade.js';
 import type { RelayDatabase } from './database.js';
 
@@ -76,6 +76,16 @@ export class SqliteUploads implements Synchronous<UploadsStore> {
 
   chunks(uploadId: string, index: number): ChunkRecord[] {
     return this.db.prepare('SELECT offset, length, sha256 FROM upload_chunks WHERE upload_id = ? AND idx = ? ORDER BY offset').all(uploadId, index) as ChunkRecord[];
+  }
+
+  chunksOf(instances: readonly { uploadId: string; index: number }[]): ChunkRecord[][] {
+    return instances.map((i) => this.chunks(i.uploadId, i.index));
+  }
+
+  /** In-process, so three reads cost nothing a round trip would: one synchronous call sees one state. */
+  chunkTarget(uploadId: string, index: number): ChunkTarget | undefined {
+    const upload = this.find(uploadId);
+    return upload && { upload, instance: this.instance(uploadId, index), chunks: this.chunks(uploadId, index) };
   }
 
   /** Ranges per instance for a whole upload, in one query. */
