@@ -5,6 +5,7 @@ export { ReadBudget, StoredBytes, type ByteSource, type HeaderReader } from './b
 export { ByteWindow } from './byte-window.js';
 export { LONG_LENGTH_VRS, UNDEFINED_LENGTH, readElementHeader, tagName, type ElementHeader, type ValueRepresentation } from './data-element.js';
 export { MAX_KEPT_VALUE_BYTES, MAX_SEQUENCE_DEPTH, walkDataSet, type DataSetFacts, type ItemListener, type WalkOptions } from './data-set-walker.js';
+export { DataSetTree, readDataSetTree, readPart10Tree, type Part10Tree, type TreeElement, type TreeReadOptions } from './data-set-tree.js';
 export { encodeElement, encodeElementHeader, encodeItemHeader, paddedText, UNDEFINED_LENGTH_VALUE } from './element-writer.js';
 export { encodeFileMeta, readFileMeta, type FileMeta, type FileMetaFields } from './file-meta.js';
 export { fileRangeReader } from './file-range-reader.js';

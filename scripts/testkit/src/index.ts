@@ -9,6 +9,7 @@ export { cpuSeconds, liveProcessGroupMembers, waitForProcessGroupGone } from './
 export { SwiftS3Server, SWIFT_CONF, type SwiftS3Options } from './swift-s3-server.js';
 export { PostgresServer, postgresBinDir, POSTGRES_LIB_DIR, type PostgresOptions } from './postgres-server.js';
 export { dcmdump, dumpedValue } from './dcmtk.js';
+export { writeReportDocument, type ReportDocumentKind, type ReportDocumentSpec, type WrittenReportDocument } from './report-documents.js';
 export { dciodvfy, type DciodvfyReport } from './dciodvfy.js';
 export { RELAY_BIN, relayUserCommand, spawnRelay } from './relay-process.js';
 export { StorescpServer, STORESCP_BINARY, type StorescpOptions, type StorescpAcceptance, type ReceivedFile } from './storescp-server.js';
