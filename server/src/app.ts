@@ -15,6 +15,7 @@ import { auditExportRoute } from './ops/audit-export-route.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { userAdminRoutes } from './auth/user-admin-routes.js';
 import { uploadRoutes } from './upload/upload-routes.js';
+import { reportRoutes } from './reports/report-routes.js';
 
 export interface BuildAppOptions {
   logger?: FastifyServerOptions['logger'];
@@ -43,6 +44,7 @@ export const relayRoutes = fp<RelayRoutesOptions>(async (app, options) => {
   await app.register(authRoutes);
   await app.register(userAdminRoutes);
   await app.register(uploadRoutes);
+  await app.register(reportRoutes);
 }, { name: 'relay-routes', fastify: '5.x' });
 
 /**

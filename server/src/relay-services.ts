@@ -15,6 +15,10 @@ import type { AuditStore } from './store/audit-store.js';
 import type { RelayStore } from './store/relay-store.js';
 import { openRelayStore, openTemporaryStorage } from './relay-backends.js';
 import { UploadService } from './upload/upload-service.js';
+import { DEFAULT_REPORT_TITLES } from './reports/report-classification.js';
+import { createReportFinder } from './reports/report-finders.js';
+import type { ReportFinder } from './reports/report-finder.js';
+import { ReportMonitor } from './reports/report-monitor.js';
 import { importLegacySigningKey } from './upgrade/import-legacy-signing-key.js';
 
 /** Everything the relay's routes and jobs use, built once from the configuration. */
@@ -31,6 +35,8 @@ export interface RelayServices {
   guards: RequestGuards;
   uploads: UploadService;
   deliveries: DeliveryQueue;
+  /** Looks for reports of delivered studies and tells their senders (reports/report-monitor.ts). */
+  reports: ReportMonitor;
   events: RelayEventBus;
   metrics: RelayMetrics;
   now: () => Date;
@@ -44,6 +50,8 @@ export interface ServiceOverrides {
   storage?: TemporaryStorage;
   /** Replaces the destinations built from the configuration (tests). */
   destinations?: Destination[];
+  /** Replaces the report finders built from the configuration (tests). */
+  reportFinders?: Map<string, ReportFinder>;
 }
 
 /** Opens (or creates) the data directory, the store (relay-backends.ts), temporary storage and the signing key. */
@@ -67,8 +75,22 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   const destinationConfigs = effectiveDestinations(config);
   const destinationList = overrides.destinations ?? destinationConfigs.map(createDestination);
   const instanceName = effectiveInstanceName(config);
+  const reportsConfig = config.reports;
+  const finders = overrides.reportFinders ?? new Map(reportsConfig.enabled
+    ? destinationConfigs.flatMap((d) => {
+      const finder = createReportFinder(d, reportsConfig.maxContentBytes);
+      return finder ? [[d.name, finder] as const] : [];
+    })
+    : []);
+  const reports = new ReportMonitor({
+    store, events, finders, instanceName, now, log: () => eventsLog,
+    policy: { ...reportsConfig, titles: reportsConfig.titles ?? DEFAULT_REPORT_TITLES },
+    onReport: (destination, status) => metrics.reportsFound.inc({ destination, status }),
+    onPacsRequest: (destination) => metrics.reportChecks.inc({ destination }),
+  });
   const deliveries = new DeliveryQueue({
     store, instanceName, storage, metrics, events, now, delivery: config.delivery,
+    onDestinationDelivered: (delivered) => reports.watchDelivered(delivered),
     destinations: new Map(destinationList.map((d) => [d.name, d])),
     confirming: new Set(destinationConfigs.filter((d) => d.confirm).map((d) => d.name)),
     router: new Router(config.routes, destinationList.map((d) => d.name)),
@@ -80,7 +102,7 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
     deliveryItems: (uploadId) => deliveries.itemsOf(uploadId),
   });
   return {
-    config, store, audit: store.audit, durability: store, storage, tokens, metrics, uploads, deliveries, events, now,
+    config, store, audit: store.audit, durability: store, storage, tokens, metrics, uploads, deliveries, reports, events, now,
     guards: createRequestGuards(tokens, (sessionId, userId) => store.sessions.isActive(sessionId, userId)),
     setLogger(log) {
       eventsLog = log;
@@ -90,6 +112,7 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
     async close() {
       keys.stop();
       await uploads.close();
+      await reports.stop();
       await deliveries.stop();
       await events.close();
       await store.close();

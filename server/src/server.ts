@@ -49,6 +49,7 @@ export async function startRelayServer(config: RelayConfig): Promise<RunningRela
   }
   await services.uploads.start();
   await services.deliveries.start();
+  services.reports.start();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;

@@ -1,4 +1,5 @@
 // relaypacs: the headless agent. The same core as the desktop app, for scripts, services and tests.
+import { writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,6 +16,7 @@ import type { JobOutcome } from '../core/upload/upload-engine.js';
 import { FolderWatcher } from '../core/watch/folder-watcher.js';
 import { WatchUploader } from '../core/watch/watch-uploader.js';
 import { resolveWatchedFolderConfig } from '../core/watch/watched-folder-config.js';
+import type { ReportView } from '../../../server/src/protocol/report-protocol.js';
 import { ProgressLine } from './progress-line.js';
 
 const USAGE = `Usage: relaypacs COMMAND [options]   (--data DIR or RELAYPACS_AGENT_DATA: the agent's data folder)
@@ -45,6 +47,11 @@ const USAGE = `Usage: relaypacs COMMAND [options]   (--data DIR or RELAYPACS_AGE
       local time, e.g. 20:00-07:00 (across midnight); STAT studies always go. Running agents apply
       changes from their next chunk.
   status [--json]           who is signed in where, whether the relay answers, the sending settings
+  reports [--json]          the reports the relay found in the PACS for this account's studies
+                            (study, status preliminary/final/amended, kind, when), newest first
+  reports --wait STUDY_UID [--timeout SECONDS]
+                            waits (default 3600 s) for a report of that study: exit 0 with it, 1 without
+  report ID [--out FILE]    a report's content: an SR as text on standard output, a PDF into FILE
 
 Credentials: the system keychain; --credential-store file (or RELAYPACS_CREDENTIAL_STORE=file) keeps
 them in DATA/credentials.json, mode 0600, where no keychain exists and IT policy allows it. Under
@@ -119,6 +126,45 @@ async function sendJobs(core: Core, jobIds: number[], wait: boolean, json: boole
   return ok ? 0 : 1;
 }
 
+function describeReport(r: ReportView): string {
+  return `${r.detectedAt}  ${r.status.padEnd(11)} ${r.kind.toUpperCase().padEnd(3)} study ${r.studyInstanceUid}${r.title ? ` (${r.title})` : ''}  report ${r.id}`;
+}
+
+/** `reports [--json]`, and `reports --wait STUDY_UID [--timeout SECONDS]`. */
+async function reportsCommand(core: Core, json: boolean, args: string[], values: { wait?: boolean; timeout?: string }): Promise<number> {
+  if (!values.wait) {
+    const reports = await core.reports.list();
+    print(json, { reports }, reports.length === 0 ? 'no report yet' : reports.map(describeReport).join('\n'));
+    return 0;
+  }
+  const [studyInstanceUid] = args;
+  if (!studyInstanceUid) throw new UsageError('reports --wait needs the study\'s STUDY_UID');
+  const seconds = values.timeout === undefined ? 3600 : Number(values.timeout);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError('--timeout takes a number of seconds');
+  const report = await core.reports.waitFor(studyInstanceUid, seconds * 1000);
+  if (!report) {
+    print(json, { report: null }, `no report of study ${studyInstanceUid} within ${seconds} s`);
+    return 1;
+  }
+  print(json, { report }, describeReport(report));
+  return 0;
+}
+
+/** `report ID [--out FILE]`: text to standard output; any other document into FILE. */
+async function reportCommand(core: Core, args: string[], out: string | undefined): Promise<number> {
+  const id = Number(args[0]);
+  if (!Number.isInteger(id) || id < 1) throw new UsageError('report needs the report\'s ID (from `relaypacs reports`)');
+  const { contentType, body } = await core.reports.content(id);
+  if (out) {
+    await writeFile(out, body, { mode: 0o600 });
+    process.stdout.write(`report ${id} (${contentType}) written to ${out}\n`);
+    return 0;
+  }
+  if (!contentType.startsWith('text/plain')) throw new UsageError(`report ${id} is ${contentType}: give --out FILE to save it`);
+  process.stdout.write(body.toString('utf8'));
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true, strict: true,
@@ -126,7 +172,7 @@ async function main(argv: string[]): Promise<number> {
       data: { type: 'string' }, 'credential-store': { type: 'string' }, relay: { type: 'string' }, user: { type: 'string' }, 'password-stdin': { type: 'boolean' }, totp: { type: 'string' },
       quiet: { type: 'string' }, poll: { type: 'boolean' }, stability: { type: 'string' }, 'max-rate': { type: 'string' }, 'routine-window': { type: 'string' },
       'ca-file': { type: 'string' }, proxy: { type: 'string' },
-      stat: { type: 'boolean' }, history: { type: 'string' }, wait: { type: 'boolean' }, json: { type: 'boolean' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      stat: { type: 'boolean' }, history: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const [command, ...args] = positionals;
@@ -299,6 +345,10 @@ async function main(argv: string[]): Promise<number> {
           `${info ? `signed in to ${info.relayUrl} as ${info.username}` : 'not signed in'}${relay}; catalog: ${counts.studies} studies, ${counts.instances} instances\ncredentials: kept ${credentials.where}\n${view.text}`);
         return 0;
       }
+      case 'reports':
+        return await reportsCommand(core, json, args, values);
+      case 'report':
+        return await reportCommand(core, args, values.out);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

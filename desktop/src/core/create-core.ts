@@ -11,6 +11,7 @@ import type { CredentialStore } from './secrets/credential-store.js';
 import { createCredentialStore } from './secrets/os-keychain-store.js';
 import { AgentSettings } from './settings/agent-settings.js';
 import { AgentSession, NotSignedInError } from './session/agent-session.js';
+import { ReportsService } from './reports/reports-service.js';
 import { ConnectivityMonitor } from './upload/connectivity-monitor.js';
 import { RelayClient } from './upload/relay-client.js';
 import { RelayEventStream } from './upload/relay-event-stream.js';
@@ -35,6 +36,8 @@ export interface Core {
   settings: AgentSettings;
   /** The upload engine for the signed-in relay (built on first use), with the relay's event stream. */
   engine(): Promise<UploadEngine>;
+  /** The reports the relay found for this user's studies in the PACS. */
+  reports: ReportsService;
   /** Hears every upload progress report of the engine (besides options.onUploadProgress); returns the unsubscribe. */
   onUploadProgress(listener: (progress: JobProgress) => void): () => void;
   /**
@@ -85,6 +88,14 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   return {
     dataDir: options.dataDir, tempDir, db, session, settings,
     catalog: new CatalogReader(db),
+    reports: new ReportsService({
+      client: async () => {
+        const info = await session.info();
+        if (!info) throw new NotSignedInError('not signed in: run `relaypacs login --relay URL --user NAME` first');
+        return clientFor(info.relayUrl);
+      },
+      accessToken: (rejected) => session.accessToken(rejected),
+    }),
     imports: new ImportService({ db, wrappedDir: join(options.dataDir, 'wrapped'), sourceAeTitle: aeTitleFor(hostname()) }),
     async engine() {
       if (engine) return engine;

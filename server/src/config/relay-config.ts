@@ -158,6 +158,33 @@ export const RelayConfigSchema = Type.Object({
     /** How often a relay looks for events kept by the other relays sharing its database. */
     pollMilliseconds: Type.Integer({ minimum: 50, maximum: 60_000, default: 500 }),
   }, { default: {}, additionalProperties: false }),
+  /**
+   * Report-ready notifications (docs/relay.md, "Reports"): after a study is delivered, the relay
+   * looks for the radiologist's report in DICOMweb destinations (QIDO-RS) and Orthanc REST ones
+   * (their change feed), and tells the sender.
+   */
+  reports: Type.Object({
+    enabled: Type.Boolean({ default: true }),
+    /** A delivered study is first checked after this; the wait doubles while nothing changes, up to maxIntervalSeconds. */
+    firstIntervalSeconds: Type.Number({ minimum: 0.1, default: 60 }),
+    maxIntervalSeconds: Type.Number({ minimum: 0.1, default: 900 }),
+    /** How often an Orthanc change feed is read (one request, however many studies are watched). */
+    feedIntervalSeconds: Type.Number({ minimum: 0.1, default: 10 }),
+    /** A study is watched this long after its delivery, or until its final report. */
+    watchDays: Type.Number({ minimum: 0.0001, default: 14 }),
+    /** After the final report, go on looking for amendments (at maxIntervalSeconds) until watchDays. */
+    followAmendments: Type.Boolean({ default: false }),
+    /** Document titles that make an SR or document a report; default: PS3.16 CID 7000 (reports/report-classification.ts). */
+    titles: Type.Optional(Type.Array(Type.Object({ scheme: Type.String({ minLength: 1 }), value: Type.String({ minLength: 1 }) }, { additionalProperties: false }))),
+    /** An encapsulated PDF or CDA without a coded title: ignored (a scanned request looks the same), or taken as a report. */
+    untitledDocuments: Type.Union([Type.Literal('ignore'), Type.Literal('report')], { default: 'ignore' }),
+    /** A report's content is kept this long for GET /reports/{id}/content, then dropped (its record stays). */
+    keepContentDays: Type.Number({ minimum: 0, default: 30 }),
+    /** Larger documents are not fetched. */
+    maxContentBytes: Type.Integer({ minimum: 1024, default: 32 * 1024 * 1024 }),
+    /** Roles that read every report, besides the sender of the study and admins (e.g. ["radiologist"]). */
+    readerRoles: Type.Array(Type.Union([Type.Literal('radiologist'), Type.Literal('clinician'), Type.Literal('radiographer')]), { default: [] }),
+  }, { default: {}, additionalProperties: false }),
 }, { additionalProperties: false });
 
 export type RelayConfig = Static<typeof RelayConfigSchema>;

@@ -36,6 +36,8 @@ export interface HttpAnswer {
   headers: { get(name: string): string | null };
   /** The body as text; undefined when it was larger than maxResponseBytes. */
   body: string | undefined;
+  /** The same body as bytes (a DICOM file, a PDF); undefined when it was larger than maxResponseBytes. */
+  bytes: Buffer | undefined;
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
@@ -96,8 +98,17 @@ export class DestinationHttpClient {
         dispatcher: agent,
       });
       arm();
-      const body = await readCapped(response.body, this.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, arm);
-      return { status: response.status, statusText: response.statusText, headers: response.headers, body };
+      const bytes = await readCapped(response.body, this.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, arm);
+      let text: string | undefined;
+      return {
+        status: response.status, statusText: response.statusText, headers: response.headers, bytes,
+        // Decoded once, when asked for: a binary answer is never turned into text.
+        get body() {
+          if (bytes === undefined) return undefined;
+          text ??= bytes.toString('utf8');
+          return text;
+        },
+      };
     } catch (error) {
       if (localFailure) throw localFailure.error;
       if (controller.signal.aborted) {
@@ -200,8 +211,8 @@ export function permanentStatusReason(status: number): string | undefined {
   return undefined;
 }
 
-async function readCapped(body: AsyncIterable<Uint8Array> | null, maxBytes: number, onProgress: () => void): Promise<string | undefined> {
-  if (!body) return '';
+async function readCapped(body: AsyncIterable<Uint8Array> | null, maxBytes: number, onProgress: () => void): Promise<Buffer | undefined> {
+  if (!body) return Buffer.alloc(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of body) {
@@ -211,7 +222,7 @@ async function readCapped(body: AsyncIterable<Uint8Array> | null, maxBytes: numb
     if (total > maxBytes) return undefined;
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 const TLS_TRUST_CODES = new Set([

@@ -62,11 +62,22 @@ export function parseStoreInstancesResponseXml(xml: string): StoreInstancesRespo
  * §10.6.3): an array of data sets, one per matching instance. An empty body means no match.
  */
 export function parseQidoSopInstanceUids(body: string): string[] {
+  return parseQidoMatches(body).flatMap((match) => match.string(SOP_INSTANCE_UID) ?? []);
+}
+
+/** One data set of a QIDO-RS answer (PS3.18 §F.2), its first values read by tag ("0020000D"). */
+export interface QidoMatch {
+  string(tag: string): string | undefined;
+  number(tag: string): number | undefined;
+}
+
+/** A QIDO-RS answer in DICOM JSON (PS3.18 §F.2): its data sets; none for an empty body. */
+export function parseQidoMatches(body: string): QidoMatch[] {
   const text = body.replace(/^\uFEFF/, '').trim();
   if (text === '') return [];
   const json = parseJson(text);
   if (!Array.isArray(json)) throw new UnreadableResponseError('the QIDO-RS response is not a DICOM JSON array');
-  return json.filter(isDataSet).flatMap((dataSet) => firstString(dataSet, SOP_INSTANCE_UID) ?? []);
+  return json.filter(isDataSet).map((dataSet) => ({ string: (tag) => firstString(dataSet, tag), number: (tag) => firstNumber(dataSet, tag) }));
 }
 
 const SOP_INSTANCE_UID = '00080018';

@@ -20,6 +20,8 @@ export const DestinationConfig = Type.Union([
     maxBytesPerRequest: Type.Optional(Type.Integer({ minimum: 1 })),
     /** After storing, check through QIDO-RS that every instance is there. */
     confirm: Type.Optional(Type.Boolean()),
+    /** Look for reports of delivered studies here (QIDO-RS); default true when reports are enabled. */
+    reports: Type.Optional(Type.Boolean()),
   }, { additionalProperties: false }),
   Type.Object({
     name: Name, kind: Type.Literal('orthanc-rest'),
@@ -27,6 +29,8 @@ export const DestinationConfig = Type.Union([
     auth: Type.Optional(DestinationAuth),
     caFile: Type.Optional(Type.String()),
     confirm: Type.Optional(Type.Boolean()),
+    /** Look for reports of delivered studies here (Orthanc's change feed); default true when reports are enabled. */
+    reports: Type.Optional(Type.Boolean()),
   }, { additionalProperties: false }),
   Type.Object({
     name: Name, kind: Type.Literal('c-store'),

@@ -26,6 +26,12 @@ export interface DeliveryQueueOptions {
   delivery: DeliveryConfig;
   now: () => Date;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /**
+   * Told when a destination has finished an accepted upload with at least one instance delivered
+   * (the report monitor starts watching the study there). Called again after a restart or a retry:
+   * it must be idempotent. Failing, it is tried again like the audit row beside it.
+   */
+  onDestinationDelivered?: (delivered: { uploadId: string; destination: string; studyInstanceUid: string; userId: number }) => Promise<void>;
 }
 
 /**
@@ -466,6 +472,7 @@ export class DeliveryQueue {
       const target = `upload ${uploadId} study ${study.studyInstanceUid} to ${destination}`;
       const outcome = failed === 0 ? `delivered ${mine.length}` : `delivered ${mine.length - failed}, failed ${failed}`;
       await this.options.store.audit.recordOnce({ action: 'delivery', actorUserId: study.userId, address: null, target, outcome });
+      if (failed < mine.length) await this.options.onDestinationDelivered?.({ uploadId, destination, studyInstanceUid: study.studyInstanceUid, userId: study.userId });
     }
   }
 

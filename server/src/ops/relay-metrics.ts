@@ -20,6 +20,8 @@ export class RelayMetrics {
     name: 'relaypacs_delivery_batch_duration_seconds', help: 'Time for a destination to answer one batch', labelNames: ['destination'],
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry],
   });
+  readonly reportsFound = new Counter({ name: 'relaypacs_reports_found_total', help: 'Reports found in destinations for delivered studies, by status', labelNames: ['destination', 'status'], registers: [this.registry] });
+  readonly reportChecks = new Counter({ name: 'relaypacs_report_checks_total', help: 'Rounds in which a destination was asked about reports (each one query or feed read, and more only for studies that changed)', labelNames: ['destination'], registers: [this.registry] });
   readonly deliveryQueueDepth = new Gauge({ name: 'relaypacs_delivery_queue_depth', help: 'Instances queued or being sent, per destination', labelNames: ['destination'], registers: [this.registry] });
   readonly logins = new Counter({ name: 'relaypacs_logins_total', help: 'Login attempts by outcome', labelNames: ['outcome'], registers: [this.registry] });
 

@@ -24,6 +24,8 @@ export const RELAY_ERROR_CODES = {
   UPLOAD_INCOMPLETE: 'Some instances have not been fully received.',
   UPLOAD_TOO_LARGE: 'A size limit was exceeded.',
   UPLOAD_LIMIT_REACHED: 'Too many uploads are in progress for this account.',
+  REPORT_NOT_FOUND: 'There is no such report.',
+  REPORT_CONTENT_GONE: 'The report\'s content is no longer kept by the relay (its retention ended); read it in the PACS.',
   STORAGE_FULL: 'The relay is low on disk space; try again later.',
   RELAY_UNAVAILABLE: 'The relay cannot reach its database or its storage just now; nothing was done, try again shortly.',
   UNSUPPORTED_MEDIA_TYPE: 'The body must be sent as application/octet-stream.',

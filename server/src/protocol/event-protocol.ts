@@ -11,7 +11,9 @@ export type RelayEvent =
   | { type: 'forwarding'; uploadId: string; instance: number; destinations: string[] }
   | { type: 'delivered'; uploadId: string; instance?: number; destination?: string }
   | { type: 'confirmed'; uploadId: string; instance: number; destination: string }
-  | { type: 'failed'; uploadId: string; instance: number; destination: string; reason: string };
+  | { type: 'failed'; uploadId: string; instance: number; destination: string; reason: string }
+  /** A report of the study is in that destination's PACS (GET /upload/{id}/reports, GET /reports/{reportId}/content). */
+  | { type: 'report'; uploadId: string; reportId: number; destination: string; status: 'preliminary' | 'final' | 'amended'; kind: 'sr' | 'pdf' | 'cda' | 'hl7' };
 
 /**
  * Sent (as `event: resync`, data `{"type":"resync"}`) first on a stream whose Last-Event-ID asked

@@ -19,7 +19,8 @@ export type AuditAction =
   | 'upload-cancel'
   | 'upload-retry'
   | 'delivery'
-  | 'signing-key-rotate';
+  | 'signing-key-rotate'
+  | 'report-read';
 
 export interface AuditEntry {
   action: AuditAction;

@@ -4,6 +4,7 @@ import type { ChunkClaimsStore } from './chunk-claims-store.js';
 import type { DeliveriesStore } from './deliveries-store.js';
 import type { EventsStore } from './events-store.js';
 import type { JobLeasesStore } from './job-leases-store.js';
+import type { ReportsStore } from './reports-store.js';
 import type { SignalsStore } from './signals-store.js';
 import type { UploadsStore } from './uploads-store.js';
 
@@ -24,6 +25,7 @@ export interface TransactionStores extends AccountsStores {
   deliveries: DeliveriesStore;
   jobLeases: JobLeasesStore;
   events: EventsStore;
+  reports: ReportsStore;
 }
 
 /**

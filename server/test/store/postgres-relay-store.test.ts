@@ -16,6 +16,7 @@ import { describeChunkClaimsStoreContract } from './chunk-claims-store-contract.
 import { claimOne, describeDeliveriesStoreContract } from './deliveries-store-contract.js';
 import { describeEventsStoreContract } from './events-store-contract.js';
 import { describeJobLeasesStoreContract } from './job-leases-store-contract.js';
+import { describeReportsStoreContract } from './reports-store-contract.js';
 import { describeSignalsStoreContract, notifyUntilHeard } from './signals-store-contract.js';
 import { testClock, type StoreFactory } from './store-under-test.js';
 import { describeUnitOfWorkContract } from './unit-of-work-contract.js';
@@ -80,6 +81,7 @@ describeUploadsStoreContract('PostgreSQL', postgres);
 describeDeliveriesStoreContract('PostgreSQL', postgres);
 describeEventsStoreContract('PostgreSQL', postgres);
 describeJobLeasesStoreContract('PostgreSQL', postgres);
+describeReportsStoreContract('PostgreSQL', postgres);
 describeChunkClaimsStoreContract('PostgreSQL', postgres);
 describeSignalsStoreContract('PostgreSQL', postgres);
 

@@ -9,6 +9,7 @@ import { describeChunkClaimsStoreContract } from './chunk-claims-store-contract.
 import { describeDeliveriesStoreContract } from './deliveries-store-contract.js';
 import { describeEventsStoreContract } from './events-store-contract.js';
 import { describeJobLeasesStoreContract } from './job-leases-store-contract.js';
+import { describeReportsStoreContract } from './reports-store-contract.js';
 import { describeSignalsStoreContract } from './signals-store-contract.js';
 import { openTempSqliteStore, type TempSqliteStore } from './sqlite-temp-store.js';
 import { deferred, type StoreFactory } from './store-under-test.js';
@@ -28,6 +29,7 @@ describeUploadsStoreContract('SQLite', sqlite);
 describeDeliveriesStoreContract('SQLite', sqlite);
 describeEventsStoreContract('SQLite', sqlite);
 describeJobLeasesStoreContract('SQLite', sqlite);
+describeReportsStoreContract('SQLite', sqlite);
 describeChunkClaimsStoreContract('SQLite', sqlite);
 describeSignalsStoreContract('SQLite', sqlite);
 

@@ -41,6 +41,10 @@ export interface TestRelay {
 }
 
 export interface TestRelayOptions {
+  /** Start on this data directory (a relay restarted on its data); not removed at close. */
+  dataDir?: string;
+  /** Leave the data directory at close (to start again on it). */
+  keepDataDir?: boolean;
   startAt?: Date;
   /** Start the delivery queue (forwarding tests); off by default so upload tests see their data. */
   deliver?: boolean;
@@ -52,7 +56,8 @@ export interface TestRelayOptions {
 }
 
 export async function startTestRelay(config: Record<string, unknown> = {}, options: TestRelayOptions = {}): Promise<TestRelay> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'relaypacs-relay-test-'));
+  // A data directory given is another relay's, started again: kept at close, its owner removes it.
+  const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), 'relaypacs-relay-test-'));
   // The clock starts at startAt, runs in real time if asked, and advance() jumps it forward.
   const realStart = Date.now();
   const ticking = options.realTime ?? options.deliver ?? false;
@@ -104,7 +109,7 @@ export async function startTestRelay(config: Record<string, unknown> = {}, optio
       await metrics.close();
       await app.close();
       await services.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (!options.dataDir && !options.keepDataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
   return relay;

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import axios, { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import type { TokenResponse } from '../../../../server/src/protocol/auth-protocol.js';
 import type { HttpStatusCode, RelayErrorCode } from '../../../../server/src/protocol/error-codes.js';
+import type { ReportList } from '../../../../server/src/protocol/report-protocol.js';
 import type { ChunkResponse, InitUploadRequest, InitUploadResponse, UploadStatus } from '../../../../server/src/protocol/upload-protocol.js';
 import { socketProgress, StallWatchdog, type Stall } from './stall-watchdog.js';
 
@@ -205,6 +206,26 @@ export class RelayClient {
   /** Cancels an upload the relay is still receiving and frees its space there. */
   async cancel(uploadId: string, uploadToken: string): Promise<void> {
     await this.json(this.send({ method: 'DELETE', url: `/upload/${encodeURIComponent(uploadId)}`, headers: bearer(uploadToken) }));
+  }
+
+  /** The signed-in user's reports (newest first), detected after `since` if given (GET /reports). */
+  async reports(accessToken: string, since?: string): Promise<ReportList> {
+    const query = since ? `?since=${encodeURIComponent(since)}` : '';
+    return this.idempotent<ReportList>({ method: 'GET', url: `/reports${query}`, headers: bearer(accessToken) }, ANSWER_STALL_MS, HEDGE_MS);
+  }
+
+  /** A report's content in its own media type (text/plain for SR, application/pdf...): read by a person, audited by the relay. */
+  async reportContent(accessToken: string, reportId: number): Promise<{ contentType: string; body: Buffer }> {
+    const response = await this.send({ method: 'GET', url: `/reports/${reportId}/content`, headers: bearer(accessToken), responseType: 'arraybuffer' });
+    if (response.status !== 200) {
+      const text = Buffer.from(response.data as ArrayBuffer).toString('utf8');
+      let error: { code?: RelayErrorCode; message?: string } | undefined;
+      try {
+        error = (JSON.parse(text) as { error?: { code?: RelayErrorCode; message?: string } }).error;
+      } catch { /* not the relay's error body */ }
+      throw new RelayRequestError(error?.message ?? `the relay answered HTTP ${response.status}`, response.status, error?.code, undefined, isTransientStatus(response.status));
+    }
+    return { contentType: String(response.headers['content-type'] ?? 'application/octet-stream'), body: Buffer.from(response.data as ArrayBuffer) };
   }
 
   async retry(uploadId: string, uploadToken: string): Promise<{ requeued: number }> {

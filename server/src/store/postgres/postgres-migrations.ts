@@ -259,6 +259,53 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   END
   $fn$;
   `,
+  // 6: SQLite migration 15: reports found in the PACS for delivered studies
+  `
+  CREATE TABLE report_watches (
+    upload_id text NOT NULL,
+    destination text NOT NULL,
+    study_instance_uid text NOT NULL,
+    user_id bigint NOT NULL,
+    state text NOT NULL,
+    started_at timestamptz NOT NULL,
+    next_check_at timestamptz NOT NULL,
+    interval_seconds double precision NOT NULL,
+    until timestamptz NOT NULL,
+    known_instances integer,
+    PRIMARY KEY (upload_id, destination)
+  );
+  CREATE INDEX report_watches_due ON report_watches (destination, state, next_check_at);
+  CREATE TABLE reports (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    upload_id text NOT NULL,
+    destination text NOT NULL,
+    user_id bigint NOT NULL,
+    study_instance_uid text NOT NULL,
+    series_instance_uid text,
+    sop_instance_uid text NOT NULL,
+    kind text NOT NULL,
+    status text NOT NULL,
+    title text,
+    source text NOT NULL,
+    detected_at timestamptz NOT NULL,
+    content bytea,
+    UNIQUE (upload_id, destination, sop_instance_uid)
+  );
+  CREATE INDEX reports_by_user ON reports (user_id, detected_at);
+  CREATE TABLE report_non_reports (
+    destination text NOT NULL,
+    study_instance_uid text NOT NULL,
+    sop_instance_uid text NOT NULL,
+    seen_at timestamptz NOT NULL,
+    PRIMARY KEY (destination, sop_instance_uid)
+  );
+  CREATE INDEX report_non_reports_study ON report_non_reports (destination, study_instance_uid);
+  CREATE TABLE report_cursors (
+    destination text PRIMARY KEY,
+    cursor bigint NOT NULL,
+    updated_at timestamptz NOT NULL
+  );
+  `,
 ];
 
 /**

@@ -21,6 +21,7 @@ import { PostgresChunkClaims } from './postgres-chunk-claims.js';
 import { asStoreError, checkOut, ClientDb, inTransaction, isRetryable, MAX_ATTEMPTS, PoolDb, UNIT_OF_WORK_LOCK, type Db } from './postgres-db.js';
 import { PostgresDeliveries } from './postgres-deliveries.js';
 import { PostgresEvents } from './postgres-events.js';
+import { PostgresReports } from './postgres-reports.js';
 import { PostgresJobLeases } from './postgres-job-leases.js';
 import { PostgresLoginAttempts } from './postgres-login-attempts.js';
 import { migratePostgres } from './postgres-migrations.js';
@@ -161,6 +162,7 @@ export class PostgresRelayStore implements RelayStore {
   readonly deliveries: RelayStore['deliveries'];
   readonly jobLeases: RelayStore['jobLeases'];
   readonly events: RelayStore['events'];
+  readonly reports: RelayStore['reports'];
   readonly chunkClaims: RelayStore['chunkClaims'];
   readonly signals: PostgresSignals;
 
@@ -186,6 +188,7 @@ export class PostgresRelayStore implements RelayStore {
     this.deliveries = outside.deliveries;
     this.jobLeases = outside.jobLeases;
     this.events = outside.events;
+    this.reports = outside.reports;
     this.chunkClaims = bindMethods(new PostgresChunkClaims(new PoolDb(pool)), (op) => this.outside(op));
     this.signals = new PostgresSignals(new PoolDb(pool), newClient);
   }
@@ -297,6 +300,7 @@ function stores(db: Db, now: () => Date): TransactionStores {
     deliveries: new PostgresDeliveries(db),
     jobLeases: new PostgresJobLeases(db),
     events: new PostgresEvents(db),
+    reports: new PostgresReports(db, now),
   };
 }
 

@@ -215,4 +215,51 @@ export const MIGRATIONS: readonly string[] = [
   INSERT INTO jwt_signing_keys (jwk, created_at) SELECT jwk, created_at FROM signing_keys WHERE purpose = 'jwt';
   DROP TABLE signing_keys;
   `,
+  // 15: reports found in the PACS for delivered studies (store/reports-store.ts, reports/)
+  `
+  CREATE TABLE report_watches (
+    upload_id TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    study_instance_uid TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    next_check_at TEXT NOT NULL,
+    interval_seconds REAL NOT NULL,
+    until TEXT NOT NULL,
+    known_instances INTEGER,
+    PRIMARY KEY (upload_id, destination)
+  );
+  CREATE INDEX report_watches_due ON report_watches (destination, state, next_check_at);
+  CREATE TABLE reports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    upload_id TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    study_instance_uid TEXT NOT NULL,
+    series_instance_uid TEXT,
+    sop_instance_uid TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    title TEXT,
+    source TEXT NOT NULL,
+    detected_at TEXT NOT NULL,
+    content BLOB,
+    UNIQUE (upload_id, destination, sop_instance_uid)
+  );
+  CREATE INDEX reports_by_user ON reports (user_id, detected_at);
+  CREATE TABLE report_non_reports (
+    destination TEXT NOT NULL,
+    study_instance_uid TEXT NOT NULL,
+    sop_instance_uid TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (destination, sop_instance_uid)
+  );
+  CREATE INDEX report_non_reports_study ON report_non_reports (destination, study_instance_uid);
+  CREATE TABLE report_cursors (
+    destination TEXT PRIMARY KEY,
+    cursor INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  `,
 ];

@@ -10,6 +10,7 @@ import { ProcessSignals } from './process-signals.js';
 import { SqliteEvents } from './sqlite-events.js';
 import { SqliteJobLeases } from './sqlite-job-leases.js';
 import { SqliteLoginAttempts } from './sqlite-login-attempts.js';
+import { SqliteReports } from './sqlite-reports.js';
 import { SqliteRefreshTokens } from './sqlite-refresh-tokens.js';
 import { SqliteSessions } from './sqlite-sessions.js';
 import { SqliteSigningKeys } from './sqlite-signing-keys.js';
@@ -40,6 +41,7 @@ interface SqlStores {
   deliveries: SqliteDeliveries;
   jobLeases: SqliteJobLeases;
   events: SqliteEvents;
+  reports: SqliteReports;
 }
 
 /** Opens (creating and migrating) the relay's SQLite file as a RelayStore. */
@@ -86,6 +88,7 @@ export class SqliteRelayStore implements RelayStore {
   readonly deliveries: RelayStore['deliveries'];
   readonly jobLeases: RelayStore['jobLeases'];
   readonly events: RelayStore['events'];
+  readonly reports: RelayStore['reports'];
   readonly chunkClaims: RelayStore['chunkClaims'] = new ProcessChunkClaims();
   readonly signals: RelayStore['signals'] = new ProcessSignals();
 
@@ -110,6 +113,7 @@ export class SqliteRelayStore implements RelayStore {
       deliveries: new SqliteDeliveries(connection),
       jobLeases: new SqliteJobLeases(connection),
       events: new SqliteEvents(connection),
+      reports: new SqliteReports(connection, now),
     };
     this.durability = options.flushedByCaller ? new WalDurability(connection, `${path}-wal`) : undefined;
     const outside = this.facades(<R>(op: () => R) => this.gate.call(op));
@@ -123,6 +127,7 @@ export class SqliteRelayStore implements RelayStore {
     this.deliveries = outside.deliveries;
     this.jobLeases = outside.jobLeases;
     this.events = outside.events;
+    this.reports = outside.reports;
   }
 
   /**
@@ -166,7 +171,7 @@ export class SqliteRelayStore implements RelayStore {
   }
 
   private facades(call: <R>(op: () => R) => Promise<R>): TransactionStores {
-    const { users, sessions, refreshTokens, loginAttempts, signingKeys, audit, uploads, deliveries, jobLeases, events } = this.sql;
+    const { users, sessions, refreshTokens, loginAttempts, signingKeys, audit, uploads, deliveries, jobLeases, events, reports } = this.sql;
     return {
       users: asyncFacade(users, call),
       sessions: asyncFacade(sessions, call),
@@ -178,6 +183,7 @@ export class SqliteRelayStore implements RelayStore {
       deliveries: asyncFacade(deliveries, call),
       jobLeases: asyncFacade(jobLeases, call),
       events: asyncFacade(events, call),
+      reports: asyncFacade(reports, call),
     };
   }
 }

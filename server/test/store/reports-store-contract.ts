@@ -1,0 +1,105 @@
+// The ReportsStore contract (store/reports-store.ts), written against the interface only.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { NewReport, ReportsStore } from '../../src/store/reports-store.js';
+import { testClock, type StoreFactory, type StoreUnderTest } from './store-under-test.js';
+
+export function describeReportsStoreContract(backend: string, open: StoreFactory): void {
+  describe(`${backend}: reports`, () => {
+    let clock = testClock();
+    let subject: StoreUnderTest;
+    let reports: ReportsStore;
+    const now = () => clock.now().toISOString();
+    const after = (seconds: number) => new Date(clock.now().getTime() + seconds * 1000).toISOString();
+    const watch = (uploadId: string, destination = 'pacs', nextCheckAt = now()) =>
+      reports.watch({ uploadId, destination, studyInstanceUid: `1.2.${uploadId.length}`, userId: 7, nextCheckAt, intervalSeconds: 60, until: after(86_400) });
+    const report = (overrides: Partial<NewReport> = {}): NewReport => ({
+      uploadId: 'u1', destination: 'pacs', userId: 7, studyInstanceUid: '1.2.2', seriesInstanceUid: '1.2.2.9', sopInstanceUid: '1.2.2.9.1',
+      kind: 'sr', status: 'preliminary', title: 'CT Report', source: 'orthanc-changes', detectedAt: now(), content: Buffer.from([0, 1, 2, 255]), ...overrides,
+    });
+    beforeEach(async () => {
+      clock = testClock();
+      subject = await open(clock.now);
+      reports = subject.store.reports;
+    });
+    afterEach(async () => {
+      await subject.dispose();
+    });
+
+    it('watches a delivered study once per destination, due soonest first, until rescheduled', async () => {
+      await watch('u1', 'pacs', after(10));
+      await watch('u2', 'pacs', now());
+      await watch('u1', 'pacs', after(999)); // again: nothing changes
+      await watch('u1', 'other');
+      expect((await reports.dueWatches('pacs', now(), 10)).map((w) => w.uploadId)).toEqual(['u2']);
+      clock.advance(10_000);
+      const due = await reports.dueWatches('pacs', now(), 10);
+      expect(due.map((w) => w.uploadId)).toEqual(['u2', 'u1']);
+      expect(due[1]).toMatchObject({ destination: 'pacs', studyInstanceUid: '1.2.2', userId: 7, state: 'watching', intervalSeconds: 60, knownInstances: null });
+      expect(await reports.dueWatches('pacs', now(), 1)).toHaveLength(1);
+      await reports.updateWatch('u2', 'pacs', { state: 'watching', nextCheckAt: after(120), intervalSeconds: 120, knownInstances: 3 });
+      await reports.updateWatch('u1', 'pacs', { state: 'done', nextCheckAt: after(60), intervalSeconds: 60, knownInstances: 4 });
+      expect(await reports.dueWatches('pacs', now(), 10)).toEqual([]);
+      expect((await reports.watching('pacs')).map((w) => [w.uploadId, w.intervalSeconds, w.knownInstances])).toEqual([['u2', 120, 3]]);
+      expect((await reports.watching('other')).map((w) => w.uploadId)).toEqual(['u1']);
+    });
+
+    it('expires watches past their end, and only those still watching', async () => {
+      await watch('u1');
+      await watch('u22');
+      await reports.updateWatch('u22', 'pacs', { state: 'done', nextCheckAt: now(), intervalSeconds: 60, knownInstances: 1 });
+      expect(await reports.expireWatches(now())).toBe(0);
+      clock.advance(86_401_000);
+      expect(await reports.expireWatches(now())).toBe(1);
+      expect(await reports.watching('pacs')).toEqual([]);
+    });
+
+    it('records a report once per upload, destination and instance, with its content until dropped', async () => {
+      const first = await reports.record(report());
+      expect(first.created).toBe(true);
+      expect(await reports.record(report({ status: 'final' }))).toEqual({ id: first.id, created: false });
+      const other = await reports.record(report({ sopInstanceUid: '1.2.2.9.2', status: 'final', kind: 'pdf', title: null, content: null }));
+      expect(other.created).toBe(true);
+      expect(await reports.find(first.id)).toEqual({ ...report(), id: first.id, hasContent: true, content: undefined });
+      expect((await reports.ofUpload('u1')).map((r) => [r.id, r.status, r.hasContent])).toEqual([[first.id, 'preliminary', true], [other.id, 'final', false]]);
+      expect([...(await reports.content(first.id))!]).toEqual([0, 1, 2, 255]);
+      expect(await reports.content(other.id)).toBeUndefined();
+      expect(await reports.find(9999)).toBeUndefined();
+      clock.advance(1000);
+      expect(await reports.dropContentBefore(now())).toBe(1);
+      expect(await reports.content(first.id)).toBeUndefined();
+      expect((await reports.find(first.id))?.hasContent).toBe(false);
+    });
+
+    it('answers a user\'s reports newest first, after a moment if asked', async () => {
+      const a = await reports.record(report());
+      clock.advance(1000);
+      const mark = now();
+      clock.advance(1000);
+      const b = await reports.record(report({ sopInstanceUid: '1.2.2.9.3', detectedAt: now() }));
+      await reports.record(report({ uploadId: 'u9', userId: 8, sopInstanceUid: '1.2.2.9.4' }));
+      expect((await reports.ofUser(7, undefined, 10)).map((r) => r.id)).toEqual([b.id, a.id]);
+      expect((await reports.ofUser(7, mark, 10)).map((r) => r.id)).toEqual([b.id]);
+      expect((await reports.ofUser(7, undefined, 1)).map((r) => r.id)).toEqual([b.id]);
+    });
+
+    it('knows the documents of a watched study already looked at: its reports and the instances that were none', async () => {
+      await reports.record(report());
+      await reports.rememberNotReport('pacs', '1.2.2', '1.2.2.8.1', now());
+      await reports.rememberNotReport('pacs', '1.2.2', '1.2.2.8.1', now());
+      await reports.rememberNotReport('pacs', '1.2.3', '1.2.3.8.1', now());
+      await reports.rememberNotReport('other', '1.2.2', '1.2.2.8.2', now());
+      expect(await reports.knownDocuments({ uploadId: 'u1', destination: 'pacs', studyInstanceUid: '1.2.2' })).toEqual(new Set(['1.2.2.9.1', '1.2.2.8.1']));
+      // Another upload of the same study: its own reports are its own, what is no report is none for anyone.
+      expect(await reports.knownDocuments({ uploadId: 'u2', destination: 'pacs', studyInstanceUid: '1.2.2' })).toEqual(new Set(['1.2.2.8.1']));
+    });
+
+    it('keeps a change feed\'s position per destination', async () => {
+      expect(await reports.cursor('pacs')).toBeUndefined();
+      await reports.setCursor('pacs', 41, now());
+      await reports.setCursor('pacs', 42, now());
+      await reports.setCursor('other', 7, now());
+      expect(await reports.cursor('pacs')).toBe(42);
+      expect(await reports.cursor('other')).toBe(7);
+    });
+  });
+}
