@@ -20,6 +20,8 @@ export interface AgentWorldOptions {
   delivery?: Record<string, unknown>;
   /** Serve HTTPS with this key and certificate (PEM files); the certificate is also the CA checked against. */
   tls?: { keyFile: string; certFile: string };
+  /** The relay configuration's `reports` section (e.g. short intervals). */
+  reports?: Record<string, unknown>;
 }
 
 /** The agent run in the background: output collected as it comes, stopped by the test or by AgentWorld.stop(). */
@@ -75,6 +77,7 @@ export class AgentWorld {
         upload: { minFreeDiskBytes: 0, ...options.upload }, delivery: { initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.5, ...options.delivery },
         destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, confirm: true }],
         ...(options.tls ? { tls: options.tls } : {}),
+        ...(options.reports ? { reports: options.reports } : {}),
       }));
       const added = await relayUserCommand(relayDataDir, ['add', DEVICE.user, '--role', 'device', '--password-stdin'], `${DEVICE.password}\n`);
       if (added.code !== 0) throw new Error(`could not add the device account: ${added.stderr}`);
