@@ -1,4 +1,5 @@
 export { generateStudy } from './study-generator.js';
+export { SeededRandom } from './seeded-random.js';
 export type { GeneratedInstance, GeneratedSeries, GeneratedStudy, GeneratorModality, ProgressListener, StudySpec } from './study-generator.js';
 export { TRANSFER_SYNTAX_NAMES, TRANSFER_SYNTAX_UIDS, isTransferSyntaxName, type TransferSyntaxName } from './transfer-syntax.js';
 export type { SyntheticPatient } from './synthetic-patient.js';

@@ -68,6 +68,8 @@ export function parseQidoSopInstanceUids(body: string): string[] {
 /** One data set of a QIDO-RS answer (PS3.18 §F.2), its first values read by tag ("0020000D"). */
 export interface QidoMatch {
   string(tag: string): string | undefined;
+  /** Every value of a multi-valued attribute (e.g. ModalitiesInStudy). */
+  strings(tag: string): string[];
   number(tag: string): number | undefined;
 }
 
@@ -77,7 +79,11 @@ export function parseQidoMatches(body: string): QidoMatch[] {
   if (text === '') return [];
   const json = parseJson(text);
   if (!Array.isArray(json)) throw new UnreadableResponseError('the QIDO-RS response is not a DICOM JSON array');
-  return json.filter(isDataSet).map((dataSet) => ({ string: (tag) => firstString(dataSet, tag), number: (tag) => firstNumber(dataSet, tag) }));
+  return json.filter(isDataSet).map((dataSet) => ({
+    string: (tag) => firstString(dataSet, tag),
+    strings: (tag) => values(dataSet, tag).filter((v): v is string => typeof v === 'string').map((v) => v.trim()),
+    number: (tag) => firstNumber(dataSet, tag),
+  }));
 }
 
 const SOP_INSTANCE_UID = '00080018';

@@ -3,7 +3,7 @@ import { permanentStatusReason, throwIfTransientStatus } from '../destinations/d
 import { parseQidoMatches } from '../destinations/dicom-response.js';
 import type { ReportWatch } from '../store/reports-store.js';
 import { mayBeReport } from './report-classification.js';
-import type { CandidateDocument, FinderInput, FinderResult, ReportFinder } from './report-finder.js';
+import { REPORT_SERIES_MODALITIES, type CandidateDocument, type FinderInput, type FinderResult, type ReportFinder } from './report-finder.js';
 
 /** Studies per QIDO-RS query: UID list matching (PS3.18 §8.3.4.1) keeps one query for many studies. */
 export const STUDIES_PER_QUERY = 50;
@@ -12,11 +12,12 @@ const SERIES_INSTANCE_UID = '0020000E';
 const SOP_CLASS_UID = '00080016';
 const SOP_INSTANCE_UID = '00080018';
 const NUMBER_OF_STUDY_RELATED_INSTANCES = '00201208';
+const MODALITIES_IN_STUDY = '00080061';
 
 /**
  * Reports in a DICOMweb PACS, by asking (PS3.18 §10.6 QIDO-RS, §10.4 WADO-RS): one study-level query
- * for up to 50 due studies names how many instances each holds now; only a study whose count changed
- * is listed at instance level, and only instances whose SOP class may be a report and that were not
+ * for up to 50 due studies names how many instances each holds now and its modalities; only a study
+ * whose count changed and that holds an SR or DOC series is listed at instance level, and only instances whose SOP class may be a report and that were not
  * looked at yet are retrieved. A watched study that did not change costs a fiftieth of a query.
  */
 export class QidoReportFinder implements ReportFinder {
@@ -33,11 +34,12 @@ export class QidoReportFinder implements ReportFinder {
     const candidates: CandidateDocument[] = [];
     for (let i = 0; i < input.due.length; i += STUDIES_PER_QUERY) {
       const batch = input.due.slice(i, i + STUDIES_PER_QUERY);
-      const counts = await this.instanceCounts(batch.map((w) => w.studyInstanceUid));
+      const studies = await this.studySummaries(batch.map((w) => w.studyInstanceUid));
       for (const watch of batch) {
-        const count = counts.get(watch.studyInstanceUid) ?? null;
-        checked.set(watch, count);
-        if (count === null || count === watch.knownInstances) continue;
+        const study = studies.get(watch.studyInstanceUid);
+        checked.set(watch, study?.instances ?? null);
+        // Listed only when the study changed and holds a report series at all (ModalitiesInStudy).
+        if (!study || study.instances === watch.knownInstances || !study.modalities.some((m) => REPORT_SERIES_MODALITIES.has(m))) continue;
         candidates.push(...await this.candidatesOf(watch, await input.known(watch)));
       }
     }
@@ -48,16 +50,17 @@ export class QidoReportFinder implements ReportFinder {
     return this.http.close();
   }
 
-  private async instanceCounts(studyUids: string[]): Promise<Map<string, number>> {
-    const query = `StudyInstanceUID=${[...new Set(studyUids)].map(encodeURIComponent).join(',')}&includefield=${NUMBER_OF_STUDY_RELATED_INSTANCES}`;
+  private async studySummaries(studyUids: string[]): Promise<Map<string, { instances: number; modalities: string[] }>> {
+    const query = `StudyInstanceUID=${[...new Set(studyUids)].map(encodeURIComponent).join(',')}`
+      + `&includefield=${NUMBER_OF_STUDY_RELATED_INSTANCES}&includefield=${MODALITIES_IN_STUDY}`;
     const answer = await this.get(`${this.url}/studies?${query}`, 'application/dicom+json');
-    const counts = new Map<string, number>();
+    const studies = new Map<string, { instances: number; modalities: string[] }>();
     for (const match of parseQidoMatches(answer.body ?? '')) {
       const uid = match.string(STUDY_INSTANCE_UID);
-      const count = match.number(NUMBER_OF_STUDY_RELATED_INSTANCES);
-      if (uid !== undefined && count !== undefined) counts.set(uid, count);
+      const instances = match.number(NUMBER_OF_STUDY_RELATED_INSTANCES);
+      if (uid !== undefined && instances !== undefined) studies.set(uid, { instances, modalities: match.strings(MODALITIES_IN_STUDY).map((m) => m.toUpperCase()) });
     }
-    return counts;
+    return studies;
   }
 
   private async candidatesOf(watch: ReportWatch, known: Set<string>): Promise<CandidateDocument[]> {
