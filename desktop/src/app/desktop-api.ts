@@ -12,7 +12,8 @@ import { createHandlers } from './handler-table.js';
 import { ImportReviewer } from './import-review.js';
 import { dispatch, type Handlers } from './ipc-dispatch.js';
 import { JobViews } from './job-views.js';
-import { mayNotify, noticeFor, type DesktopNotice } from './notification-rules.js';
+import { mayNotify, noticeFor, reportNotice, type DesktopNotice } from './notification-rules.js';
+import { ReportFollower } from '../core/reports/report-follower.js';
 import { PhotoAttachments } from './photo-attachments.js';
 import { SessionLifecycle } from './session-lifecycle.js';
 import { StatusEvents } from './status-events.js';
@@ -45,6 +46,8 @@ export interface DesktopApiOptions {
   onlineProbeMs?: number;
   /** The sender's idle look at the queue. Default 2 s. */
   senderIdleMs?: number;
+  /** How often the relay is asked for new reports besides its events. Default 60 s. */
+  reportsPollMs?: number;
   now?: () => Date;
 }
 
@@ -90,6 +93,7 @@ class DesktopApiService implements DesktopApi {
   private readonly session: SessionLifecycle;
   private readonly handlers: Handlers;
   private readonly unsubscribeProgress: () => void;
+  private readonly reports: ReportFollower;
   private closed = false;
 
   constructor(private readonly options: DesktopApiOptions) {
@@ -144,9 +148,14 @@ class DesktopApiService implements DesktopApi {
       log,
       ...(options.watchTimings ? { timings: options.watchTimings } : {}),
     });
+    const reports = this.reports = new ReportFollower({
+      db: core.db, reports: core.reports, events: () => core.relayEvents(), now, log,
+      ...(options.reportsPollMs !== undefined ? { intervalMs: options.reportsPollMs } : {}),
+      onNew: (found) => this.reportsArrived(found.length),
+    });
     this.session = new SessionLifecycle({
       core, policy, settings: this.settings, loop: this.loop, watch, engines: this.engines, events: this.events,
-      probeMs: options.onlineProbeMs ?? 15_000,
+      probeMs: options.onlineProbeMs ?? 15_000, reports,
     });
     this.handlers = createHandlers({
       core, chooseImportPaths: options.chooseImportPaths, policy, settings: this.settings, onSettingsChanged: options.onSettingsChanged,
@@ -189,9 +198,26 @@ class DesktopApiService implements DesktopApi {
     this.core.close();
   }
 
+  /** New reports: the history refreshes, and a notice says so (no patient, study or finding). */
+  private reportsArrived(count: number): void {
+    if (this.closed) return;
+    this.events.emit('reports:changed', { count });
+    const notify = this.options.notify;
+    if (!notify) return;
+    let settings: Settings;
+    try {
+      settings = this.settings.view().settings;
+    } catch {
+      return;
+    }
+    const notice = reportNotice(count, settings.notifications);
+    if (notice) notify(notice);
+  }
+
   private finished(outcome: JobOutcome): void {
     this.speed.forget(outcome.jobId);
     this.events.queueChanged(true);
+    if (outcome.state === 'delivered' || outcome.state === 'confirmed') this.reports.delivered();
     const notify = this.options.notify;
     if (!notify || !mayNotify(outcome.state)) return;
     let settings: Settings;

@@ -23,7 +23,7 @@ export const DEFAULT_SETTINGS: Settings = {
   relayUrl: '',
   maxBytesPerSecond: 0,
   routineWindows: [],
-  notifications: { statDelivered: true, failures: true },
+  notifications: { statDelivered: true, failures: true, reports: true },
   updates: { enabled: true, channel: 'stable' },
   startAtLogin: false,
   theme: 'system',
@@ -64,8 +64,9 @@ export class DesktopSettings {
       relayUrl: this.read('relayUrl', DEFAULT_SETTINGS.relayUrl, (v): v is string => typeof v === 'string'),
       maxBytesPerSecond: this.agent.maxBytesPerSecond() ?? 0,
       routineWindows: this.agent.routineWindows().map(formatTransferWindow),
-      notifications: this.read('notifications', DEFAULT_SETTINGS.notifications,
-        (v): v is Settings['notifications'] => isRecord(v) && typeof v.statDelivered === 'boolean' && typeof v.failures === 'boolean'),
+      notifications: withReportsDefault(this.read('notifications', DEFAULT_SETTINGS.notifications,
+        (v): v is Settings['notifications'] => isRecord(v) && typeof v.statDelivered === 'boolean' && typeof v.failures === 'boolean'
+          && (v.reports === undefined || typeof v.reports === 'boolean'))),
       updates: this.read('updates', DEFAULT_SETTINGS.updates,
         (v): v is Settings['updates'] => isRecord(v) && typeof v.enabled === 'boolean' && (v.channel === 'stable' || v.channel === 'beta')),
       startAtLogin: this.read('startAtLogin', DEFAULT_SETTINGS.startAtLogin, (v): v is boolean => typeof v === 'boolean'),
@@ -150,4 +151,9 @@ const NAMES: Record<keyof Settings, string> = {
 
 function describe(key: keyof Settings): string {
   return NAMES[key];
+}
+
+/** Notification settings kept before reports were told have no `reports`: on, as the default is. */
+function withReportsDefault(stored: Settings['notifications']): Settings['notifications'] {
+  return { ...stored, reports: (stored as Partial<Settings['notifications']>).reports ?? true };
 }

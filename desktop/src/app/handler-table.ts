@@ -14,7 +14,7 @@ import type { TransferSpeed } from './transfer-speed.js';
 import type { WatchService } from './watch-service.js';
 
 export interface HandlerServices {
-  core: Pick<Core, 'db'>;
+  core: Pick<Core, 'db' | 'reports'>;
   chooseImportPaths: (kind: 'folder' | 'files') => Promise<string[]>;
   policy: PolicyProvider;
   settings: DesktopSettings;
@@ -72,6 +72,12 @@ export function createHandlers(services: HandlerServices): Handlers {
       return watch.remove(path);
     },
     'history:list': (filter) => views.history(filter),
+    'reports:content': async ({ reportId }) => {
+      const { contentType, body } = await core.reports.content(reportId);
+      if (contentType.startsWith('application/pdf')) return { reportId, format: 'pdf', base64: body.toString('base64') };
+      // SR (rendered by the relay), HL7 and CDA are text.
+      return { reportId, format: 'text', text: body.toString('utf8') };
+    },
     'history:export': (filter) => views.exportCsv(filter),
     'settings:get': () => settings.view(),
     'settings:set': (patch) => {

@@ -31,14 +31,24 @@ interface JobViewRow {
   total_bytes: number;
   recorded_bytes: number;
   file_header_added: number;
+  report_id: number | null;
+  report_status: 'preliminary' | 'final' | 'amended' | null;
+  report_kind: 'sr' | 'pdf' | 'cda' | 'hl7' | null;
+  report_title: string | null;
+  report_detected_at: string | null;
+  report_content_available: number | null;
 }
 
 /** A job with its study's patient, description and size, in one statement. */
 const SELECT_JOBS = `SELECT j.id, j.study_instance_uid, j.service_level, j.state, j.error_code, j.last_error, j.created_at, j.updated_at, j.finished_at,
     p.name AS patient_name, p.patient_id, s.study_date, s.description,
     COALESCE(sz.instance_count, 0) AS instance_count, COALESCE(sz.total_bytes, 0) AS total_bytes, COALESCE(sz.file_header_added, 0) AS file_header_added,
-    COALESCE((SELECT SUM(bytes_sent) FROM upload_job_instances WHERE job_id = j.id), 0) AS recorded_bytes
+    COALESCE((SELECT SUM(bytes_sent) FROM upload_job_instances WHERE job_id = j.id), 0) AS recorded_bytes,
+    r.report_id, r.status AS report_status, r.kind AS report_kind, r.title AS report_title, r.detected_at AS report_detected_at,
+    r.content_available AS report_content_available
   FROM upload_jobs j
+  -- The newest report the relay found for the job's upload (core/reports/report-follower.ts).
+  LEFT JOIN study_reports r ON r.report_id = (SELECT MAX(report_id) FROM study_reports WHERE relay_upload_id = j.relay_upload_id)
   LEFT JOIN studies s ON s.study_instance_uid = j.study_instance_uid
   LEFT JOIN patients p ON p.id = s.patient_row_id
   LEFT JOIN (SELECT se.study_row_id, COUNT(i.id) AS instance_count, SUM(i.size) AS total_bytes, SUM(i.file_meta_added) AS file_header_added
@@ -87,6 +97,12 @@ export class JobViews {
       where.push('j.service_level = ?');
       params.push(filter.serviceLevel);
     }
+    if (filter.report === 'awaiting') where.push(`r.report_id IS NULL AND j.state IN ('delivered', 'confirmed')`);
+    else if (filter.report === 'any') where.push('r.report_id IS NOT NULL');
+    else if (filter.report) {
+      where.push('r.status = ?');
+      params.push(filter.report);
+    }
     // Dates are the workstation's calendar days: "today" is the radiographer's today, not UTC's.
     if (filter.from) {
       where.push('j.finished_at >= ?');
@@ -114,6 +130,12 @@ export class JobViews {
         ...fileHeaderNote(row),
         finishedAt: row.finished_at ?? row.updated_at,
         ...(error ? { error } : {}),
+        ...(row.report_id !== null ? {
+          report: {
+            reportId: row.report_id, status: row.report_status!, kind: row.report_kind!, detectedAt: row.report_detected_at!,
+            contentAvailable: row.report_content_available === 1, ...(row.report_title ? { title: row.report_title } : {}),
+          },
+        } : {}),
       };
     });
   }
@@ -121,10 +143,10 @@ export class JobViews {
   /** The history as CSV (RFC 4180): every row the filter matches, not only the first screenful. */
   exportCsv(filter: HistoryFilter): { csv: string; rows: number } {
     const items = this.history(filter, EXPORT_LIMIT);
-    const header = ['Finished', 'Patient name', 'Patient ID', 'Study date', 'Description', 'Service level', 'State', 'Images', 'Size (bytes)', 'Job', 'Study Instance UID', 'Problem'];
+    const header = ['Finished', 'Patient name', 'Patient ID', 'Study date', 'Description', 'Service level', 'State', 'Images', 'Size (bytes)', 'Job', 'Study Instance UID', 'Problem', 'Report'];
     const lines = [header, ...items.map((item) => [
       item.finishedAt, item.patientName, item.patientId, item.studyDate, item.description, item.serviceLevel, item.state,
-      item.instanceCount, item.totalBytes, item.jobId, item.studyInstanceUid, item.error?.message ?? '',
+      item.instanceCount, item.totalBytes, item.jobId, item.studyInstanceUid, item.error?.message ?? '', item.report?.status ?? '',
     ])].map((cells) => cells.map(csvField).join(','));
     // RFC 4180 §2: records end with CRLF, the last one too.
     return { csv: `${lines.join('\r\n')}\r\n`, rows: items.length };

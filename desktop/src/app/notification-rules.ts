@@ -3,10 +3,11 @@ import type { JobOutcome } from '../core/upload/upload-engine.js';
 
 /** An OS notification main shows (no patient data: notifications appear on locked screens). */
 export interface DesktopNotice {
-  kind: 'stat-delivered' | 'failure';
+  kind: 'stat-delivered' | 'failure' | 'report-ready';
   title: string;
   body: string;
-  jobId: number;
+  /** The job the notice is about; none for reports (several may come at once). */
+  jobId?: number;
 }
 
 const TERMINAL_FOR_NOTICE: ReadonlySet<JobOutcome['state']> = new Set(['delivered', 'confirmed', 'failed']);
@@ -30,4 +31,15 @@ export function noticeFor(state: JobOutcome['state'], item: Pick<QueueItem, 'job
     return { kind: 'stat-delivered', jobId: item.jobId, title: 'STAT study is in PACS', body: 'A STAT study has been delivered.' };
   }
   return undefined;
+}
+
+/**
+ * The notice new reports earn, as the settings allow: no patient, study or finding (the report may
+ * name the patient; lock screens show notifications), only that reports are ready to read.
+ */
+export function reportNotice(count: number, notifications: Settings['notifications']): DesktopNotice | undefined {
+  if (count === 0 || !notifications.reports) return undefined;
+  return count === 1
+    ? { kind: 'report-ready', title: 'A report is ready', body: 'A report has arrived for a study you sent. Open RelayPACS to read it.' }
+    : { kind: 'report-ready', title: `${count} reports are ready`, body: 'Reports have arrived for studies you sent. Open RelayPACS to read them.' };
 }

@@ -229,6 +229,14 @@ function jobAction(request: unknown): JobActionRequest {
   return { action: action!, jobId: jobId! };
 }
 
+function reportContentRequest(request: unknown): { reportId: number } {
+  const raw = object(request, 'the report', ['reportId']);
+  const problems = new Problems();
+  if (typeof raw.reportId !== 'number' || !Number.isSafeInteger(raw.reportId) || raw.reportId < 1) problems.add('the report must be a report number');
+  problems.done();
+  return { reportId: raw.reportId as number };
+}
+
 function watchedFolder(request: unknown): WatchedFolder {
   const raw = object(request, 'the watched folder', ['path', 'serviceLevel', 'routingTag', 'afterDelivery', 'doneFolder', 'usePolling', 'locked']);
   const problems = new Problems();
@@ -259,7 +267,7 @@ function removeFolder(request: unknown): { path: string } {
 function historyFilter(request: unknown): HistoryFilter {
   // No filter at all is every finished study.
   if (request === undefined || request === null) return {};
-  const raw = object(request, 'the history filter', ['text', 'state', 'serviceLevel', 'from', 'to']);
+  const raw = object(request, 'the history filter', ['text', 'state', 'serviceLevel', 'from', 'to', 'report']);
   const problems = new Problems();
   const filter: HistoryFilter = {};
   if (raw.text !== undefined && raw.text !== '') {
@@ -273,6 +281,10 @@ function historyFilter(request: unknown): HistoryFilter {
   if (raw.serviceLevel !== undefined) {
     const level = oneOf(raw.serviceLevel, SERVICE_LEVELS, 'the service level', problems);
     if (level) filter.serviceLevel = level;
+  }
+  if (raw.report !== undefined) {
+    const report = oneOf(raw.report, ['awaiting', 'preliminary', 'final', 'amended', 'any'] as const, 'the report filter', problems);
+    if (report) filter.report = report;
   }
   for (const key of ['from', 'to'] as const) {
     const value = raw[key];
@@ -308,11 +320,13 @@ function settingsPatch(request: unknown): Partial<Settings> {
   }
   if (raw.notifications !== undefined) {
     const n = isRecord(raw.notifications) ? raw.notifications : undefined;
-    if (!n || Object.keys(n).some((k) => k !== 'statDelivered' && k !== 'failures')) problems.add('notifications must say statDelivered and failures');
+    if (!n || Object.keys(n).some((k) => k !== 'statDelivered' && k !== 'failures' && k !== 'reports')) problems.add('notifications must say statDelivered, failures and reports');
     else {
       const statDelivered = bool(n.statDelivered, 'notify when a STAT study is in PACS', problems);
       const failures = bool(n.failures, 'notify about failures', problems);
-      if (statDelivered !== undefined && failures !== undefined) patch.notifications = { statDelivered, failures };
+      // Left out by a client that predates report notifications: on, the default.
+      const reports = n.reports === undefined ? true : bool(n.reports, 'notify when a report is ready', problems);
+      if (statDelivered !== undefined && failures !== undefined && reports !== undefined) patch.notifications = { statDelivered, failures, reports };
     }
   }
   if (raw.updates !== undefined) {
@@ -363,4 +377,5 @@ export const REQUEST_VALIDATORS: { [C in InvokeChannel]: Validator<C> } = {
   'settings:get': noPayload,
   'settings:set': settingsPatch,
   'status:get': noPayload,
+  'reports:content': reportContentRequest,
 };

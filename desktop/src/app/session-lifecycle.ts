@@ -18,11 +18,13 @@ export interface SessionLifecycleOptions {
   events: StatusEvents;
   /** How often the relay is probed while signed in. */
   probeMs: number;
+  /** Follows the reports of the studies sent (core/reports/report-follower.ts) while signed in. */
+  reports?: { start(): void; stop(): void };
 }
 
 /**
- * Who is signed in, and what runs because of it: the sender loop, the watchers and the relay probe
- * run while someone is signed in. Sign-in and sign-out are serialised, since each stops and starts them.
+ * Who is signed in, and what runs because of it: the sender loop, the watchers, the relay probe and
+ * the report follower run while someone is signed in. Sign-in and sign-out are serialised, since each stops and starts them.
  */
 export class SessionLifecycle {
   private current: SessionInfo | null = null;
@@ -101,6 +103,7 @@ export class SessionLifecycle {
   private async startSending(): Promise<void> {
     this.options.loop.start();
     await this.options.watch.start();
+    this.options.reports?.start();
     clearInterval(this.probeTimer);
     this.probeTimer = setInterval(() => void this.options.engines.probe(), this.options.probeMs);
     this.probeTimer.unref();
@@ -109,6 +112,7 @@ export class SessionLifecycle {
   private async stopSending(): Promise<void> {
     clearInterval(this.probeTimer);
     this.probeTimer = undefined;
+    this.options.reports?.stop();
     const stopping = this.options.loop.stop();
     // Ends the engine's waits (window, offline) so the loop's run returns; the next engine is built fresh.
     this.options.core.resetEngine();

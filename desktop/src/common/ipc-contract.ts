@@ -164,6 +164,8 @@ export interface WatchedFolderStatus extends WatchedFolder {
 export interface HistoryFilter {
   /** Free text over patient name, ID, description. */
   text?: string;
+  /** By the study's newest report: none yet ('awaiting'), or its status. */
+  report?: 'awaiting' | 'preliminary' | 'final' | 'amended' | 'any';
   state?: 'delivered' | 'confirmed' | 'failed' | 'all';
   serviceLevel?: ServiceLevel;
   /** ISO dates, inclusive. */
@@ -186,7 +188,27 @@ export interface HistoryItem {
   totalBytes: number;
   finishedAt: string;
   error?: { code: string; message: string };
+  /** The newest report the relay found in the PACS for this job's upload; absent while none. */
+  report?: HistoryReport;
 }
+
+export type ReportStatus = 'preliminary' | 'final' | 'amended';
+
+export interface HistoryReport {
+  reportId: number;
+  status: ReportStatus;
+  kind: 'sr' | 'pdf' | 'cda' | 'hl7';
+  /** The document title's meaning (a code meaning, e.g. "CT Report"). */
+  title?: string;
+  detectedAt: string;
+  /** False once the relay's retention dropped it: it is read in the PACS then. */
+  contentAvailable: boolean;
+}
+
+/** A report to read: text (an SR rendered as text, HL7), or a document's bytes (a PDF) as base64. */
+export type ReportContent =
+  | { reportId: number; format: 'text'; text: string }
+  | { reportId: number; format: 'pdf'; base64: string };
 
 export interface Settings {
   relayUrl: string;
@@ -194,7 +216,8 @@ export interface Settings {
   maxBytesPerSecond: number;
   /** "HH:MM-HH:MM" windows when routine studies are sent; empty = any time. */
   routineWindows: string[];
-  notifications: { statDelivered: boolean; failures: boolean };
+  /** OS notifications: a STAT study in PACS, a study that needs attention, a report ready. */
+  notifications: { statDelivered: boolean; failures: boolean; reports: boolean };
   updates: { enabled: boolean; channel: 'stable' | 'beta' };
   startAtLogin: boolean;
   theme: 'system' | 'light' | 'dark';
@@ -243,6 +266,8 @@ export interface InvokeChannels {
   'settings:get': { request: void; response: SettingsView };
   'settings:set': { request: Partial<Settings>; response: SettingsView };
   'status:get': { request: void; response: StatusSummary };
+  /** Fetches a report from the relay to read it (the relay audits each read). */
+  'reports:content': { request: { reportId: number }; response: ReportContent };
 }
 
 /** Payloads of every main → renderer push. */
@@ -251,6 +276,8 @@ export interface EventChannels {
   'import:progress': ImportProgressEvent;
   'watch:changed': WatchedFolderStatus[];
   'status:changed': StatusSummary;
+  /** New reports arrived (how many): the history refreshes. */
+  'reports:changed': { count: number };
 }
 
 export type InvokeChannel = keyof InvokeChannels;
@@ -262,9 +289,9 @@ export type InvokeResponse<C extends InvokeChannel> = InvokeChannels[C]['respons
 export const INVOKE_CHANNELS = [
   'session:get', 'session:sign-in', 'session:sign-out', 'import:choose', 'import:paths', 'import:attach-photos', 'import:send',
   'queue:list', 'queue:act', 'watch:list', 'watch:add', 'watch:remove', 'history:list', 'history:export',
-  'settings:get', 'settings:set', 'status:get',
+  'settings:get', 'settings:set', 'status:get', 'reports:content',
 ] as const satisfies readonly InvokeChannel[];
-export const EVENT_CHANNELS = ['queue:changed', 'import:progress', 'watch:changed', 'status:changed'] as const satisfies readonly EventChannel[];
+export const EVENT_CHANNELS = ['queue:changed', 'import:progress', 'watch:changed', 'status:changed', 'reports:changed'] as const satisfies readonly EventChannel[];
 
 type Missing<All, Listed> = Exclude<All, Listed> extends never ? true : Exclude<All, Listed>;
 // Compile-time: every channel of the maps is listed at runtime.

@@ -12,6 +12,7 @@ import { createCredentialStore } from './secrets/os-keychain-store.js';
 import { AgentSettings } from './settings/agent-settings.js';
 import { AgentSession, NotSignedInError } from './session/agent-session.js';
 import { ReportsService } from './reports/reports-service.js';
+import type { UploadEventSource } from './upload/relay-event-stream.js';
 import { ConnectivityMonitor } from './upload/connectivity-monitor.js';
 import { RelayClient } from './upload/relay-client.js';
 import { RelayEventStream } from './upload/relay-event-stream.js';
@@ -38,6 +39,8 @@ export interface Core {
   engine(): Promise<UploadEngine>;
   /** The reports the relay found for this user's studies in the PACS. */
   reports: ReportsService;
+  /** The relay's event stream of the signed-in session (built with the engine). */
+  relayEvents(): Promise<UploadEventSource | undefined>;
   /** Hears every upload progress report of the engine (besides options.onUploadProgress); returns the unsubscribe. */
   onUploadProgress(listener: (progress: JobProgress) => void): () => void;
   /**
@@ -85,7 +88,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     engine = undefined;
     events = undefined;
   };
-  return {
+  const core: Core = {
     dataDir: options.dataDir, tempDir, db, session, settings,
     catalog: new CatalogReader(db),
     reports: new ReportsService({
@@ -113,6 +116,10 @@ export async function createCore(options: CoreOptions): Promise<Core> {
       });
       return engine;
     },
+    async relayEvents() {
+      await core.engine();
+      return events;
+    },
     onUploadProgress(listener) {
       progressListeners.add(listener);
       return () => progressListeners.delete(listener);
@@ -124,4 +131,5 @@ export async function createCore(options: CoreOptions): Promise<Core> {
       db.close();
     },
   };
+  return core;
 }

@@ -36,7 +36,7 @@ export interface RelayStack {
  * this process's environment before any keychain call (libdbus reads it once per process) and
  * restored by stop().
  */
-export async function startRelayStack(name: string, options: { delivery?: Record<string, unknown> } = {}): Promise<RelayStack> {
+export async function startRelayStack(name: string, options: { delivery?: Record<string, unknown>; reports?: Record<string, unknown> } = {}): Promise<RelayStack> {
   const workDir = await mkdtemp(join(tmpdir(), `relaypacs-${name}-`));
   const busBefore = process.env.DBUS_SESSION_BUS_ADDRESS;
   let orthanc: OrthancServer | undefined;
@@ -59,6 +59,7 @@ export async function startRelayStack(name: string, options: { delivery?: Record
       upload: { minFreeDiskBytes: 0, minChunkBytes: 1024, preferredChunkBytes: 64 * 1024, allowedSopClasses: defaultAllowedWithoutMr() },
       delivery: { initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.5, ...options.delivery },
       destinations: [{ name: 'orthanc', kind: 'stow-rs', url: orthanc.dicomWebUrl, confirm: true }],
+      ...(options.reports ? { reports: options.reports } : {}),
     }));
     for (const account of Object.values(ACCOUNTS)) {
       const added = await relayUserCommand(relayDataDir, ['add', account.username, '--role', account.role, '--password-stdin'], `${account.password}\n`);

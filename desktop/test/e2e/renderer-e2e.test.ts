@@ -5,7 +5,9 @@
 // (light and dark, 1280×800) under docs/screenshots/.
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateStudy, type GeneratedStudy } from '@relaypacs/testkit';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { generateStudy, writeReportDocument, type GeneratedStudy, type ReportDocumentSpec } from '@relaypacs/testkit';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildRenderer } from '../../../scripts/build-renderer.js';
@@ -41,7 +43,7 @@ async function inBothThemes(name: string): Promise<void> {
 const nav = (name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name, exact: true });
 
 beforeAll(async () => {
-  stack = await startRelayStack('e2e');
+  stack = await startRelayStack('e2e', { reports: { firstIntervalSeconds: 0.5, maxIntervalSeconds: 1 } });
   await mkdir(SCREENSHOTS, { recursive: true });
   const rendererDir = await buildRenderer({ outDir: join(stack.workDir, 'renderer') });
   const core = await createCore({ dataDir: join(stack.workDir, 'agent') });
@@ -136,6 +138,49 @@ it('signs in, imports a generated study folder, reviews it, sends it, sees it de
   expect(await historyRow.innerText()).toMatch(/STAT[\s\S]*In PACS/);
   await inBothThemes('history');
 }, 120_000);
+
+/** Stores a report into the study in Orthanc as a reporting system does: DCMTK writes it, storescu sends it. */
+async function reportIntoPacs(spec: ReportDocumentSpec): Promise<void> {
+  const document = await writeReportDocument(join(stack.workDir, 'reports'), study, spec);
+  await promisify(execFile)('storescu', ['-aec', stack.orthanc.aet, '127.0.0.1', String(stack.orthanc.dicomPort), document.path]);
+}
+
+it('shows the report the radiologist stored in the PACS: its status in the history, the SR as text, the PDF drawn in the page', async () => {
+  const pageUrl = page.url();
+  const historyRow = page.getByRole('row').filter({ hasText: 'ALDERWICK, TAMSIN' });
+  expect(await historyRow.innerText()).toMatch(/Awaiting report/);
+  await reportIntoPacs({
+    kind: 'report-sr', completion: 'PARTIAL', verification: 'UNVERIFIED',
+    findings: ['Undisplaced fracture of the distal radius.', 'No dislocation. Soft tissue swelling dorsally.', 'Impression: distal radius fracture; orthopaedic review advised.'],
+  });
+  await expect.poll(() => historyRow.innerText(), { timeout: 30_000, interval: 200 }).toMatch(/Preliminary report/);
+  await historyRow.getByRole('button', { name: /^Read the preliminary report of / }).click();
+  const dialog = page.getByRole('dialog', { name: 'Diagnostic Imaging Report' });
+  await dialog.getByText('Finding: Undisplaced fracture of the distal radius.').waitFor();
+  await inBothThemes('report-view');
+  await dialog.getByRole('button', { name: 'Close' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+
+  await reportIntoPacs({ kind: 'report-pdf', findings: ['Distal radius fracture, undisplaced. Final report.'] });
+  await expect.poll(() => historyRow.innerText(), { timeout: 30_000, interval: 200 }).toMatch(/Final report/);
+  await historyRow.getByRole('button', { name: /^Read the final report of / }).click();
+  // Drawn by pdf.js on a canvas in the page: no plugin, no new window, no navigation.
+  const pageCanvas = dialog.getByRole('img', { name: 'Page 1 of 1' });
+  await pageCanvas.waitFor({ timeout: 15_000 });
+  await dialog.getByText('Drawing the report…').waitFor({ state: 'hidden' });
+  const inked = await pageCanvas.evaluate((element) => {
+    const canvas = element as unknown as { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } };
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let dark = 0;
+    for (let i = 0; i < pixels.length; i += 4) if (pixels[i]! < 128) dark++;
+    return dark;
+  });
+  expect(inked).toBeGreaterThan(100);
+  expect(page.url()).toBe(pageUrl);
+  await inBothThemes('report-pdf');
+  await dialog.getByRole('button', { name: 'Close' }).click();
+  expect(harness.pageErrors).toEqual([]);
+}, 90_000);
 
 it('shows a study the relay refuses as failed, with the reason and what to do', async () => {
   await generateStudy(join(stack.workDir, 'mr-export'), { instances: 3, rows: 64, columns: 64, modality: 'MR', patient: { name: 'BRAMBLEFORD^ORSON', id: 'SYN0000702' } });

@@ -142,4 +142,19 @@ export const CATALOG_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE instances ADD COLUMN file_meta_added INTEGER NOT NULL DEFAULT 0;
   `,
+  // 7: the reports the relay found in the PACS for this workstation's studies (core/reports):
+  // ids, status and kind, as the history shows them; the content stays at the relay
+  `
+  CREATE TABLE study_reports (
+    report_id INTEGER PRIMARY KEY,
+    relay_upload_id TEXT NOT NULL,
+    study_instance_uid TEXT NOT NULL,
+    status TEXT NOT NULL,  -- preliminary, final, amended
+    kind TEXT NOT NULL,    -- sr, pdf, cda, hl7
+    title TEXT,
+    detected_at TEXT NOT NULL,
+    content_available INTEGER NOT NULL
+  );
+  CREATE INDEX study_reports_by_upload ON study_reports(relay_upload_id);
+  `,
 ];

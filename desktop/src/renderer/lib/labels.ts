@@ -3,7 +3,7 @@
  * (JOB_STATE_LABELS) so the queue, history, tray and CLI say the same thing.
  */
 import type { ErrorCode } from '../../common/error-codes';
-import { JOB_STATE_LABELS, type JobState, type ServiceLevel, type StatusSummary, type WatchedFolder, type WatchedFolderStatus } from '../../common/ipc-contract';
+import { JOB_STATE_LABELS, type JobState, type ReportStatus, type ServiceLevel, type StatusSummary, type WatchedFolder, type WatchedFolderStatus } from '../../common/ipc-contract';
 
 export function jobStateLabel(state: JobState): string {
   return JOB_STATE_LABELS[state] ?? state;
@@ -27,6 +27,9 @@ export function jobStateTone(state: JobState): 'neutral' | 'active' | 'good' | '
 }
 
 export const SERVICE_LEVEL_LABELS: Record<ServiceLevel, string> = { STAT: 'STAT', ROUTINE: 'Routine' };
+
+/** A report's status as the history and the report view say it. */
+export const REPORT_STATUS_LABELS: Record<ReportStatus, string> = { preliminary: 'Preliminary report', final: 'Final report', amended: 'Amended report' };
 
 export const WATCH_STATE_LABELS: Record<WatchedFolderStatus['state'], string> = {
   watching: 'Watching',

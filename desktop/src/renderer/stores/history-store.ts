@@ -27,6 +27,7 @@ export function cleanFilter(filter: HistoryFilter): HistoryFilter {
   if (filter.text?.trim()) clean.text = filter.text.trim();
   if (filter.state) clean.state = filter.state;
   if (filter.serviceLevel) clean.serviceLevel = filter.serviceLevel;
+  if (filter.report) clean.report = filter.report;
   if (filter.from) clean.from = filter.from;
   if (filter.to) clean.to = filter.to;
   return clean;

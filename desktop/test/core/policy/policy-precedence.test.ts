@@ -23,7 +23,7 @@ const USER: Settings = {
   relayUrl: 'https://my-own-relay.example',
   maxBytesPerSecond: 1_000_000,
   routineWindows: [],
-  notifications: { statDelivered: true, failures: true },
+  notifications: { statDelivered: true, failures: true, reports: true },
   updates: { enabled: true, channel: 'beta' },
   startAtLogin: false,
   theme: 'dark',

@@ -53,7 +53,7 @@ describe('settings screen', () => {
       {
         maxBytesPerSecond: 2_500_000,
         routineWindows: ['20:00-06:30', '12:00-13:00'],
-        notifications: { statDelivered: true, failures: false },
+        notifications: { statDelivered: true, failures: false, reports: true },
         updates: { enabled: true, channel: 'beta' },
         startAtLogin: true,
         theme: 'dark',

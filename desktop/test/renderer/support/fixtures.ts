@@ -98,7 +98,7 @@ export const SETTINGS: Settings = {
   relayUrl: 'https://relay.example.test',
   maxBytesPerSecond: 0,
   routineWindows: ['19:00-07:00'],
-  notifications: { statDelivered: true, failures: true },
+  notifications: { statDelivered: true, failures: true, reports: true },
   updates: { enabled: true, channel: 'stable' },
   startAtLogin: false,
   theme: 'system',

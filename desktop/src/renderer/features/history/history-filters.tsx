@@ -1,9 +1,10 @@
 import { useState, type FormEvent } from 'react';
 import type { HistoryFilter, ServiceLevel } from '../../../common/ipc-contract';
-import { jobStateLabel } from '../../lib/labels';
+import { jobStateLabel, REPORT_STATUS_LABELS } from '../../lib/labels';
 import { FormProblem } from '../../components/notices';
 
 type StateFilter = NonNullable<HistoryFilter['state']>;
+type ReportFilter = NonNullable<HistoryFilter['report']>;
 
 interface HistoryFiltersProps {
   initial: HistoryFilter;
@@ -15,6 +16,7 @@ export function HistoryFilters({ initial, onApply }: HistoryFiltersProps) {
   const [text, setText] = useState(initial.text ?? '');
   const [state, setState] = useState<StateFilter>(initial.state ?? 'all');
   const [serviceLevel, setServiceLevel] = useState<ServiceLevel | ''>(initial.serviceLevel ?? '');
+  const [report, setReport] = useState<ReportFilter | ''>(initial.report ?? '');
   const [from, setFrom] = useState(initial.from ?? '');
   const [to, setTo] = useState(initial.to ?? '');
   const [problem, setProblem] = useState<string | null>(null);
@@ -26,13 +28,14 @@ export function HistoryFilters({ initial, onApply }: HistoryFiltersProps) {
       return;
     }
     setProblem(null);
-    onApply({ text, state, ...(serviceLevel ? { serviceLevel } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}) });
+    onApply({ text, state, ...(serviceLevel ? { serviceLevel } : {}), ...(report ? { report } : {}), ...(from ? { from } : {}), ...(to ? { to } : {}) });
   };
 
   const clear = () => {
     setText('');
     setState('all');
     setServiceLevel('');
+    setReport('');
     setFrom('');
     setTo('');
     setProblem(null);
@@ -60,6 +63,17 @@ export function HistoryFilters({ initial, onApply }: HistoryFiltersProps) {
           <option value="">Any</option>
           <option value="STAT">STAT</option>
           <option value="ROUTINE">Routine</option>
+        </select>
+      </div>
+      <div className="field">
+        <label htmlFor="history-report">Report</label>
+        <select id="history-report" value={report} onChange={(e) => setReport(e.target.value as ReportFilter | '')}>
+          <option value="">Any</option>
+          <option value="awaiting">Awaiting report</option>
+          <option value="any">Has a report</option>
+          <option value="preliminary">{REPORT_STATUS_LABELS.preliminary}</option>
+          <option value="final">{REPORT_STATUS_LABELS.final}</option>
+          <option value="amended">{REPORT_STATUS_LABELS.amended}</option>
         </select>
       </div>
       <div className="field">

@@ -6,17 +6,23 @@ import { localDateStamp, plural } from '../../lib/format';
 import { useHistoryStore } from '../../stores/history-store';
 import { HistoryFilters } from './history-filters';
 import { HistoryTable } from './history-table';
+import { ReportViewer } from './report-viewer';
+import type { HistoryItem } from '../../../common/ipc-contract';
+import { subscribe } from '../../lib/api-client';
 
 /** What was sent: filter it, and export it as CSV for audits. */
 export function HistoryScreen() {
   const { filter, items, loaded, loading, error, load, exportCsv } = useHistoryStore();
   const [exported, setExported] = useState<string | null>(null);
+  const [reading, setReading] = useState<HistoryItem | null>(null);
   const revoke = useRef<(() => void) | null>(null);
 
   useEffect(() => {
     void useHistoryStore.getState().load();
   }, []);
   useEffect(() => () => revoke.current?.(), []);
+  // New reports: the list shows their status at once.
+  useEffect(() => subscribe('reports:changed', () => void useHistoryStore.getState().load()), []);
 
   const exportHistory = async () => {
     setExported(null);
@@ -47,7 +53,8 @@ export function HistoryScreen() {
         {loading ? 'Searching…' : loaded ? `${plural(items.length, 'study', 'studies')} found.` : ''}
       </p>
       {loaded && items.length === 0 ? <p className="empty">No studies match these filters.</p> : null}
-      {items.length > 0 ? <HistoryTable items={items} /> : null}
+      {items.length > 0 ? <HistoryTable items={items} onReadReport={setReading} /> : null}
+      {reading?.report ? <ReportViewer item={reading} onClose={() => setReading(null)} /> : null}
     </div>
   );
 }

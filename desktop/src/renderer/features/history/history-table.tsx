@@ -1,9 +1,10 @@
 import type { HistoryItem } from '../../../common/ipc-contract';
+import { REPORT_STATUS_LABELS } from '../../lib/labels';
 import { ServiceLevelBadge, StateBadge } from '../../components/badges';
 import { formatBytes, formatDateTime, formatPersonName, formatStudyDate } from '../../lib/format';
 
-/** Finished studies, newest first as the core returns them. */
-export function HistoryTable({ items }: { items: HistoryItem[] }) {
+/** Finished studies, newest first as the core returns them; a study's report opens from its row. */
+export function HistoryTable({ items, onReadReport }: { items: HistoryItem[]; onReadReport(item: HistoryItem): void }) {
   return (
     <div className="table-scroll">
       <table className="data-table history-table">
@@ -19,6 +20,7 @@ export function HistoryTable({ items }: { items: HistoryItem[] }) {
             <th scope="col">State</th>
             <th scope="col" className="numeric">Images</th>
             <th scope="col" className="numeric">Size</th>
+            <th scope="col">Report</th>
           </tr>
         </thead>
         <tbody>
@@ -47,10 +49,31 @@ export function HistoryTable({ items }: { items: HistoryItem[] }) {
                 {item.fileHeaderAdded ? <p className="muted">DICOM file header added to {item.fileHeaderAdded}</p> : null}
               </td>
               <td className="numeric">{formatBytes(item.totalBytes)}</td>
+              <td>
+                <ReportCell item={item} onRead={() => onReadReport(item)} />
+              </td>
             </tr>
           ))}
         </tbody>
       </table>
+    </div>
+  );
+}
+
+/** The study's newest report: its status and a button to read it; awaiting while in PACS without one. */
+function ReportCell({ item, onRead }: { item: HistoryItem; onRead(): void }) {
+  const report = item.report;
+  if (!report) return item.state === 'failed' ? <span className="muted">—</span> : <span className="muted">Awaiting report</span>;
+  return (
+    <div className="report-cell">
+      <span className={`badge badge-report-${report.status}`}>{REPORT_STATUS_LABELS[report.status]}</span>
+      {report.contentAvailable ? (
+        <button type="button" className="link-button" onClick={onRead} aria-label={`Read the ${REPORT_STATUS_LABELS[report.status].toLowerCase()} of ${formatPersonName(item.patientName)}`}>
+          Read
+        </button>
+      ) : (
+        <span className="muted">Read it in the PACS</span>
+      )}
     </div>
   );
 }

@@ -85,6 +85,10 @@ function SettingsForm({ view, saving, onSave }: { view: SettingsView; saving: bo
           <input type="checkbox" checked={draft.notifications.failures} onChange={(e) => set('notifications', { ...draft.notifications, failures: e.target.checked })} />
           Tell me when a study needs attention
         </label>
+        <label className="choice">
+          <input type="checkbox" checked={draft.notifications.reports} onChange={(e) => set('notifications', { ...draft.notifications, reports: e.target.checked })} />
+          Tell me when a report is ready
+        </label>
       </fieldset>
 
       <fieldset className="settings-group" disabled={locked.updates === true} aria-describedby={locked.updates ? 'lock-updates' : undefined}>
