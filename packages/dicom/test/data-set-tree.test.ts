@@ -7,6 +7,7 @@ import {
   DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, TAG, dataSetEncoding, encodeElement,
   encodeElementHeader, encodeFileMeta, encodeItemHeader, paddedText, readDataSetTree, readPart10Tree, type ValueRepresentation,
 } from '../src/index.js';
+import { implicit } from './implicit-element.js';
 
 const SR = '1.2.840.10008.5.1.4.1.1.88.33';
 const IDS = { sopClassUid: SR, sopInstanceUid: '1.2.826.0.1.3680043.10.1078.7.1', studyInstanceUid: '1.2.826.0.1.3680043.10.1078.7', seriesInstanceUid: '1.2.826.0.1.3680043.10.1078.7.2' };
@@ -18,14 +19,6 @@ const undefinedSequence = (tag: number, ...items: Buffer[]) => Buffer.concat([en
 const part10 = (dataSet: Buffer, transferSyntaxUid = EXPLICIT_VR_LITTLE_ENDIAN) =>
   Buffer.concat([encodeFileMeta({ ...IDS, transferSyntaxUid, implementationClassUid: '1.2.3', implementationVersionName: 'TEST' }), dataSet]);
 
-/** Implicit VR little endian element (PS3.5 §7.1.3). */
-function implicit(tag: number, value: Buffer, length = value.length): Buffer {
-  const header = Buffer.alloc(8);
-  header.writeUInt16LE(tag >>> 16, 0);
-  header.writeUInt16LE(tag & 0xffff, 2);
-  header.writeUInt32LE(length, 4);
-  return Buffer.concat([header, value]);
-}
 
 const code = (value: string, scheme: string, meaning: string) => item(el(TAG.CodeValue, 'SH', value), el(TAG.CodingSchemeDesignator, 'SH', scheme), el(TAG.CodeMeaning, 'LO', meaning));
 

@@ -7,6 +7,7 @@ import {
   DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, TAG, encodeElement, encodeElementHeader,
   encodeFileMeta, encodeItemHeader, paddedText, readInstance, textDecoderFor, type InstanceReadOptions, type ValueRepresentation,
 } from '../src/index.js';
+import { implicit } from './implicit-element.js';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 const IDS = { sopClassUid: CT, sopInstanceUid: '1.2.826.0.1.3680043.10.1078.9.1', studyInstanceUid: '1.2.826.0.1.3680043.10.1078.9', seriesInstanceUid: '1.2.826.0.1.3680043.10.1078.9.2' };
@@ -14,14 +15,6 @@ const JPEG_BASELINE = '1.2.840.10008.1.2.4.50';
 
 const el = (tag: number, vr: ValueRepresentation, text: string) => encodeElement(tag, vr, paddedText(text, vr));
 
-/** Implicit VR little endian (PS3.5 §7.1.3): tag, 32-bit length, value. */
-function implicit(tag: number, value: Buffer): Buffer {
-  const header = Buffer.alloc(8);
-  header.writeUInt16LE(tag >>> 16, 0);
-  header.writeUInt16LE(tag & 0xffff, 2);
-  header.writeUInt32LE(value.length, 4);
-  return Buffer.concat([header, value]);
-}
 
 function identity(ids = IDS, extra: Buffer[] = []): Buffer {
   return Buffer.concat([

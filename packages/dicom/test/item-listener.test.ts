@@ -7,17 +7,10 @@ import {
   EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, TAG, UNDEFINED_LENGTH_VALUE, encodeElement, encodeElementHeader, encodeFileMeta,
   encodeItemHeader, paddedText, readInstance, type InstanceReadOptions,
 } from '../src/index.js';
+import { implicit } from './implicit-element.js';
 
 const MEDIA_STORAGE_DIRECTORY = '1.2.840.10008.1.3.10';
 
-/** Implicit VR little endian (PS3.5 §7.1.3): tag, 32-bit length, value. */
-function implicit(tag: number, value: Buffer, length = value.length): Buffer {
-  const header = Buffer.alloc(8);
-  header.writeUInt16LE(tag >>> 16, 0);
-  header.writeUInt16LE(tag & 0xffff, 2);
-  header.writeUInt32LE(length, 4);
-  return Buffer.concat([header, value]);
-}
 
 function directory(dataSet: Buffer, transferSyntaxUid: string): Buffer {
   const meta = encodeFileMeta({
