@@ -19,6 +19,7 @@ import { DEFAULT_REPORT_TITLES } from './reports/report-classification.js';
 import { createReportFinder } from './reports/report-finders.js';
 import type { ReportFinder } from './reports/report-finder.js';
 import { ReportMonitor } from './reports/report-monitor.js';
+import { Hl7Listener } from './reports/hl7/hl7-listener.js';
 import { importLegacySigningKey } from './upgrade/import-legacy-signing-key.js';
 
 /** Everything the relay's routes and jobs use, built once from the configuration. */
@@ -37,6 +38,8 @@ export interface RelayServices {
   deliveries: DeliveryQueue;
   /** Looks for reports of delivered studies and tells their senders (reports/report-monitor.ts). */
   reports: ReportMonitor;
+  /** Starts the HL7 ORU listener when reports.hl7.port is set (once; closed with the services). */
+  startHl7Listener(): Promise<Hl7Listener | undefined>;
   events: RelayEventBus;
   metrics: RelayMetrics;
   now: () => Date;
@@ -82,6 +85,7 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
       return finder ? [[d.name, finder] as const] : [];
     })
     : []);
+  let hl7Listener: Promise<Hl7Listener> | undefined;
   const reports = new ReportMonitor({
     store, events, finders, instanceName, now, log: () => eventsLog,
     policy: { ...reportsConfig, titles: reportsConfig.titles ?? DEFAULT_REPORT_TITLES },
@@ -103,6 +107,15 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   });
   return {
     config, store, audit: store.audit, durability: store, storage, tokens, metrics, uploads, deliveries, reports, events, now,
+    startHl7Listener() {
+      const { hl7 } = reportsConfig;
+      if (hl7.port === null || !reportsConfig.enabled) return Promise.resolve(undefined);
+      hl7Listener ??= Hl7Listener.start({
+        ...hl7, port: hl7.port, store, events, now, log: () => eventsLog,
+        onReport: (status) => metrics.reportsFound.inc({ destination: 'hl7', status }),
+      });
+      return hl7Listener;
+    },
     guards: createRequestGuards(tokens, (sessionId, userId) => store.sessions.isActive(sessionId, userId)),
     setLogger(log) {
       eventsLog = log;
@@ -112,6 +125,7 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
     async close() {
       keys.stop();
       await uploads.close();
+      await (await hl7Listener?.catch(() => undefined))?.close();
       await reports.stop();
       await deliveries.stop();
       await events.close();

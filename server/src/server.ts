@@ -50,6 +50,15 @@ export async function startRelayServer(config: RelayConfig): Promise<RunningRela
   await services.uploads.start();
   await services.deliveries.start();
   services.reports.start();
+  try {
+    await services.startHl7Listener();
+  } catch (error) {
+    await app.close();
+    await metrics?.close();
+    await services.close();
+    log.close();
+    throw new Error(`cannot listen for HL7 reports on ${config.reports.hl7.host}:${config.reports.hl7.port} (${(error as Error).message}); set reports.hl7.port to a free port, or leave it out`, { cause: error });
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;

@@ -232,7 +232,7 @@ describe('a working day', () => {
     const lines = csv.split('\r\n');
     expect(lines).toHaveLength(3);
     expect(lines[2]).toBe('');
-    expect(lines[0]).toBe('Finished,Patient name,Patient ID,Study date,Description,Service level,State,Images,Size (bytes),Job,Study Instance UID,Problem');
+    expect(lines[0]).toBe('Finished,Patient name,Patient ID,Study date,Description,Service level,State,Images,Size (bytes),Job,Study Instance UID,Problem,Report');
     expect(lines[1]).toContain(',"QUIMBLEFORD, ADA",SYN0000042,');
     expect(lines[1]).toContain(`,STAT,`);
     expect(lines[1]).toContain(`,8,${study.totalBytes},`);

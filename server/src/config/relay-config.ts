@@ -184,6 +184,14 @@ export const RelayConfigSchema = Type.Object({
     maxContentBytes: Type.Integer({ minimum: 1024, default: 32 * 1024 * 1024 }),
     /** Roles that read every report, besides the sender of the study and admins (e.g. ["radiologist"]). */
     readerRoles: Type.Array(Type.Union([Type.Literal('radiologist'), Type.Literal('clinician'), Type.Literal('radiographer')]), { default: [] }),
+    /** Reports from a RIS as HL7 v2 ORU^R01 over MLLP (reports/hl7); off unless a port is given. */
+    hl7: Type.Object({
+      host: Type.String({ default: '127.0.0.1' }),
+      port: Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Null()], { default: null }),
+      maxMessageBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+      idleTimeoutSeconds: Type.Number({ minimum: 1, default: 120 }),
+      maxConnections: Type.Integer({ minimum: 1, default: 16 }),
+    }, { default: {}, additionalProperties: false }),
   }, { default: {}, additionalProperties: false }),
 }, { additionalProperties: false });
 

@@ -61,6 +61,8 @@ export interface ReportsStore {
   watching(destination: string): Promise<ReportWatch[]>;
   /** After a check: when to look again, what the study held, and the watch's state. */
   updateWatch(uploadId: string, destination: string, update: { state: WatchState; nextCheckAt: string; intervalSeconds: number; knownInstances: number | null }): Promise<void>;
+  /** Every watch of a study not expired (any destination, final report or not): what an HL7 report of it is matched against. */
+  watchesOfStudy(studyInstanceUid: string): Promise<ReportWatch[]>;
   /** Watches still 'watching' past their `until` become 'expired'; answers how many. */
   expireWatches(now: string): Promise<number>;
   /** Records a report unless this destination's copy of that instance is known; answers its id and whether it is new. */

@@ -43,6 +43,21 @@ export function describeReportsStoreContract(backend: string, open: StoreFactory
       expect((await reports.watching('other')).map((w) => w.uploadId)).toEqual(['u1']);
     });
 
+    it('answers every watch of a study that has not expired, whatever its destination or state', async () => {
+      await watch('u1', 'pacs');
+      await watch('u1', 'other');
+      await watch('u2', 'pacs'); // study 1.2.2 too (the UID is made from the id's length)
+      await watch('u333', 'pacs');
+      await reports.updateWatch('u1', 'other', { state: 'done', nextCheckAt: now(), intervalSeconds: 60, knownInstances: 1 });
+      expect((await reports.watchesOfStudy('1.2.2')).map((w) => [w.uploadId, w.destination, w.state])).toEqual([
+        ['u1', 'other', 'done'], ['u1', 'pacs', 'watching'], ['u2', 'pacs', 'watching'],
+      ]);
+      clock.advance(86_401_000);
+      await reports.expireWatches(now());
+      expect((await reports.watchesOfStudy('1.2.2')).map((w) => [w.uploadId, w.destination])).toEqual([['u1', 'other']]);
+      expect(await reports.watchesOfStudy('9.9')).toEqual([]);
+    });
+
     it('expires watches past their end, and only those still watching', async () => {
       await watch('u1');
       await watch('u22');

@@ -24,6 +24,12 @@ export class PostgresReports implements ReportsStore {
     return rows.map(toWatch);
   }
 
+  async watchesOfStudy(studyInstanceUid: string): Promise<ReportWatch[]> {
+    const { rows } = await this.db.query<WatchRow>(`SELECT ${WATCH_COLUMNS} FROM report_watches
+      WHERE study_instance_uid = $1 AND state <> 'expired' ORDER BY upload_id COLLATE "C", destination COLLATE "C"`, [studyInstanceUid]);
+    return rows.map(toWatch);
+  }
+
   async updateWatch(uploadId: string, destination: string, update: { state: WatchState; nextCheckAt: string; intervalSeconds: number; knownInstances: number | null }): Promise<void> {
     await this.db.query(`UPDATE report_watches SET state = $1, next_check_at = $2, interval_seconds = $3, known_instances = $4
       WHERE upload_id = $5 AND destination = $6`, [update.state, update.nextCheckAt, update.intervalSeconds, update.knownInstances, uploadId, destination]);

@@ -23,6 +23,11 @@ export class SqliteReports implements Synchronous<ReportsStore> {
       .all(destination) as WatchRow[]).map(toWatch);
   }
 
+  watchesOfStudy(studyInstanceUid: string): ReportWatch[] {
+    return (this.db.prepare(`SELECT ${WATCH_COLUMNS} FROM report_watches WHERE study_instance_uid = ? AND state <> 'expired' ORDER BY upload_id, destination`)
+      .all(studyInstanceUid) as WatchRow[]).map(toWatch);
+  }
+
   updateWatch(uploadId: string, destination: string, update: { state: WatchState; nextCheckAt: string; intervalSeconds: number; knownInstances: number | null }): void {
     this.db.prepare(`UPDATE report_watches SET state = ?, next_check_at = ?, interval_seconds = ?, known_instances = ? WHERE upload_id = ? AND destination = ?`)
       .run(update.state, update.nextCheckAt, update.intervalSeconds, update.knownInstances, uploadId, destination);
