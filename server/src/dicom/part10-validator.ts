@@ -1,5 +1,5 @@
 import {
-  ANY_SOP_CLASS, isWellFormedUid, normalizeUid, readInstance,
+  ANY_SOP_CLASS, isWellFormedUid, normalizeUid, readInstance, TAG, trimText,
   type HeaderReader,
 } from '@relaypacs/dicom';
 import type { InstanceRejectionCode } from '../protocol/error-codes.js';
@@ -15,7 +15,11 @@ export interface InstanceExpectations {
 }
 
 export type ValidationResult =
-  | { ok: true; transferSyntaxUid: string; sopClassUid: string; sopInstanceUid: string; studyInstanceUid: string }
+  | {
+    ok: true; transferSyntaxUid: string; sopClassUid: string; sopInstanceUid: string; studyInstanceUid: string;
+    /** Accession Number (0008,0050), when the file has one: what a RIS's HL7 report may name the study by. */
+    accessionNumber?: string;
+  }
   | { ok: false; code: InstanceRejectionCode; reason: string };
 
 export interface ValidationLimits {
@@ -42,7 +46,7 @@ export async function validatePart10(
   expected: InstanceExpectations,
   limits: ValidationLimits = {},
 ): Promise<ValidationResult> {
-  const read = await readInstance(readHeader, size, { bareDataSet: 'refuse', ...limits });
+  const read = await readInstance(readHeader, size, { bareDataSet: 'refuse', keep: KEPT, ...limits });
   if (!read.ok) return read;
   const { sopClassUid, sopInstanceUid, studyInstanceUid } = read.facts as Required<typeof read.facts>;
   const reject = (code: InstanceRejectionCode, reason: string): ValidationResult => ({ ok: false, code, reason });
@@ -61,5 +65,10 @@ export async function validatePart10(
   if (!expected.allowedSopClasses.has(ANY_SOP_CLASS) && !expected.allowedSopClasses.has(sopClassUid)) {
     return reject('SOP_CLASS_NOT_ALLOWED', `SOP class ${sopClass} is not on this relay's list of accepted SOP classes`);
   }
-  return { ok: true, transferSyntaxUid: read.transferSyntaxUid, sopClassUid, sopInstanceUid, studyInstanceUid };
+  // SH, default repertoire (PS3.5 §6.2): read as Latin-1, padding removed; at most 16 characters.
+  const accession = read.facts.values.get(TAG.AccessionNumber);
+  const accessionNumber = accession ? trimText(accession.subarray(0, 64).toString('latin1')) : '';
+  return { ok: true, transferSyntaxUid: read.transferSyntaxUid, sopClassUid, sopInstanceUid, studyInstanceUid, ...(accessionNumber ? { accessionNumber } : {}) };
 }
+
+const KEPT: ReadonlySet<number> = new Set([TAG.AccessionNumber]);

@@ -14,6 +14,8 @@ export interface ReportRow {
 }
 
 export const WATCH_COLUMNS = `upload_id, destination, study_instance_uid, user_id, state, started_at, next_check_at, interval_seconds, until, known_instances`;
+/** The same, qualified by the alias `w` for queries that join the watches to uploads. */
+export const WATCH_COLUMNS_OF_W = WATCH_COLUMNS.split(', ').map((column) => `w.${column}`).join(', ');
 export const REPORT_COLUMNS = `id, upload_id, destination, user_id, study_instance_uid, series_instance_uid, sop_instance_uid, kind, status, title, source,
   detected_at, content IS NOT NULL AS has_content`;
 

@@ -63,6 +63,8 @@ export interface ReportsStore {
   updateWatch(uploadId: string, destination: string, update: { state: WatchState; nextCheckAt: string; intervalSeconds: number; knownInstances: number | null }): Promise<void>;
   /** Every watch of a study not expired (any destination, final report or not): what an HL7 report of it is matched against. */
   watchesOfStudy(studyInstanceUid: string): Promise<ReportWatch[]>;
+  /** The same, for the studies whose uploads kept this accession number (UploadsStore.setAccessionNumber). */
+  watchesOfAccession(accessionNumber: string): Promise<ReportWatch[]>;
   /** Watches still 'watching' past their `until` become 'expired'; answers how many. */
   expireWatches(now: string): Promise<number>;
   /** Records a report unless this destination's copy of that instance is known; answers its id and whether it is new. */

@@ -10,6 +10,7 @@ export interface UploadRow {
   id: string; user_id: number; study_instance_uid: string; modality: string | null; service_level: ServiceLevel;
   clinical_history: string | null; source_workstation: string | null; manifest_hash: string; state: UploadState;
   chunk_bytes: number; total_bytes: number; created_at: string; updated_at: string; expires_at: string; completed_at: string | null;
+  accession_number: string | null;
 }
 export interface InstanceRow {
   upload_id: string; idx: number; sop_instance_uid: string; sop_class_uid: string; size: number; sha256: string;
@@ -21,7 +22,7 @@ export const toUpload = (r: UploadRow): UploadRecord => ({
   id: r.id, userId: r.user_id, studyInstanceUid: r.study_instance_uid, modality: r.modality, serviceLevel: r.service_level,
   clinicalHistory: r.clinical_history, sourceWorkstation: r.source_workstation, manifestHash: r.manifest_hash, state: r.state,
   chunkBytes: r.chunk_bytes, totalBytes: r.total_bytes, createdAt: r.created_at, updatedAt: r.updated_at,
-  expiresAt: r.expires_at, completedAt: r.completed_at,
+  expiresAt: r.expires_at, completedAt: r.completed_at, accessionNumber: r.accession_number ?? null,
 });
 export const toInstance = (r: InstanceRow): InstanceRecord => ({
   uploadId: r.upload_id, index: r.idx, sopInstanceUid: r.sop_instance_uid, sopClassUid: r.sop_class_uid, size: r.size,

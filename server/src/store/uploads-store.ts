@@ -22,6 +22,8 @@ export interface UploadRecord {
   updatedAt: string;
   expiresAt: string;
   completedAt: string | null;
+  /** Accession Number (0008,0050) of the study, from its first verified instance that has one. */
+  accessionNumber: string | null;
 }
 
 export interface InstanceRecord {
@@ -140,6 +142,8 @@ export interface UploadsStore {
    * rejection code and reason are set as given (cleared when absent), so they describe this state.
    */
   setInstanceState(uploadId: string, index: number, state: InstanceState, extra?: { transferSyntaxUid?: string; rejectionCode?: string; rejectionReason?: string }): Promise<void>;
+  /** Keeps the study's accession number, unless one is kept already. */
+  setAccessionNumber(uploadId: string, accessionNumber: string): Promise<void>;
   /** Moves the upload to `state` if it is in one of `fromStates` (answers whether it did; never with none given); 'accepted' stamps completedAt. */
   setUploadState(uploadId: string, state: UploadState, now: string, fromStates: UploadState[]): Promise<boolean>;
   /** Instances whose bytes are all held but whose verification did not finish (e.g. a crash), of uploads receiving or accepted. */

@@ -94,6 +94,8 @@ export class InstanceVerification {
         // small instance costs one disk flush here instead of two. Told only once it is true.
         const announceQueued = await store.withTransaction(async (tx) => {
           await tx.uploads.setInstanceState(uploadId, index, 'verified', { transferSyntaxUid: outcome.transferSyntaxUid });
+          // What a RIS's HL7 report may name the study by (reports/hl7); the first instance's is kept.
+          if (outcome.accessionNumber && !upload.accessionNumber) await tx.uploads.setAccessionNumber(uploadId, outcome.accessionNumber);
           await forgetHashStates(tx);
           return this.options.onInstanceVerified?.(tx, uploadId, index);
         });

@@ -4,7 +4,7 @@ import type { TemporaryStorage } from '../storage/storage.js';
 import { instanceSha256, type CarriedHash, type RecordedPiece } from './instance-digest.js';
 
 export type VerificationOutcome =
-  | { ok: true; transferSyntaxUid: string }
+  | { ok: true; transferSyntaxUid: string; accessionNumber?: string }
   | { ok: false; code: InstanceRejectionCode; reason: string };
 
 export interface InstanceToVerify {
@@ -43,7 +43,8 @@ export class InstanceVerifier {
       sopClassUid: instance.sopClassUid,
       allowedSopClasses: this.allowedSopClasses,
     });
-    return result.ok ? { ok: true, transferSyntaxUid: result.transferSyntaxUid } : { ok: false, code: result.code, reason: result.reason };
+    if (!result.ok) return { ok: false, code: result.code, reason: result.reason };
+    return { ok: true, transferSyntaxUid: result.transferSyntaxUid, ...(result.accessionNumber ? { accessionNumber: result.accessionNumber } : {}) };
   }
 
   private async readBytes(instance: InstanceToVerify, start: number, end: number): Promise<Buffer> {

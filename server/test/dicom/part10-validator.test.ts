@@ -68,6 +68,8 @@ describe('valid instances from the study generator', () => {
           sopClassUid: instance.sopClassUid,
           sopInstanceUid: instance.sopInstanceUid,
           studyInstanceUid: study.studyInstanceUid,
+          // What an HL7 report may name the study by (reports/hl7), read as the file has it.
+          accessionNumber: study.accessionNumber,
         });
       }
     }

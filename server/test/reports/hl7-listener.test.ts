@@ -31,8 +31,8 @@ afterAll(async () => {
 });
 
 /** An ORU^R01 as a RIS writes it (HL7 v2.5.1): OBR-25 the result status, the text in OBX TX, the study in ZDS-1. */
-function oru(options: { controlId: string; status: string; studyUid?: string; accession?: string; lines: string[]; type?: string }): string {
-  const obr = ['OBR', '1', 'PLACER1', 'FILLER1', 'CT^CT CHEST^L', '', '', '20261208110000', '', '', '', '', '', '', '', '', '', '', options.accession ?? '', '', '', '', '20261208120000', '', 'CT', options.status];
+function oru(options: { controlId: string; status: string; studyUid?: string; accession?: string; filler?: string; lines: string[]; type?: string }): string {
+  const obr = ['OBR', '1', 'PLACER1', options.filler ?? 'FILLER1', 'CT^CT CHEST^L', '', '', '20261208110000', '', '', '', '', '', '', '', '', '', '', options.accession ?? '', '', '', '', '20261208120000', '', 'CT', options.status];
   return [
     `MSH|^~\\&|RIS|HOSP|RELAYPACS|HOSP|20261208120000||${options.type ?? 'ORU^R01'}|${options.controlId}|P|2.5.1`,
     'PID|1||SYN123^^^HOSP^MR||SYNTHETIC^PATIENT',
@@ -81,34 +81,41 @@ describe('HL7 ORU^R01 over MLLP', () => {
 
     const preliminary = oru({ controlId: 'MSG-1', status: 'P', studyUid: study.studyInstanceUid, lines: ['Findings: small effusion.', 'Impression: see final.'] });
     const final = oru({ controlId: 'MSG-2', status: 'F', studyUid: study.studyInstanceUid, lines: ['Findings: small right pleural effusion.', 'Impression: effusion, no consolidation.'] });
-    const acks = await exchange([preliminary, final, final], { split: true });
+    // A RIS that names the study by its accession number only (OBR-18), as the study's images carry it.
+    const amended = oru({ controlId: 'MSG-3', status: 'C', accession: study.accessionNumber, lines: ['Addendum: effusion is small.'] });
+    expect((await relay.services.store.uploads.find(sent.uploadId))?.accessionNumber).toBe(study.accessionNumber);
+    const acks = await exchange([preliminary, final, final, amended], { split: true });
     // The message sent again is acknowledged again, and counted once.
-    expect(acks.map((a) => msa(a)[1])).toEqual(['AA', 'AA', 'AA']);
-    expect(acks.map((a) => msa(a)[2])).toEqual(['MSG-1', 'MSG-2', 'MSG-2']);
+    expect(acks.map((a) => msa(a)[1])).toEqual(['AA', 'AA', 'AA', 'AA']);
+    expect(acks.map((a) => msa(a)[2])).toEqual(['MSG-1', 'MSG-2', 'MSG-2', 'MSG-3']);
     expect(acks[0]).toMatch(/^MSH\|\^~\\&\|RELAYPACS\|HOSP\|RIS\|HOSP\|\d{14}\|\|ACK\^R01\^ACK\|ACKMSG-1\|P\|2\.5\.1\r/);
 
-    await vi.waitFor(() => expect(events.filter((e) => e.type === 'report').map((e) => (e as { status: string }).status)).toEqual(['preliminary', 'final']));
+    await vi.waitFor(() => expect(events.filter((e) => e.type === 'report').map((e) => (e as { status: string }).status)).toEqual(['preliminary', 'final', 'amended']));
     const listed = (await (await relay.get(`/upload/${sent.uploadId}/reports`, token)).json()) as ReportList;
-    expect(listed.reports.map((r) => [r.kind, r.status, r.source, r.destination])).toEqual([['hl7', 'preliminary', 'hl7', 'hl7'], ['hl7', 'final', 'hl7', 'hl7']]);
+    expect(listed.reports.map((r) => [r.kind, r.status, r.source, r.destination, r.studyInstanceUid])).toEqual([
+      ['hl7', 'preliminary', 'hl7', 'hl7', study.studyInstanceUid], ['hl7', 'final', 'hl7', 'hl7', study.studyInstanceUid], ['hl7', 'amended', 'hl7', 'hl7', study.studyInstanceUid],
+    ]);
     const content = await relay.get(`/reports/${listed.reports[1]!.id}/content`, token);
     expect(content.headers.get('content-type')).toBe('text/plain; charset=utf-8');
     expect(await content.text()).toBe('Findings: small right pleural effusion.\nImpression: effusion, no consolidation.\n');
   }, 60_000);
 
   it('refuses what it cannot use: another message type (AR), no study named (AE), a study nobody delivered (AA, nothing kept), garbage (AE)', async () => {
+    const before = (await relay.services.store.reports.ofUser(1, undefined, 500)).length;
     const acks = await exchange([
       oru({ controlId: 'ORM-1', status: 'F', studyUid: '1.2.3', lines: ['x'], type: 'ORM^O01' }),
-      oru({ controlId: 'NOUID', status: 'F', accession: 'ACC9', lines: ['x'] }),
+      oru({ controlId: 'NOSTUDY', status: 'F', filler: '', lines: ['x'] }),
       oru({ controlId: 'UNKNOWN', status: 'F', studyUid: '1.2.3.4.5.6', lines: ['x'] }),
       'this is not HL7',
       oru({ controlId: 'BADSTATUS', status: 'X', studyUid: '1.2.3', lines: ['x'] }),
     ]);
     expect(acks.map((a) => msa(a)[1])).toEqual(['AR', 'AE', 'AA', 'AE', 'AE']);
-    expect(msa(acks[1]!)[3]).toContain('matching by accession number is not supported');
+    expect(msa(acks[1]!)[3]).toContain('names no study');
     expect(msa(acks[2]!)[3]).toBe('no delivered study matches');
     expect(msa(acks[4]!)[3]).toContain('OBR-25');
-    // The reasons name codes and fields, never the patient of the message.
+    // The reasons name codes and fields, never the patient of the message; nothing was kept.
     expect(acks.join('\n')).not.toContain('SYNTHETIC');
+    expect((await relay.services.store.reports.ofUser(1, undefined, 500)).length).toBe(before);
   }, 30_000);
 
   it('closes a connection whose message is larger than allowed, and goes on serving others', async () => {

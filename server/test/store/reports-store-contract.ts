@@ -58,6 +58,27 @@ export function describeReportsStoreContract(backend: string, open: StoreFactory
       expect(await reports.watchesOfStudy('9.9')).toEqual([]);
     });
 
+    it('answers the watches of the uploads that kept an accession number', async () => {
+      const user = await subject.store.users.create('accession-owner', 'radiographer', 'hash');
+      for (const id of ['u1', 'u2', 'u3']) {
+        await subject.store.uploads.insert({
+          id, userId: user.id, studyInstanceUid: `1.2.${id.length}`, serviceLevel: 'ROUTINE', manifestHash: id, chunkBytes: 64, totalBytes: 10,
+          expiresAt: after(3600), instances: [{ sopInstanceUid: `1.9.${id}`, sopClassUid: '1.2.840.10008.5.1.4.1.1.2', size: 10, sha256: 'a'.repeat(64), state: 'receiving' }],
+        }, now());
+      }
+      await subject.store.uploads.setAccessionNumber('u1', 'ACC-1');
+      await subject.store.uploads.setAccessionNumber('u1', 'ACC-OTHER'); // the first kept stays
+      await subject.store.uploads.setAccessionNumber('u3', 'ACC-3');
+      await watch('u1', 'pacs');
+      await watch('u1', 'other');
+      await watch('u2', 'pacs');
+      expect((await subject.store.uploads.find('u1'))?.accessionNumber).toBe('ACC-1');
+      expect((await subject.store.uploads.find('u2'))?.accessionNumber).toBeNull();
+      expect((await reports.watchesOfAccession('ACC-1')).map((w) => [w.uploadId, w.destination])).toEqual([['u1', 'other'], ['u1', 'pacs']]);
+      expect(await reports.watchesOfAccession('ACC-OTHER')).toEqual([]);
+      expect(await reports.watchesOfAccession('ACC-3')).toEqual([]); // kept, but never delivered anywhere watched
+    });
+
     it('expires watches past their end, and only those still watching', async () => {
       await watch('u1');
       await watch('u22');

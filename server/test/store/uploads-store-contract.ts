@@ -68,7 +68,7 @@ export function describeUploadsStoreContract(backend: string, open: StoreFactory
       expect(await uploads.find('u1')).toEqual({
         id: 'u1', userId: alice, studyInstanceUid: STUDY, modality: 'CT', serviceLevel: 'ROUTINE', clinicalHistory: null,
         sourceWorkstation: 'ws-1', manifestHash: 'manifest-1', state: 'receiving', chunkBytes: 64, totalBytes: 157,
-        createdAt: created, updatedAt: created, expiresAt: after(HOUR_MS), completedAt: null,
+        createdAt: created, updatedAt: created, expiresAt: after(HOUR_MS), completedAt: null, accessionNumber: null,
       });
       const records = await uploads.instances('u1');
       expect(records).toEqual(instances.map((instance, index) => ({

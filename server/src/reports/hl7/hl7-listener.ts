@@ -27,10 +27,10 @@ export const HL7_SOURCE_NAME = 'hl7';
  * Reports from a RIS as HL7 v2 ORU^R01 over MLLP, for sites whose reports live there rather than in
  * the PACS. Bound to the configured host and port only; each message is read whole within
  * maxMessageBytes, matched to the delivered studies of its Study Instance UID (ZDS-1, or an OBX of
- * DCM 113014), recorded as an 'hl7' report of each upload of that study (its text kept as the
+ * DCM 113014), or else of its accession number (OBR-18, OBR-3) as the study's instances carried it, recorded as an 'hl7' report of each upload of that study (its text kept as the
  * content), told as a `report` event, and acknowledged (AA) only once that is durable. A message
  * sent again (same MSH-10) is acknowledged and not counted twice. What cannot be used is answered
- * AE (malformed, no study named) or AR (not an ORU^R01), with a reason that names no patient.
+ * AE (malformed, no study named, an unknown result status) or AR (not an ORU^R01), with a reason that names no patient.
  */
 export class Hl7Listener {
   private readonly sockets = new Set<Socket>();
@@ -95,19 +95,19 @@ export class Hl7Listener {
       return ackFor(text, reading.reason.includes('not ORU^R01') ? 'AR' : 'AE', reading.reason);
     }
     const { report } = reading;
-    if (!report.studyInstanceUid) {
-      // Accession numbers are not kept by the relay yet: only a Study Instance UID matches.
-      return ackFor(text, 'AE', 'no Study Instance UID (ZDS-1 or OBX 113014): matching by accession number is not supported');
-    }
     const { store, events } = this.options;
     try {
-      const watches = await store.reports.watchesOfStudy(report.studyInstanceUid);
+      // The Study Instance UID when the message names one; else the accession number the relay kept
+      // from the study's instances (UploadsStore.setAccessionNumber).
+      const watches = report.studyInstanceUid
+        ? await store.reports.watchesOfStudy(report.studyInstanceUid)
+        : await store.reports.watchesOfAccession(report.accessionNumber!);
       const uploads = new Map(watches.map((w) => [w.uploadId, w]));
       const detectedAt = this.options.now().toISOString();
       const told: (() => void)[] = [];
       for (const watch of uploads.values()) {
         const { id, created } = await store.reports.record({
-          uploadId: watch.uploadId, destination: HL7_SOURCE_NAME, userId: watch.userId, studyInstanceUid: report.studyInstanceUid,
+          uploadId: watch.uploadId, destination: HL7_SOURCE_NAME, userId: watch.userId, studyInstanceUid: watch.studyInstanceUid,
           seriesInstanceUid: null, sopInstanceUid: `hl7:${report.controlId}`, kind: 'hl7', status: report.status, title: null,
           source: 'hl7', detectedAt, content: Buffer.from(report.text, 'utf8'),
         });

@@ -306,6 +306,11 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     updated_at timestamptz NOT NULL
   );
   `,
+  // 7: SQLite migration 16: the study's accession number (HL7 reports name studies by it)
+  `
+  ALTER TABLE uploads ADD COLUMN accession_number text;
+  CREATE INDEX uploads_by_accession ON uploads (accession_number) WHERE accession_number IS NOT NULL;
+  `,
 ];
 
 /**

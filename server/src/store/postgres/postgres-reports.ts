@@ -1,4 +1,4 @@
-import { REPORT_COLUMNS, WATCH_COLUMNS, toReport, toWatch, type ReportRow, type WatchRow } from '../report-rows.js';
+import { REPORT_COLUMNS, WATCH_COLUMNS, WATCH_COLUMNS_OF_W, toReport, toWatch, type ReportRow, type WatchRow } from '../report-rows.js';
 import type { NewReport, NewReportWatch, ReportRecord, ReportsStore, ReportWatch, WatchState } from '../reports-store.js';
 import type { Db } from './postgres-db.js';
 
@@ -27,6 +27,13 @@ export class PostgresReports implements ReportsStore {
   async watchesOfStudy(studyInstanceUid: string): Promise<ReportWatch[]> {
     const { rows } = await this.db.query<WatchRow>(`SELECT ${WATCH_COLUMNS} FROM report_watches
       WHERE study_instance_uid = $1 AND state <> 'expired' ORDER BY upload_id COLLATE "C", destination COLLATE "C"`, [studyInstanceUid]);
+    return rows.map(toWatch);
+  }
+
+  async watchesOfAccession(accessionNumber: string): Promise<ReportWatch[]> {
+    const { rows } = await this.db.query<WatchRow>(`SELECT ${WATCH_COLUMNS_OF_W} FROM report_watches w
+      JOIN uploads u ON u.id = w.upload_id WHERE u.accession_number = $1 AND w.state <> 'expired'
+      ORDER BY w.upload_id COLLATE "C", w.destination COLLATE "C"`, [accessionNumber]);
     return rows.map(toWatch);
   }
 

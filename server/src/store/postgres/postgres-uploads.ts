@@ -6,7 +6,7 @@ import type { Db } from './postgres-db.js';
 const toKey = (r: { upload_id: string; idx: number }) => ({ uploadId: r.upload_id, index: r.idx });
 
 const UPLOAD_COLUMNS = `id, user_id, study_instance_uid, modality, service_level, clinical_history, source_workstation, manifest_hash,
-  state, chunk_bytes, total_bytes, created_at, updated_at, expires_at, completed_at`;
+  state, chunk_bytes, total_bytes, created_at, updated_at, expires_at, completed_at, accession_number`;
 const INSTANCE_COLUMNS = `upload_id, idx, sop_instance_uid, sop_class_uid, size, sha256, received_bytes, state, transfer_syntax_uid,
   rejection_code, rejection_reason`;
 
@@ -159,6 +159,10 @@ export class PostgresUploads implements UploadsStore {
     await this.db.query(`UPDATE upload_instances SET state = $1, transfer_syntax_uid = COALESCE($2::text, transfer_syntax_uid),
         rejection_code = $3, rejection_reason = $4 WHERE upload_id = $5 AND idx = $6`,
     [state, extra.transferSyntaxUid ?? null, extra.rejectionCode ?? null, extra.rejectionReason ?? null, uploadId, index]);
+  }
+
+  async setAccessionNumber(uploadId: string, accessionNumber: string): Promise<void> {
+    await this.db.query('UPDATE uploads SET accession_number = $1 WHERE id = $2 AND accession_number IS NULL', [accessionNumber, uploadId]);
   }
 
   async setUploadState(uploadId: string, state: UploadState, now: string, fromStates: UploadState[]): Promise<boolean> {

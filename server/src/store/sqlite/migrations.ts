@@ -262,4 +262,9 @@ export const MIGRATIONS: readonly string[] = [
     updated_at TEXT NOT NULL
   );
   `,
+  // 16: the study's accession number, from its first verified instance (HL7 reports name studies by it)
+  `
+  ALTER TABLE uploads ADD COLUMN accession_number TEXT;
+  CREATE INDEX uploads_by_accession ON uploads (accession_number) WHERE accession_number IS NOT NULL;
+  `,
 ];

@@ -1,4 +1,4 @@
-import { REPORT_COLUMNS, WATCH_COLUMNS, toReport, toWatch, type ReportRow, type WatchRow } from '../report-rows.js';
+import { REPORT_COLUMNS, WATCH_COLUMNS, WATCH_COLUMNS_OF_W, toReport, toWatch, type ReportRow, type WatchRow } from '../report-rows.js';
 import type { NewReport, NewReportWatch, ReportRecord, ReportsStore, ReportWatch, WatchState } from '../reports-store.js';
 import type { Synchronous } from './async-facade.js';
 import type { RelayDatabase } from './database.js';
@@ -26,6 +26,11 @@ export class SqliteReports implements Synchronous<ReportsStore> {
   watchesOfStudy(studyInstanceUid: string): ReportWatch[] {
     return (this.db.prepare(`SELECT ${WATCH_COLUMNS} FROM report_watches WHERE study_instance_uid = ? AND state <> 'expired' ORDER BY upload_id, destination`)
       .all(studyInstanceUid) as WatchRow[]).map(toWatch);
+  }
+
+  watchesOfAccession(accessionNumber: string): ReportWatch[] {
+    return (this.db.prepare(`SELECT ${WATCH_COLUMNS_OF_W} FROM report_watches w JOIN uploads u ON u.id = w.upload_id
+      WHERE u.accession_number = ? AND w.state <> 'expired' ORDER BY w.upload_id, w.destination`).all(accessionNumber) as WatchRow[]).map(toWatch);
   }
 
   updateWatch(uploadId: string, destination: string, update: { state: WatchState; nextCheckAt: string; intervalSeconds: number; knownInstances: number | null }): void {

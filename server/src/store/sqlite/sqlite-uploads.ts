@@ -160,6 +160,10 @@ export class SqliteUploads implements Synchronous<UploadsStore> {
       WHERE upload_id = ? AND idx = ?`).run(state, extra.transferSyntaxUid ?? null, extra.rejectionCode ?? null, extra.rejectionReason ?? null, uploadId, index);
   }
 
+  setAccessionNumber(uploadId: string, accessionNumber: string): void {
+    this.db.prepare('UPDATE uploads SET accession_number = ? WHERE id = ? AND accession_number IS NULL').run(accessionNumber, uploadId);
+  }
+
   setUploadState(uploadId: string, state: UploadState, now: string, fromStates: UploadState[]): boolean {
     if (fromStates.length === 0) return false;
     const placeholders = fromStates.map(() => '?').join(', ');
