@@ -150,6 +150,10 @@ class DesktopApiService implements DesktopApi {
     });
     const reports = this.reports = new ReportFollower({
       db: core.db, reports: core.reports, events: () => core.relayEvents(), now, log,
+      account: async () => {
+        const info = await core.session.info();
+        return info ? { relayUrl: info.relayUrl, username: info.username } : undefined;
+      },
       ...(options.reportsPollMs !== undefined ? { intervalMs: options.reportsPollMs } : {}),
       onNew: (found) => this.reportsArrived(found.length),
     });

@@ -48,7 +48,7 @@ const SELECT_JOBS = `SELECT j.id, j.study_instance_uid, j.service_level, j.state
     r.content_available AS report_content_available
   FROM upload_jobs j
   -- The newest report the relay found for the job's upload (core/reports/report-follower.ts).
-  LEFT JOIN study_reports r ON r.report_id = (SELECT MAX(report_id) FROM study_reports WHERE relay_upload_id = j.relay_upload_id)
+  LEFT JOIN study_reports r ON r.relay_upload_id = j.relay_upload_id AND r.report_id = (SELECT MAX(report_id) FROM study_reports WHERE relay_upload_id = j.relay_upload_id)
   LEFT JOIN studies s ON s.study_instance_uid = j.study_instance_uid
   LEFT JOIN patients p ON p.id = s.patient_row_id
   LEFT JOIN (SELECT se.study_row_id, COUNT(i.id) AS instance_count, SUM(i.size) AS total_bytes, SUM(i.file_meta_added) AS file_header_added

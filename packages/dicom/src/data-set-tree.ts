@@ -72,7 +72,7 @@ export class DataSetTree {
 }
 
 export interface TreeReadOptions {
-  /** Elements read at most, in all: bounds memory whatever the object (default 200,000). */
+  /** Elements and items read at most, in all: bounds memory whatever the object (default 200,000). */
   maxElements?: number;
   /** A deflated data set inflates to at most this many bytes (default 64 MiB). */
   maxInflatedBytes?: number;
@@ -203,6 +203,8 @@ class TreeReader {
       if (!header) throw new DicomReadError('TRUNCATED', 'the data ends inside a sequence');
       if (header.tag === SEQUENCE_DELIMITATION_ITEM && end === undefined) return offset + header.headerBytes;
       if (header.tag !== ITEM) throw malformed(`${tagName(header.tag)} inside a sequence, where an item was expected (PS3.5 §7.5)`);
+      // Items count as elements: an empty one is 8 bytes, and each costs a data set in memory.
+      if (--this.elementsLeft < 0) throw malformed('the object has more data elements and items than the reader takes');
       const itemStart = offset + header.headerBytes;
       const elements = new Map<number, TreeElement>();
       if (header.length === UNDEFINED_LENGTH) {

@@ -78,6 +78,10 @@ describe('readPart10Tree', () => {
     let nested = el(TAG.ValueType, 'CS', 'TEXT');
     for (let depth = 0; depth < 80; depth++) nested = undefinedSequence(TAG.ContentSequence, undefinedItem(nested));
     await expect(readPart10Tree(part10(nested))).rejects.toMatchObject({ code: 'MALFORMED', reason: expect.stringContaining('deeper') });
+    // Empty items cost 8 bytes each and a data set in memory each: they count against the budget too.
+    const emptyItems = Buffer.concat(Array.from({ length: 1000 }, () => item()));
+    await expect(readPart10Tree(part10(sequence(TAG.ContentSequence, emptyItems)), { maxElements: 500 })).rejects.toMatchObject({ code: 'MALFORMED' });
+    expect((await readPart10Tree(part10(sequence(TAG.ContentSequence, emptyItems)), { maxElements: 1100 })).dataSet.items(TAG.ContentSequence)).toHaveLength(1000);
     const many = Buffer.concat(Array.from({ length: 50 }, () => item(el(TAG.ValueType, 'CS', 'TEXT'))));
     await expect(readPart10Tree(part10(sequence(TAG.ContentSequence, many)), { maxElements: 40 })).rejects.toMatchObject({ code: 'MALFORMED' });
     const whole = part10(sequence(TAG.ContentSequence, item(el(TAG.ValueType, 'CS', 'TEXT'))));

@@ -25,8 +25,10 @@ export type ReportList = Static<typeof ReportList>;
 
 export const ReportIdParams = Type.Object({ id: Type.String({ pattern: '^[0-9]{1,15}$' }) });
 export const ReportListQuery = Type.Object({
-  /** Reports detected after this instant (ISO 8601), for a client catching up. */
+  /** Reports detected after this instant (ISO 8601), newest first. */
   since: Type.Optional(Type.String({ format: 'date-time' })),
+  /** Reports with an id above this one, oldest first: how a client catches up, page by page, without skipping any. */
+  after: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
   limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$' })),
 });
 

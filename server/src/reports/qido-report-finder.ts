@@ -7,6 +7,9 @@ import { REPORT_SERIES_MODALITIES, type CandidateDocument, type FinderInput, typ
 
 /** Studies per QIDO-RS query: UID list matching (PS3.18 §8.3.4.1) keeps one query for many studies. */
 export const STUDIES_PER_QUERY = 50;
+/** Instances per QIDO-RS page of a report series, and pages at most (a report series holds a few). */
+const PAGE = 500;
+const MAX_PAGES = 20;
 const STUDY_INSTANCE_UID = '0020000D';
 const SERIES_INSTANCE_UID = '0020000E';
 const SOP_CLASS_UID = '00080016';
@@ -17,7 +20,7 @@ const MODALITIES_IN_STUDY = '00080061';
 /**
  * Reports in a DICOMweb PACS, by asking (PS3.18 §10.6 QIDO-RS, §10.4 WADO-RS): one study-level query
  * for up to 50 due studies names how many instances each holds now and its modalities; only a study
- * whose count changed and that holds an SR or DOC series is listed at instance level, and only instances whose SOP class may be a report and that were not
+ * whose count changed and that holds an SR or DOC series has those series listed (paged) at instance level, and only instances whose SOP class may be a report and that were not
  * looked at yet are retrieved. A watched study that did not change costs a fiftieth of a query.
  */
 export class QidoReportFinder implements ReportFinder {
@@ -31,6 +34,7 @@ export class QidoReportFinder implements ReportFinder {
 
   async find(input: FinderInput): Promise<FinderResult> {
     const checked = new Map<ReportWatch, number | null>();
+    const failed = new Set<ReportWatch>();
     const candidates: CandidateDocument[] = [];
     for (let i = 0; i < input.due.length; i += STUDIES_PER_QUERY) {
       const batch = input.due.slice(i, i + STUDIES_PER_QUERY);
@@ -40,10 +44,15 @@ export class QidoReportFinder implements ReportFinder {
         checked.set(watch, study?.instances ?? null);
         // Listed only when the study changed and holds a report series at all (ModalitiesInStudy).
         if (!study || study.instances === watch.knownInstances || !study.modalities.some((m) => REPORT_SERIES_MODALITIES.has(m))) continue;
-        candidates.push(...await this.candidatesOf(watch, await input.known(watch)));
+        try {
+          candidates.push(...await this.candidatesOf(watch, await input.known(watch)));
+        } catch {
+          // One study that cannot be listed (too large an answer, a refusal) leaves the others to go on.
+          failed.add(watch);
+        }
       }
     }
-    return { candidates, checked };
+    return { candidates, checked, failed };
   }
 
   close(): Promise<void> {
@@ -63,17 +72,35 @@ export class QidoReportFinder implements ReportFinder {
     return studies;
   }
 
+  /**
+   * The not yet seen instances of the study's SR and DOC series whose SOP class can be a report:
+   * series by modality first (a CT of thousands of images is never listed), then each series'
+   * instances page by page (servers cap QIDO answers).
+   */
   private async candidatesOf(watch: ReportWatch, known: Set<string>): Promise<CandidateDocument[]> {
     const study = encodeURIComponent(watch.studyInstanceUid);
-    const answer = await this.get(`${this.url}/studies/${study}/instances?includefield=${SOP_CLASS_UID}&includefield=${SERIES_INSTANCE_UID}`, 'application/dicom+json');
-    return parseQidoMatches(answer.body ?? '').flatMap((match): CandidateDocument[] => {
-      const sopInstanceUid = match.string(SOP_INSTANCE_UID);
-      const seriesInstanceUid = match.string(SERIES_INSTANCE_UID);
-      const sopClassUid = match.string(SOP_CLASS_UID);
-      if (!sopInstanceUid || !seriesInstanceUid || !sopClassUid || !mayBeReport(sopClassUid) || known.has(sopInstanceUid)) return [];
-      const path = `${this.url}/studies/${study}/series/${encodeURIComponent(seriesInstanceUid)}/instances/${encodeURIComponent(sopInstanceUid)}`;
-      return [{ watch, seriesInstanceUid, sopInstanceUid, fetch: () => this.retrieve(path) }];
-    });
+    const found: CandidateDocument[] = [];
+    for (const modality of REPORT_SERIES_MODALITIES) {
+      const series = await this.get(`${this.url}/studies/${study}/series?Modality=${modality}&includefield=${SERIES_INSTANCE_UID}`, 'application/dicom+json');
+      for (const seriesUid of new Set(parseQidoMatches(series.body ?? '').flatMap((m) => m.string(SERIES_INSTANCE_UID) ?? []))) {
+        const seriesPath = `${this.url}/studies/${study}/series/${encodeURIComponent(seriesUid)}`;
+        for (let page = 0; page < MAX_PAGES; page++) {
+          const answer = await this.get(`${seriesPath}/instances?includefield=${SOP_CLASS_UID}&limit=${PAGE}&offset=${page * PAGE}`, 'application/dicom+json');
+          const matches = parseQidoMatches(answer.body ?? '');
+          for (const match of matches) {
+            const sopInstanceUid = match.string(SOP_INSTANCE_UID);
+            const sopClassUid = match.string(SOP_CLASS_UID);
+            if (!sopInstanceUid || !sopClassUid || !mayBeReport(sopClassUid) || known.has(sopInstanceUid)) continue;
+            known.add(sopInstanceUid);
+            const path = `${seriesPath}/instances/${encodeURIComponent(sopInstanceUid)}`;
+            found.push({ watch, seriesInstanceUid: seriesUid, sopInstanceUid, fetch: () => this.retrieve(path) });
+          }
+          // A server that ignores limit/offset answers everything at once: a short page ends it.
+          if (matches.length < PAGE) break;
+        }
+      }
+    }
+    return found;
   }
 
   /** WADO-RS retrieve of one instance (PS3.18 §10.4.1.1.1): a multipart/related answer of one application/dicom part. */

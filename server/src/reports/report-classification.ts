@@ -76,7 +76,8 @@ export function classifyReport(dataSet: DataSetTree, settings: ReportClassificat
   } else if (!settings.titles.some((t) => t.value === title.value && sameScheme(t.scheme, title.scheme))) {
     return { report: false, reason: `document title (${title.scheme}, ${title.value}) is not a report title` };
   }
-  const meaning = titleItem?.text(TAG.CodeMeaning) ?? (kind === 'sr' ? undefined : dataSet.text(TAG.DocumentTitle));
+  // The code's meaning only: a Document Title (0042,0010) is free text, which sites fill with names.
+  const meaning = titleItem?.text(TAG.CodeMeaning);
   return { report: true, kind, status: statusOf(dataSet, kind), title: meaning || undefined };
 }
 

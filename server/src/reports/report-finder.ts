@@ -33,6 +33,8 @@ export interface FinderResult {
   checked: Map<ReportWatch, number | null>;
   /** The feed finder's new position. */
   cursor?: number;
+  /** Watches whose study could not be listed this time (asked again at their next check, their count kept). */
+  failed?: Set<ReportWatch>;
 }
 
 export interface ReportFinder {

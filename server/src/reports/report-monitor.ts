@@ -9,6 +9,14 @@ import type { CandidateDocument, ReportFinder } from './report-finder.js';
 const REPORTS_JOB = 'reports';
 /** Due watches of one destination checked per round at most: the rest are due next round. */
 const WATCHES_PER_ROUND = 500;
+/** Tries of one document that cannot be fetched or read before it is set aside as no report. */
+const TRIES_PER_DOCUMENT = 3;
+/** Documents whose failed tries are counted, at most (oldest forgotten first). */
+const FAILURES_KEPT = 10_000;
+/** The lease is renewed after this many documents examined (and before each destination). */
+const DOCUMENTS_PER_RENEWAL = 10;
+
+class LeaseLost extends Error {}
 
 export interface ReportPolicy extends ReportClassificationSettings {
   firstIntervalSeconds: number;
@@ -57,6 +65,8 @@ export class ReportMonitor {
   private running: Promise<unknown> | undefined;
   private stopped = false;
   private readonly nextFeedAt = new Map<string, number>();
+  /** Failed tries by `${destination}/${SOP Instance UID}`: a document that keeps failing must not hold the feed back. */
+  private readonly failures = new Map<string, number>();
 
   constructor(private readonly options: ReportMonitorOptions) {}
 
@@ -84,7 +94,10 @@ export class ReportMonitor {
       this.running = this.round().catch((error: unknown) => this.options.log()?.warn({ err: errorSummary(error) }, 'looking for reports failed'))
         .finally(() => {
           this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(tick, tickMs);
+          if (!this.stopped) {
+            this.timer = setTimeout(tick, tickMs);
+            this.timer.unref();
+          }
         });
     };
     this.timer = setTimeout(tick, tickMs);
@@ -101,19 +114,21 @@ export class ReportMonitor {
 
   /** One round over every destination; exposed for tests and for the first round after a start. */
   async round(): Promise<RoundSummary> {
-    const { store, policy, instanceName } = this.options;
+    const { store, policy } = this.options;
     const started = this.options.now();
     const summary: RoundSummary = { ran: false, reports: 0, notReports: 0, failures: 0 };
-    const leaseUntil = new Date(started.getTime() + Math.max(60_000, policy.feedIntervalSeconds * 3_000)).toISOString();
-    if (!(await store.jobLeases.acquire(REPORTS_JOB, instanceName, started.toISOString(), leaseUntil))) return summary;
+    if (!(await this.renewLease())) return summary;
     summary.ran = true;
     await store.reports.expireWatches(started.toISOString());
     await store.reports.dropContentBefore(new Date(started.getTime() - policy.keepContentDays * 86_400_000).toISOString());
     for (const [destination, finder] of this.options.finders) {
       if (this.stopped) break;
       try {
+        if (!(await this.renewLease())) throw new LeaseLost();
         await this.check(destination, finder, summary);
       } catch (error) {
+        // Another relay holds the job now (this round took longer than the lease): it goes on from here.
+        if (error instanceof LeaseLost) break;
         summary.failures++;
         this.options.log()?.warn({ destination, err: errorSummary(error) }, 'could not look for reports in this destination; trying again next round');
       }
@@ -150,13 +165,18 @@ export class ReportMonitor {
       throw error;
     }
     const found = new Map<ReportWatch, ReportStatus[]>();
-    const unfinished = new Set<ReportWatch>();
-    for (const candidate of result.candidates) {
+    const unfinished = new Set<ReportWatch>(result.failed ?? []);
+    summary.failures += result.failed?.size ?? 0;
+    for (const [index, candidate] of result.candidates.entries()) {
+      if (this.stopped) return;
+      if (index > 0 && index % DOCUMENTS_PER_RENEWAL === 0 && !(await this.renewLease())) throw new LeaseLost();
       try {
         const status = await this.examine(destination, finder, candidate, summary);
         if (status) found.set(candidate.watch, [...(found.get(candidate.watch) ?? []), status]);
+        this.failures.delete(`${destination}/${candidate.sopInstanceUid}`);
       } catch (error) {
         summary.failures++;
+        if (await this.givenUp(destination, candidate, error)) continue;
         unfinished.add(candidate.watch);
         this.options.log()?.warn({ destination, err: errorSummary(error) }, 'could not fetch or read a document that may be a report; trying again next round');
       }
@@ -167,6 +187,33 @@ export class ReportMonitor {
     }
     // The feed's position moves only once everything it named was examined.
     if (result.cursor !== undefined && unfinished.size === 0) await store.reports.setCursor(destination, result.cursor, now.toISOString());
+  }
+
+  /** Takes (or renews) the job's lease for a while; false when another relay holds it. */
+  private renewLease(): Promise<boolean> {
+    const now = this.options.now();
+    const until = new Date(now.getTime() + Math.max(60_000, this.options.policy.feedIntervalSeconds * 3_000)).toISOString();
+    return this.options.store.jobLeases.acquire(REPORTS_JOB, this.options.instanceName, now.toISOString(), until);
+  }
+
+  /**
+   * Counts a failed try of a document. One too large to fetch, or that failed TRIES_PER_DOCUMENT
+   * times, is set aside as no report (remembered, with the reason in the log), so it neither holds
+   * a change feed's cursor back nor is downloaded at every check.
+   */
+  private async givenUp(destination: string, candidate: CandidateDocument, error: unknown): Promise<boolean> {
+    const key = `${destination}/${candidate.sopInstanceUid}`;
+    const tries = (this.failures.get(key) ?? 0) + 1;
+    const tooLarge = errorSummary(error).includes('larger than the report size limit');
+    if (!tooLarge && tries < TRIES_PER_DOCUMENT) {
+      if (this.failures.size >= FAILURES_KEPT) this.failures.delete(this.failures.keys().next().value!);
+      this.failures.set(key, tries);
+      return false;
+    }
+    this.failures.delete(key);
+    await this.options.store.reports.rememberNotReport(destination, candidate.watch.studyInstanceUid, candidate.sopInstanceUid, this.options.now().toISOString());
+    this.options.log()?.warn({ destination, uploadId: candidate.watch.uploadId, tries, err: errorSummary(error) }, 'a document that may be a report could not be read; set aside');
+    return true;
   }
 
   /** Fetches, reads and classifies one document; records it; answers the status of a new report. */

@@ -32,8 +32,10 @@ const registerReportRoutes: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: signedIn,
   }, async (request) => {
     const limit = Math.min(MAX_LISTED, Number(request.query.limit ?? MAX_LISTED) || MAX_LISTED);
+    const userId = request.principal!.userId;
+    if (request.query.after !== undefined) return { reports: (await store.reports.ofUserAfter(userId, Number(request.query.after), limit)).map(view) };
     const since = request.query.since === undefined ? undefined : new Date(request.query.since).toISOString();
-    return { reports: (await store.reports.ofUser(request.principal!.userId, since, limit)).map(view) };
+    return { reports: (await store.reports.ofUser(userId, since, limit)).map(view) };
   });
 
   app.get('/upload/:id/reports', {

@@ -71,7 +71,9 @@ export interface ReportsStore {
   record(report: NewReport): Promise<{ id: number; created: boolean }>;
   /**
    * The SOP Instance UIDs of this watch's study already looked at: its upload's reports from this
-   * destination, and the destination's instances of the study found to be no report.
+   * destination, the destination's instances of the study found to be no report, and the upload's
+   * own instances (a study imported from a CD may carry the outside facility's report: it is the
+   * sender's, not the report the sender waits for).
    */
   knownDocuments(watch: Pick<ReportWatch, 'uploadId' | 'destination' | 'studyInstanceUid'>): Promise<Set<string>>;
   /** Remembers an instance looked at that was no report, so it is not fetched again. */
@@ -80,6 +82,12 @@ export interface ReportsStore {
   ofUpload(uploadId: string): Promise<ReportRecord[]>;
   /** The reports of this user's uploads detected after `since` (or all), newest first, at most `limit`. */
   ofUser(userId: number, since: string | undefined, limit: number): Promise<ReportRecord[]>;
+  /**
+   * The reports of this user's uploads with an id above `afterId`, oldest first, at most `limit`: a
+   * client catching up pages by id, which never skips a report whatever order reports commit in
+   * (a time cursor would skip one committed late with an earlier time).
+   */
+  ofUserAfter(userId: number, afterId: number, limit: number): Promise<ReportRecord[]>;
   find(id: number): Promise<ReportRecord | undefined>;
   /** The content kept for a report, if still held. */
   content(id: number): Promise<Buffer | undefined>;

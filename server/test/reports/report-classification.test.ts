@@ -65,7 +65,7 @@ describe('report classification', () => {
     const scanned = await written({ kind: 'report-pdf', title: null });
     expect(classifyReport(scanned.tree, DEFAULT_REPORT_CLASSIFICATION)).toEqual({ report: false, reason: 'the document has no coded title' });
     expect(classifyReport(scanned.tree, { ...DEFAULT_REPORT_CLASSIFICATION, untitledDocuments: 'report' }))
-      .toEqual({ report: true, kind: 'pdf', status: 'final', title: 'Scanned document' });
+      .toEqual({ report: true, kind: 'pdf', status: 'final', title: undefined });
   });
 });
 

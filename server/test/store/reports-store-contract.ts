@@ -116,15 +116,26 @@ export function describeReportsStoreContract(backend: string, open: StoreFactory
       expect((await reports.ofUser(7, undefined, 10)).map((r) => r.id)).toEqual([b.id, a.id]);
       expect((await reports.ofUser(7, mark, 10)).map((r) => r.id)).toEqual([b.id]);
       expect((await reports.ofUser(7, undefined, 1)).map((r) => r.id)).toEqual([b.id]);
+      // Paging by id, oldest first: what a client catching up asks.
+      expect((await reports.ofUserAfter(7, 0, 10)).map((r) => r.id)).toEqual([a.id, b.id]);
+      expect((await reports.ofUserAfter(7, 0, 1)).map((r) => r.id)).toEqual([a.id]);
+      expect((await reports.ofUserAfter(7, a.id, 10)).map((r) => r.id)).toEqual([b.id]);
+      expect(await reports.ofUserAfter(7, b.id, 10)).toEqual([]);
     });
 
-    it('knows the documents of a watched study already looked at: its reports and the instances that were none', async () => {
+    it('knows the documents of a watched study already looked at: its reports, the instances that were none, and what the upload itself sent', async () => {
+      const user = await subject.store.users.create('known-owner', 'radiographer', 'hash');
+      await subject.store.uploads.insert({
+        id: 'u1', userId: user.id, studyInstanceUid: '1.2.2', serviceLevel: 'ROUTINE', manifestHash: 'm', chunkBytes: 64, totalBytes: 10, expiresAt: after(3600),
+        instances: [{ sopInstanceUid: '1.2.2.7.1', sopClassUid: '1.2.840.10008.5.1.4.1.1.104.1', size: 10, sha256: 'a'.repeat(64), state: 'receiving' }],
+      }, now());
       await reports.record(report());
       await reports.rememberNotReport('pacs', '1.2.2', '1.2.2.8.1', now());
       await reports.rememberNotReport('pacs', '1.2.2', '1.2.2.8.1', now());
       await reports.rememberNotReport('pacs', '1.2.3', '1.2.3.8.1', now());
       await reports.rememberNotReport('other', '1.2.2', '1.2.2.8.2', now());
-      expect(await reports.knownDocuments({ uploadId: 'u1', destination: 'pacs', studyInstanceUid: '1.2.2' })).toEqual(new Set(['1.2.2.9.1', '1.2.2.8.1']));
+      // 1.2.2.7.1: an outside report the sender's CD carried, sent with the study.
+      expect(await reports.knownDocuments({ uploadId: 'u1', destination: 'pacs', studyInstanceUid: '1.2.2' })).toEqual(new Set(['1.2.2.9.1', '1.2.2.8.1', '1.2.2.7.1']));
       // Another upload of the same study: its own reports are its own, what is no report is none for anyone.
       expect(await reports.knownDocuments({ uploadId: 'u2', destination: 'pacs', studyInstanceUid: '1.2.2' })).toEqual(new Set(['1.2.2.8.1']));
     });

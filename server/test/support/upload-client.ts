@@ -9,10 +9,10 @@ export function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-export async function manifestFor(paths: string[], sopUids: string[], sopClassUid: string): Promise<InitUploadRequest['instances']> {
+export async function manifestFor(paths: string[], sopUids: string[], sopClassUid: string | readonly string[]): Promise<InitUploadRequest['instances']> {
   return Promise.all(paths.map(async (path, i) => {
     const bytes = await readFile(path);
-    return { sopInstanceUid: sopUids[i]!, sopClassUid, size: bytes.length, sha256: sha256(bytes) };
+    return { sopInstanceUid: sopUids[i]!, sopClassUid: typeof sopClassUid === 'string' ? sopClassUid : sopClassUid[i]!, size: bytes.length, sha256: sha256(bytes) };
   }));
 }
 

@@ -17,7 +17,7 @@ export async function sendStudy(relay: TestRelay, study: GeneratedStudy, studyFi
   const accessToken = token ?? await relay.tokenFor('radiographer');
   const init = await client.init(accessToken, {
     study: { studyInstanceUid: study.studyInstanceUid, serviceLevel: 'ROUTINE', modality: study.modality, ...studyFields },
-    instances: await manifestFor(study.instances.map((i) => i.path), study.instances.map((i) => i.sopInstanceUid), study.instances[0]!.sopClassUid),
+    instances: await manifestFor(study.instances.map((i) => i.path), study.instances.map((i) => i.sopInstanceUid), study.instances.map((i) => i.sopClassUid)),
   });
   if (init.status !== 201) throw new Error(`init answered ${init.status}: ${JSON.stringify(init.body)}`);
   const { uploadId, uploadToken } = init.body;

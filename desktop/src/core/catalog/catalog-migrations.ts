@@ -146,14 +146,17 @@ export const CATALOG_MIGRATIONS: readonly string[] = [
   // ids, status and kind, as the history shows them; the content stays at the relay
   `
   CREATE TABLE study_reports (
-    report_id INTEGER PRIMARY KEY,
+    relay_url TEXT NOT NULL,
+    username TEXT NOT NULL,        -- whose reports: the follower's cursor is per relay and account
+    report_id INTEGER NOT NULL,
     relay_upload_id TEXT NOT NULL,
     study_instance_uid TEXT NOT NULL,
     status TEXT NOT NULL,  -- preliminary, final, amended
     kind TEXT NOT NULL,    -- sr, pdf, cda, hl7
     title TEXT,
     detected_at TEXT NOT NULL,
-    content_available INTEGER NOT NULL
+    content_available INTEGER NOT NULL,
+    PRIMARY KEY (relay_url, report_id)
   );
   CREATE INDEX study_reports_by_upload ON study_reports(relay_upload_id);
   `,

@@ -3,9 +3,15 @@ import type { CatalogDatabase } from '../catalog/catalog-database.js';
 import type { UploadEventSource } from '../upload/relay-event-stream.js';
 import type { ReportsService } from './reports-service.js';
 
+/** The relay's page of GET /reports, and pages read per look at most (10,000 reports). */
+const PAGE_SIZE = 500;
+const MAX_PAGES = 20;
+
 export interface ReportFollowerOptions {
   db: CatalogDatabase;
   reports: Pick<ReportsService, 'list'>;
+  /** Who is signed in where: the reports and their cursor are per relay and account (a shared workstation). */
+  account: () => Promise<{ relayUrl: string; username: string } | undefined>;
   /** The relay's event stream (built with the engine), for report events as they happen. */
   events: () => Promise<UploadEventSource | undefined>;
   /** Reports not known before, after each look (a workstation that was off gets them all at once). */
@@ -20,8 +26,8 @@ export interface ReportFollowerOptions {
 
 /**
  * Keeps the workstation's view of its studies' reports (the catalog's study_reports) in step with
- * the relay, and says when new ones come. It asks the relay (GET /reports since the newest report
- * it knows) when it starts, every `intervalMs`, whenever the event stream (re)connects, and at once
+ * the relay, and says when new ones come. It asks the relay (GET /reports after the highest report
+ * id it knows for this relay and account, page by page) when it starts, every `intervalMs`, whenever the event stream (re)connects, and at once
  * on a `report` event of a study it follows: the studies delivered within `followDays` that have no
  * final report yet. So a desktop that was off or offline for hours learns of the reports that came
  * meanwhile as soon as it is back, and one that is on learns within a second of the relay.
@@ -79,19 +85,27 @@ export class ReportFollower {
 
   private async look(): Promise<ReportView[]> {
     const { db } = this.options;
-    const newest = (db.prepare('SELECT MAX(detected_at) AS at FROM study_reports').get() as { at: string | null }).at ?? undefined;
-    const listed = await this.options.reports.list(newest);
-    const insert = db.prepare(`INSERT INTO study_reports (report_id, relay_upload_id, study_instance_uid, status, kind, title, detected_at, content_available)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_id) DO UPDATE SET content_available = excluded.content_available`);
-    const known = db.prepare('SELECT 1 FROM study_reports WHERE report_id = ?');
+    const account = await this.options.account();
+    if (!account) return [];
+    const { relayUrl, username } = account;
+    const known = db.prepare('SELECT 1 FROM study_reports WHERE relay_url = ? AND report_id = ?');
+    const insert = db.prepare(`INSERT INTO study_reports (relay_url, username, report_id, relay_upload_id, study_instance_uid, status, kind, title, detected_at, content_available)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (relay_url, report_id) DO UPDATE SET content_available = excluded.content_available`);
     const fresh: ReportView[] = [];
-    db.transaction(() => {
-      for (const report of listed) {
-        if (!known.get(report.id)) fresh.push(report);
-        insert.run(report.id, report.uploadId, report.studyInstanceUid, report.status, report.kind, report.title, report.detectedAt, report.contentAvailable ? 1 : 0);
-      }
-    })();
-    if (fresh.length > 0) this.options.onNew(fresh.sort((a, b) => a.id - b.id));
+    // By id, oldest first, a page at a time: a workstation off for weeks gets every report it missed.
+    let after = (db.prepare('SELECT MAX(report_id) AS id FROM study_reports WHERE relay_url = ? AND username = ?').get(relayUrl, username) as { id: number | null }).id ?? 0;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const listed = await this.options.reports.list(after);
+      db.transaction(() => {
+        for (const report of listed) {
+          if (!known.get(relayUrl, report.id)) fresh.push(report);
+          insert.run(relayUrl, username, report.id, report.uploadId, report.studyInstanceUid, report.status, report.kind, report.title, report.detectedAt, report.contentAvailable ? 1 : 0);
+        }
+      })();
+      if (listed.length < PAGE_SIZE) break;
+      after = listed.at(-1)!.id;
+    }
+    if (fresh.length > 0) this.options.onNew(fresh);
     return fresh;
   }
 

@@ -19,9 +19,10 @@ export interface ReportsServiceOptions {
 export class ReportsService {
   constructor(private readonly options: ReportsServiceOptions) {}
 
-  async list(since?: string): Promise<ReportView[]> {
+  /** Newest first (a page); `after` an id: the ones above it, oldest first. */
+  async list(after?: number): Promise<ReportView[]> {
     const client = await this.options.client();
-    return (await client.reports(await this.options.accessToken(), since)).reports;
+    return (await client.reports(await this.options.accessToken(), after)).reports;
   }
 
   /** The reports of one study, newest first. */

@@ -208,9 +208,9 @@ export class RelayClient {
     await this.json(this.send({ method: 'DELETE', url: `/upload/${encodeURIComponent(uploadId)}`, headers: bearer(uploadToken) }));
   }
 
-  /** The signed-in user's reports (newest first), detected after `since` if given (GET /reports). */
-  async reports(accessToken: string, since?: string): Promise<ReportList> {
-    const query = since ? `?since=${encodeURIComponent(since)}` : '';
+  /** The signed-in user's reports (GET /reports): newest first, or with `after`, those with a higher id, oldest first (a page of at most 500). */
+  async reports(accessToken: string, after?: number): Promise<ReportList> {
+    const query = after === undefined ? '' : `?after=${after}`;
     return this.idempotent<ReportList>({ method: 'GET', url: `/reports${query}`, headers: bearer(accessToken) }, ANSWER_STALL_MS, HEDGE_MS);
   }
 

@@ -57,13 +57,19 @@ export class PostgresReports implements ReportsStore {
       UNION ALL SELECT id, false FROM reports WHERE upload_id = $1 AND destination = $2 AND sop_instance_uid = $6 AND NOT EXISTS (SELECT 1 FROM inserted)`,
     [report.uploadId, report.destination, report.userId, report.studyInstanceUid, report.seriesInstanceUid, report.sopInstanceUid, report.kind,
       report.status, report.title, report.source, report.detectedAt, report.content]);
-    if (!row) throw new Error('a report neither inserted nor found: another relay is inserting it; try again');
-    return row;
+    if (row) return row;
+    // Another relay's insert of the same report committed while this statement waited for it: its
+    // snapshot could not see the row; a new statement does.
+    const { rows: [kept] } = await this.db.query<{ id: number }>('SELECT id FROM reports WHERE upload_id = $1 AND destination = $2 AND sop_instance_uid = $3',
+      [report.uploadId, report.destination, report.sopInstanceUid]);
+    if (!kept) throw new Error('a report neither inserted nor found');
+    return { id: kept.id, created: false };
   }
 
   async knownDocuments(watch: Pick<ReportWatch, 'uploadId' | 'destination' | 'studyInstanceUid'>): Promise<Set<string>> {
     const { rows } = await this.db.query<{ uid: string }>(`SELECT sop_instance_uid AS uid FROM reports WHERE upload_id = $1 AND destination = $2
-      UNION SELECT sop_instance_uid FROM report_non_reports WHERE destination = $2 AND study_instance_uid = $3`,
+      UNION SELECT sop_instance_uid FROM report_non_reports WHERE destination = $2 AND study_instance_uid = $3
+      UNION SELECT sop_instance_uid FROM upload_instances WHERE upload_id = $1`,
     [watch.uploadId, watch.destination, watch.studyInstanceUid]);
     return new Set(rows.map((r) => r.uid));
   }
@@ -81,6 +87,11 @@ export class PostgresReports implements ReportsStore {
   async ofUser(userId: number, since: string | undefined, limit: number): Promise<ReportRecord[]> {
     const { rows } = await this.db.query<ReportRow>(`SELECT ${REPORT_COLUMNS} FROM reports
       WHERE user_id = $1 AND ($2::timestamptz IS NULL OR detected_at > $2) ORDER BY id DESC LIMIT $3`, [userId, since ?? null, limit]);
+    return rows.map(toReport);
+  }
+
+  async ofUserAfter(userId: number, afterId: number, limit: number): Promise<ReportRecord[]> {
+    const { rows } = await this.db.query<ReportRow>(`SELECT ${REPORT_COLUMNS} FROM reports WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3`, [userId, afterId, limit]);
     return rows.map(toReport);
   }
 

@@ -56,8 +56,9 @@ export class SqliteReports implements Synchronous<ReportsStore> {
 
   knownDocuments(watch: Pick<ReportWatch, 'uploadId' | 'destination' | 'studyInstanceUid'>): Set<string> {
     const rows = this.db.prepare(`SELECT sop_instance_uid AS uid FROM reports WHERE upload_id = ? AND destination = ?
-      UNION SELECT sop_instance_uid FROM report_non_reports WHERE destination = ? AND study_instance_uid = ?`)
-      .all(watch.uploadId, watch.destination, watch.destination, watch.studyInstanceUid) as { uid: string }[];
+      UNION SELECT sop_instance_uid FROM report_non_reports WHERE destination = ? AND study_instance_uid = ?
+      UNION SELECT sop_instance_uid FROM upload_instances WHERE upload_id = ?`)
+      .all(watch.uploadId, watch.destination, watch.destination, watch.studyInstanceUid, watch.uploadId) as { uid: string }[];
     return new Set(rows.map((r) => r.uid));
   }
 
@@ -73,6 +74,11 @@ export class SqliteReports implements Synchronous<ReportsStore> {
   ofUser(userId: number, since: string | undefined, limit: number): ReportRecord[] {
     return (this.db.prepare(`SELECT ${REPORT_COLUMNS} FROM reports WHERE user_id = ? AND (? IS NULL OR detected_at > ?) ORDER BY id DESC LIMIT ?`)
       .all(userId, since ?? null, since ?? null, limit) as ReportRow[]).map(toReport);
+  }
+
+  ofUserAfter(userId: number, afterId: number, limit: number): ReportRecord[] {
+    return (this.db.prepare(`SELECT ${REPORT_COLUMNS} FROM reports WHERE user_id = ? AND id > ? ORDER BY id LIMIT ?`)
+      .all(userId, afterId, limit) as ReportRow[]).map(toReport);
   }
 
   find(id: number): ReportRecord | undefined {

@@ -34,13 +34,11 @@ export function ReportViewer({ item, onClose }: { item: HistoryItem; onClose(): 
     const container = pages.current;
     container.replaceChildren();
     setDrawing(true);
-    let cancelled = false;
-    void import('../../lib/pdf-pages').then(({ drawPdfPages }) => drawPdfPages(Uint8Array.from(atob(content.base64), (c) => c.charCodeAt(0)), container, PDF_WIDTH))
-      .catch((e: unknown) => !cancelled && setError(toApiError(e)))
-      .finally(() => !cancelled && setDrawing(false));
-    return () => {
-      cancelled = true;
-    };
+    const closed = new AbortController();
+    void import('../../lib/pdf-pages').then(({ drawPdfPages }) => drawPdfPages(Uint8Array.from(atob(content.base64), (c) => c.charCodeAt(0)), container, PDF_WIDTH, closed.signal))
+      .catch((e: unknown) => !closed.signal.aborted && setError(toApiError(e)))
+      .finally(() => !closed.signal.aborted && setDrawing(false));
+    return () => closed.abort();
   }, [content]);
 
   return (
