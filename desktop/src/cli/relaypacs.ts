@@ -17,6 +17,7 @@ import { FolderWatcher } from '../core/watch/folder-watcher.js';
 import { WatchUploader } from '../core/watch/watch-uploader.js';
 import { resolveWatchedFolderConfig } from '../core/watch/watched-folder-config.js';
 import type { ReportView } from '../../../server/src/protocol/report-protocol.js';
+import { ReportFollower } from '../core/reports/report-follower.js';
 import { ProgressLine } from './progress-line.js';
 
 const USAGE = `Usage: relaypacs COMMAND [options]   (--data DIR or RELAYPACS_AGENT_DATA: the agent's data folder)
@@ -29,7 +30,8 @@ const USAGE = `Usage: relaypacs COMMAND [options]   (--data DIR or RELAYPACS_AGE
   watch DIR... [--stat] [--quiet SECONDS] [--poll]
       Watches folders (e.g. a modality's export folder) until stopped: each study is sent once it has
       settled (no new file for --quiet seconds, default 30). --poll for network shares. Also sends
-      what is queued, routine studies when their window opens.
+      what is queued, routine studies when their window opens, and prints each report the relay
+      finds in the PACS for the studies sent ("report ready: ...").
   queue [--json]            the upload queue
   retry ID|--all [--wait]   send a job again; --all retries what the desktop's Retry all does (every
                             failed job, every job waiting to try again after a failed attempt), then
@@ -226,10 +228,25 @@ async function main(argv: string[]): Promise<number> {
         if (args.length === 0) throw new UsageError('watch needs at least one folder');
         const quietMs = values.quiet === undefined ? undefined : Number(values.quiet) * 1000;
         if (quietMs !== undefined && !(quietMs >= 0)) throw new UsageError('--quiet takes a number of seconds');
+        // The studies sent are followed until their report is in the PACS: each report is printed as it comes.
+        const follower = new ReportFollower({
+          db: core.db, reports: core.reports, events: () => core.relayEvents(),
+          account: async () => {
+            const info = await core.session.info();
+            return info ? { relayUrl: info.relayUrl, username: info.username } : undefined;
+          },
+          onNew: (reports) => {
+            for (const report of reports) print(json, { report }, `report ready: ${describeReport(report)}`);
+          },
+          log: (message) => process.stderr.write(`relaypacs: ${message}\n`),
+        });
         const uploader = new WatchUploader({
           imports: core.imports,
           engine: () => core.engine(),
-          onOutcome: (folder, outcome) => print(json, { folder, ...outcome }, `${folder}: ${describeOutcome(outcome)}`),
+          onOutcome: (folder, outcome) => {
+            print(json, { folder, ...outcome }, `${folder}: ${describeOutcome(outcome)}`);
+            if (outcome.state === 'delivered' || outcome.state === 'confirmed') follower.delivered();
+          },
           onError: (folder, error) => process.stderr.write(`relaypacs: ${folder}: ${failureText(error)}\n`),
         });
         const watchers = args.map((dir) => {
@@ -247,6 +264,7 @@ async function main(argv: string[]): Promise<number> {
           return watcher;
         });
         await Promise.all(watchers.map((w) => w.start()));
+        follower.start();
         process.stderr.write(`relaypacs: watching ${args.join(', ')}\n`);
         // What is queued is sent too: studies held for the routine window (sent when it opens) and
         // jobs an earlier agent left. A pass sleeps through a closed window; between passes the loop
@@ -270,6 +288,7 @@ async function main(argv: string[]): Promise<number> {
           process.once('SIGINT', () => done());
         });
         stopping.abort();
+        follower.stop();
         await Promise.all(watchers.map((w) => w.stop()));
         // Jobs waiting for their window or for the relay stay queued for the next start.
         if (await core.session.info()) (await core.engine()).close();

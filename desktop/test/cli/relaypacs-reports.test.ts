@@ -2,7 +2,7 @@
 // Orthanc) finds the reports a reporting system stores into the study (DCMTK writes them, storescu
 // sends them), and the agent lists, waits for and reads them (agent-harness.ts).
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { generateStudy, minimalPdf, writeReportDocument, type GeneratedStudy, type ReportDocumentSpec } from '@relaypacs/testkit';
@@ -62,6 +62,24 @@ it('lists nothing, then waits for the report of a study, lists it and prints it;
 
 it('gives up waiting after the timeout, with exit 1', async () => {
   const gaveUp = await world.agent(['reports', '--wait', '1.2.3.4.5', '--timeout', '1']);
-  expect(gaveUp.code).toBe(1);
+  expect(gaveUp.code, gaveUp.stderr).toBe(1);
+  expect(gaveUp.stderr).toBe('');
   expect(gaveUp.stdout).toContain('no report of study 1.2.3.4.5 within 1 s');
 }, 30_000);
+
+it('watch follows the studies it sent and prints each report as the relay finds it', async () => {
+  const inbox = join(world.workDir, 'inbox');
+  await mkdir(inbox, { recursive: true });
+  const study = await generateStudy(join(world.workDir, 'to-watch'), { instances: 2, rows: 32, columns: 32 });
+  const watcher = world.spawnAgent(['watch', inbox, '--quiet', '0.5', '--stability', '0.2', '--json']);
+  await expect.poll(() => watcher.stderr, { timeout: 20_000 }).toContain('watching');
+  for (const instance of study.instances) await copyFile(instance.path, join(inbox, `IM${instance.instanceNumber}`));
+  await expect.poll(() => watcher.stdout, { timeout: 30_000, interval: 100 }).toContain('"state":"confirmed"');
+  await storeIntoPacs(study, { kind: 'report-sr', findings: ['Watched and reported.'] });
+  await expect.poll(() => watcher.stdout, { timeout: 30_000, interval: 200 }).toContain(`"studyInstanceUid":"${study.studyInstanceUid}","status":"final"`);
+  // The reports of the studies sent before (the first test's) are printed too: this agent had not told of them yet.
+  const line = watcher.stdout.split('\n').find((l) => l.includes('"report":') && l.includes(study.studyInstanceUid))!;
+  expect(JSON.parse(line).report).toMatchObject({ studyInstanceUid: study.studyInstanceUid, status: 'final', kind: 'sr' });
+  const exit = await watcher.stop('SIGTERM');
+  expect(exit.code).toBe(0);
+}, 120_000);
