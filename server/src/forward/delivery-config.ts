@@ -38,6 +38,15 @@ export const DestinationConfig = Type.Union([
     calledAet: Type.String({ minLength: 1, maxLength: 16 }),
     callingAet: Type.Optional(Type.String({ minLength: 1, maxLength: 16 })),
     confirm: Type.Optional(Type.Boolean()),
+    /**
+     * Look for reports here with C-FIND and C-GET (the PACS must let the relay's AE query and
+     * retrieve): true asks the same host, port and AE title; an object names another query service.
+     * Off unless given.
+     */
+    reports: Type.Optional(Type.Union([Type.Boolean(), Type.Object({
+      host: Type.Optional(Type.String()), port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+      calledAet: Type.Optional(Type.String({ minLength: 1, maxLength: 16 })),
+    }, { additionalProperties: false })])),
   }, { additionalProperties: false }),
   Type.Object({
     name: Name, kind: Type.Literal('folder'),

@@ -274,3 +274,43 @@ async function roundsUntil(relay: TestRelay, done: (sum: { reports: number; notR
 }
 
 
+
+describe('reports in a C-STORE destination, through C-FIND and C-GET', () => {
+  let pacs: OrthancServer;
+  let relay: TestRelay;
+  beforeAll(async () => {
+    // The PACS knows the relay's AE and lets it query and retrieve, as a site configures it.
+    pacs = await OrthancServer.start({
+      dicomWeb: false,
+      extraConfig: { DicomModalities: { relay: { AET: 'RELAYPACS', Host: '127.0.0.1', Port: 104, AllowFind: true, AllowGet: true, AllowMove: false } } },
+    });
+    relay = await startTestRelay({
+      destinations: [{ name: 'dimse', kind: 'c-store', host: '127.0.0.1', port: pacs.dicomPort, calledAet: pacs.aet, callingAet: 'RELAYPACS', reports: true }],
+      reports: { firstIntervalSeconds: 60 },
+    }, { deliver: true });
+  }, 60_000);
+  afterAll(async () => {
+    await relay?.close();
+    await pacs?.stop();
+  });
+
+  it('finds the report series of a due study, retrieves the report and reads it; a dose report is set aside', async () => {
+    const token = await relay.tokenFor('radiographer', 'dimse-sender');
+    const study = await generateStudy(join(workDir, 'study-dimse'), { instances: 2, rows: 16, columns: 16 });
+    const sent = await sendStudy(relay, study, {}, token);
+    await waitForStatus(relay, sent, allDelivered, 60_000);
+    expect((await relay.services.store.reports.watching('dimse')).map((w) => w.uploadId)).toEqual([sent.uploadId]);
+    const document = await writeReportDocument(join(workDir, 'dimse-docs'), study, { kind: 'report-sr', findings: ['Found by C-FIND, read by C-GET.'] });
+    const dose = await writeReportDocument(join(workDir, 'dimse-docs'), study, { kind: 'dose-sr' });
+    for (const path of [document.path, dose.path]) await run('storescu', ['-aec', pacs.aet, '127.0.0.1', String(pacs.dicomPort), path]);
+    relay.advance(61);
+    // The dose report's SOP class is no report class: listed, never retrieved.
+    expect(await relay.services.reports.round()).toMatchObject({ ran: true, reports: 1, notReports: 0, failures: 0 });
+    const [report] = (await listReports(relay, sent.uploadId, token)).body!.reports;
+    expect(report).toMatchObject({ kind: 'sr', status: 'final', source: 'c-find', destination: 'dimse' });
+    const text = await (await relay.get(`/reports/${report!.id}/content`, token)).text();
+    expect(text).toContain('Finding: Found by C-FIND, read by C-GET.');
+    // Final: the study is no longer watched.
+    expect(await relay.services.store.reports.watching('dimse')).toEqual([]);
+  }, 90_000);
+});
