@@ -1,8 +1,8 @@
 // GET /events with Last-Event-ID: a client that was away gets what it missed, then the live events,
 // none twice; one that missed events no longer kept is told to resync from status.
-import { request as httpRequest, type ClientRequest } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RelayEvent } from '../../src/protocol/event-protocol.js';
+import { openStream, type ServerSentEvent } from '../support/event-stream.js';
 import { startTestRelay, type TestRelay } from '../support/test-relay.js';
 
 let relay: TestRelay | undefined;
@@ -10,39 +10,6 @@ afterEach(async () => {
   await relay?.close();
   relay = undefined;
 });
-
-/** One event as the relay writes it (the desktop's EventStreamParser reads the general format). */
-interface ServerSentEvent {
-  type: string;
-  data: string;
-  lastEventId: string;
-}
-
-/** An open event stream and the events it got so far. */
-function openStream(url: string, token: string, lastEventId?: string): { events: ServerSentEvent[]; close(): void } {
-  const events: ServerSentEvent[] = [];
-  let text = '';
-  let last = '';
-  const take = (chunk: Buffer) => {
-    text += chunk.toString('utf8');
-    let end: number;
-    while ((end = text.indexOf('\n\n')) >= 0) {
-      const block = text.slice(0, end).split('\n');
-      text = text.slice(end + 2);
-      const field = (name: string) => block.find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2);
-      const data = field('data');
-      if (data === undefined) continue; // a comment (keep-alive, connected)
-      last = field('id') ?? last;
-      events.push({ type: field('event') ?? 'message', data, lastEventId: last });
-    }
-  };
-  const request: ClientRequest = httpRequest(`${url}/events`, {
-    headers: { authorization: `Bearer ${token}`, ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }) },
-  }, (response) => response.on('data', take));
-  request.on('error', () => undefined);
-  request.end();
-  return { events, close: () => request.destroy() };
-}
 
 const accepted = (uploadId: string): RelayEvent => ({ type: 'accepted', uploadId });
 const uploadIds = (events: ServerSentEvent[]) => events.map((e) => (JSON.parse(e.data) as { uploadId?: string }).uploadId ?? e.type);

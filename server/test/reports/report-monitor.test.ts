@@ -12,6 +12,7 @@ import { generateStudy, minimalPdf, OrthancServer, writeReportDocument, type Gen
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RelayEvent } from '../../src/protocol/event-protocol.js';
 import type { ReportList } from '../../src/protocol/report-protocol.js';
+import { openStream } from '../support/event-stream.js';
 import { startTestRelay, type TestRelay } from '../support/test-relay.js';
 import { allDelivered, sendStudy, waitForStatus } from '../support/upload-flow.js';
 
@@ -76,6 +77,8 @@ describe('reports in an Orthanc REST destination, through its change feed', () =
     expect((await relay.services.store.reports.watching('orthanc')).map((w) => w.uploadId)).toEqual([sent.uploadId]);
     // The first round starts the feed at its end and looks the watched study up directly.
     expect(await relay.services.reports.round()).toMatchObject({ ran: true, reports: 0, failures: 0 });
+    // The sender's workstation listens on GET /events, as the desktop does.
+    const stream = openStream(relay.url, token);
 
     const preliminary = await storeIntoPacs(study, { kind: 'report-sr', completion: 'PARTIAL', verification: 'UNVERIFIED', findings: ['Preliminary: no fracture.'] });
     await storeIntoPacs(study, { kind: 'dose-sr' });
@@ -95,6 +98,15 @@ describe('reports in an Orthanc REST destination, through its change feed', () =
     ]);
     // Events carry ids and states only.
     expect(JSON.stringify(reportEvents())).not.toContain(study.patient.name);
+    // On the wire: `event: report`, the same ids; and replayed to a workstation that comes back with Last-Event-ID.
+    await vi.waitFor(() => expect(stream.events.filter((e) => e.type === 'report').map((e) => JSON.parse(e.data) as { reportId: number }).map((e) => e.reportId))
+      .toEqual(reportEvents().map((e) => e.reportId)));
+    const firstOnWire = stream.events.find((e) => e.type === 'report')!;
+    stream.close();
+    const before = stream.events[stream.events.indexOf(firstOnWire) - 1]?.lastEventId ?? '0';
+    const back = openStream(relay.url, token, before);
+    await vi.waitFor(() => expect(back.events.filter((e) => e.type === 'report').map((e) => (JSON.parse(e.data) as { status: string }).status)).toEqual(['preliminary', 'final', 'amended']));
+    back.close();
 
     const listed = await listReports(relay, sent.uploadId, token);
     expect(listed.status).toBe(200);
