@@ -88,6 +88,7 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   let hl7Listener: Promise<Hl7Listener> | undefined;
   const reports = new ReportMonitor({
     store, events, finders, instanceName, now, log: () => eventsLog,
+    watchEveryDestination: reportsConfig.enabled && reportsConfig.hl7.port !== null,
     policy: { ...reportsConfig, titles: reportsConfig.titles ?? DEFAULT_REPORT_TITLES },
     onReport: (destination, status) => metrics.reportsFound.inc({ destination, status }),
     onPacsRequest: (destination) => metrics.reportChecks.inc({ destination }),

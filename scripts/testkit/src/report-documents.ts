@@ -32,6 +32,8 @@ export interface ReportDocumentSpec {
   title?: { value: string; scheme: string; meaning: string } | null;
   /** Same series as this document (an amendment usually is), else a new series. */
   seriesOf?: WrittenReportDocument;
+  /** A report SR's SOP class: Comprehensive (default), Comprehensive 3D or Extensible SR. */
+  srClass?: 'comprehensive' | 'comprehensive-3d' | 'extensible';
 }
 
 export interface WrittenReportDocument {
@@ -63,7 +65,8 @@ export async function writeReportDocument(directory: string, study: GeneratedStu
     await written(path);
     return { path, sopClassUid: SR_CLASSES.ENCAPSULATED_PDF, sopInstanceUid: uids.instance, seriesInstanceUid: uids.series };
   }
-  const sopClassUid = spec.kind === 'dose-sr' ? SR_CLASSES.XRAY_DOSE_SR : spec.kind === 'key-object' ? SR_CLASSES.KEY_OBJECT_SELECTION : SR_CLASSES.COMPREHENSIVE_SR;
+  const reportClass = spec.srClass === 'extensible' ? '1.2.840.10008.5.1.4.1.1.88.35' : spec.srClass === 'comprehensive-3d' ? '1.2.840.10008.5.1.4.1.1.88.34' : SR_CLASSES.COMPREHENSIVE_SR;
+  const sopClassUid = spec.kind === 'dose-sr' ? SR_CLASSES.XRAY_DOSE_SR : spec.kind === 'key-object' ? SR_CLASSES.KEY_OBJECT_SELECTION : reportClass;
   const title = spec.title ?? (spec.kind === 'dose-sr' ? { value: '113701', scheme: 'DCM', meaning: 'X-Ray Radiation Dose Report' }
     : spec.kind === 'key-object' ? { value: '113000', scheme: 'DCM', meaning: 'Of Interest' } : REPORT_TITLE);
   const dump = [

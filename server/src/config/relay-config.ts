@@ -191,6 +191,10 @@ export const RelayConfigSchema = Type.Object({
       maxMessageBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
       idleTimeoutSeconds: Type.Number({ minimum: 1, default: 120 }),
       maxConnections: Type.Integer({ minimum: 1, default: 16 }),
+      /** Match messages without a Study Instance UID by accession number (unique within one RIS only). */
+      matchAccessionNumbers: Type.Boolean({ default: false }),
+      /** Client addresses allowed to connect (the RIS's interface engine); empty: any that reaches the bound address. */
+      allowFrom: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     }, { default: {}, additionalProperties: false }),
   }, { default: {}, additionalProperties: false }),
 }, { additionalProperties: false });

@@ -1,5 +1,5 @@
 import type { ReportWatch } from '../store/reports-store.js';
-import { cFind, cGetInstance, type DimseQueryTarget } from './dimse-query.js';
+import { cFind, cGetInstance, DimseUnavailableError, type DimseQueryTarget } from './dimse-query.js';
 import { mayBeReport } from './report-classification.js';
 import { REPORT_SERIES_MODALITIES, type CandidateDocument, type FinderInput, type FinderResult, type ReportFinder } from './report-finder.js';
 
@@ -44,7 +44,10 @@ export class CFindReportFinder implements ReportFinder {
           }
         }
         checked.set(watch, count);
-      } catch {
+      } catch (error) {
+        // A PACS that cannot be reached fails every study alike: the round ends here rather than
+        // waiting out the timeout once per study (the due watches are asked again at their interval).
+        if (error instanceof DimseUnavailableError) throw error;
         failed.add(watch);
         checked.set(watch, watch.knownInstances);
       }

@@ -84,10 +84,17 @@ export class QidoReportFinder implements ReportFinder {
       const series = await this.get(`${this.url}/studies/${study}/series?Modality=${modality}&includefield=${SERIES_INSTANCE_UID}`, 'application/dicom+json');
       for (const seriesUid of new Set(parseQidoMatches(series.body ?? '').flatMap((m) => m.string(SERIES_INSTANCE_UID) ?? []))) {
         const seriesPath = `${this.url}/studies/${study}/series/${encodeURIComponent(seriesUid)}`;
+        const listed = new Set<string>();
+        let offset = 0;
         for (let page = 0; page < MAX_PAGES; page++) {
-          const answer = await this.get(`${seriesPath}/instances?includefield=${SOP_CLASS_UID}&limit=${PAGE}&offset=${page * PAGE}`, 'application/dicom+json');
+          const answer = await this.get(`${seriesPath}/instances?includefield=${SOP_CLASS_UID}&limit=${PAGE}&offset=${offset}`, 'application/dicom+json');
           const matches = parseQidoMatches(answer.body ?? '');
-          for (const match of matches) {
+          const fresh = matches.filter((m) => { const uid = m.string(SOP_INSTANCE_UID); return uid !== undefined && !listed.has(uid); });
+          // Done at an empty page, or when a server that ignores limit/offset answers the same again.
+          if (fresh.length === 0) break;
+          offset += matches.length;
+          for (const match of fresh) {
+            listed.add(match.string(SOP_INSTANCE_UID)!);
             const sopInstanceUid = match.string(SOP_INSTANCE_UID);
             const sopClassUid = match.string(SOP_CLASS_UID);
             if (!sopInstanceUid || !sopClassUid || !mayBeReport(sopClassUid) || known.has(sopInstanceUid)) continue;
@@ -95,8 +102,6 @@ export class QidoReportFinder implements ReportFinder {
             const path = `${seriesPath}/instances/${encodeURIComponent(sopInstanceUid)}`;
             found.push({ watch, seriesInstanceUid: seriesUid, sopInstanceUid, fetch: () => this.retrieve(path) });
           }
-          // A server that ignores limit/offset answers everything at once: a short page ends it.
-          if (matches.length < PAGE) break;
         }
       }
     }

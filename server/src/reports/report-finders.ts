@@ -21,7 +21,7 @@ export function createReportFinder(config: DestinationConfig, maxContentBytes: n
     const query = typeof config.reports === 'object' ? config.reports : {};
     return new CFindReportFinder({
       host: query.host ?? config.host, port: query.port ?? config.port, calledAet: query.calledAet ?? config.calledAet,
-      callingAet: config.callingAet ?? 'RELAYPACS', timeoutMs: REPORT_QUERY_TIMEOUT_MS,
+      callingAet: config.callingAet ?? 'RELAYPACS', timeoutMs: REPORT_QUERY_TIMEOUT_MS, maxBytes: maxContentBytes,
     });
   }
   if (config.kind !== 'stow-rs' && config.kind !== 'orthanc-rest') return undefined;

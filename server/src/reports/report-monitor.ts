@@ -9,8 +9,13 @@ import type { CandidateDocument, ReportFinder } from './report-finder.js';
 const REPORTS_JOB = 'reports';
 /** Due watches of one destination checked per round at most: the rest are due next round. */
 const WATCHES_PER_ROUND = 500;
-/** Tries of one document that cannot be fetched or read before it is set aside as no report. */
+/**
+ * A document that cannot be fetched is set aside as no report once it failed this many times over
+ * at least SET_ASIDE_AFTER_MS: a PACS down for a while does not lose a report, and one document
+ * that never comes does not hold an Orthanc feed's cursor back for more than that.
+ */
 const TRIES_PER_DOCUMENT = 3;
+const SET_ASIDE_AFTER_MS = 3_600_000;
 /** Documents whose failed tries are counted, at most (oldest forgotten first). */
 const FAILURES_KEPT = 10_000;
 /** The lease is renewed after this many documents examined (and before each destination). */
@@ -32,6 +37,11 @@ export interface ReportMonitorOptions {
   events: RelayEventBus;
   /** The finder of each destination reports are looked for in, by destination name. */
   finders: ReadonlyMap<string, ReportFinder>;
+  /**
+   * Watch studies delivered to any destination, with a finder or not: a RIS's HL7 reports are
+   * matched against the watches, whatever PACS holds the study (reports/hl7).
+   */
+  watchEveryDestination?: boolean;
   policy: ReportPolicy;
   instanceName: string;
   now: () => Date;
@@ -65,8 +75,8 @@ export class ReportMonitor {
   private running: Promise<unknown> | undefined;
   private stopped = false;
   private readonly nextFeedAt = new Map<string, number>();
-  /** Failed tries by `${destination}/${SOP Instance UID}`: a document that keeps failing must not hold the feed back. */
-  private readonly failures = new Map<string, number>();
+  /** Failed tries by `${destination}/${SOP Instance UID}`, and when the first was: a document that keeps failing must not hold the feed back. */
+  private readonly failures = new Map<string, { tries: number; since: number }>();
 
   constructor(private readonly options: ReportMonitorOptions) {}
 
@@ -77,7 +87,7 @@ export class ReportMonitor {
 
   /** Starts watching a study a destination now holds; nothing for a destination without a finder. */
   async watchDelivered(watch: { uploadId: string; destination: string; studyInstanceUid: string; userId: number }): Promise<void> {
-    if (!this.follows(watch.destination)) return;
+    if (!this.follows(watch.destination) && !this.options.watchEveryDestination) return;
     const now = this.options.now().getTime();
     const { firstIntervalSeconds, watchDays } = this.options.policy;
     await this.options.store.reports.watch({
@@ -164,6 +174,8 @@ export class ReportMonitor {
       for (const watch of due) await this.reschedule(watch, [], watch.knownInstances);
       throw error;
     }
+    // The PACS may have taken a while: this relay must still hold the job before it writes.
+    if (!(await this.renewLease())) throw new LeaseLost();
     const found = new Map<ReportWatch, ReportStatus[]>();
     const unfinished = new Set<ReportWatch>(result.failed ?? []);
     summary.failures += result.failed?.size ?? 0;
@@ -198,16 +210,19 @@ export class ReportMonitor {
 
   /**
    * Counts a failed try of a document. One too large to fetch, or that failed TRIES_PER_DOCUMENT
-   * times, is set aside as no report (remembered, with the reason in the log), so it neither holds
+   * times over at least SET_ASIDE_AFTER_MS, is set aside as no report (remembered, with the reason in the log), so it neither holds
    * a change feed's cursor back nor is downloaded at every check.
    */
   private async givenUp(destination: string, candidate: CandidateDocument, error: unknown): Promise<boolean> {
     const key = `${destination}/${candidate.sopInstanceUid}`;
-    const tries = (this.failures.get(key) ?? 0) + 1;
+    const now = this.options.now().getTime();
+    const earlier = this.failures.get(key);
+    const tries = (earlier?.tries ?? 0) + 1;
+    const since = earlier?.since ?? now;
     const tooLarge = errorSummary(error).includes('larger than the report size limit');
-    if (!tooLarge && tries < TRIES_PER_DOCUMENT) {
-      if (this.failures.size >= FAILURES_KEPT) this.failures.delete(this.failures.keys().next().value!);
-      this.failures.set(key, tries);
+    if (!tooLarge && (tries < TRIES_PER_DOCUMENT || now - since < SET_ASIDE_AFTER_MS)) {
+      if (!earlier && this.failures.size >= FAILURES_KEPT) this.failures.delete(this.failures.keys().next().value!);
+      this.failures.set(key, { tries, since });
       return false;
     }
     this.failures.delete(key);

@@ -84,8 +84,9 @@ export interface ReportsStore {
   ofUser(userId: number, since: string | undefined, limit: number): Promise<ReportRecord[]>;
   /**
    * The reports of this user's uploads with an id above `afterId`, oldest first, at most `limit`: a
-   * client catching up pages by id, which never skips a report whatever order reports commit in
-   * (a time cursor would skip one committed late with an earlier time).
+   * client catching up pages by id. record() commits reports in the order of their ids (PostgreSQL:
+   * one insert at a time across relays; SQLite has one writer), so no report commits below an id a
+   * client has already passed (a time cursor would skip one committed late with an earlier time).
    */
   ofUserAfter(userId: number, afterId: number, limit: number): Promise<ReportRecord[]>;
   find(id: number): Promise<ReportRecord | undefined>;

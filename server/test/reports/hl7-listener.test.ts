@@ -9,6 +9,7 @@ import { generateStudy } from '@relaypacs/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RelayEvent } from '../../src/protocol/event-protocol.js';
 import type { ReportList } from '../../src/protocol/report-protocol.js';
+import { Hl7Listener } from '../../src/reports/hl7/hl7-listener.js';
 import { MllpDecoder } from '../../src/reports/hl7/mllp-framing.js';
 import { startTestRelay, type TestRelay } from '../support/test-relay.js';
 import { allDelivered, sendStudy, waitForStatus } from '../support/upload-flow.js';
@@ -21,7 +22,7 @@ beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'relaypacs-hl7-'));
   relay = await startTestRelay({
     destinations: [{ name: 'archive', kind: 'folder', directory: join(workDir, 'archive') }],
-    reports: { hl7: { port: 0, maxMessageBytes: 4096, idleTimeoutSeconds: 5 } },
+    reports: { hl7: { port: 0, maxMessageBytes: 4096, idleTimeoutSeconds: 5, matchAccessionNumbers: true } },
   }, { deliver: true });
   port = (await relay.services.startHl7Listener())!.port;
 }, 60_000);
@@ -43,8 +44,8 @@ function oru(options: { controlId: string; status: string; studyUid?: string; ac
 }
 
 /** Sends messages over one MLLP connection (split across writes as a slow link would) and reads the ACKs. */
-async function exchange(messages: string[], { split = false } = {}): Promise<string[]> {
-  const socket: Socket = connect(port, '127.0.0.1');
+async function exchange(messages: string[], { split = false, to = port } = {}): Promise<string[]> {
+  const socket: Socket = connect(to, '127.0.0.1');
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   const decoder = new MllpDecoder(1 << 20);
   const acks: string[] = [];
@@ -73,9 +74,8 @@ describe('HL7 ORU^R01 over MLLP', () => {
     const study = await generateStudy(join(workDir, 'study'), { instances: 2, rows: 16, columns: 16 });
     const sent = await sendStudy(relay, study, {}, token);
     await waitForStatus(relay, sent, allDelivered, 30_000);
-    const userId = (await relay.services.store.uploads.find(sent.uploadId))!.userId;
-    // The study is watched (a PACS destination would have started it at delivery).
-    await relay.services.store.reports.watch({ uploadId: sent.uploadId, destination: 'pacs', studyInstanceUid: study.studyInstanceUid, userId, nextCheckAt: relay.now().toISOString(), intervalSeconds: 60, until: new Date(relay.now().getTime() + 86_400_000).toISOString() });
+    // With the HL7 listener on, a study is watched wherever it was delivered (here a folder, which has no finder of its own).
+    await vi.waitFor(async () => expect((await relay.services.store.reports.watchesOfStudy(study.studyInstanceUid)).map((w) => w.destination)).toEqual(['archive']));
     const events: RelayEvent[] = [];
     relay.services.events.subscribe('all', (event) => events.push(event));
 
@@ -100,8 +100,8 @@ describe('HL7 ORU^R01 over MLLP', () => {
     expect(await content.text()).toBe('Findings: small right pleural effusion.\nImpression: effusion, no consolidation.\n');
   }, 60_000);
 
-  it('refuses what it cannot use: another message type (AR), no study named (AE), a study nobody delivered (AA, nothing kept), garbage (AE)', async () => {
-    const before = (await relay.services.store.reports.ofUser(1, undefined, 500)).length;
+  it('refuses what it cannot use: another message type (AR), no study named (AE), a study nobody delivered (AA, nothing kept), garbage (AE), an order status (AA, ignored)', async () => {
+    const before = relay.db.prepare('SELECT COUNT(*) AS n FROM reports').get() as { n: number };
     const acks = await exchange([
       oru({ controlId: 'ORM-1', status: 'F', studyUid: '1.2.3', lines: ['x'], type: 'ORM^O01' }),
       oru({ controlId: 'NOSTUDY', status: 'F', filler: '', lines: ['x'] }),
@@ -109,13 +109,42 @@ describe('HL7 ORU^R01 over MLLP', () => {
       'this is not HL7',
       oru({ controlId: 'BADSTATUS', status: 'X', studyUid: '1.2.3', lines: ['x'] }),
     ]);
-    expect(acks.map((a) => msa(a)[1])).toEqual(['AR', 'AE', 'AA', 'AE', 'AE']);
+    expect(acks.map((a) => msa(a)[1])).toEqual(['AR', 'AE', 'AA', 'AE', 'AA']);
     expect(msa(acks[1]!)[3]).toContain('names no study');
     expect(msa(acks[2]!)[3]).toBe('no delivered study matches');
-    expect(msa(acks[4]!)[3]).toContain('OBR-25');
+    expect(msa(acks[4]!)[3]).toBe('result status (OBR-25) X carries no report');
     // The reasons name codes and fields, never the patient of the message; nothing was kept.
     expect(acks.join('\n')).not.toContain('SYNTHETIC');
-    expect((await relay.services.store.reports.ofUser(1, undefined, 500)).length).toBe(before);
+    expect(relay.db.prepare('SELECT COUNT(*) AS n FROM reports').get()).toEqual(before);
+    // No control id (MSH-10): nothing to acknowledge it by, nor to tell a resend by.
+    const [noId] = await exchange([oru({ controlId: '', status: 'F', studyUid: '1.2.3', lines: ['x'] })]);
+    expect(msa(noId!)[1]).toBe('AE');
+  }, 30_000);
+
+  it('refuses an accession number that names more than one study (unique within one RIS only)', async () => {
+    const { store } = relay.services;
+    const user = await store.users.create('two-studies', 'radiographer', 'hash');
+    for (const [id, studyUid] of [['dup-a', '1.2.826.0.1.1'], ['dup-b', '1.2.826.0.1.2']] as const) {
+      await store.uploads.insert({ id, userId: user.id, studyInstanceUid: studyUid, serviceLevel: 'ROUTINE', manifestHash: id, chunkBytes: 64, totalBytes: 1, expiresAt: new Date(relay.now().getTime() + 3_600_000).toISOString(),
+        instances: [{ sopInstanceUid: `${studyUid}.1`, sopClassUid: '1.2.840.10008.5.1.4.1.1.2', size: 1, sha256: 'a'.repeat(64), state: 'receiving' }] }, relay.now().toISOString());
+      await store.uploads.setAccessionNumber(id, 'SHARED-ACC');
+      await store.reports.watch({ uploadId: id, destination: 'archive', studyInstanceUid: studyUid, userId: user.id, nextCheckAt: relay.now().toISOString(), intervalSeconds: 60, until: new Date(relay.now().getTime() + 3_600_000).toISOString() });
+    }
+    const [ack] = await exchange([oru({ controlId: 'AMBIGUOUS', status: 'F', accession: 'SHARED-ACC', filler: '', lines: ['x'] })]);
+    expect(msa(ack!).slice(1)).toEqual(['AE', 'AMBIGUOUS', 'the accession number matches more than one study']);
+    expect(await store.reports.ofUpload('dup-a')).toEqual([]);
+  }, 30_000);
+
+  it('serves only the senders it is told to (MLLP has no authentication of its own)', async () => {
+    const guarded = await Hl7Listener.start({
+      host: '127.0.0.1', port: 0, maxMessageBytes: 4096, idleTimeoutSeconds: 5, maxConnections: 4, matchAccessionNumbers: false,
+      allowFrom: ['192.0.2.10'], store: relay.services.store, events: relay.services.events, now: relay.now, log: () => undefined,
+    });
+    try {
+      expect(await exchange([oru({ controlId: 'FROM-ELSEWHERE', status: 'F', studyUid: '1.2.3', lines: ['x'] })], { to: guarded.port })).toEqual([]);
+    } finally {
+      await guarded.close();
+    }
   }, 30_000);
 
   it('closes a connection whose message is larger than allowed, and goes on serving others', async () => {

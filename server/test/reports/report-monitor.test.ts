@@ -123,8 +123,8 @@ describe('reports in an Orthanc REST destination, through its change feed', () =
     expect(text.headers.get('cache-control')).toBe('no-store');
     expect(await text.text()).toContain('Finding: Addendum: small effusion.');
     expect(listed.body!.reports.map((r) => r.id)).toEqual(reportEvents().map((e) => e.reportId));
-    void preliminary;
-    void amended;
+    const kept = await Promise.all(listed.body!.reports.map((r) => relay.services.store.reports.find(r.id)));
+    expect(kept.map((r) => r!.sopInstanceUid)).toEqual([preliminary.sopInstanceUid, final.sopInstanceUid, amended.sopInstanceUid]);
     // Each read of content is audited.
     const reads = (await relay.services.store.audit.recent(20)).filter((row) => row.action === 'report-read');
     expect(reads.map((row) => row.target)).toEqual([`report ${last!.id} upload ${sent.uploadId} study ${study.studyInstanceUid}`]);
@@ -312,9 +312,12 @@ describe('reports in a C-STORE destination, through C-FIND and C-GET', () => {
     const sent = await sendStudy(relay, study, {}, token);
     await waitForStatus(relay, sent, allDelivered, 60_000);
     expect((await relay.services.store.reports.watching('dimse')).map((w) => w.uploadId)).toEqual([sent.uploadId]);
-    const document = await writeReportDocument(join(workDir, 'dimse-docs'), study, { kind: 'report-sr', findings: ['Found by C-FIND, read by C-GET.'] });
+    // A Comprehensive 3D SR: a report class dcmjs-dimse does not propose by itself.
+    const document = await writeReportDocument(join(workDir, 'dimse-docs'), study, { kind: 'report-sr', srClass: 'comprehensive-3d', findings: ['Found by C-FIND, read by C-GET.'] });
     const dose = await writeReportDocument(join(workDir, 'dimse-docs'), study, { kind: 'dose-sr' });
-    for (const path of [document.path, dose.path]) await run('storescu', ['-aec', pacs.aet, '127.0.0.1', String(pacs.dicomPort), path]);
+    // storescu's default proposals do not include the 3D SR class: this one goes in by Orthanc's REST API.
+    await pacs.uploadInstance(document.path);
+    await run('storescu', ['-aec', pacs.aet, '127.0.0.1', String(pacs.dicomPort), dose.path]);
     relay.advance(61);
     // The dose report's SOP class is no report class: listed, never retrieved.
     expect(await relay.services.reports.round()).toMatchObject({ ran: true, reports: 1, notReports: 0, failures: 0 });

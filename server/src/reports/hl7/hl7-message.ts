@@ -19,7 +19,9 @@ export class Hl7Message {
 
   /** Parses a message; throws when it does not start with an MSH segment. */
   static parse(text: string): Hl7Message {
-    const lines = text.split(/\r\n|\r|\n/).filter((line) => line.length > 0);
+    // Segments end with CR (v2.5.1 §2.5.3); a line feed is a segment end only where no CR is used at all
+    // (a free-text field may hold a raw line feed).
+    const lines = (text.includes('\r') ? text.replace(/\r\n/g, '\r').split('\r') : text.split('\n')).filter((line) => line.length > 0);
     const msh = lines[0];
     if (!msh?.startsWith('MSH') || msh.length < 8) throw new Error('the message does not start with an MSH segment');
     const separator = msh[3]!;

@@ -17,6 +17,11 @@ export class MllpDecoder {
 
   constructor(private readonly maxMessageBytes: number) {}
 
+  /** A message has begun and not ended. */
+  get inMessage(): boolean {
+    return this.inFrame;
+  }
+
   /** The whole messages the chunk completes, in order. Throws MllpFrameTooLarge. */
   push(chunk: Buffer): Buffer[] {
     const messages: Buffer[] = [];
@@ -30,6 +35,15 @@ export class MllpDecoder {
         continue;
       }
       const end = chunk.indexOf(END_BLOCK, at);
+      // A new start block inside a frame: the sender gave the last message up and began again. What
+      // came before it is dropped, never glued to the next message.
+      const restart = chunk.indexOf(START_BLOCK, at);
+      if (restart !== -1 && (end === -1 || restart < end)) {
+        this.parts = [];
+        this.size = 0;
+        at = restart + 1;
+        continue;
+      }
       const piece = chunk.subarray(at, end === -1 ? chunk.length : end);
       this.size += piece.length;
       if (this.size > this.maxMessageBytes) throw new MllpFrameTooLarge(`an HL7 message is larger than ${this.maxMessageBytes} bytes`);

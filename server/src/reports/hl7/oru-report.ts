@@ -3,8 +3,10 @@ import { Hl7Message } from './hl7-message.js';
 
 /** What an ORU^R01 says of a radiology report (HL7 v2.5.1 Chapter 7), as the relay needs it. */
 export interface OruReport {
-  /** MSH-10: the message's id, echoed in the ACK and keeping a resent message from counting twice. */
+  /** MSH-10: the message's id, echoed in the ACK. */
   controlId: string;
+  /** MSH-3 and MSH-4 with MSH-10: what makes a message one (a resent one is not counted twice). */
+  messageKey: string;
   /** ZDS-1 (IHE RAD TF-2), or an OBX whose observation is DCM 113014 "Study Instance UID". */
   studyInstanceUid: string | undefined;
   /** OBR-18 (IHE's Placer Field 1: the accession number), else OBR-3 (the filler order number). */
@@ -14,10 +16,20 @@ export interface OruReport {
   text: string;
 }
 
-export type OruReading = { ok: true; report: OruReport } | { ok: false; reason: string; controlId?: string };
+export type OruReading =
+  | { ok: true; report: OruReport }
+  /** Not a report, rightly sent (an order status): acknowledged AA, nothing kept. */
+  | { ok: true; report: undefined; reason: string }
+  | { ok: false; reason: string; controlId?: string };
 
-/** OBR-25 Result Status (HL7 Table 0123): F final, C corrected (an amendment), P and R preliminary. */
-const STATUSES: Record<string, ReportStatus> = { F: 'final', C: 'amended', P: 'preliminary', R: 'preliminary', S: 'preliminary', A: 'preliminary' };
+/**
+ * OBR-25 Result Status (HL7 Table 0123): F final, C corrected (an amendment), P preliminary, R
+ * results stored not verified, A some results available. O (order received), I (in progress), S
+ * (scheduled) and X (cancelled) carry no report: acknowledged and ignored, so an interface engine
+ * does not retry them and block its queue.
+ */
+const STATUSES: Record<string, ReportStatus> = { F: 'final', C: 'amended', P: 'preliminary', R: 'preliminary', A: 'preliminary' };
+const NO_REPORT_STATUSES = new Set(['O', 'I', 'S', 'X']);
 const TEXT_VALUE_TYPES = new Set(['TX', 'FT', 'ST']);
 const STUDY_UID_OBSERVATION = '113014';
 
@@ -30,11 +42,13 @@ export function readOru(text: string): OruReading {
   }
   const [msh] = message.all('MSH');
   const controlId = message.field(msh, 10);
+  if (!controlId) return { ok: false, reason: 'the message has no control id (MSH-10)' };
   const type = `${message.componentOf(msh, 9, 1)}^${message.componentOf(msh, 9, 2)}`;
   if (type !== 'ORU^R01') return { ok: false, reason: `the message is ${type}, not ORU^R01`, controlId };
   const [obr] = message.all('OBR');
   if (!obr) return { ok: false, reason: 'the ORU has no OBR segment', controlId };
   const code = message.componentOf(obr, 25).toUpperCase();
+  if (NO_REPORT_STATUSES.has(code)) return { ok: true, report: undefined, reason: `result status (OBR-25) ${code} carries no report` };
   const status = STATUSES[code];
   if (!status) return { ok: false, reason: `result status (OBR-25) "${code}" is not a report status`, controlId };
   const observations = message.all('OBX');
@@ -43,7 +57,8 @@ export function readOru(text: string): OruReading {
   const accessionNumber = message.componentOf(obr, 18) || message.componentOf(obr, 3) || undefined;
   if (!studyInstanceUid && !accessionNumber) return { ok: false, reason: 'the ORU names no study (ZDS-1, OBX 113014, OBR-18, OBR-3)', controlId };
   const lines = observations.filter((obx) => TEXT_VALUE_TYPES.has(message.field(obx, 2)) && obx !== uidObservation).flatMap((obx) => message.text(obx, 5));
-  return { ok: true, report: { controlId, studyInstanceUid, accessionNumber, status, text: `${lines.join('\n').replace(/\n+$/, '')}\n` } };
+  const messageKey = `${message.componentOf(msh, 3)}|${message.componentOf(msh, 4)}|${controlId}`;
+  return { ok: true, report: { controlId, messageKey, studyInstanceUid, accessionNumber, status, text: `${lines.join('\n').replace(/\n+$/, '')}\n` } };
 }
 
 /** The acknowledgment (HL7 v2.5.1 §2.9): AA accepted, AE error, AR rejected; MSA-3 says why, in codes and words without PHI. */

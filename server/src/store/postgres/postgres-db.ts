@@ -25,6 +25,12 @@ export const AUDIT_ONCE_NAMESPACE = 0x52504341; // "RPCA"
 export const EVENT_APPEND_LOCK: [number, number] = [NAMESPACE, 3];
 /** Transaction lock of the signing-key writes (the first key, a rotation): one at a time across relays. */
 export const SIGNING_KEYS_LOCK: [number, number] = [NAMESPACE, 4];
+/**
+ * Report inserts, one at a time across relays (PostgresReports.record): ids then commit in the
+ * order they are drawn, so a client paging by id (GET /reports?after=) never passes over one that
+ * commits later with a lower id.
+ */
+export const REPORT_INSERT_LOCK: [number, number] = [NAMESPACE, 5];
 
 /** What a store's SQL runs on: the pool (outside a unit of work) or one transaction's client. */
 export interface Db {

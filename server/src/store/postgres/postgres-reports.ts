@@ -1,6 +1,6 @@
 import { REPORT_COLUMNS, WATCH_COLUMNS, WATCH_COLUMNS_OF_W, toReport, toWatch, type ReportRow, type WatchRow } from '../report-rows.js';
 import type { NewReport, NewReportWatch, ReportRecord, ReportsStore, ReportWatch, WatchState } from '../reports-store.js';
-import type { Db } from './postgres-db.js';
+import { REPORT_INSERT_LOCK, type Db } from './postgres-db.js';
 
 /** ReportsStore's SQL. */
 export class PostgresReports implements ReportsStore {
@@ -48,22 +48,21 @@ export class PostgresReports implements ReportsStore {
   }
 
   async record(report: NewReport): Promise<{ id: number; created: boolean }> {
-    // One statement: the insert, or (a relay that found it first) the id already kept.
-    const { rows: [row] } = await this.db.query<{ id: number; created: boolean }>(`WITH inserted AS (
-        INSERT INTO reports (upload_id, destination, user_id, study_instance_uid, series_instance_uid, sop_instance_uid, kind, status, title, source,
-          detected_at, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-        ON CONFLICT (upload_id, destination, sop_instance_uid) DO NOTHING RETURNING id)
-      SELECT id, true AS created FROM inserted
-      UNION ALL SELECT id, false FROM reports WHERE upload_id = $1 AND destination = $2 AND sop_instance_uid = $6 AND NOT EXISTS (SELECT 1 FROM inserted)`,
-    [report.uploadId, report.destination, report.userId, report.studyInstanceUid, report.seriesInstanceUid, report.sopInstanceUid, report.kind,
-      report.status, report.title, report.source, report.detectedAt, report.content]);
-    if (row) return row;
-    // Another relay's insert of the same report committed while this statement waited for it: its
-    // snapshot could not see the row; a new statement does.
-    const { rows: [kept] } = await this.db.query<{ id: number }>('SELECT id FROM reports WHERE upload_id = $1 AND destination = $2 AND sop_instance_uid = $3',
-      [report.uploadId, report.destination, report.sopInstanceUid]);
-    if (!kept) throw new Error('a report neither inserted nor found');
-    return { id: kept.id, created: false };
+    return this.db.atomic(async (db) => {
+      // Held to COMMIT (REPORT_INSERT_LOCK says why); reports come a few a minute, so it costs nothing.
+      await db.query('SELECT pg_advisory_xact_lock($1, $2)', REPORT_INSERT_LOCK);
+      const { rows: [inserted] } = await db.query<{ id: number }>(`INSERT INTO reports (upload_id, destination, user_id, study_instance_uid,
+          series_instance_uid, sop_instance_uid, kind, status, title, source, detected_at, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        ON CONFLICT (upload_id, destination, sop_instance_uid) DO NOTHING RETURNING id`,
+      [report.uploadId, report.destination, report.userId, report.studyInstanceUid, report.seriesInstanceUid, report.sopInstanceUid, report.kind,
+        report.status, report.title, report.source, report.detectedAt, report.content]);
+      if (inserted) return { id: inserted.id, created: true };
+      // After the lock, a new statement sees the report a relay committed first.
+      const { rows: [kept] } = await db.query<{ id: number }>('SELECT id FROM reports WHERE upload_id = $1 AND destination = $2 AND sop_instance_uid = $3',
+        [report.uploadId, report.destination, report.sopInstanceUid]);
+      if (!kept) throw new Error('a report neither inserted nor found');
+      return { id: kept.id, created: false };
+    });
   }
 
   async knownDocuments(watch: Pick<ReportWatch, 'uploadId' | 'destination' | 'studyInstanceUid'>): Promise<Set<string>> {
