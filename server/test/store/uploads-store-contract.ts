@@ -215,13 +215,18 @@ export function describeUploadsStoreContract(backend: string, open: StoreFactory
       expect((await record('nope', 0, 0, 10)).recorded).toBe(false);
     });
 
-    it('answers every instance\'s recorded ranges in one read', async () => {
+    /** u1 (100, 50 and 10 bytes): [0, 20) and [50, 100) of its first instance, all of its third; u2: [0, 5) of its second. */
+    const twoUploadsWithChunks = async () => {
       await insert('u1', { instances: manifest([100, 50, 10]) });
       await insert('u2');
       await record('u1', 0, 50, 50);
       await record('u1', 0, 0, 20);
       await record('u1', 2, 0, 10);
       await record('u2', 1, 0, 5);
+    };
+
+    it('answers every instance\'s recorded ranges in one read', async () => {
+      await twoUploadsWithChunks();
       const ranges = await uploads.chunkRangesByInstance('u1');
       // Order within an instance is not promised (readers merge them); an instance without chunks may be absent or empty.
       const normalized = [0, 1, 2].map((index) => [...(ranges.get(index) ?? [])].sort((a, b) => a[0] - b[0]));
@@ -231,12 +236,7 @@ export function describeUploadsStoreContract(backend: string, open: StoreFactory
     });
 
     it('answers several instances\' chunks in one read, in the order asked, each by offset', async () => {
-      await insert('u1', { instances: manifest([100, 50, 10]) });
-      await insert('u2');
-      await record('u1', 0, 50, 50);
-      await record('u1', 0, 0, 20);
-      await record('u1', 2, 0, 10);
-      await record('u2', 1, 0, 5);
+      await twoUploadsWithChunks();
       const spans = (chunks: ChunkRecord[][]) => chunks.map((list) => list.map((c) => [c.offset, c.length]));
       expect(spans(await uploads.chunksOf([{ uploadId: 'u2', index: 1 }, { uploadId: 'u1', index: 0 }, { uploadId: 'u1', index: 1 },
         { uploadId: 'nope', index: 0 }, { uploadId: 'u1', index: 2 }]))).toEqual([[[0, 5]], [[0, 20], [50, 50]], [], [], [[0, 10]]]);
