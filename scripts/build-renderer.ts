@@ -1,6 +1,6 @@
 /**
  * Builds the renderer: desktop/src/renderer → desktop/dist/renderer/{index.html, renderer.js,
- * renderer.css} (+ source maps). One classic deferred script, not an ES module: Chromium refuses
+ * renderer.css, pdf-pages.js} (+ source maps; pdf-pages.js is the PDF viewer, loaded on demand). One classic deferred script, not an ES module: Chromium refuses
  * module scripts from file:// (an opaque origin), and the window loads the page from disk.
  *
  *   npm run build:renderer              minified production build
@@ -28,6 +28,8 @@ export function rendererBuildOptions({ outDir = DEFAULT_RENDERER_OUT_DIR, dev = 
     entryPoints: [
       { in: join(rendererDir, 'main.tsx'), out: 'renderer' },
       { in: join(rendererDir, 'styles/app.css'), out: 'renderer' },
+      // pdf.js, loaded only when a PDF report is opened (renderer/lib/pdf-pages-entry.ts).
+      { in: join(rendererDir, 'lib/pdf-pages-entry.ts'), out: 'pdf-pages' },
     ],
     outdir: outDir,
     bundle: true,

@@ -14,8 +14,8 @@ afterAll(async () => {
   await rm(join(outDir, '..'), { recursive: true, force: true });
 });
 
-it('writes index.html, renderer.js and renderer.css with their source maps', async () => {
-  expect((await readdir(outDir)).sort()).toEqual(['index.html', 'renderer.css', 'renderer.css.map', 'renderer.js', 'renderer.js.map']);
+it('writes index.html, renderer.js, renderer.css and the PDF viewer pdf-pages.js with their source maps', async () => {
+  expect((await readdir(outDir)).sort()).toEqual(['index.html', 'pdf-pages.js', 'pdf-pages.js.map', 'renderer.css', 'renderer.css.map', 'renderer.js', 'renderer.js.map']);
 });
 
 it('loads only its own files under a strict content-security policy, with no inline script or style', async () => {
@@ -37,6 +37,11 @@ it('is a minified production bundle that needs no module loader and no Node', as
   expect(js).not.toMatch(/\bimport\s*\(|^import\s|\brequire\(/m);
   expect(js.length).toBeLessThan(600_000);
   expect(js).toContain('//# sourceMappingURL=renderer.js.map');
+  // pdf.js is not in it: the PDF viewer is its own script, loaded when a PDF report is opened.
+  expect(js).not.toContain('pdfjsWorker');
+  const pdf = await readFile(join(outDir, 'pdf-pages.js'), 'utf8');
+  expect(pdf).toContain('relaypacsPdf');
+  expect(pdf).not.toMatch(/^import\s|\brequire\(/m);
   const css = await readFile(join(outDir, 'renderer.css'), 'utf8');
   // Dark follows the system (color-scheme: light dark) through light-dark() colours.
   expect(css).toContain('color-scheme:light dark');

@@ -301,7 +301,8 @@ describe('one verdict with the relay', () => {
     const path = join(workDir, 'no-pixels.dcm');
     await writeFile(path, noPixels);
     const relay = await relayVerdict(noPixels, ids);
-    expect(relay).toEqual({ ok: true, transferSyntaxUid: '1.2.840.10008.1.2.1', ...ids });
+    // The relay also keeps the study's accession number (HL7 reports may name the study by it).
+    expect(relay).toEqual({ ok: true, transferSyntaxUid: '1.2.840.10008.1.2.1', ...ids, accessionNumber: expect.any(String) });
     const expected = { ok: true, header: { sopInstanceUid: ids.sopInstanceUid, sopClassUid: ids.sopClassUid, transferSyntaxUid: '1.2.840.10008.1.2.1', study: { instanceUid: ids.studyInstanceUid } } };
     expect(await readInstanceHeader(path)).toMatchObject(expected);
     expect(await parseHeader(noPixels)).toMatchObject(expected);

@@ -5,6 +5,24 @@ import { invoke, toApiError, type ApiError } from '../../lib/api-client';
 import { formatDateTime, formatPersonName } from '../../lib/format';
 import { REPORT_STATUS_LABELS } from '../../lib/labels';
 
+type DrawPdfPages = typeof import('../../lib/pdf-pages').drawPdfPages;
+
+/**
+ * The PDF viewer (pdf-pages.js, pdf.js inside): a script of the app's own, added to the page the
+ * first time a PDF is opened, so the app does not load a megabyte of pdf.js at every start.
+ */
+function pdfDrawer(): Promise<DrawPdfPages> {
+  const holder = window as unknown as { relaypacsPdf?: { drawPdfPages: DrawPdfPages } };
+  if (holder.relaypacsPdf) return Promise.resolve(holder.relaypacsPdf.drawPdfPages);
+  return new Promise((resolve, reject) => {
+    const script = document.createElement('script');
+    script.src = './pdf-pages.js';
+    script.onload = () => (holder.relaypacsPdf ? resolve(holder.relaypacsPdf.drawPdfPages) : reject(new Error('the PDF viewer did not load')));
+    script.onerror = () => reject(new Error('the PDF viewer could not be loaded'));
+    document.head.append(script);
+  });
+}
+
 /** Page width the PDF is drawn at, in CSS pixels (the dialog's reading width). */
 const PDF_WIDTH = 760;
 
@@ -35,7 +53,7 @@ export function ReportViewer({ item, onClose }: { item: HistoryItem; onClose(): 
     container.replaceChildren();
     setDrawing(true);
     const closed = new AbortController();
-    void import('../../lib/pdf-pages').then(({ drawPdfPages }) => drawPdfPages(Uint8Array.from(atob(content.base64), (c) => c.charCodeAt(0)), container, PDF_WIDTH, closed.signal))
+    void pdfDrawer().then((drawPdfPages) => drawPdfPages(Uint8Array.from(atob(content.base64), (c) => c.charCodeAt(0)), container, PDF_WIDTH, closed.signal))
       .catch((e: unknown) => !closed.signal.aborted && setError(toApiError(e)))
       .finally(() => !closed.signal.aborted && setDrawing(false));
     return () => closed.abort();
