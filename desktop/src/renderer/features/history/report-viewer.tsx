@@ -2,10 +2,12 @@ import { useEffect, useRef, useState } from 'react';
 import type { HistoryItem, ReportContent } from '../../../common/ipc-contract';
 import { ErrorAlert } from '../../components/error-alert';
 import { invoke, toApiError, type ApiError } from '../../lib/api-client';
+// Its type only: the function itself comes with pdf-pages.js, loaded when a PDF is opened.
+import type { drawPdfPages as drawPdfPagesType } from '../../lib/pdf-pages';
 import { formatDateTime, formatPersonName } from '../../lib/format';
 import { REPORT_STATUS_LABELS } from '../../lib/labels';
 
-type DrawPdfPages = typeof import('../../lib/pdf-pages').drawPdfPages;
+type DrawPdfPages = typeof drawPdfPagesType;
 
 /**
  * The PDF viewer (pdf-pages.js, pdf.js inside): a script of the app's own, added to the page the
