@@ -9,7 +9,7 @@
 # Idempotent: when all are installed it only asks dpkg once and exits. Installing needs root, or
 # sudo; without either it says what to run and stops. RELAYPACS_DRY_RUN=1: says what it would install.
 set -euo pipefail
-packages=(orthanc orthanc-dicomweb dcmtk libgdcm-tools dicom3tools chromium gnome-keyring dbus libsecret-tools iproute2 nftables openssl postgresql swift swift-proxy swift-account swift-container swift-object haproxy)
+packages=(orthanc orthanc-dicomweb dcmtk libgdcm-tools dicom3tools chromium gnome-keyring dbus libsecret-tools iproute2 nftables openssl postgresql swift swift-proxy swift-account swift-container swift-object haproxy prometheus)
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
   echo "setup: the tests need Debian packages (${packages[*]}) and this machine has no dpkg and apt-get; install their equivalents by hand" >&2
   exit 1

@@ -96,6 +96,7 @@ export async function createRelayServices(config: RelayConfig, overrides: Servic
   const deliveries = new DeliveryQueue({
     store, instanceName, storage, metrics, events, now, delivery: config.delivery,
     onDestinationDelivered: (delivered) => reports.watchDelivered(delivered),
+    metricFacilities: new Set(config.metrics.facilities),
     destinations: new Map(destinationList.map((d) => [d.name, d])),
     confirming: new Set(destinationConfigs.filter((d) => d.confirm).map((d) => d.name)),
     router: new Router(config.routes, destinationList.map((d) => d.name)),

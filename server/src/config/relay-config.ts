@@ -104,6 +104,11 @@ export const RelayConfigSchema = Type.Object({
     host: Type.String({ default: '127.0.0.1' }),
     port: Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Null()], { default: 8781 }),
     bearerTokenFile: Type.Optional(Type.String({ minLength: 1 })),
+    /**
+     * The facilities (routing tags, upload.facility) that get their own label on relaypacs_studies_total;
+     * any other is counted as "other", so a typo in a workstation cannot multiply the series.
+     */
+    facilities: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { default: [], maxItems: 200 }),
   }, { default: {}, additionalProperties: false }),
   upload: Type.Object({
     minChunkBytes: Type.Integer({ minimum: 1, default: 64 * 1024 }),

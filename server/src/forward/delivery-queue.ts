@@ -5,6 +5,7 @@ import type { RelayMetrics } from '../ops/relay-metrics.js';
 import type { TemporaryStorage } from '../storage/storage.js';
 import type { DeliveriesStore, DeliveryItemKey, DeliveryItemState, DeliveryItemStatus, DeliveryLease, DueItem } from '../store/deliveries-store.js';
 import type { RelayStore, TransactionStores } from '../store/relay-store.js';
+import type { UploadRecord } from '../store/uploads-store.js';
 import type { DeliveryConfig } from './delivery-config.js';
 import { TransientDestinationError, type Destination, type InstanceOutcome, type InstanceToSend } from './destination.js';
 import type { Router } from './router.js';
@@ -26,6 +27,8 @@ export interface DeliveryQueueOptions {
   delivery: DeliveryConfig;
   now: () => Date;
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /** The facilities that get their own label on relaypacs_studies_total (config metrics.facilities). */
+  metricFacilities?: ReadonlySet<string>;
   /**
    * Told when a destination has finished an accepted upload with at least one instance delivered
    * (the report monitor starts watching the study there). Called again after a restart or a retry:
@@ -133,7 +136,12 @@ export class DeliveryQueue {
 
   /** Refreshes the per-destination queue-depth gauge (called when /metrics is scraped). */
   async updateQueueDepthMetric(): Promise<void> {
-    for (const name of this.options.destinations.keys()) this.options.metrics.deliveryQueueDepth.set({ destination: name }, await this.repo.queueDepth(name));
+    const now = this.options.now().getTime();
+    for (const name of this.options.destinations.keys()) {
+      this.options.metrics.deliveryQueueDepth.set({ destination: name }, await this.repo.queueDepth(name));
+      const oldest = await this.repo.oldestQueuedAt(name);
+      this.options.metrics.deliveryOldestQueued.set({ destination: name }, oldest ? Math.max(0, (now - Date.parse(oldest)) / 1000) : 0);
+    }
   }
 
   /**
@@ -471,9 +479,26 @@ export class DeliveryQueue {
       const failed = mine.filter((i) => i.state === 'failed').length;
       const target = `upload ${uploadId} study ${study.studyInstanceUid} to ${destination}`;
       const outcome = failed === 0 ? `delivered ${mine.length}` : `delivered ${mine.length - failed}, failed ${failed}`;
-      await this.options.store.audit.recordOnce({ action: 'delivery', actorUserId: study.userId, address: null, target, outcome });
+      const first = await this.options.store.audit.recordOnce({ action: 'delivery', actorUserId: study.userId, address: null, target, outcome });
+      // Observed once across relays: by the one whose audit row was written.
+      if (first && failed === 0) {
+        this.options.metrics.studyTimeToPacs.observe({ destination, service_level: study.serviceLevel }, Math.max(0, this.options.now().getTime() - Date.parse(study.createdAt)) / 1000);
+      }
       if (failed < mine.length) await this.options.onDestinationDelivered?.({ uploadId, destination, studyInstanceUid: study.studyInstanceUid, userId: study.userId });
     }
+    await this.countFinishedStudy(study, items);
+  }
+
+  /** relaypacs_studies_total, once per study across relays: when its delivery has ended everywhere (an audit row of its own says so). */
+  private async countFinishedStudy(study: UploadRecord, items: readonly DeliveryItemStatus[]): Promise<void> {
+    if (items.length === 0 || items.some((i) => i.state === 'queued' || i.state === 'sending')) return;
+    const failed = items.filter((i) => i.state === 'failed').length;
+    const outcome = failed === 0 ? 'delivered' : 'failed';
+    const target = `upload ${study.id} study ${study.studyInstanceUid}`;
+    if (!(await this.options.store.audit.recordOnce({ action: 'delivery', actorUserId: study.userId, address: null, target, outcome: `study ${outcome}` }))) return;
+    const facts = await this.options.store.uploads.routingFacts(study.id, 0);
+    const facility = facts?.facility ? (this.options.metricFacilities?.has(facts.facility) ? facts.facility : 'other') : 'none';
+    this.options.metrics.studiesFinished.inc({ outcome, modality: metricModality(study.modality), facility });
   }
 
   private inOneCommit(write: (tx: DeliveriesStore) => Promise<void>): Promise<void> {
@@ -546,3 +571,12 @@ type Later = (notice: () => void) => void;
 
 const itemKey = (item: DeliveryItemKey): string => `${item.deliveryId}/${item.index}`;
 
+
+/** Modalities with a label of their own on relaypacs_studies_total (PS3.3 C.7.3.1.1.1); any other is "other". */
+const METRIC_MODALITIES = new Set(['CT', 'MR', 'CR', 'DX', 'MG', 'US', 'NM', 'PT', 'XA', 'RF', 'RG', 'IO', 'PX', 'OP', 'ES', 'XC', 'SR', 'DOC', 'OT', 'SC']);
+
+function metricModality(modality: string | null): string {
+  if (!modality) return 'unknown';
+  const upper = modality.trim().toUpperCase();
+  return METRIC_MODALITIES.has(upper) ? upper : 'other';
+}

@@ -22,10 +22,25 @@ export class RelayMetrics {
   });
   readonly reportsFound = new Counter({ name: 'relaypacs_reports_found_total', help: 'Reports found in destinations for delivered studies, by status', labelNames: ['destination', 'status'], registers: [this.registry] });
   readonly reportChecks = new Counter({ name: 'relaypacs_report_checks_total', help: 'Rounds in which a destination was asked about reports (each one query or feed read, and more only for studies that changed)', labelNames: ['destination'], registers: [this.registry] });
+  /** From an upload's init to every instance delivered in one destination (issue 19): the figure a department is judged by. */
+  readonly studyTimeToPacs = new Histogram({
+    name: 'relaypacs_study_time_to_pacs_seconds', help: 'Seconds from an upload\'s start to its last instance delivered in a destination',
+    labelNames: ['destination', 'service_level'], buckets: [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600], registers: [this.registry],
+  });
+  /** Studies whose delivery ended everywhere, by outcome; modality from a fixed list and facility from configuration keep the labels few. */
+  readonly studiesFinished = new Counter({
+    name: 'relaypacs_studies_total', help: 'Studies whose delivery ended in every destination, by outcome (delivered, failed), modality and facility',
+    labelNames: ['outcome', 'modality', 'facility'], registers: [this.registry],
+  });
+  readonly deliveryOldestQueued = new Gauge({ name: 'relaypacs_delivery_oldest_queued_seconds', help: 'Seconds the longest-waiting queued item of a destination has waited (0: none queued)', labelNames: ['destination'], registers: [this.registry] });
   readonly deliveryQueueDepth = new Gauge({ name: 'relaypacs_delivery_queue_depth', help: 'Instances queued or being sent, per destination', labelNames: ['destination'], registers: [this.registry] });
   readonly logins = new Counter({ name: 'relaypacs_logins_total', help: 'Login attempts by outcome', labelNames: ['outcome'], registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'relaypacs_' });
+    // prom-client names three gauges with a counter's "_total" suffix, which promtool check metrics
+    // (and Prometheus's naming rules) refuse. What they count is in relaypacs_nodejs_active_resources
+    // (by type), which prom-client also gives.
+    for (const misnamed of ['active_handles_total', 'active_requests_total', 'active_resources_total']) this.registry.removeSingleMetric(`relaypacs_nodejs_${misnamed}`);
   }
 }

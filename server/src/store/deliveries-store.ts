@@ -93,6 +93,8 @@ export interface DeliveriesStore {
   itemsOf(uploadId: string): Promise<DeliveryItemStatus[]>;
   /** Items of a destination queued or sending, of uploads receiving or accepted (a cancelled or expired upload's are never sent). */
   queueDepth(destination: string): Promise<number>;
+  /** When the longest-waiting item of a destination still queued (of an upload receiving or accepted) was last queued; undefined when none is. */
+  oldestQueuedAt(destination: string): Promise<string | undefined>;
   /** True when no item of the upload is queued or sending. */
   allFinal(uploadId: string): Promise<boolean>;
   /** Remembers that a PACS holds these bytes: a later upload of them is told it need not send them. */

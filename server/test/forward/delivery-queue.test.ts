@@ -392,7 +392,11 @@ describe('audit trail', () => {
     const admin = await relay.tokenFor('admin');
     const json = await (await fetch(`${relay.url}/admin/audit`, { headers: { authorization: `Bearer ${admin}` } })).json() as { entries: { action: string; target: string; outcome: string; address: string | null }[] };
     const ofUpload = json.entries.filter((e) => e.target?.includes(sent.uploadId));
-    expect(ofUpload.map((e) => e.action)).toEqual(['upload-start', 'upload-complete', 'delivery']);
+    // One delivery row per destination when its delivery ends, and one for the study once it ended everywhere.
+    await expect.poll(async () => (await (await fetch(`${relay!.url}/admin/audit`, { headers: { authorization: `Bearer ${admin}` } })).json() as typeof json).entries
+      .filter((e) => e.target?.includes(sent.uploadId)).map((e) => [e.action, e.outcome])).toEqual([
+      ['upload-start', 'success'], ['upload-complete', 'success'], ['delivery', 'delivered 2'], ['delivery', 'study delivered'],
+    ]);
     expect(ofUpload[0]!.target).toContain(s.studyInstanceUid);
     expect(ofUpload[0]!.target).toContain('CT-EAST-2');
     expect(ofUpload[0]!.address).toBe('127.0.0.1');

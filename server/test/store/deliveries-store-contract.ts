@@ -331,10 +331,13 @@ export function describeDeliveriesStoreContract(backend: string, open: StoreFact
       await deliveries.enqueue('gone', 0, ['pacs'], now());
       await deliveries.enqueue('kept', 0, ['pacs'], now());
       expect(await deliveries.queueDepth('pacs')).toBe(2);
+      expect(await deliveries.oldestQueuedAt('pacs')).toBe(now());
+      expect(await deliveries.oldestQueuedAt('elsewhere')).toBeUndefined();
       expect(await uploads.setUploadState('gone', 'cancelled', now(), ['receiving'])).toBe(true);
       expect(await deliveries.queueDepth('pacs')).toBe(1);
       expect(await uploads.setUploadState('kept', 'expired', now(), ['receiving'])).toBe(true);
       expect(await deliveries.queueDepth('pacs')).toBe(0);
+      expect(await deliveries.oldestQueuedAt('pacs')).toBeUndefined();
     });
 
     it('counts a destination\'s items queued or sending, and knows when none of an upload\'s is left', async () => {

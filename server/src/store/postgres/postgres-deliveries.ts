@@ -109,6 +109,12 @@ export class PostgresDeliveries implements DeliveriesStore {
     return rows;
   }
 
+  async oldestQueuedAt(destination: string): Promise<string | undefined> {
+    const { rows } = await this.db.query<{ at: string | null }>(`SELECT min(i.updated_at) AS at FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id
+      JOIN uploads u ON u.id = d.upload_id WHERE d.destination = $1 AND i.state = 'queued' AND u.state IN ('receiving', 'accepted')`, [destination]);
+    return rows[0]?.at ?? undefined;
+  }
+
   async queueDepth(destination: string): Promise<number> {
     const { rows } = await this.db.query<{ n: number }>(`SELECT count(*) AS n FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id
       JOIN uploads u ON u.id = d.upload_id

@@ -104,6 +104,12 @@ export class SqliteDeliveries implements Synchronous<DeliveriesStore> {
       WHERE d.destination = ? AND i.state IN ('queued', 'sending') AND u.state IN ('receiving', 'accepted')`).get(destination) as { n: number }).n;
   }
 
+  oldestQueuedAt(destination: string): string | undefined {
+    const row = this.db.prepare(`SELECT MIN(i.updated_at) AS at FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id JOIN uploads u ON u.id = d.upload_id
+      WHERE d.destination = ? AND i.state = 'queued' AND u.state IN ('receiving', 'accepted')`).get(destination) as { at: string | null };
+    return row.at ?? undefined;
+  }
+
   /** True when every item of the upload is final: delivered, confirmed or failed permanently. */
   allFinal(uploadId: string): boolean {
     const row = this.db.prepare(`SELECT COUNT(*) AS n FROM delivery_items i JOIN deliveries d ON d.id = i.delivery_id
