@@ -63,7 +63,14 @@ export async function startTestRelay(config: Record<string, unknown> = {}, optio
   const ticking = options.realTime ?? options.deliver ?? false;
   let ms = (options.startAt ?? TEST_EPOCH).getTime();
   const now = () => new Date(ms + (ticking ? Date.now() - realStart : 0));
-  const services = await createRelayServices(parseRelayConfig({ dataDir, port: 0, ...config }), { now, ...(options.destinations ? { destinations: options.destinations } : {}) });
+  let services;
+  try {
+    services = await createRelayServices(parseRelayConfig({ dataDir, port: 0, ...config }), { now, ...(options.destinations ? { destinations: options.destinations } : {}) });
+  } catch (error) {
+    // A relay that could not start leaves nothing behind: its own data directory goes.
+    if (!options.dataDir && !options.keepDataDir) await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   const app = await buildApp(services);
   options.beforeListen?.(app);
   await app.listen({ host: '127.0.0.1', port: 0 });
